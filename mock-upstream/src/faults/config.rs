@@ -1,0 +1,548 @@
+//! The fault configuration: what the mock does to requests, as read from TOML or JSON.
+//!
+//! Every type validates while it is deserialised, so a bad value is reported at its own line
+//! and column (see [`super::load`]) rather than discovered halfway through a run. Validated types
+//! keep the spec they were read from, so `GET /_mock/faults` writes back what the user wrote.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::distribution::{DistSpec, Distribution};
+use crate::duration::HumanDuration;
+use crate::timeline::TimelineEvent;
+
+/// Everything the mock injects; `Default` is a well-behaved, unlimited, instant server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, try_from = "FaultConfigSpec", into = "FaultConfigSpec")]
+pub struct FaultConfig {
+    spec: FaultConfigSpec,
+}
+
+/// The fault file's top level as written; [`FaultConfig`] is its validated form.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultConfigSpec {
+    /// Seed for every random draw; `--seed` overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Limits of every key, and the defaults of keys listed in `keys`.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Known API keys with their own limits. When any is listed, other keys get 401
+    /// unless `accept_unknown_keys` is set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<KeyConfig>,
+    /// With `keys` listed, still accept other keys (they get `[limits]`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub accept_unknown_keys: bool,
+    /// Processing latency before the response; none means instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<LatencyConfig>,
+    /// Pacing of streamed answers.
+    #[serde(default)]
+    pub stream: StreamConfig,
+    /// A cap on requests in flight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<ConcurrencyConfig>,
+    /// Random failures, each with its probability (they add up to at most 1).
+    #[serde(default, skip_serializing_if = "Failures::is_empty")]
+    pub failures: Failures,
+    /// Scripted events at offsets from the start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<TimelineEvent>,
+    /// Length of generated replies.
+    #[serde(default)]
+    pub reply: ReplyConfig,
+    /// Model names listed by `GET /v1/models`.
+    #[serde(default = "default_models")]
+    pub models: Vec<String>,
+    /// Request bodies over this size get 413.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+}
+
+fn default_models() -> Vec<String> {
+    vec!["gpt-4o-mini".into(), "gpt-3.5-turbo".into()]
+}
+
+fn default_max_body_bytes() -> usize {
+    1024 * 1024
+}
+
+impl Default for FaultConfig {
+    fn default() -> Self {
+        Self {
+            spec: FaultConfigSpec {
+                models: default_models(),
+                max_body_bytes: default_max_body_bytes(),
+                ..FaultConfigSpec::default()
+            },
+        }
+    }
+}
+
+impl TryFrom<FaultConfigSpec> for FaultConfig {
+    type Error = String;
+    fn try_from(spec: FaultConfigSpec) -> Result<Self, String> {
+        let mut seen = HashSet::new();
+        for k in &spec.keys {
+            if !seen.insert(k.key.as_str()) {
+                return Err(format!("keys: key {:?} is listed twice", k.key));
+            }
+        }
+        for (i, ev) in spec.timeline.iter().enumerate() {
+            if let Some(key) = ev.set_key() {
+                if !seen.contains(key) {
+                    return Err(format!(
+                        "timeline[{i}]: key {key:?} is not listed under [[keys]]"
+                    ));
+                }
+            }
+        }
+        if spec.models.is_empty() {
+            return Err("models: list at least one model".into());
+        }
+        if spec.max_body_bytes < 64 {
+            return Err("max_body_bytes: must be at least 64".into());
+        }
+        Ok(Self { spec })
+    }
+}
+
+impl From<FaultConfig> for FaultConfigSpec {
+    fn from(c: FaultConfig) -> Self {
+        c.spec
+    }
+}
+
+impl FaultConfig {
+    /// Validates a spec built in code.
+    pub fn from_spec(spec: FaultConfigSpec) -> Result<Self, String> {
+        Self::try_from(spec)
+    }
+
+    /// The validated settings.
+    pub fn spec(&self) -> &FaultConfigSpec {
+        &self.spec
+    }
+
+    /// The configuration of a listed key.
+    pub fn key(&self, key: &str) -> Option<&KeyConfig> {
+        self.spec.keys.iter().find(|k| k.key == key)
+    }
+}
+
+/// Rate limits in the provider's terms; an absent limit is unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Requests per minute (RPM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_minute: Option<u32>,
+    /// Tokens per minute (TPM): prompt plus completion tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_minute: Option<u32>,
+    /// Requests per day (RPD): the daily quota; when spent, 429 `insufficient_quota`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_day: Option<u32>,
+}
+
+impl Limits {
+    /// These limits with every limit `other` sets taking precedence.
+    pub fn overridden_by(self, other: &Limits) -> Limits {
+        Limits {
+            requests_per_minute: other.requests_per_minute.or(self.requests_per_minute),
+            tokens_per_minute: other.tokens_per_minute.or(self.tokens_per_minute),
+            requests_per_day: other.requests_per_day.or(self.requests_per_day),
+        }
+    }
+}
+
+/// A known API key; limits it does not set come from `[limits]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    /// The bearer token.
+    pub key: String,
+    /// Overrides `[limits].requests_per_minute`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_minute: Option<u32>,
+    /// Overrides `[limits].tokens_per_minute`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_minute: Option<u32>,
+    /// Overrides `[limits].requests_per_day`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_day: Option<u32>,
+}
+
+impl KeyConfig {
+    /// The limits this key sets itself.
+    pub fn own_limits(&self) -> Limits {
+        Limits {
+            requests_per_minute: self.requests_per_minute,
+            tokens_per_minute: self.tokens_per_minute,
+            requests_per_day: self.requests_per_day,
+        }
+    }
+}
+
+/// A probability in `[0, 1]`, rejected at its line when outside.
+#[derive(Debug, Clone, Copy, Default, PartialEq, PartialOrd, Serialize)]
+pub struct Probability(pub f64);
+
+impl<'de> Deserialize<'de> for Probability {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = f64::deserialize(d)?;
+        if (0.0..=1.0).contains(&v) {
+            Ok(Probability(v))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "probability {v} is outside 0..=1 (write 2 % as 0.02)"
+            )))
+        }
+    }
+}
+
+/// Processing latency: a base distribution and optional spikes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "LatencySpec", into = "LatencySpec")]
+pub struct LatencyConfig {
+    spec: LatencySpec,
+    /// Every request's base latency, in seconds.
+    pub base: Distribution,
+    /// Occasional extra delay on top.
+    pub spike: Option<Spike>,
+}
+
+/// A validated spike: with `probability`, add a draw from `extra`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spike {
+    /// Chance per request.
+    pub probability: f64,
+    /// Extra delay in seconds.
+    pub extra: Distribution,
+}
+
+/// `[latency]` as written: the distribution fields inline, plus `[latency.spike]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencySpec {
+    /// See [`DistSpec::distribution`].
+    pub distribution: String,
+    /// For `fixed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<HumanDuration>,
+    /// For `uniform`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<HumanDuration>,
+    /// For `uniform`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<HumanDuration>,
+    /// For `normal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean: Option<HumanDuration>,
+    /// For `normal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stddev: Option<HumanDuration>,
+    /// For `lognormal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub median: Option<HumanDuration>,
+    /// For `lognormal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99: Option<HumanDuration>,
+    /// For `empirical`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<HumanDuration>>,
+    /// Occasional extra delay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spike: Option<SpikeSpec>,
+}
+
+/// `[latency.spike]` as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpikeSpec {
+    /// Chance per request.
+    pub probability: Probability,
+    /// See [`DistSpec::distribution`].
+    pub distribution: String,
+    /// For `fixed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<HumanDuration>,
+    /// For `uniform`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<HumanDuration>,
+    /// For `uniform`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<HumanDuration>,
+    /// For `normal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean: Option<HumanDuration>,
+    /// For `normal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stddev: Option<HumanDuration>,
+    /// For `lognormal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub median: Option<HumanDuration>,
+    /// For `lognormal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99: Option<HumanDuration>,
+    /// For `empirical`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<HumanDuration>>,
+}
+
+macro_rules! dist_spec_of {
+    ($s:expr) => {
+        DistSpec {
+            distribution: $s.distribution.clone(),
+            value: $s.value,
+            min: $s.min,
+            max: $s.max,
+            mean: $s.mean,
+            stddev: $s.stddev,
+            median: $s.median,
+            p99: $s.p99,
+            values: $s.values.clone(),
+        }
+    };
+}
+
+impl TryFrom<LatencySpec> for LatencyConfig {
+    type Error = String;
+    fn try_from(spec: LatencySpec) -> Result<Self, String> {
+        let base = dist_spec_of!(spec).build()?;
+        let spike = match &spec.spike {
+            None => None,
+            Some(s) => Some(Spike {
+                probability: s.probability.0,
+                extra: dist_spec_of!(s).build().map_err(|e| format!("spike: {e}"))?,
+            }),
+        };
+        Ok(Self { spec, base, spike })
+    }
+}
+
+impl From<LatencyConfig> for LatencySpec {
+    fn from(c: LatencyConfig) -> Self {
+        c.spec
+    }
+}
+
+impl LatencyConfig {
+    /// A fixed latency, for tests and benchmarks.
+    pub fn fixed(d: std::time::Duration) -> Self {
+        let spec = LatencySpec {
+            distribution: "fixed".into(),
+            value: Some(HumanDuration(d)),
+            min: None,
+            max: None,
+            mean: None,
+            stddev: None,
+            median: None,
+            p99: None,
+            values: None,
+            spike: None,
+        };
+        Self::try_from(spec).expect("a fixed latency is always valid")
+    }
+}
+
+/// How streamed answers are paced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamConfig {
+    /// Delay before the first chunk; when absent, the sampled `[latency]` is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_first_token: Option<HumanDuration>,
+    /// Delay between content chunks (one chunk per token).
+    #[serde(default)]
+    pub per_token: HumanDuration,
+}
+
+/// What happens beyond the concurrency cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OverloadMode {
+    /// Answer 503 at once, as an overloaded provider does.
+    Reject,
+    /// Make requests wait their turn.
+    Queue,
+}
+
+/// A cap on requests in flight, the provider's capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConcurrencyConfig {
+    /// Requests served at once.
+    pub limit: u32,
+    /// What the others get.
+    pub mode: OverloadMode,
+    /// Queue mode: each request waiting when one is admitted adds this fraction to its service
+    /// time, so an overloaded provider slows down for everyone (what makes retry storms last).
+    #[serde(default)]
+    pub queue_slowdown: f64,
+    /// Queue mode: beyond this many waiting, answer 503 after all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_queue: Option<u32>,
+}
+
+/// Length of generated replies, in tokens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyConfig {
+    /// Distribution of completion tokens per reply (before `max_tokens` cuts it).
+    #[serde(deserialize_with = "deserialize_tokens")]
+    pub tokens: DistSpec<f64>,
+}
+
+fn deserialize_tokens<'de, D: Deserializer<'de>>(d: D) -> Result<DistSpec<f64>, D::Error> {
+    let spec = DistSpec::<f64>::deserialize(d)?;
+    spec.build().map_err(serde::de::Error::custom)?;
+    Ok(spec)
+}
+
+impl Default for ReplyConfig {
+    fn default() -> Self {
+        let mut tokens = DistSpec::fixed(0.0);
+        tokens.distribution = "lognormal".into();
+        tokens.value = None;
+        tokens.median = Some(50.0);
+        tokens.p99 = Some(250.0);
+        Self { tokens }
+    }
+}
+
+impl ReplyConfig {
+    /// The validated length distribution.
+    pub fn distribution(&self) -> Distribution {
+        // Validated when read; a spec built in code with a mistake falls back to a sane length.
+        self.tokens.build().unwrap_or(Distribution::Fixed(50.0))
+    }
+}
+
+/// The kinds of random failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailureKind {
+    /// An error status with OpenAI's body.
+    Status,
+    /// The connection is closed with no response.
+    Reset,
+    /// No answer until the client gives up (bounded by `for`).
+    Hang,
+    /// The body (or stream) stops half-way.
+    Truncate,
+    /// Status 200 with a body that is not JSON.
+    Malformed,
+    /// Status 200 with an empty body.
+    Empty,
+}
+
+/// One `[[failures]]` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, try_from = "FailureSpec", into = "FailureSpec")]
+pub struct Failure {
+    /// What goes wrong.
+    pub kind: FailureKind,
+    /// Chance per request.
+    pub probability: f64,
+    /// For `status`: 500, 502, 503 or 504.
+    pub status: u16,
+    /// For `hang`: how long before the connection is closed.
+    pub hang_for: std::time::Duration,
+}
+
+/// `[[failures]]` as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailureSpec {
+    /// `status`, `reset`, `hang`, `truncate`, `malformed` or `empty`.
+    pub kind: FailureKind,
+    /// Chance per request.
+    pub probability: Probability,
+    /// For `status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// For `hang` (default 60 s).
+    #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
+    pub hang_for: Option<HumanDuration>,
+}
+
+/// Statuses a provider's server errors use; each gets OpenAI's body for it.
+pub const SERVER_ERROR_STATUSES: [u16; 4] = [500, 502, 503, 504];
+
+/// Default bound of a hang.
+pub const DEFAULT_HANG: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl TryFrom<FailureSpec> for Failure {
+    type Error = String;
+    fn try_from(s: FailureSpec) -> Result<Self, String> {
+        let status = match (s.kind, s.status) {
+            (FailureKind::Status, Some(code)) if SERVER_ERROR_STATUSES.contains(&code) => code,
+            (FailureKind::Status, Some(code)) => {
+                return Err(format!("status {code}: use one of 500, 502, 503, 504"))
+            }
+            (FailureKind::Status, None) => return Err("kind \"status\" needs `status`".into()),
+            (_, Some(_)) => return Err("`status` only goes with kind \"status\"".into()),
+            (_, None) => 0,
+        };
+        if s.hang_for.is_some() && s.kind != FailureKind::Hang {
+            return Err("`for` only goes with kind \"hang\"".into());
+        }
+        Ok(Self {
+            kind: s.kind,
+            probability: s.probability.0,
+            status,
+            hang_for: s.hang_for.map(|d| d.0).unwrap_or(DEFAULT_HANG),
+        })
+    }
+}
+
+impl From<Failure> for FailureSpec {
+    fn from(f: Failure) -> Self {
+        Self {
+            kind: f.kind,
+            probability: Probability(f.probability),
+            status: (f.kind == FailureKind::Status).then_some(f.status),
+            hang_for: (f.kind == FailureKind::Hang).then_some(HumanDuration(f.hang_for)),
+        }
+    }
+}
+
+/// The `[[failures]]` list, whose probabilities add up to at most 1.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<Failure>", into = "Vec<Failure>")]
+pub struct Failures(Vec<Failure>);
+
+impl TryFrom<Vec<Failure>> for Failures {
+    type Error = String;
+    fn try_from(v: Vec<Failure>) -> Result<Self, String> {
+        let total: f64 = v.iter().map(|f| f.probability).sum();
+        if total > 1.0 + 1e-9 {
+            return Err(format!(
+                "failure probabilities add up to {total}, more than 1"
+            ));
+        }
+        Ok(Self(v))
+    }
+}
+
+impl From<Failures> for Vec<Failure> {
+    fn from(f: Failures) -> Self {
+        f.0
+    }
+}
+
+impl Failures {
+    /// The entries in file order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Failure> {
+        self.0.iter()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}

@@ -1,0 +1,278 @@
+//! Probability distributions for latency (durations) and reply length (token counts).
+//!
+//! The same shapes serve both: a config names a `distribution` and the fields it needs, and
+//! validation rejects a lognormal without `p99` at the value's own line.
+
+use std::time::Duration;
+
+use rand::Rng;
+use rand_distr::{Distribution as _, LogNormal, Normal};
+use serde::{Deserialize, Serialize};
+
+use crate::duration::HumanDuration;
+
+/// z-score of the 99th percentile of the standard normal, used to turn (median, p99) into sigma.
+const Z_P99: f64 = 2.326_347_874_040_841;
+
+/// A validated distribution over non-negative reals (seconds for latency, tokens for length).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Distribution {
+    /// Always the same value.
+    Fixed(f64),
+    /// Uniform in `[min, max]`.
+    Uniform {
+        /// Lower bound.
+        min: f64,
+        /// Upper bound.
+        max: f64,
+    },
+    /// Normal, clamped at zero.
+    Normal {
+        /// Mean.
+        mean: f64,
+        /// Standard deviation.
+        stddev: f64,
+    },
+    /// Log-normal given by its median and 99th percentile, the two figures people know.
+    LogNormal {
+        /// Median.
+        median: f64,
+        /// 99th percentile.
+        p99: f64,
+    },
+    /// Uniform choice among observed values, to replay a measured latency profile.
+    Empirical(Vec<f64>),
+}
+
+impl Distribution {
+    /// Draws one value; never negative.
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        let v = match self {
+            Self::Fixed(v) => *v,
+            Self::Uniform { min, max } => {
+                if max > min {
+                    rng.random_range(*min..=*max)
+                } else {
+                    *min
+                }
+            }
+            Self::Normal { mean, stddev } => match Normal::new(*mean, *stddev) {
+                Ok(d) => d.sample(rng),
+                Err(_) => *mean,
+            },
+            Self::LogNormal { median, p99 } => {
+                let mu = median.ln();
+                let sigma = (p99.ln() - mu) / Z_P99;
+                match LogNormal::new(mu, sigma) {
+                    Ok(d) => d.sample(rng),
+                    Err(_) => *median,
+                }
+            }
+            Self::Empirical(values) => values[rng.random_range(0..values.len())],
+        };
+        v.max(0.0)
+    }
+
+    /// Draws a duration, reading values as seconds.
+    pub fn sample_duration<R: Rng + ?Sized>(&self, rng: &mut R) -> Duration {
+        Duration::from_secs_f64(self.sample(rng).min(1e9))
+    }
+
+    /// The median, for documentation and sanity checks.
+    pub fn median(&self) -> f64 {
+        match self {
+            Self::Fixed(v) => *v,
+            Self::Uniform { min, max } => (min + max) / 2.0,
+            Self::Normal { mean, .. } => mean.max(0.0),
+            Self::LogNormal { median, .. } => *median,
+            Self::Empirical(values) => {
+                let mut v = values.clone();
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            }
+        }
+    }
+}
+
+/// A value type a distribution can be written in: durations for latency, numbers for lengths.
+pub trait DistValue: Copy + std::fmt::Debug {
+    /// The value as a real number (seconds for durations).
+    fn to_f64(self) -> f64;
+    /// Back to the written form, so a validated config can be written out again.
+    fn from_f64(v: f64) -> Self;
+}
+
+impl DistValue for HumanDuration {
+    fn to_f64(self) -> f64 {
+        self.0.as_secs_f64()
+    }
+    fn from_f64(v: f64) -> Self {
+        HumanDuration(Duration::from_secs_f64(v.max(0.0)))
+    }
+}
+
+impl DistValue for f64 {
+    fn to_f64(self) -> f64 {
+        self
+    }
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+}
+
+/// Distribution fields as written in a config file, before validation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistSpec<T> {
+    /// `fixed`, `uniform`, `normal`, `lognormal` or `empirical`.
+    pub distribution: String,
+    /// For `fixed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<T>,
+    /// For `uniform`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<T>,
+    /// For `uniform`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<T>,
+    /// For `normal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean: Option<T>,
+    /// For `normal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stddev: Option<T>,
+    /// For `lognormal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub median: Option<T>,
+    /// For `lognormal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99: Option<T>,
+    /// For `empirical`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<T>>,
+}
+
+impl<T: DistValue> DistSpec<T> {
+    /// Checks that the named distribution has the fields it needs and sane values.
+    pub fn build(&self) -> Result<Distribution, String> {
+        fn need<T: DistValue>(v: Option<T>, dist: &str, field: &str) -> Result<f64, String> {
+            v.map(DistValue::to_f64)
+                .ok_or_else(|| format!("distribution \"{dist}\" needs `{field}`"))
+        }
+        let d = self.distribution.as_str();
+        let dist = match d {
+            "fixed" => Distribution::Fixed(need(self.value, d, "value")?),
+            "uniform" => {
+                let (min, max) = (need(self.min, d, "min")?, need(self.max, d, "max")?);
+                if min > max {
+                    return Err(format!("uniform: min ({min}) is greater than max ({max})"));
+                }
+                Distribution::Uniform { min, max }
+            }
+            "normal" => Distribution::Normal {
+                mean: need(self.mean, d, "mean")?,
+                stddev: need(self.stddev, d, "stddev")?,
+            },
+            "lognormal" => {
+                let (median, p99) = (need(self.median, d, "median")?, need(self.p99, d, "p99")?);
+                if median <= 0.0 || p99 < median {
+                    return Err(format!(
+                        "lognormal: needs 0 < median <= p99 (median {median}, p99 {p99})"
+                    ));
+                }
+                Distribution::LogNormal { median, p99 }
+            }
+            "empirical" => {
+                let values: Vec<f64> = self
+                    .values
+                    .as_ref()
+                    .ok_or("distribution \"empirical\" needs `values`")?
+                    .iter()
+                    .map(|v| v.to_f64())
+                    .collect();
+                if values.is_empty() {
+                    return Err("empirical: `values` is empty".into());
+                }
+                Distribution::Empirical(values)
+            }
+            other => {
+                return Err(format!(
+                    "unknown distribution \"{other}\" (expected fixed, uniform, normal, lognormal or empirical)"
+                ))
+            }
+        };
+        let unused = match d {
+            "fixed" => self.min.is_some() || self.max.is_some() || self.median.is_some(),
+            "uniform" => self.value.is_some() || self.median.is_some() || self.mean.is_some(),
+            _ => false,
+        };
+        if unused {
+            return Err(format!("distribution \"{d}\" has fields that belong to another distribution"));
+        }
+        Ok(dist)
+    }
+
+    /// A `fixed` spec, for building configs in code.
+    pub fn fixed(value: T) -> Self {
+        Self {
+            distribution: "fixed".into(),
+            value: Some(value),
+            min: None,
+            max: None,
+            mean: None,
+            stddev: None,
+            median: None,
+            p99: None,
+            values: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    fn spec(text: &str) -> DistSpec<HumanDuration> {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn lognormal_hits_its_median_and_p99() {
+        let d = spec("distribution = \"lognormal\"\nmedian = \"300ms\"\np99 = \"2s\"")
+            .build()
+            .unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut v: Vec<f64> = (0..100_000).map(|_| d.sample(&mut rng)).collect();
+        v.sort_by(f64::total_cmp);
+        let p50 = v[50_000];
+        let p99 = v[99_000];
+        assert!((p50 - 0.3).abs() < 0.01, "p50 {p50}");
+        assert!((p99 - 2.0).abs() < 0.1, "p99 {p99}");
+    }
+
+    #[test]
+    fn missing_fields_are_named() {
+        let e = spec("distribution = \"uniform\"\nmin = \"1s\"").build().unwrap_err();
+        assert!(e.contains("`max`"), "{e}");
+        let e = spec("distribution = \"pareto\"").build().unwrap_err();
+        assert!(e.contains("pareto"), "{e}");
+        let e = spec("distribution = \"uniform\"\nmin = \"2s\"\nmax = \"1s\"")
+            .build()
+            .unwrap_err();
+        assert!(e.contains("greater"), "{e}");
+    }
+
+    #[test]
+    fn uniform_stays_in_range_and_normal_is_never_negative() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let u = Distribution::Uniform { min: 3.0, max: 6.0 };
+        let n = Distribution::Normal { mean: 0.1, stddev: 1.0 };
+        for _ in 0..10_000 {
+            let x = u.sample(&mut rng);
+            assert!((3.0..=6.0).contains(&x));
+            assert!(n.sample(&mut rng) >= 0.0);
+        }
+    }
+}

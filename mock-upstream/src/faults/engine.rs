@@ -1,0 +1,620 @@
+//! The fault engine: given the time and a request, decide what the mock does.
+//!
+//! It is a plain type with no HTTP in it (`decide(now, request) -> Decision`), so it can be
+//! benchmarked, unit-tested without a runtime, and driven by a paused clock. The HTTP layer only
+//! carries decisions out. Each random component (failures, latency, spikes) has its own RNG
+//! stream derived from the seed, so adding a draw in one does not shift the others.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokio::time::Instant;
+
+use super::buckets::{Bucket, BucketView};
+use super::config::{FailureKind, FaultConfig, FaultConfigSpec, Limits};
+use super::distribution::Distribution;
+use crate::text::{generate_reply, Reply};
+use crate::timeline::{limits_at, Effect};
+
+const MINUTE: Duration = Duration::from_secs(60);
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// The routes the engine tells apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Route {
+    /// `POST /v1/chat/completions`.
+    ChatCompletions,
+    /// `POST /v1/chat`, the legacy API.
+    LegacyChat,
+    /// `GET /v1/models`.
+    Models,
+}
+
+impl Route {
+    /// The path, as timeline `deprecate` events name it.
+    pub fn path(self) -> &'static str {
+        match self {
+            Route::ChatCompletions => "/v1/chat/completions",
+            Route::LegacyChat => "/v1/chat",
+            Route::Models => "/v1/models",
+        }
+    }
+}
+
+/// What the engine needs to know about a request.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestInfo<'a> {
+    /// Which route.
+    pub route: Route,
+    /// The bearer token, if any.
+    pub api_key: Option<&'a str>,
+    /// Prompt tokens (see [`crate::text::prompt_tokens`]).
+    pub prompt_tokens: u32,
+    /// Hash of the prompt, which with the seed fixes the reply.
+    pub prompt_hash: u64,
+    /// The client's `max_tokens`.
+    pub max_tokens: Option<u32>,
+    /// Requests waiting for a slot when this one was admitted (queue mode).
+    pub queued: u32,
+}
+
+/// The rate limit a 429 is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitResource {
+    /// Requests per minute.
+    Requests,
+    /// Tokens per minute.
+    Tokens,
+}
+
+/// What the mock does with a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Answer normally.
+    Serve,
+    /// 401: no key, or a key that is not listed.
+    Unauthorized {
+        /// Whether a key was sent at all.
+        provided: bool,
+    },
+    /// 410: the route is deprecated.
+    Gone,
+    /// A timeline outage answering this status.
+    Outage(u16),
+    /// A timeline outage closing the connection.
+    OutageReset,
+    /// 429 `insufficient_quota`: the daily budget is spent.
+    QuotaExhausted,
+    /// 429 `rate_limit_exceeded`.
+    RateLimited {
+        /// Which limit.
+        resource: LimitResource,
+        /// When the request would fit.
+        retry_after: Duration,
+        /// The limit in force.
+        limit: u32,
+        /// What the request asked for (1 request, or its tokens).
+        requested: u32,
+    },
+    /// A `[[failures]]` entry or a timeline error burst hit.
+    Fail(InjectedFailure),
+}
+
+/// A random failure the HTTP layer must carry out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InjectedFailure {
+    /// Answer this status with OpenAI's body.
+    Status(u16),
+    /// Close the connection with no response.
+    Reset,
+    /// Say nothing, then close the connection after this long.
+    Hang(Duration),
+    /// Send half the body (or stream), then close the connection.
+    Truncate,
+    /// 200 with a body that is not JSON.
+    Malformed,
+    /// 200 with an empty body.
+    Empty,
+}
+
+impl Outcome {
+    /// The fault's name in stats and metrics, `None` for a normal answer.
+    pub fn fault_label(&self) -> Option<&'static str> {
+        Some(match self {
+            Outcome::Serve => return None,
+            Outcome::Unauthorized { .. } => "unauthorized",
+            Outcome::Gone => "deprecated",
+            Outcome::Outage(_) | Outcome::OutageReset => "outage",
+            Outcome::QuotaExhausted => "quota_exhausted",
+            Outcome::RateLimited {
+                resource: LimitResource::Requests,
+                ..
+            } => "rate_limit_requests",
+            Outcome::RateLimited {
+                resource: LimitResource::Tokens,
+                ..
+            } => "rate_limit_tokens",
+            Outcome::Fail(f) => match f {
+                InjectedFailure::Status(_) => "status",
+                InjectedFailure::Reset => "reset",
+                InjectedFailure::Hang(_) => "hang",
+                InjectedFailure::Truncate => "truncate",
+                InjectedFailure::Malformed => "malformed",
+                InjectedFailure::Empty => "empty",
+            },
+        })
+    }
+}
+
+/// The `x-ratelimit-*` figures of a response.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RateLimitState {
+    /// The requests-per-minute bucket, when limited.
+    pub requests: Option<BucketView>,
+    /// The tokens-per-minute bucket, when limited.
+    pub tokens: Option<BucketView>,
+}
+
+/// Pacing of a streamed answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StreamTiming {
+    /// Delay before the first chunk.
+    pub first_token: Duration,
+    /// Delay between content chunks.
+    pub per_token: Duration,
+}
+
+/// The engine's decision about one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// Position of the request since start or reset; ids derive from it.
+    pub sequence: u64,
+    /// What to do.
+    pub outcome: Outcome,
+    /// Processing time before a non-streamed answer or an injected failure.
+    pub delay: Duration,
+    /// Pacing if the answer is streamed.
+    pub stream: StreamTiming,
+    /// Whether a latency spike was added.
+    pub spiked: bool,
+    /// Rate-limit headers.
+    pub rate_limits: RateLimitState,
+    /// The reply, for requests that are served (or fail after the head, like truncation).
+    pub reply: Option<Reply>,
+}
+
+#[derive(Debug)]
+struct KeyState {
+    requests: Bucket,
+    tokens: Bucket,
+    daily: Bucket,
+    served: u64,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+}
+
+/// Per-key usage for `/_mock/stats`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct KeyUsage {
+    /// The key, or `anonymous`.
+    pub key: String,
+    /// Requests that passed the limits.
+    pub requests: u64,
+    /// Prompt tokens of those.
+    pub prompt_tokens: u64,
+    /// Completion tokens of those.
+    pub completion_tokens: u64,
+    /// Daily quota in force, if any.
+    pub quota_limit: Option<u32>,
+    /// Daily quota spent (the continuously refilling bucket's deficit).
+    pub quota_used: f64,
+}
+
+/// Name under which requests without a key are accounted.
+pub const ANONYMOUS: &str = "anonymous";
+
+/// Decides the fate of each request; see the module docs.
+#[derive(Debug)]
+pub struct FaultEngine {
+    config: FaultConfig,
+    seed: u64,
+    start: Instant,
+    sequence: u64,
+    keys: HashMap<String, KeyState>,
+    reply_length: Distribution,
+    rng_failures: ChaCha8Rng,
+    rng_latency: ChaCha8Rng,
+    rng_spikes: ChaCha8Rng,
+}
+
+fn rng_stream(seed: u64, stream: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    rng
+}
+
+impl FaultEngine {
+    /// An engine whose timeline starts at `now`; `seed` overrides the file's seed.
+    pub fn new(config: FaultConfig, seed: Option<u64>, now: Instant) -> Self {
+        let seed = seed.or(config.spec().seed).unwrap_or(0);
+        let reply_length = config.spec().reply.distribution();
+        Self {
+            config,
+            seed,
+            start: now,
+            sequence: 0,
+            keys: HashMap::new(),
+            reply_length,
+            rng_failures: rng_stream(seed, 1),
+            rng_latency: rng_stream(seed, 2),
+            rng_spikes: rng_stream(seed, 3),
+        }
+    }
+
+    /// The seed in use.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The config in force.
+    pub fn config(&self) -> &FaultConfig {
+        &self.config
+    }
+
+    /// When the timeline started.
+    pub fn start(&self) -> Instant {
+        self.start
+    }
+
+    /// Replaces the config live; buckets and the timeline's start stay, so a running test sees
+    /// a policy change, not a restart.
+    pub fn set_config(&mut self, config: FaultConfig) {
+        self.reply_length = config.spec().reply.distribution();
+        self.config = config;
+    }
+
+    /// Starts over at `now`: full buckets, the timeline from zero, the RNGs from the seed.
+    pub fn reset(&mut self, now: Instant) {
+        let config = self.config.clone();
+        *self = Self::new(config, Some(self.seed), now);
+    }
+
+    fn account_key<'a>(&self, api_key: Option<&'a str>) -> Result<&'a str, bool> {
+        let spec = self.config.spec();
+        match api_key {
+            Some(k) if spec.keys.is_empty() || spec.accept_unknown_keys => Ok(k),
+            Some(k) if self.config.key(k).is_some() => Ok(k),
+            Some(_) => Err(true),
+            None if spec.keys.is_empty() => Ok(ANONYMOUS),
+            None => Err(false),
+        }
+    }
+
+    fn limits_for(&self, key: &str, offset: Duration) -> Limits {
+        let spec = self.config.spec();
+        let own = self.config.key(key).map(|k| (key, k.own_limits()));
+        limits_at(&spec.timeline, offset, spec.limits, own)
+    }
+
+    /// Decides what happens to a request arriving at `now`.
+    pub fn decide(&mut self, now: Instant, req: &RequestInfo<'_>) -> Decision {
+        self.sequence += 1;
+        let mut decision = Decision {
+            sequence: self.sequence,
+            outcome: Outcome::Serve,
+            delay: Duration::ZERO,
+            stream: StreamTiming::default(),
+            spiked: false,
+            rate_limits: RateLimitState::default(),
+            reply: None,
+        };
+        let offset = now.saturating_duration_since(self.start);
+        let key = match self.account_key(req.api_key) {
+            Ok(k) => k,
+            Err(provided) => {
+                decision.outcome = Outcome::Unauthorized { provided };
+                return decision;
+            }
+        };
+        let timeline = &self.config.spec().timeline;
+        let mut multiplier = 1.0;
+        let mut replaced: Option<&Distribution> = None;
+        for ev in timeline.iter().filter(|e| e.is_active(offset)) {
+            match &ev.effect {
+                Effect::Deprecate { route } if route == req.route.path() => {
+                    decision.outcome = Outcome::Gone;
+                    return decision;
+                }
+                Effect::Outage { status } => {
+                    decision.outcome = match status {
+                        Some(s) => Outcome::Outage(*s),
+                        None => Outcome::OutageReset,
+                    };
+                    return decision;
+                }
+                Effect::Latency {
+                    multiplier: m,
+                    replace,
+                } => {
+                    multiplier *= m;
+                    replaced = replace.as_ref().or(replaced);
+                }
+                _ => {}
+            }
+        }
+        if req.route == Route::Models {
+            return decision;
+        }
+
+        let limits = self.limits_for(key, offset);
+        let reply = generate_reply(
+            self.seed,
+            req.prompt_hash,
+            &self.reply_length,
+            req.max_tokens,
+        );
+        let token_cost = f64::from(req.prompt_tokens + reply.tokens);
+        let state = match self.keys.get_mut(key) {
+            Some(s) => s,
+            None => self.keys.entry(key.to_string()).or_insert(KeyState {
+                requests: Bucket::new(now),
+                tokens: Bucket::new(now),
+                daily: Bucket::new(now),
+                served: 0,
+                prompt_tokens: 0,
+                completion_tokens: 0,
+            }),
+        };
+        let daily = limits
+            .requests_per_day
+            .map(|cap| state.daily.check(now, cap, DAY, 1.0));
+        let rpm = limits
+            .requests_per_minute
+            .map(|cap| (cap, state.requests.check(now, cap, MINUTE, 1.0)));
+        let tpm = limits
+            .tokens_per_minute
+            .map(|cap| (cap, state.tokens.check(now, cap, MINUTE, token_cost)));
+        let blocked = if let Some(Err(_)) = daily {
+            Some(Outcome::QuotaExhausted)
+        } else if let Some((cap, Err(wait))) = rpm {
+            Some(Outcome::RateLimited {
+                resource: LimitResource::Requests,
+                retry_after: wait,
+                limit: cap,
+                requested: 1,
+            })
+        } else if let Some((cap, Err(wait))) = tpm {
+            Some(Outcome::RateLimited {
+                resource: LimitResource::Tokens,
+                retry_after: wait,
+                limit: cap,
+                requested: token_cost as u32,
+            })
+        } else {
+            None
+        };
+        if blocked.is_none() {
+            if daily.is_some() {
+                state.daily.take(1.0);
+            }
+            if rpm.is_some() {
+                state.requests.take(1.0);
+            }
+            if tpm.is_some() {
+                state.tokens.take(token_cost);
+            }
+            state.served += 1;
+            state.prompt_tokens += u64::from(req.prompt_tokens);
+            state.completion_tokens += u64::from(reply.tokens);
+        }
+        decision.rate_limits = RateLimitState {
+            requests: limits
+                .requests_per_minute
+                .map(|cap| state.requests.view(now, cap, MINUTE)),
+            tokens: limits
+                .tokens_per_minute
+                .map(|cap| state.tokens.view(now, cap, MINUTE)),
+        };
+        if let Some(outcome) = blocked {
+            decision.outcome = outcome;
+            return decision;
+        }
+
+        let spec = self.config.spec();
+        decision.outcome = draw_failure(spec, &mut self.rng_failures, offset);
+        let base = replaced
+            .or(spec.latency.as_ref().map(|l| &l.base))
+            .map(|d| d.sample_duration(&mut self.rng_latency))
+            .unwrap_or_default();
+        let slowdown = spec
+            .concurrency
+            .map(|c| 1.0 + c.queue_slowdown * f64::from(req.queued))
+            .unwrap_or(1.0);
+        let mut extra = Duration::ZERO;
+        if let Some(spike) = spec.latency.as_ref().and_then(|l| l.spike.as_ref()) {
+            if self.rng_spikes.random_bool(spike.probability) {
+                extra = spike.extra.sample_duration(&mut self.rng_spikes);
+                decision.spiked = true;
+            }
+        }
+        let scale = multiplier * slowdown;
+        decision.delay = base.mul_f64(scale) + extra;
+        decision.stream = StreamTiming {
+            first_token: match spec.stream.time_to_first_token {
+                Some(t) => t.0.mul_f64(scale) + extra,
+                None => decision.delay,
+            },
+            per_token: spec.stream.per_token.0.mul_f64(scale),
+        };
+        decision.reply = Some(reply);
+        decision
+    }
+
+    /// Usage per key, sorted by key, for `/_mock/stats`.
+    pub fn key_usage(&self, now: Instant) -> Vec<KeyUsage> {
+        let offset = now.saturating_duration_since(self.start);
+        let mut out: Vec<KeyUsage> = self
+            .keys
+            .iter()
+            .map(|(key, s)| {
+                let quota_limit = self.limits_for(key, offset).requests_per_day;
+                let mut daily = s.daily;
+                KeyUsage {
+                    key: key.clone(),
+                    requests: s.served,
+                    prompt_tokens: s.prompt_tokens,
+                    completion_tokens: s.completion_tokens,
+                    quota_limit,
+                    quota_used: quota_limit
+                        .map(|cap| {
+                            daily.view(now, cap, DAY);
+                            daily.used(cap)
+                        })
+                        .unwrap_or(0.0),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out
+    }
+}
+
+/// Draws at most one random failure: `[[failures]]` by cumulative probability, then active
+/// timeline error bursts.
+fn draw_failure(spec: &FaultConfigSpec, rng: &mut ChaCha8Rng, offset: Duration) -> Outcome {
+    let u: f64 = rng.random();
+    let mut acc = 0.0;
+    for f in spec.failures.iter() {
+        acc += f.probability;
+        if u < acc {
+            return Outcome::Fail(match f.kind {
+                FailureKind::Status => InjectedFailure::Status(f.status),
+                FailureKind::Reset => InjectedFailure::Reset,
+                FailureKind::Hang => InjectedFailure::Hang(f.hang_for),
+                FailureKind::Truncate => InjectedFailure::Truncate,
+                FailureKind::Malformed => InjectedFailure::Malformed,
+                FailureKind::Empty => InjectedFailure::Empty,
+            });
+        }
+    }
+    for ev in spec.timeline.iter().filter(|e| e.is_active(offset)) {
+        if let Effect::Errors {
+            status,
+            probability,
+        } = ev.effect
+        {
+            if rng.random_bool(probability) {
+                return Outcome::Fail(InjectedFailure::Status(status));
+            }
+        }
+    }
+    Outcome::Serve
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::load::parse_toml;
+
+    fn engine(text: &str) -> (FaultEngine, Instant) {
+        let cfg = parse_toml(text, "test.toml").unwrap();
+        let now = Instant::now();
+        (FaultEngine::new(cfg, None, now), now)
+    }
+
+    fn req(key: Option<&str>) -> RequestInfo<'_> {
+        RequestInfo {
+            route: Route::ChatCompletions,
+            api_key: key,
+            prompt_tokens: 10,
+            prompt_hash: 1,
+            max_tokens: None,
+            queued: 0,
+        }
+    }
+
+    #[test]
+    fn rpm_breach_says_when_to_retry() {
+        let (mut e, t0) = engine("[limits]\nrequests_per_minute = 3");
+        for _ in 0..3 {
+            assert_eq!(e.decide(t0, &req(Some("k"))).outcome, Outcome::Serve);
+        }
+        let d = e.decide(t0, &req(Some("k")));
+        assert_eq!(
+            d.outcome,
+            Outcome::RateLimited {
+                resource: LimitResource::Requests,
+                retry_after: Duration::from_secs(20),
+                limit: 3,
+                requested: 1
+            }
+        );
+        assert_eq!(d.rate_limits.requests.unwrap().remaining, 0);
+        // Another key has its own bucket.
+        assert_eq!(e.decide(t0, &req(Some("other"))).outcome, Outcome::Serve);
+    }
+
+    #[test]
+    fn daily_quota_is_not_a_rate_limit() {
+        let (mut e, t0) = engine("[limits]\nrequests_per_day = 2");
+        e.decide(t0, &req(None));
+        e.decide(t0, &req(None));
+        assert_eq!(e.decide(t0, &req(None)).outcome, Outcome::QuotaExhausted);
+        let usage = e.key_usage(t0);
+        assert_eq!(usage[0].key, ANONYMOUS);
+        assert_eq!(usage[0].quota_used, 2.0);
+    }
+
+    #[test]
+    fn listed_keys_only() {
+        let (mut e, t0) = engine("[[keys]]\nkey = \"a\"");
+        assert_eq!(e.decide(t0, &req(Some("a"))).outcome, Outcome::Serve);
+        assert_eq!(
+            e.decide(t0, &req(Some("b"))).outcome,
+            Outcome::Unauthorized { provided: true }
+        );
+        assert_eq!(
+            e.decide(t0, &req(None)).outcome,
+            Outcome::Unauthorized { provided: false }
+        );
+    }
+
+    #[test]
+    fn failure_rate_matches_probability() {
+        let (mut e, t0) = engine("[[failures]]\nkind = \"status\"\nstatus = 500\nprobability = 0.3");
+        let n = 10_000;
+        let fails = (0..n)
+            .filter(|_| matches!(e.decide(t0, &req(None)).outcome, Outcome::Fail(_)))
+            .count();
+        // 0.3 ± 4 standard deviations of a binomial(10 000, 0.3).
+        assert!((2817..=3183).contains(&fails), "{fails}");
+    }
+
+    #[test]
+    fn same_seed_same_decisions() {
+        let text = "seed = 5\n[latency]\ndistribution = \"uniform\"\nmin = \"10ms\"\nmax = \"1s\"\n\
+                    [[failures]]\nkind = \"reset\"\nprobability = 0.2";
+        let (mut a, t0) = engine(text);
+        let (mut b, _) = engine(text);
+        for _ in 0..500 {
+            let (da, db) = (a.decide(t0, &req(None)), b.decide(t0, &req(None)));
+            assert_eq!(da, db);
+        }
+    }
+
+    #[test]
+    fn queue_slowdown_and_multiplier_scale_latency() {
+        let (mut e, t0) = engine(
+            "[latency]\ndistribution = \"fixed\"\nvalue = \"100ms\"\n\
+             [concurrency]\nlimit = 1\nmode = \"queue\"\nqueue_slowdown = 0.5\n\
+             [[timeline]]\nat = \"1s\"\nkind = \"latency\"\nmultiplier = 8.0",
+        );
+        let mut r = req(None);
+        r.queued = 2;
+        assert_eq!(e.decide(t0, &r).delay, Duration::from_millis(200));
+        let later = t0 + Duration::from_secs(1);
+        assert_eq!(e.decide(later, &r).delay, Duration::from_millis(1600));
+    }
+}

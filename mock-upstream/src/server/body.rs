@@ -1,0 +1,58 @@
+//! Response bodies that misbehave on purpose: paced streams, and bodies cut half-way.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::ResetConnection;
+
+/// The error a cut body ends with; hyper aborts the connection on it.
+#[derive(Debug, thiserror::Error)]
+#[error("mock-upstream cut the body on purpose")]
+pub(crate) struct BodyCut;
+
+/// A body sent piece by piece, each piece after its delay; with `cut_at`, the body breaks off
+/// before that piece. The concurrency permit is held until the body ends.
+pub(crate) fn paced(
+    pieces: Vec<(Duration, Bytes)>,
+    cut_at: Option<usize>,
+    permit: Option<OwnedSemaphorePermit>,
+) -> Body {
+    let stream = futures_util::stream::unfold(
+        (pieces.into_iter().enumerate(), cut_at, permit),
+        |(mut it, cut_at, permit)| async move {
+            let (i, (delay, bytes)) = it.next()?;
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            if cut_at == Some(i) {
+                return Some((Err(BodyCut), (Vec::new().into_iter().enumerate(), None, None)));
+            }
+            Some((Ok::<_, BodyCut>(bytes), (it, cut_at, permit)))
+        },
+    );
+    Body::from_stream(stream)
+}
+
+/// A 200 JSON response that declares its full length and sends half of it.
+pub(crate) fn truncated_json(full: Vec<u8>) -> Response {
+    let len = full.len();
+    let half = Bytes::from(full).slice(..len / 2);
+    let body = paced(vec![(Duration::ZERO, half), (Duration::ZERO, Bytes::new())], Some(1), None);
+    let mut resp = Response::new(body);
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    resp
+}
+
+/// A response that is never sent: the connection is closed instead.
+pub(crate) fn reset() -> Response {
+    let mut resp = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    resp.extensions_mut().insert(ResetConnection);
+    resp
+}

@@ -1,0 +1,200 @@
+//! The HTTP face of the mock: an axum `Router` that carries out the fault engine's decisions.
+//!
+//! [`router`] builds a plain `Router`, so it can be served over TCP with [`serve`] or called
+//! in-process as a tower `Service` (the simulation does that, on a paused clock). Faults that
+//! cannot be expressed as a response — a connection reset — are marked with the
+//! [`ResetConnection`] response extension: [`serve`] turns it into a closed connection, and an
+//! in-process caller must treat it as one.
+
+mod admin;
+mod body;
+mod chat;
+pub mod concurrency;
+pub mod errors;
+pub mod metrics;
+mod serve;
+pub mod stats;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::time::Instant;
+
+use crate::faults::{FaultConfig, FaultEngine};
+use crate::text::stable_hash;
+use concurrency::Gate;
+use errors::ApiError;
+use stats::{Observation, Stats};
+
+pub use serve::{serve, ServeError};
+
+/// Marks a response that must not be sent: the connection is closed instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResetConnection;
+
+/// The fault a response carries, for stats; set by handlers, read by the stats middleware.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FaultTag {
+    pub(crate) fault: Option<&'static str>,
+    pub(crate) spiked: bool,
+}
+
+/// Settings of a mock instance that are not part of the fault config.
+#[derive(Debug, Clone, Default)]
+pub struct MockOptions {
+    /// Overrides the fault file's seed.
+    pub seed: Option<u64>,
+    /// When set, `/_mock/*` routes need `Authorization: Bearer <token>`.
+    pub admin_token: Option<String>,
+    /// Unix time of the start, for `created` fields. The library never reads the wall clock;
+    /// the binary passes the real time, a simulation a fixed one.
+    pub epoch_secs: u64,
+}
+
+/// Shared state of one mock instance.
+#[derive(Debug, Clone)]
+pub struct MockState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    engine: Mutex<FaultEngine>,
+    stats: Stats,
+    gate: Gate,
+    options: MockOptions,
+    request_ids: AtomicU64,
+    id_salt: u64,
+}
+
+impl MockState {
+    /// A mock whose timeline starts now (`tokio::time::Instant::now()`).
+    pub fn new(config: FaultConfig, options: MockOptions) -> Self {
+        let gate = Gate::default();
+        gate.configure(config.spec().concurrency);
+        let engine = FaultEngine::new(config, options.seed, Instant::now());
+        let id_salt = stable_hash(&engine.seed().to_le_bytes());
+        Self {
+            inner: Arc::new(Inner {
+                engine: Mutex::new(engine),
+                stats: Stats::default(),
+                gate,
+                options,
+                request_ids: AtomicU64::new(0),
+                id_salt,
+            }),
+        }
+    }
+
+    fn engine(&self) -> MutexGuard<'_, FaultEngine> {
+        self.inner
+            .engine
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> stats::StatsSnapshot {
+        self.inner.stats.snapshot()
+    }
+
+    /// The fault config in force.
+    pub fn config(&self) -> FaultConfig {
+        self.engine().config().clone()
+    }
+
+    /// Replaces the fault config live (buckets and timeline start stay).
+    pub fn set_config(&self, config: FaultConfig) {
+        self.inner.gate.configure(config.spec().concurrency);
+        self.engine().set_config(config);
+    }
+
+    /// Starts over: counters zeroed, buckets full, timeline from now.
+    pub fn reset(&self) {
+        self.engine().reset(Instant::now());
+        self.inner.stats.reset();
+        self.inner.request_ids.store(0, Ordering::Relaxed);
+    }
+
+    fn created(&self, now: Instant) -> u64 {
+        let start = self.engine().start();
+        self.inner.options.epoch_secs + now.saturating_duration_since(start).as_secs()
+    }
+
+    fn next_request_id(&self) -> String {
+        let n = self.inner.request_ids.fetch_add(1, Ordering::Relaxed);
+        format!("req_{:016x}{:016x}", self.inner.id_salt, n)
+    }
+}
+
+/// The mock's routes: the OpenAI API, `/_mock/*` control, and `/metrics`.
+pub fn router(state: MockState) -> Router {
+    let api = Router::new()
+        .route("/v1/chat/completions", post(chat::chat_completions))
+        .route("/v1/chat", post(chat::legacy_chat))
+        .route("/v1/models", get(chat::models));
+    let admin = admin::routes(state.clone());
+    Router::new()
+        .merge(api)
+        .merge(admin)
+        .route("/metrics", get(admin::metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+async fn not_found(req: Request) -> Response {
+    ApiError::not_found(req.uri().path()).into_response()
+}
+
+async fn method_not_allowed(req: Request) -> Response {
+    ApiError::method_not_allowed(req.method().as_str(), req.uri().path()).into_response()
+}
+
+/// Adds `x-request-id` and `openai-processing-ms` to every response and counts it.
+async fn observe(State(state): State<MockState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "other".to_string());
+    let retry_count = req
+        .headers()
+        .get("x-stainless-retry-count")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut resp = next.run(req).await;
+    let processing = started.elapsed();
+    let tag = resp.extensions().get::<FaultTag>().copied();
+    let reset = resp.extensions().get::<ResetConnection>().is_some();
+    if !route.starts_with("/_mock") && route != "/metrics" {
+        state.inner.stats.record(&Observation {
+            route: &route,
+            status: (!reset).then(|| resp.status().as_u16()),
+            fault: tag.and_then(|t| t.fault),
+            retry_count: retry_count.as_deref(),
+            spiked: tag.is_some_and(|t| t.spiked),
+            processing,
+        });
+    }
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&state.next_request_id()) {
+        h.insert("x-request-id", v);
+    }
+    h.insert(
+        "openai-processing-ms",
+        HeaderValue::from(processing.as_millis() as u64),
+    );
+    resp
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,93 @@
+//! Serving the router over TCP, with the one thing axum's `serve` cannot do: close a connection
+//! without answering, which is how [`super::ResetConnection`] faults reach a real client.
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+use super::ResetConnection;
+
+/// Why serving stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Accepting connections failed for good.
+    #[error("accepting connections failed: {0}")]
+    Accept(#[source] std::io::Error),
+}
+
+/// The error hyper gets for a reset fault: it then drops the connection without a response.
+#[derive(Debug, thiserror::Error)]
+#[error("connection reset by mock-upstream (injected fault)")]
+struct InjectedReset;
+
+/// How long in-flight requests get to finish after shutdown is asked for.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// Serves `app` on `listener` until `shutdown` completes, then lets open requests finish for a
+/// few seconds.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let graceful = GracefulShutdown::new();
+    let builder = Builder::new(TokioExecutor::new());
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) if is_transient(&e) => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+                Err(e) => return Err(ServeError::Accept(e)),
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+            let app = app.clone();
+            async move {
+                let resp = match app.oneshot(req.map(Body::new)).await {
+                    Ok(resp) => resp,
+                    Err(never) => match never {},
+                };
+                if resp.extensions().get::<ResetConnection>().is_some() {
+                    Err(InjectedReset)
+                } else {
+                    Ok::<_, InjectedReset>(resp)
+                }
+            }
+        });
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(DRAIN) => {}
+    }
+    Ok(())
+}
+
+fn is_transient(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionReset | Interrupted | WouldBlock
+    ) || e.raw_os_error().is_some_and(|code| code == 24 || code == 23)
+}
+

@@ -1,0 +1,172 @@
+//! Deterministic reply text and the one token approximation used everywhere.
+//!
+//! Token-per-minute limits only make sense if the mock, the client's limiter and the reports
+//! count tokens the same way, so there is exactly one rule here: a token is four characters of
+//! text (rounded up), and each message costs four tokens of framing, plus three for the reply's
+//! priming, close to what OpenAI's tokenizer gives for English.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::faults::distribution::Distribution;
+use crate::wire::ChatMessage;
+
+/// Characters per token in the approximation.
+pub const CHARS_PER_TOKEN: usize = 4;
+
+/// Tokens of framing each message costs.
+pub const TOKENS_PER_MESSAGE: u32 = 4;
+
+/// Tokens of priming every request costs.
+pub const TOKENS_PER_REQUEST: u32 = 3;
+
+/// Approximate token count of a text: characters / 4, rounded up.
+pub fn approx_tokens(text: &str) -> u32 {
+    let chars = text.chars().count();
+    chars.div_ceil(CHARS_PER_TOKEN) as u32
+}
+
+/// Prompt tokens of a conversation, the figure `usage.prompt_tokens` reports.
+pub fn prompt_tokens(messages: &[ChatMessage]) -> u32 {
+    TOKENS_PER_REQUEST
+        + messages
+            .iter()
+            .map(|m| TOKENS_PER_MESSAGE + approx_tokens(&m.text()))
+            .sum::<u32>()
+}
+
+/// Prompt tokens of a legacy `/v1/chat` prompt (one user message).
+pub fn legacy_prompt_tokens(prompt: &str) -> u32 {
+    TOKENS_PER_REQUEST + TOKENS_PER_MESSAGE + approx_tokens(prompt)
+}
+
+/// A stable 64-bit FNV-1a hash: the same in every process and every run, unlike `std`'s hasher,
+/// so the same prompt gets the same reply tomorrow.
+pub fn stable_hash(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Hash of a conversation's roles and texts.
+pub fn conversation_hash(messages: &[ChatMessage]) -> u64 {
+    let mut h = 0u64;
+    for m in messages {
+        h = h.rotate_left(5) ^ stable_hash(m.role.as_bytes());
+        h = h.rotate_left(5) ^ stable_hash(m.text().as_bytes());
+    }
+    h
+}
+
+const WORDS: &[&str] = &[
+    "the", "request", "was", "handled", "by", "a", "model", "that", "answers", "with", "care",
+    "and", "some", "latency", "under", "load", "limits", "apply", "to", "every", "key", "so",
+    "retry", "later", "if", "needed", "this", "reply", "is", "generated", "from", "your",
+    "prompt", "seed", "tokens", "stream", "chunks", "arrive", "in", "order", "cache", "it",
+    "when", "you", "can", "because", "free", "tiers", "are", "busy", "at", "peak", "hours",
+];
+
+/// A generated reply: its text and its completion-token count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The answer; ASCII, exactly `tokens * 4` characters.
+    pub text: String,
+    /// Completion tokens.
+    pub tokens: u32,
+    /// `stop`, or `length` when `max_tokens` cut it.
+    pub finish_reason: &'static str,
+}
+
+impl Reply {
+    /// The reply split into one piece per token, as a stream sends it.
+    pub fn token_pieces(&self) -> impl Iterator<Item = &str> {
+        // The text is ASCII, so byte offsets are character offsets.
+        (0..self.text.len())
+            .step_by(CHARS_PER_TOKEN)
+            .map(|i| &self.text[i..(i + CHARS_PER_TOKEN).min(self.text.len())])
+    }
+}
+
+/// The reply to a conversation: a function of the seed and the prompt only, so a cache in front
+/// of the mock sees the same answer for the same question.
+pub fn generate_reply(
+    seed: u64,
+    prompt_hash: u64,
+    length: &Distribution,
+    max_tokens: Option<u32>,
+) -> Reply {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ prompt_hash.rotate_left(17));
+    let wanted = (length.sample(&mut rng).round() as u32).clamp(1, 8192);
+    let (tokens, finish_reason) = match max_tokens {
+        Some(m) if m < wanted => (m.max(1), "length"),
+        _ => (wanted, "stop"),
+    };
+    let len = tokens as usize * CHARS_PER_TOKEN;
+    let mut text = String::with_capacity(len + 16);
+    let mut first = true;
+    while text.len() < len {
+        let w = WORDS[rng.random_range(0..WORDS.len())];
+        if first {
+            let mut c = w.chars();
+            if let Some(f) = c.next() {
+                text.push(f.to_ascii_uppercase());
+                text.push_str(c.as_str());
+            }
+            first = false;
+        } else {
+            text.push(' ');
+            text.push_str(w);
+        }
+    }
+    text.truncate(len);
+    if finish_reason == "stop" {
+        text.pop();
+        text.push('.');
+    }
+    Reply {
+        text,
+        tokens,
+        finish_reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_approximation_is_chars_over_four() {
+        assert_eq!(approx_tokens(""), 0);
+        assert_eq!(approx_tokens("abcd"), 1);
+        assert_eq!(approx_tokens("abcde"), 2);
+        let msgs = vec![ChatMessage::new("user", "hello world!")];
+        assert_eq!(prompt_tokens(&msgs), 3 + 4 + 3);
+    }
+
+    #[test]
+    fn replies_are_deterministic_and_sized() {
+        let d = Distribution::Uniform {
+            min: 10.0,
+            max: 40.0,
+        };
+        let a = generate_reply(7, 99, &d, None);
+        let b = generate_reply(7, 99, &d, None);
+        let c = generate_reply(8, 99, &d, None);
+        assert_eq!(a, b);
+        assert_ne!(a.text, c.text);
+        assert_eq!(a.text.len(), a.tokens as usize * 4);
+        assert_eq!(a.token_pieces().count(), a.tokens as usize);
+        assert!(a.text.ends_with('.'));
+        let cut = generate_reply(7, 99, &d, Some(3));
+        assert_eq!((cut.tokens, cut.finish_reason), (3, "length"));
+    }
+
+    #[test]
+    fn stable_hash_is_fnv1a() {
+        assert_eq!(stable_hash(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(stable_hash(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}

@@ -1,0 +1,347 @@
+//! Scripted events at offsets from the start of a run: outages, latency spikes, error bursts,
+//! step changes of the limits, and deprecation of a route.
+//!
+//! A free API's trouble comes at particular moments, and a test that wants to see recovery must
+//! know exactly when the trouble starts and ends. Events are evaluated against the offset from
+//! the engine's start instant (a `tokio::time::Instant`), so they follow virtual time too.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::duration::HumanDuration;
+use crate::faults::config::{Limits, Probability, SERVER_ERROR_STATUSES};
+use crate::faults::distribution::{DistSpec, Distribution};
+
+/// One validated timeline event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "TimelineSpec", into = "TimelineSpec")]
+pub struct TimelineEvent {
+    spec: TimelineSpec,
+    /// When it starts, from the start of the run.
+    pub at: Duration,
+    /// When it ends; `None` lasts to the end of the run.
+    pub until: Option<Duration>,
+    /// What it does.
+    pub effect: Effect,
+}
+
+/// What an event does while it is active.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Every request fails: with `status`, or with a reset connection when `status` is `None`.
+    Outage {
+        /// Status to answer, `None` for connection resets.
+        status: Option<u16>,
+    },
+    /// Latency is multiplied, or drawn from another distribution.
+    Latency {
+        /// Factor on the sampled latency.
+        multiplier: f64,
+        /// A distribution that replaces `[latency]` during the window.
+        replace: Option<Distribution>,
+    },
+    /// Extra failures with a status, on top of `[[failures]]`.
+    Errors {
+        /// The status.
+        status: u16,
+        /// Chance per request.
+        probability: f64,
+    },
+    /// New limits, for every key or for one.
+    Set {
+        /// The key it changes; `None` changes `[limits]`.
+        key: Option<String>,
+        /// The limits that change.
+        limits: Limits,
+    },
+    /// A route answers 410 Gone.
+    Deprecate {
+        /// `/v1/chat`, usually.
+        route: String,
+    },
+}
+
+/// `[[timeline]]` as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineSpec {
+    /// Offset from the start.
+    pub at: HumanDuration,
+    /// How long it lasts; absent means to the end.
+    #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
+    pub duration: Option<HumanDuration>,
+    /// `outage`, `latency`, `errors`, `set` or `deprecate`.
+    pub kind: String,
+    /// `outage` and `errors`: the status (outage default 503).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// `outage`: reset connections instead of answering.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reset: bool,
+    /// `latency`: factor on the sampled latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multiplier: Option<f64>,
+    /// `latency`: a distribution that replaces `[latency]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<DistSpec<HumanDuration>>,
+    /// `errors`: chance per request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probability: Option<Probability>,
+    /// `set`: the limits that change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+    /// `set`: the key whose limits change (default: `[limits]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// `deprecate`: the route that answers 410.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+}
+
+/// Routes that can be deprecated.
+pub const DEPRECATABLE_ROUTES: [&str; 3] = ["/v1/chat", "/v1/chat/completions", "/v1/models"];
+
+impl TryFrom<TimelineSpec> for TimelineEvent {
+    type Error = String;
+    fn try_from(s: TimelineSpec) -> Result<Self, String> {
+        let kind = s.kind.as_str();
+        let allowed: &[&str] = match kind {
+            "outage" => &["status", "reset"],
+            "latency" => &["multiplier", "latency"],
+            "errors" => &["status", "probability"],
+            "set" => &["limits", "key"],
+            "deprecate" => &["route"],
+            other => {
+                return Err(format!(
+                    "unknown timeline kind {other:?} (expected outage, latency, errors, set or deprecate)"
+                ))
+            }
+        };
+        let present = [
+            ("status", s.status.is_some()),
+            ("reset", s.reset),
+            ("multiplier", s.multiplier.is_some()),
+            ("latency", s.latency.is_some()),
+            ("probability", s.probability.is_some()),
+            ("limits", s.limits.is_some()),
+            ("key", s.key.is_some()),
+            ("route", s.route.is_some()),
+        ];
+        if let Some((field, _)) = present
+            .iter()
+            .find(|(f, set)| *set && !allowed.contains(f))
+        {
+            return Err(format!("`{field}` does not go with kind {kind:?}"));
+        }
+        let check_status = |code: u16| {
+            if SERVER_ERROR_STATUSES.contains(&code) || code == 429 {
+                Ok(code)
+            } else {
+                Err(format!("status {code}: use 429, 500, 502, 503 or 504"))
+            }
+        };
+        let effect = match kind {
+            "outage" => {
+                if s.reset && s.status.is_some() {
+                    return Err("an outage either resets or answers a status, not both".into());
+                }
+                Effect::Outage {
+                    status: if s.reset {
+                        None
+                    } else {
+                        Some(check_status(s.status.unwrap_or(503))?)
+                    },
+                }
+            }
+            "latency" => {
+                let replace = s.latency.as_ref().map(|d| d.build()).transpose()?;
+                let multiplier = s.multiplier.unwrap_or(1.0);
+                if !(multiplier.is_finite() && multiplier >= 0.0) {
+                    return Err(format!("multiplier {multiplier} must be 0 or more"));
+                }
+                if s.multiplier.is_none() && replace.is_none() {
+                    return Err("kind \"latency\" needs `multiplier` or `latency`".into());
+                }
+                Effect::Latency {
+                    multiplier,
+                    replace,
+                }
+            }
+            "errors" => Effect::Errors {
+                status: check_status(s.status.ok_or("kind \"errors\" needs `status`")?)?,
+                probability: s
+                    .probability
+                    .ok_or("kind \"errors\" needs `probability`")?
+                    .0,
+            },
+            "set" => Effect::Set {
+                key: s.key.clone(),
+                limits: s.limits.ok_or("kind \"set\" needs `limits`")?,
+            },
+            _ => {
+                let route = s.route.clone().ok_or("kind \"deprecate\" needs `route`")?;
+                if !DEPRECATABLE_ROUTES.contains(&route.as_str()) {
+                    return Err(format!(
+                        "route {route:?} is not one of {DEPRECATABLE_ROUTES:?}"
+                    ));
+                }
+                Effect::Deprecate { route }
+            }
+        };
+        Ok(Self {
+            at: s.at.0,
+            until: s.duration.map(|d| s.at.0 + d.0),
+            effect,
+            spec: s,
+        })
+    }
+}
+
+impl From<TimelineEvent> for TimelineSpec {
+    fn from(e: TimelineEvent) -> Self {
+        e.spec
+    }
+}
+
+impl TimelineEvent {
+    /// Whether the event is in force `offset` after the start.
+    pub fn is_active(&self, offset: Duration) -> bool {
+        offset >= self.at && self.until.is_none_or(|u| offset < u)
+    }
+
+    /// The event's kind as written (`outage`, `latency`, ...), for stats and reports.
+    pub fn kind(&self) -> &str {
+        &self.spec.kind
+    }
+
+    /// The key a `set` event changes, if it names one.
+    pub fn set_key(&self) -> Option<&str> {
+        match &self.effect {
+            Effect::Set { key, .. } => key.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// A short label for charts: `outage 503`, `latency x8`, `set rpm=20`.
+    pub fn label(&self) -> String {
+        match &self.effect {
+            Effect::Outage { status: Some(s) } => format!("outage {s}"),
+            Effect::Outage { status: None } => "outage (resets)".into(),
+            Effect::Latency {
+                replace: Some(_), ..
+            } => "latency change".into(),
+            Effect::Latency { multiplier, .. } => format!("latency x{multiplier}"),
+            Effect::Errors {
+                status,
+                probability,
+            } => format!("errors {status} p={probability}"),
+            Effect::Set { key, limits } => {
+                let mut parts = Vec::new();
+                if let Some(v) = limits.requests_per_minute {
+                    parts.push(format!("rpm={v}"));
+                }
+                if let Some(v) = limits.tokens_per_minute {
+                    parts.push(format!("tpm={v}"));
+                }
+                if let Some(v) = limits.requests_per_day {
+                    parts.push(format!("rpd={v}"));
+                }
+                match key {
+                    Some(k) => format!("set {k} {}", parts.join(" ")),
+                    None => format!("set {}", parts.join(" ")),
+                }
+            }
+            Effect::Deprecate { route } => format!("deprecate {route}"),
+        }
+    }
+}
+
+/// The limits in force for a key at `offset`: `[limits]`, then the key's own, then `set` events
+/// in file order (those for every key first, so a key's own change wins).
+pub fn limits_at(
+    events: &[TimelineEvent],
+    offset: Duration,
+    base: Limits,
+    key: Option<(&str, Limits)>,
+) -> Limits {
+    let mut default = base;
+    for ev in events {
+        if let Effect::Set { key: None, limits } = &ev.effect {
+            if ev.is_active(offset) {
+                default = default.overridden_by(limits);
+            }
+        }
+    }
+    let Some((name, own)) = key else {
+        return default;
+    };
+    let mut limits = default.overridden_by(&own);
+    for ev in events {
+        if let Effect::Set {
+            key: Some(k),
+            limits: l,
+        } = &ev.effect
+        {
+            if k == name && ev.is_active(offset) {
+                limits = limits.overridden_by(l);
+            }
+        }
+    }
+    limits
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(text: &str) -> Result<TimelineEvent, String> {
+        toml::from_str::<TimelineEvent>(text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn windows_open_and_close() {
+        let e = ev("at = \"30s\"\nfor = \"15s\"\nkind = \"outage\"").unwrap();
+        assert_eq!(e.effect, Effect::Outage { status: Some(503) });
+        assert!(!e.is_active(Duration::from_secs(29)));
+        assert!(e.is_active(Duration::from_secs(30)));
+        assert!(e.is_active(Duration::from_millis(44_999)));
+        assert!(!e.is_active(Duration::from_secs(45)));
+    }
+
+    #[test]
+    fn misplaced_fields_are_errors() {
+        let e = ev("at = \"1s\"\nkind = \"outage\"\nmultiplier = 2.0").unwrap_err();
+        assert!(e.contains("`multiplier` does not go with kind \"outage\""), "{e}");
+        let e = ev("at = \"1s\"\nkind = \"quake\"").unwrap_err();
+        assert!(e.contains("unknown timeline kind"), "{e}");
+        let e = ev("at = \"1s\"\nkind = \"latency\"").unwrap_err();
+        assert!(e.contains("needs `multiplier`"), "{e}");
+    }
+
+    #[test]
+    fn set_events_step_the_limits() {
+        let events = vec![
+            ev("at = \"90s\"\nkind = \"set\"\nlimits = { requests_per_minute = 20 }").unwrap(),
+            ev("at = \"100s\"\nkind = \"set\"\nkey = \"k\"\nlimits = { requests_per_day = 1 }")
+                .unwrap(),
+        ];
+        let base = Limits {
+            requests_per_minute: Some(60),
+            ..Limits::default()
+        };
+        let own = Limits {
+            requests_per_day: Some(10),
+            ..Limits::default()
+        };
+        let at = |s| limits_at(&events, Duration::from_secs(s), base, Some(("k", own)));
+        assert_eq!(at(10).requests_per_minute, Some(60));
+        assert_eq!(at(90).requests_per_minute, Some(20));
+        assert_eq!(at(90).requests_per_day, Some(10));
+        assert_eq!(at(100).requests_per_day, Some(1));
+        assert_eq!(
+            limits_at(&events, Duration::from_secs(100), base, None).requests_per_day,
+            None
+        );
+    }
+}
