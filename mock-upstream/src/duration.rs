@@ -31,7 +31,9 @@ impl From<Duration> for HumanDuration {
 
 /// Why a duration string could not be read; the message is shown to the user as is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid duration {input:?}: {reason} (write it like \"500ms\", \"2s\", \"1m30s\", \"1h\")")]
+#[error(
+    "invalid duration {input:?}: {reason} (write it like \"500ms\", \"2s\", \"1m30s\", \"1h\")"
+)]
 pub struct DurationError {
     input: String,
     reason: &'static str,
@@ -194,7 +196,10 @@ mod tests {
         assert_eq!(format_openai_duration(Duration::from_secs(360)), "6m0s");
         assert_eq!(format_openai_duration(Duration::from_millis(1500)), "1.5s");
         assert_eq!(format_openai_duration(Duration::from_secs(3723)), "1h2m3s");
-        assert_eq!(format_openai_duration(Duration::from_millis(17_280)), "17.28s");
+        assert_eq!(
+            format_openai_duration(Duration::from_millis(17_280)),
+            "17.28s"
+        );
     }
 
     #[test]

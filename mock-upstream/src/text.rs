@@ -31,7 +31,7 @@ pub fn prompt_tokens(messages: &[ChatMessage]) -> u32 {
     TOKENS_PER_REQUEST
         + messages
             .iter()
-            .map(|m| TOKENS_PER_MESSAGE + approx_tokens(&m.text()))
+            .map(|m| TOKENS_PER_MESSAGE + approx_tokens(&m.text_ref()))
             .sum::<u32>()
 }
 
@@ -56,17 +56,65 @@ pub fn conversation_hash(messages: &[ChatMessage]) -> u64 {
     let mut h = 0u64;
     for m in messages {
         h = h.rotate_left(5) ^ stable_hash(m.role.as_bytes());
-        h = h.rotate_left(5) ^ stable_hash(m.text().as_bytes());
+        h = h.rotate_left(5) ^ stable_hash(m.text_ref().as_bytes());
     }
     h
 }
 
 const WORDS: &[&str] = &[
-    "the", "request", "was", "handled", "by", "a", "model", "that", "answers", "with", "care",
-    "and", "some", "latency", "under", "load", "limits", "apply", "to", "every", "key", "so",
-    "retry", "later", "if", "needed", "this", "reply", "is", "generated", "from", "your",
-    "prompt", "seed", "tokens", "stream", "chunks", "arrive", "in", "order", "cache", "it",
-    "when", "you", "can", "because", "free", "tiers", "are", "busy", "at", "peak", "hours",
+    "the",
+    "request",
+    "was",
+    "handled",
+    "by",
+    "a",
+    "model",
+    "that",
+    "answers",
+    "with",
+    "care",
+    "and",
+    "some",
+    "latency",
+    "under",
+    "load",
+    "limits",
+    "apply",
+    "to",
+    "every",
+    "key",
+    "so",
+    "retry",
+    "later",
+    "if",
+    "needed",
+    "this",
+    "reply",
+    "is",
+    "generated",
+    "from",
+    "your",
+    "prompt",
+    "seed",
+    "tokens",
+    "stream",
+    "chunks",
+    "arrive",
+    "in",
+    "order",
+    "cache",
+    "it",
+    "when",
+    "you",
+    "can",
+    "because",
+    "free",
+    "tiers",
+    "are",
+    "busy",
+    "at",
+    "peak",
+    "hours",
 ];
 
 /// A generated reply: its text and its completion-token count.
@@ -90,47 +138,80 @@ impl Reply {
     }
 }
 
+/// The shape of a reply, decided under the engine's lock: its length and how it ends. The text
+/// itself is rendered later ([`ReplyPlan::render`]), outside the lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplyPlan {
+    words_seed: u64,
+    /// Completion tokens.
+    pub tokens: u32,
+    /// `stop`, or `length` when `max_tokens` cut it.
+    pub finish_reason: &'static str,
+}
+
 /// The reply to a conversation: a function of the seed and the prompt only, so a cache in front
 /// of the mock sees the same answer for the same question.
+pub fn plan_reply(
+    seed: u64,
+    prompt_hash: u64,
+    length: &Distribution,
+    max_tokens: Option<u32>,
+) -> ReplyPlan {
+    let words_seed = seed ^ prompt_hash.rotate_left(17);
+    let mut rng = ChaCha8Rng::seed_from_u64(words_seed);
+    let wanted = (length.sample(&mut rng).round() as u32).clamp(1, 8192);
+    let (tokens, finish_reason) = match max_tokens {
+        Some(m) if m < wanted => (m.max(1), "length"),
+        _ => (wanted, "stop"),
+    };
+    ReplyPlan {
+        words_seed,
+        tokens,
+        finish_reason,
+    }
+}
+
+impl ReplyPlan {
+    /// Writes the text: words drawn from a small vocabulary, cut to exactly `tokens * 4`
+    /// characters.
+    pub fn render(&self) -> Reply {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.words_seed.rotate_left(29) ^ 0x5eed);
+        let len = self.tokens as usize * CHARS_PER_TOKEN;
+        let mut text = String::with_capacity(len + 16);
+        while text.len() < len {
+            let w = WORDS[rng.random_range(0..WORDS.len())];
+            if text.is_empty() {
+                let mut c = w.chars();
+                if let Some(f) = c.next() {
+                    text.push(f.to_ascii_uppercase());
+                    text.push_str(c.as_str());
+                }
+            } else {
+                text.push(' ');
+                text.push_str(w);
+            }
+        }
+        text.truncate(len);
+        if self.finish_reason == "stop" {
+            text.pop();
+            text.push('.');
+        }
+        Reply {
+            text,
+            tokens: self.tokens,
+            finish_reason: self.finish_reason,
+        }
+    }
+}
+
+/// Plans and renders in one go.
 pub fn generate_reply(
     seed: u64,
     prompt_hash: u64,
     length: &Distribution,
     max_tokens: Option<u32>,
 ) -> Reply {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ prompt_hash.rotate_left(17));
-    let wanted = (length.sample(&mut rng).round() as u32).clamp(1, 8192);
-    let (tokens, finish_reason) = match max_tokens {
-        Some(m) if m < wanted => (m.max(1), "length"),
-        _ => (wanted, "stop"),
-    };
-    let len = tokens as usize * CHARS_PER_TOKEN;
-    let mut text = String::with_capacity(len + 16);
-    let mut first = true;
-    while text.len() < len {
-        let w = WORDS[rng.random_range(0..WORDS.len())];
-        if first {
-            let mut c = w.chars();
-            if let Some(f) = c.next() {
-                text.push(f.to_ascii_uppercase());
-                text.push_str(c.as_str());
-            }
-            first = false;
-        } else {
-            text.push(' ');
-            text.push_str(w);
-        }
-    }
-    text.truncate(len);
-    if finish_reason == "stop" {
-        text.pop();
-        text.push('.');
-    }
-    Reply {
-        text,
-        tokens,
-        finish_reason,
-    }
+    plan_reply(seed, prompt_hash, length, max_tokens).render()
 }
 
 #[cfg(test)]

@@ -73,14 +73,21 @@ impl ChatMessage {
 
     /// The message's text, with content parts joined; empty when there is none.
     pub fn text(&self) -> String {
+        self.text_ref().into_owned()
+    }
+
+    /// The message's text without copying it when it is a plain string (the hot path).
+    pub fn text_ref(&self) -> std::borrow::Cow<'_, str> {
         match &self.content {
-            None => String::new(),
-            Some(MessageContent::Text(t)) => t.clone(),
-            Some(MessageContent::Parts(parts)) => parts
-                .iter()
-                .filter_map(|p| p.text.as_deref())
-                .collect::<Vec<_>>()
-                .join(""),
+            None => std::borrow::Cow::Borrowed(""),
+            Some(MessageContent::Text(t)) => std::borrow::Cow::Borrowed(t),
+            Some(MessageContent::Parts(parts)) => std::borrow::Cow::Owned(
+                parts
+                    .iter()
+                    .filter_map(|p| p.text.as_deref())
+                    .collect::<Vec<_>>()
+                    .join(""),
+            ),
         }
     }
 }

@@ -118,8 +118,12 @@ mod tests {
         }
         let wait = b.check(t0, 3, minute, 1.0).unwrap_err();
         assert_eq!(wait, Duration::from_secs(20));
-        assert!(b.check(t0 + Duration::from_secs(19), 3, minute, 1.0).is_err());
-        assert!(b.check(t0 + Duration::from_secs(20), 3, minute, 1.0).is_ok());
+        assert!(b
+            .check(t0 + Duration::from_secs(19), 3, minute, 1.0)
+            .is_err());
+        assert!(b
+            .check(t0 + Duration::from_secs(20), 3, minute, 1.0)
+            .is_ok());
         let v = b.view(t0 + Duration::from_secs(20), 3, minute);
         assert_eq!((v.limit, v.remaining), (3, 1));
         assert_eq!(v.reset_after, Duration::from_secs(40));

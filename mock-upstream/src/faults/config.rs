@@ -14,7 +14,11 @@ use crate::timeline::TimelineEvent;
 
 /// Everything the mock injects; `Default` is a well-behaved, unlimited, instant server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, try_from = "FaultConfigSpec", into = "FaultConfigSpec")]
+#[serde(
+    deny_unknown_fields,
+    try_from = "FaultConfigSpec",
+    into = "FaultConfigSpec"
+)]
 pub struct FaultConfig {
     spec: FaultConfigSpec,
 }
@@ -317,7 +321,9 @@ impl TryFrom<LatencySpec> for LatencyConfig {
             None => None,
             Some(s) => Some(Spike {
                 probability: s.probability.0,
-                extra: dist_spec_of!(s).build().map_err(|e| format!("spike: {e}"))?,
+                extra: dist_spec_of!(s)
+                    .build()
+                    .map_err(|e| format!("spike: {e}"))?,
             }),
         };
         Ok(Self { spec, base, spike })

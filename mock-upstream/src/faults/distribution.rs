@@ -207,7 +207,9 @@ impl<T: DistValue> DistSpec<T> {
             _ => false,
         };
         if unused {
-            return Err(format!("distribution \"{d}\" has fields that belong to another distribution"));
+            return Err(format!(
+                "distribution \"{d}\" has fields that belong to another distribution"
+            ));
         }
         Ok(dist)
     }
@@ -254,7 +256,9 @@ mod tests {
 
     #[test]
     fn missing_fields_are_named() {
-        let e = spec("distribution = \"uniform\"\nmin = \"1s\"").build().unwrap_err();
+        let e = spec("distribution = \"uniform\"\nmin = \"1s\"")
+            .build()
+            .unwrap_err();
         assert!(e.contains("`max`"), "{e}");
         let e = spec("distribution = \"pareto\"").build().unwrap_err();
         assert!(e.contains("pareto"), "{e}");
@@ -268,7 +272,10 @@ mod tests {
     fn uniform_stays_in_range_and_normal_is_never_negative() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let u = Distribution::Uniform { min: 3.0, max: 6.0 };
-        let n = Distribution::Normal { mean: 0.1, stddev: 1.0 };
+        let n = Distribution::Normal {
+            mean: 0.1,
+            stddev: 1.0,
+        };
         for _ in 0..10_000 {
             let x = u.sample(&mut rng);
             assert!((3.0..=6.0).contains(&x));

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use super::buckets::{Bucket, BucketView};
 use super::config::{FailureKind, FaultConfig, FaultConfigSpec, Limits};
 use super::distribution::Distribution;
-use crate::text::{generate_reply, Reply};
+use crate::text::{plan_reply, ReplyPlan};
 use crate::timeline::{limits_at, Effect};
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -171,6 +171,8 @@ pub struct StreamTiming {
 pub struct Decision {
     /// Position of the request since start or reset; ids derive from it.
     pub sequence: u64,
+    /// Time since the timeline started, when the request arrived.
+    pub offset: Duration,
     /// What to do.
     pub outcome: Outcome,
     /// Processing time before a non-streamed answer or an injected failure.
@@ -181,8 +183,8 @@ pub struct Decision {
     pub spiked: bool,
     /// Rate-limit headers.
     pub rate_limits: RateLimitState,
-    /// The reply, for requests that are served (or fail after the head, like truncation).
-    pub reply: Option<Reply>,
+    /// The reply's plan, for requests that passed the limits.
+    pub reply: Option<ReplyPlan>,
 }
 
 #[derive(Debug)]
@@ -301,8 +303,10 @@ impl FaultEngine {
     /// Decides what happens to a request arriving at `now`.
     pub fn decide(&mut self, now: Instant, req: &RequestInfo<'_>) -> Decision {
         self.sequence += 1;
+        let offset = now.saturating_duration_since(self.start);
         let mut decision = Decision {
             sequence: self.sequence,
+            offset,
             outcome: Outcome::Serve,
             delay: Duration::ZERO,
             stream: StreamTiming::default(),
@@ -310,7 +314,6 @@ impl FaultEngine {
             rate_limits: RateLimitState::default(),
             reply: None,
         };
-        let offset = now.saturating_duration_since(self.start);
         let key = match self.account_key(req.api_key) {
             Ok(k) => k,
             Err(provided) => {
@@ -349,7 +352,7 @@ impl FaultEngine {
         }
 
         let limits = self.limits_for(key, offset);
-        let reply = generate_reply(
+        let reply = plan_reply(
             self.seed,
             req.prompt_hash,
             &self.reply_length,
@@ -583,7 +586,8 @@ mod tests {
 
     #[test]
     fn failure_rate_matches_probability() {
-        let (mut e, t0) = engine("[[failures]]\nkind = \"status\"\nstatus = 500\nprobability = 0.3");
+        let (mut e, t0) =
+            engine("[[failures]]\nkind = \"status\"\nstatus = 500\nprobability = 0.3");
         let n = 10_000;
         let fails = (0..n)
             .filter(|_| matches!(e.decide(t0, &req(None)).outcome, Outcome::Fail(_)))
@@ -594,7 +598,8 @@ mod tests {
 
     #[test]
     fn same_seed_same_decisions() {
-        let text = "seed = 5\n[latency]\ndistribution = \"uniform\"\nmin = \"10ms\"\nmax = \"1s\"\n\
+        let text =
+            "seed = 5\n[latency]\ndistribution = \"uniform\"\nmin = \"10ms\"\nmax = \"1s\"\n\
                     [[failures]]\nkind = \"reset\"\nprobability = 0.2";
         let (mut a, t0) = engine(text);
         let (mut b, _) = engine(text);

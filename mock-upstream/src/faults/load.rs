@@ -102,7 +102,10 @@ mod tests {
     #[test]
     fn errors_point_at_the_value() {
         let e = err("seed = 1\n[latency]\ndistribution = \"fixed\"\nvalue = \"fast\"\n");
-        assert!(e.starts_with("f.toml:4:9: invalid duration \"fast\""), "{e}");
+        assert!(
+            e.starts_with("f.toml:4:9: invalid duration \"fast\""),
+            "{e}"
+        );
         let e = err("[limits]\nrequests_per_minutes = 3\n");
         assert!(e.starts_with("f.toml:2:1:"), "{e}");
         assert!(e.contains("requests_per_minutes"), "{e}");

@@ -30,7 +30,13 @@ pub(crate) fn paced(
                 tokio::time::sleep(delay).await;
             }
             if cut_at == Some(i) {
-                return Some((Err(BodyCut), (Vec::new().into_iter().enumerate(), None, None)));
+                // Let what was sent reach the socket first: hyper flushes while the body is
+                // pending, and drops unflushed bytes when it aborts.
+                tokio::task::yield_now().await;
+                return Some((
+                    Err(BodyCut),
+                    (Vec::new().into_iter().enumerate(), None, None),
+                ));
             }
             Some((Ok::<_, BodyCut>(bytes), (it, cut_at, permit)))
         },
@@ -42,10 +48,17 @@ pub(crate) fn paced(
 pub(crate) fn truncated_json(full: Vec<u8>) -> Response {
     let len = full.len();
     let half = Bytes::from(full).slice(..len / 2);
-    let body = paced(vec![(Duration::ZERO, half), (Duration::ZERO, Bytes::new())], Some(1), None);
+    let body = paced(
+        vec![(Duration::ZERO, half), (Duration::ZERO, Bytes::new())],
+        Some(1),
+        None,
+    );
     let mut resp = Response::new(body);
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     resp
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -27,6 +27,13 @@ use crate::wire::{
     Delta, LegacyChatRequest, LegacyChatResponse, Model, ModelList, Usage,
 };
 
+/// Sleeps on the tokio clock; a zero delay costs nothing (no timer is registered).
+async fn pause(d: Duration) {
+    if !d.is_zero() {
+        sleep(d).await;
+    }
+}
+
 /// What a handler knows about the request when it carries out a decision.
 struct Ctx {
     route: Route,
@@ -40,12 +47,17 @@ struct Ctx {
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let token = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer "))?;
+    let token = v
+        .strip_prefix("Bearer ")
+        .or_else(|| v.strip_prefix("bearer "))?;
     Some(token.trim()).filter(|t| !t.is_empty())
 }
 
 async fn read_json<T: DeserializeOwned>(state: &MockState, body: Body) -> Result<T, Response> {
-    let limit = state.engine().config().spec().max_body_bytes;
+    let limit = state
+        .inner
+        .max_body
+        .load(std::sync::atomic::Ordering::Relaxed);
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
         let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
         while let Some(s) = source {
@@ -57,6 +69,10 @@ async fn read_json<T: DeserializeOwned>(state: &MockState, body: Body) -> Result
         ApiError::invalid_request(format!("could not read the request body: {e}"), None)
             .into_response()
     })?;
+    if let Ok(value) = serde_json::from_slice(&bytes) {
+        return Ok(value);
+    }
+    // Parse again, slowly, only to name the field at fault.
     let de = &mut serde_json::Deserializer::from_slice(&bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -88,11 +104,9 @@ async fn admit(state: &MockState) -> Result<(Option<OwnedSemaphorePermit>, u32),
 }
 
 /// `POST /v1/chat/completions`.
-pub(crate) async fn chat_completions(
-    State(state): State<MockState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+pub(crate) async fn chat_completions(State(state): State<MockState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
     let req: ChatCompletionRequest = match read_json(&state, body).await {
         Ok(r) => r,
         Err(resp) => return resp,
@@ -111,9 +125,10 @@ pub(crate) async fn chat_completions(
     let prompt_tokens = text::prompt_tokens(&req.messages);
     let info = RequestInfo {
         route: Route::ChatCompletions,
-        api_key: bearer(&headers),
+        api_key: bearer(headers),
         prompt_tokens,
-        prompt_hash: text::conversation_hash(&req.messages) ^ text::stable_hash(req.model.as_bytes()),
+        prompt_hash: text::conversation_hash(&req.messages)
+            ^ text::stable_hash(req.model.as_bytes()),
         max_tokens: req.token_limit(),
         queued,
     };
@@ -125,18 +140,19 @@ pub(crate) async fn chat_completions(
         stream: req.is_stream(),
         include_usage: req.stream_options.as_ref().is_some_and(|o| o.include_usage),
         prompt_tokens,
-        created: state.created(now),
-        id: format!("chatcmpl-{:016x}{:08x}", state.inner.id_salt, decision.sequence),
+        created: state.created(&decision),
+        id: format!(
+            "chatcmpl-{:016x}{:08x}",
+            state.inner.id_salt, decision.sequence
+        ),
     };
     carry_out(decision, &ctx, permit).await
 }
 
 /// `POST /v1/chat`: the older API, one prompt in, one reply out.
-pub(crate) async fn legacy_chat(
-    State(state): State<MockState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+pub(crate) async fn legacy_chat(State(state): State<MockState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
     let req: LegacyChatRequest = match read_json(&state, body).await {
         Ok(r) => r,
         Err(resp) => return resp,
@@ -149,7 +165,7 @@ pub(crate) async fn legacy_chat(
     let prompt_tokens = text::legacy_prompt_tokens(&req.prompt);
     let info = RequestInfo {
         route: Route::LegacyChat,
-        api_key: bearer(&headers),
+        api_key: bearer(headers),
         prompt_tokens,
         prompt_hash: text::conversation_hash(&messages),
         max_tokens: None,
@@ -163,7 +179,7 @@ pub(crate) async fn legacy_chat(
         stream: false,
         include_usage: false,
         prompt_tokens,
-        created: state.created(now),
+        created: state.created(&decision),
         id: String::new(),
     };
     carry_out(decision, &ctx, permit).await
@@ -171,10 +187,11 @@ pub(crate) async fn legacy_chat(
 
 /// `GET /v1/models`.
 pub(crate) async fn models(State(state): State<MockState>, headers: HeaderMap) -> Response {
+    let headers = &headers;
     let now = Instant::now();
     let info = RequestInfo {
         route: Route::Models,
-        api_key: bearer(&headers),
+        api_key: bearer(headers),
         prompt_tokens: 0,
         prompt_hash: 0,
         max_tokens: None,
@@ -182,7 +199,10 @@ pub(crate) async fn models(State(state): State<MockState>, headers: HeaderMap) -
     };
     let (decision, names) = {
         let mut engine = state.engine();
-        (engine.decide(now, &info), engine.config().spec().models.clone())
+        (
+            engine.decide(now, &info),
+            engine.config().spec().models.clone(),
+        )
     };
     if decision.outcome != Outcome::Serve {
         let ctx = Ctx {
@@ -227,12 +247,12 @@ async fn carry_out(
             StatusCode::OK.into_response()
         }
         Outcome::Serve => {
-            let reply = decision.reply.as_ref().expect("checked above");
+            let reply = &decision.reply.expect("checked above").render();
             if ctx.stream {
-                sleep(decision.stream.first_token).await;
+                pause(decision.stream.first_token).await;
                 stream_response(ctx, reply, decision.stream.per_token, None, permit)
             } else {
-                sleep(decision.delay).await;
+                pause(decision.delay).await;
                 success_json(ctx, reply)
             }
         }
@@ -256,13 +276,13 @@ async fn carry_out(
                 .into_response()
         }
         Outcome::Fail(failure) => {
-            let reply = decision.reply.as_ref().expect("checked above");
+            let reply = &decision.reply.expect("checked above").render();
             let wait = if ctx.stream {
                 decision.stream.first_token
             } else {
                 decision.delay
             };
-            sleep(wait).await;
+            pause(wait).await;
             match failure {
                 InjectedFailure::Status(s) => ApiError::server(s, None).into_response(),
                 InjectedFailure::Reset => reset(),
@@ -272,7 +292,13 @@ async fn carry_out(
                 }
                 InjectedFailure::Truncate if ctx.stream => {
                     let pieces = reply.tokens as usize;
-                    stream_response(ctx, reply, decision.stream.per_token, Some(1 + pieces / 2), permit)
+                    stream_response(
+                        ctx,
+                        reply,
+                        decision.stream.per_token,
+                        Some(1 + pieces / 2),
+                        permit,
+                    )
                 }
                 InjectedFailure::Truncate => truncated_json(success_bytes(ctx, reply)),
                 InjectedFailure::Malformed => malformed(ctx),
@@ -281,38 +307,37 @@ async fn carry_out(
         }
     };
     add_rate_limit_headers(resp.headers_mut(), &decision.rate_limits);
-    resp.extensions_mut().insert(tag);
+    if tag.fault.is_some() || tag.spiked {
+        resp.extensions_mut().insert(tag);
+    }
     resp
 }
 
-fn add_rate_limit_headers(h: &mut HeaderMap, limits: &RateLimitState) {
-    for (suffix, view) in [("requests", limits.requests), ("tokens", limits.tokens)] {
-        let Some(v) = view else { continue };
-        let reset = format_openai_duration(v.reset_after);
-        h.insert(
-            header_name("limit", suffix),
-            HeaderValue::from(v.limit),
-        );
-        h.insert(
-            header_name("remaining", suffix),
-            HeaderValue::from(v.remaining),
-        );
-        if let Ok(value) = HeaderValue::from_str(&reset) {
-            h.insert(header_name("reset", suffix), value);
-        }
-    }
-}
+/// `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`, built once.
+const RATE_LIMIT_HEADERS: [[header::HeaderName; 3]; 2] = [
+    [
+        header::HeaderName::from_static("x-ratelimit-limit-requests"),
+        header::HeaderName::from_static("x-ratelimit-remaining-requests"),
+        header::HeaderName::from_static("x-ratelimit-reset-requests"),
+    ],
+    [
+        header::HeaderName::from_static("x-ratelimit-limit-tokens"),
+        header::HeaderName::from_static("x-ratelimit-remaining-tokens"),
+        header::HeaderName::from_static("x-ratelimit-reset-tokens"),
+    ],
+];
 
-fn header_name(what: &str, suffix: &str) -> header::HeaderName {
-    match (what, suffix) {
-        ("limit", "requests") => header::HeaderName::from_static("x-ratelimit-limit-requests"),
-        ("remaining", "requests") => {
-            header::HeaderName::from_static("x-ratelimit-remaining-requests")
+fn add_rate_limit_headers(h: &mut HeaderMap, limits: &RateLimitState) {
+    for (names, view) in RATE_LIMIT_HEADERS
+        .iter()
+        .zip([limits.requests, limits.tokens])
+    {
+        let Some(v) = view else { continue };
+        h.insert(names[0].clone(), HeaderValue::from(v.limit));
+        h.insert(names[1].clone(), HeaderValue::from(v.remaining));
+        if let Ok(value) = HeaderValue::from_str(&format_openai_duration(v.reset_after)) {
+            h.insert(names[2].clone(), value);
         }
-        ("reset", "requests") => header::HeaderName::from_static("x-ratelimit-reset-requests"),
-        ("limit", _) => header::HeaderName::from_static("x-ratelimit-limit-tokens"),
-        ("remaining", _) => header::HeaderName::from_static("x-ratelimit-remaining-tokens"),
-        _ => header::HeaderName::from_static("x-ratelimit-reset-tokens"),
     }
 }
 

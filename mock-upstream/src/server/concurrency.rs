@@ -125,7 +125,8 @@ mod tests {
         g.configure(cfg(OverloadMode::Queue));
         let first = g.admit().await;
         let g2 = g.clone();
-        let waiter = tokio::spawn(async move { matches!(g2.admit().await, Admission::Admitted { .. }) });
+        let waiter =
+            tokio::spawn(async move { matches!(g2.admit().await, Admission::Admitted { .. }) });
         tokio::task::yield_now().await;
         assert_eq!(g.waiting(), 1);
         // The queue holds one; the next is refused.

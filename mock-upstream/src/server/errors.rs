@@ -42,7 +42,12 @@ impl ApiError {
 
     /// 400 `invalid_request_error` naming the field at fault.
     pub fn invalid_request(message: String, param: Option<String>) -> Self {
-        let mut e = Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", None, message);
+        let mut e = Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            None,
+            message,
+        );
         e.body.param = param;
         e
     }

@@ -38,9 +38,7 @@ pub fn render(s: &StatsSnapshot) -> String {
     out.push_str("# HELP mock_upstream_latency_spikes_total Requests that got a latency spike.\n");
     out.push_str("# TYPE mock_upstream_latency_spikes_total counter\n");
     let _ = writeln!(out, "mock_upstream_latency_spikes_total {}", s.spikes);
-    out.push_str(
-        "# HELP mock_upstream_processing_seconds Time from request to response head.\n",
-    );
+    out.push_str("# HELP mock_upstream_processing_seconds Time from request to response head.\n");
     out.push_str("# TYPE mock_upstream_processing_seconds histogram\n");
     let mut cumulative = 0u64;
     for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
@@ -59,7 +57,11 @@ pub fn render(s: &StatsSnapshot) -> String {
         out,
         "mock_upstream_processing_seconds_bucket{{le=\"+Inf\"}} {cumulative}"
     );
-    let _ = writeln!(out, "mock_upstream_processing_seconds_sum {}", s.latency_sum);
+    let _ = writeln!(
+        out,
+        "mock_upstream_processing_seconds_sum {}",
+        s.latency_sum
+    );
     let _ = writeln!(out, "mock_upstream_processing_seconds_count {cumulative}");
     out
 }

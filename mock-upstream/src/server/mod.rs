@@ -15,7 +15,7 @@ pub mod metrics;
 mod serve;
 pub mod stats;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::{MatchedPath, Request, State};
@@ -71,6 +71,7 @@ struct Inner {
     options: MockOptions,
     request_ids: AtomicU64,
     id_salt: u64,
+    max_body: AtomicUsize,
 }
 
 impl MockState {
@@ -80,6 +81,7 @@ impl MockState {
         gate.configure(config.spec().concurrency);
         let engine = FaultEngine::new(config, options.seed, Instant::now());
         let id_salt = stable_hash(&engine.seed().to_le_bytes());
+        let max_body = AtomicUsize::new(engine.config().spec().max_body_bytes);
         Self {
             inner: Arc::new(Inner {
                 engine: Mutex::new(engine),
@@ -88,15 +90,13 @@ impl MockState {
                 options,
                 request_ids: AtomicU64::new(0),
                 id_salt,
+                max_body,
             }),
         }
     }
 
     fn engine(&self) -> MutexGuard<'_, FaultEngine> {
-        self.inner
-            .engine
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        self.inner.engine.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The counters so far.
@@ -112,6 +112,9 @@ impl MockState {
     /// Replaces the fault config live (buckets and timeline start stay).
     pub fn set_config(&self, config: FaultConfig) {
         self.inner.gate.configure(config.spec().concurrency);
+        self.inner
+            .max_body
+            .store(config.spec().max_body_bytes, Ordering::Relaxed);
         self.engine().set_config(config);
     }
 
@@ -122,9 +125,8 @@ impl MockState {
         self.inner.request_ids.store(0, Ordering::Relaxed);
     }
 
-    fn created(&self, now: Instant) -> u64 {
-        let start = self.engine().start();
-        self.inner.options.epoch_secs + now.saturating_duration_since(start).as_secs()
+    fn created(&self, decision: &crate::faults::Decision) -> u64 {
+        self.inner.options.epoch_secs + decision.offset.as_secs()
     }
 
     fn next_request_id(&self) -> String {
@@ -161,26 +163,19 @@ async fn method_not_allowed(req: Request) -> Response {
 /// Adds `x-request-id` and `openai-processing-ms` to every response and counts it.
 async fn observe(State(state): State<MockState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "other".to_string());
-    let retry_count = req
-        .headers()
-        .get("x-stainless-retry-count")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let retry_count = req.headers().get("x-stainless-retry-count").cloned();
     let mut resp = next.run(req).await;
     let processing = started.elapsed();
     let tag = resp.extensions().get::<FaultTag>().copied();
     let reset = resp.extensions().get::<ResetConnection>().is_some();
+    let route = route.as_ref().map_or("other", |p| p.as_str());
     if !route.starts_with("/_mock") && route != "/metrics" {
         state.inner.stats.record(&Observation {
-            route: &route,
+            route,
             status: (!reset).then(|| resp.status().as_u16()),
             fault: tag.and_then(|t| t.fault),
-            retry_count: retry_count.as_deref(),
+            retry_count: retry_count.as_ref().and_then(|v| v.to_str().ok()),
             spiked: tag.is_some_and(|t| t.spiked),
             processing,
         });

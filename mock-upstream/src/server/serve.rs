@@ -88,6 +88,7 @@ fn is_transient(e: &std::io::Error) -> bool {
     matches!(
         e.kind(),
         ConnectionAborted | ConnectionReset | Interrupted | WouldBlock
-    ) || e.raw_os_error().is_some_and(|code| code == 24 || code == 23)
+    ) || e
+        .raw_os_error()
+        .is_some_and(|code| code == 24 || code == 23)
 }
-

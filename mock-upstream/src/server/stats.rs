@@ -65,9 +65,16 @@ pub struct Observation<'a> {
 impl Stats {
     /// Counts one answer.
     pub fn record(&self, o: &Observation<'_>) {
+        let status_text;
         let status = match o.status {
-            Some(s) => s.to_string(),
-            None => "no_response".to_string(),
+            Some(200) => "200",
+            Some(429) => "429",
+            Some(503) => "503",
+            Some(s) => {
+                status_text = s.to_string();
+                status_text.as_str()
+            }
+            None => "no_response",
         };
         let secs = o.processing.as_secs_f64();
         let bucket = LATENCY_BUCKETS
@@ -76,18 +83,21 @@ impl Stats {
             .unwrap_or(LATENCY_BUCKETS.len());
         let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         s.requests += 1;
-        *s.by_route.entry(o.route.to_string()).or_default() += 1;
-        *s.by_route_status
-            .entry(o.route.to_string())
-            .or_default()
-            .entry(status.clone())
-            .or_default() += 1;
-        *s.by_status.entry(status).or_default() += 1;
+        bump(&mut s.by_route, o.route);
+        bump(&mut s.by_status, status);
+        match s.by_route_status.get_mut(o.route) {
+            Some(m) => bump(m, status),
+            None => {
+                let mut m = BTreeMap::new();
+                bump(&mut m, status);
+                s.by_route_status.insert(o.route.to_string(), m);
+            }
+        }
         if let Some(f) = o.fault {
-            *s.by_fault.entry(f.to_string()).or_default() += 1;
+            bump(&mut s.by_fault, f);
         }
         if let Some(r) = o.retry_count {
-            *s.by_retry_count.entry(r.to_string()).or_default() += 1;
+            bump(&mut s.by_retry_count, r);
         }
         if o.spiked {
             s.spikes += 1;
@@ -101,11 +111,7 @@ impl Stats {
 
     /// A copy of the counters.
     pub fn snapshot(&self) -> StatsSnapshot {
-        let mut s = self
-            .inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone();
         s.latency_counts.resize(LATENCY_BUCKETS.len() + 1, 0);
         s
     }
@@ -113,6 +119,16 @@ impl Stats {
     /// Zeroes every counter.
     pub fn reset(&self) {
         *self.inner.lock().unwrap_or_else(|p| p.into_inner()) = StatsSnapshot::default();
+    }
+}
+
+/// Adds one to a counter, allocating its key only the first time it is seen.
+fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
+    match map.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            map.insert(key.to_string(), 1);
+        }
     }
 }
 

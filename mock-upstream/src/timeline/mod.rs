@@ -128,10 +128,7 @@ impl TryFrom<TimelineSpec> for TimelineEvent {
             ("key", s.key.is_some()),
             ("route", s.route.is_some()),
         ];
-        if let Some((field, _)) = present
-            .iter()
-            .find(|(f, set)| *set && !allowed.contains(f))
-        {
+        if let Some((field, _)) = present.iter().find(|(f, set)| *set && !allowed.contains(f)) {
             return Err(format!("`{field}` does not go with kind {kind:?}"));
         }
         let check_status = |code: u16| {
@@ -312,7 +309,10 @@ mod tests {
     #[test]
     fn misplaced_fields_are_errors() {
         let e = ev("at = \"1s\"\nkind = \"outage\"\nmultiplier = 2.0").unwrap_err();
-        assert!(e.contains("`multiplier` does not go with kind \"outage\""), "{e}");
+        assert!(
+            e.contains("`multiplier` does not go with kind \"outage\""),
+            "{e}"
+        );
         let e = ev("at = \"1s\"\nkind = \"quake\"").unwrap_err();
         assert!(e.contains("unknown timeline kind"), "{e}");
         let e = ev("at = \"1s\"\nkind = \"latency\"").unwrap_err();
