@@ -26,11 +26,15 @@ wrk.headers["Authorization"] = "Bearer sk-bench"
 LUA
 target/release/mock-upstream --listen 127.0.0.1:18089 --faults "$tmp/limits.toml" > /dev/null &
 target/release/examples/hello_hyper 127.0.0.1:18090 > /dev/null &
+target/release/examples/hello_hyper 127.0.0.1:18091 axum > /dev/null &
 sleep 1
 run() { wrk -t1 -c"$conns" -d"${secs}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
 hyper_rps=$(run http://127.0.0.1:18090/)
+axum_rps=$(run http://127.0.0.1:18091/)
 mock_rps=$(run -s "$tmp/post.lua" http://127.0.0.1:18089/v1/chat/completions)
 codes=$(curl -s http://127.0.0.1:18089/_mock/stats | tr -d ' \n' | grep -o '"by_status":{[^}]*}')
 echo "bare hyper:            ${hyper_rps} req/s"
+echo "axum hello (context):  ${axum_rps} req/s"
 echo "mock (limits, 0 ms):   ${mock_rps} req/s   ${codes}"
-awk -v m="$mock_rps" -v h="$hyper_rps" 'BEGIN { printf "mock / hyper:          %.2f\n", m / h }'
+awk -v m="$mock_rps" -v h="$hyper_rps" -v a="$axum_rps" \
+  'BEGIN { printf "mock / hyper:          %.2f   (axum hello / hyper: %.2f)\n", m / h, a / h }'
