@@ -10,3 +10,4 @@
 pub use mock_upstream;
 
 pub mod cli;
+pub mod client;

@@ -1,0 +1,318 @@
+//! The adapter: Gauntlet's `ChatRequest` to the upstream's API version and back, with errors
+//! classified. It is the innermost layer: one call is one upstream attempt.
+//!
+//! `openai-chat` speaks `/v1/chat/completions`; `legacy` speaks `/v1/chat` with `{prompt}`;
+//! `auto` starts on the legacy API and moves to the newer one for good on 410 Gone or 404, the way
+//! an integration survives a provider's migration without a redeploy.
+
+mod headers;
+mod sse;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use http_body_util::BodyExt;
+use mock_upstream::wire::{
+    ChatCompletion, ChatCompletionRequest, ErrorEnvelope, LegacyChatRequest, LegacyChatResponse,
+    StreamOptions,
+};
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+use tower::{Service, ServiceExt};
+
+use super::error::ClientError;
+use super::observer::{Event, SharedObserver};
+use super::request::{ChatRequest, ChatResponse, Outcome};
+use super::transport::{Transport, TransportBody, TransportError};
+pub use headers::{rate_limit_info, retry_hint};
+pub use sse::SseReader;
+
+/// Which API the upstream speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ApiVersion {
+    /// `POST /v1/chat/completions`.
+    #[default]
+    #[serde(rename = "openai-chat")]
+    OpenAiChat,
+    /// `POST /v1/chat` with `{"prompt": ...}`.
+    #[serde(rename = "legacy")]
+    Legacy,
+    /// Legacy until the upstream says 410 or 404, then `openai-chat` for good.
+    #[serde(rename = "auto")]
+    Auto,
+}
+
+/// `[client.adapter]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdapterConfig {
+    /// The API version.
+    #[serde(default)]
+    pub api: ApiVersion,
+    /// Base URL of the upstream (`http://127.0.0.1:8089`); set by the driver for the embedded mock.
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+    /// Key sent when a request names none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    /// Largest response body read.
+    #[serde(default = "default_max_response_bytes")]
+    pub max_response_bytes: usize,
+}
+
+fn default_base_url() -> String {
+    "http://127.0.0.1:8089".into()
+}
+
+fn default_max_response_bytes() -> usize {
+    8 * 1024 * 1024
+}
+
+impl Default for AdapterConfig {
+    fn default() -> Self {
+        Self {
+            api: ApiVersion::default(),
+            base_url: default_base_url(),
+            api_key: None,
+            max_response_bytes: default_max_response_bytes(),
+        }
+    }
+}
+
+/// The innermost service: one call, one upstream attempt.
+#[derive(Clone, Debug)]
+pub struct Adapter {
+    transport: Transport,
+    config: Arc<AdapterConfig>,
+    on_new_api: Arc<AtomicBool>,
+    observer: SharedObserver,
+}
+
+impl Adapter {
+    /// An adapter over `transport`.
+    pub fn new(transport: Transport, config: AdapterConfig, observer: SharedObserver) -> Self {
+        let on_new_api = config.api != ApiVersion::Legacy && config.api != ApiVersion::Auto;
+        Self {
+            transport,
+            config: Arc::new(config),
+            on_new_api: Arc::new(AtomicBool::new(on_new_api)),
+            observer,
+        }
+    }
+
+    /// Whether requests currently go to `/v1/chat/completions`.
+    pub fn uses_chat_completions(&self) -> bool {
+        self.on_new_api.load(Ordering::Relaxed)
+    }
+
+    fn build(&self, req: &ChatRequest, new_api: bool) -> Result<http::Request<Bytes>, ClientError> {
+        let base = self.config.base_url.trim_end_matches('/');
+        let (path, body) = if new_api {
+            let wire = ChatCompletionRequest {
+                model: req.model.clone(),
+                messages: req.messages.clone(),
+                stream: req.stream.then_some(true),
+                max_tokens: req.max_tokens,
+                max_completion_tokens: None,
+                temperature: req.temperature,
+                stream_options: req.stream.then_some(StreamOptions {
+                    include_usage: true,
+                }),
+            };
+            ("/v1/chat/completions", serde_json::to_vec(&wire))
+        } else {
+            let prompt = req
+                .messages
+                .iter()
+                .map(|m| m.text())
+                .collect::<Vec<_>>()
+                .join("\n");
+            ("/v1/chat", serde_json::to_vec(&LegacyChatRequest { prompt }))
+        };
+        let body = body.map_err(|e| ClientError::Malformed(format!("request encoding: {e}")))?;
+        let mut builder = http::Request::post(format!("{base}{path}"))
+            .header(http::header::CONTENT_TYPE, "application/json");
+        if let Some(key) = req.api_key.as_ref().or(self.config.api_key.as_ref()) {
+            builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {key}"));
+        }
+        let attempt = req.trace.attempts().saturating_sub(1);
+        builder = builder.header("x-stainless-retry-count", attempt.to_string());
+        builder
+            .body(Bytes::from(body))
+            .map_err(|e| ClientError::Malformed(format!("request: {e}")))
+    }
+
+    async fn attempt(mut self, req: ChatRequest) -> Result<ChatResponse, ClientError> {
+        let number = req.trace.add_attempt();
+        self.observer.on_event(&Event::Attempt { number });
+        let started = Instant::now();
+        let new_api = self.uses_chat_completions();
+        let resp = self.send(&req, new_api).await?;
+        let status = resp.status().as_u16();
+        if !new_api && (status == 410 || status == 404) && self.config.api == ApiVersion::Auto {
+            self.on_new_api.store(true, Ordering::Relaxed);
+            self.observer.on_event(&Event::ApiSwitched { to: "openai-chat" });
+            let resp = self.send(&req, true).await?;
+            return self.read(resp, &req, true, started).await;
+        }
+        self.read(resp, &req, new_api, started).await
+    }
+
+    async fn send(
+        &mut self,
+        req: &ChatRequest,
+        new_api: bool,
+    ) -> Result<http::Response<TransportBody>, ClientError> {
+        let request = self.build(req, new_api)?;
+        self.transport
+            .clone()
+            .oneshot(request)
+            .await
+            .map_err(|e| match e {
+                TransportError::Connect(m) => ClientError::Connect(m),
+                TransportError::Reset(m) => ClientError::Reset(m),
+                TransportError::Other(m) => ClientError::Connect(m),
+            })
+    }
+
+    async fn read(
+        &mut self,
+        resp: http::Response<TransportBody>,
+        req: &ChatRequest,
+        new_api: bool,
+        started: Instant,
+    ) -> Result<ChatResponse, ClientError> {
+        let (parts, body) = resp.into_parts();
+        let rate_limit = rate_limit_info(&parts.headers);
+        if let Some(info) = rate_limit {
+            self.observer.on_event(&Event::RateLimitSeen {
+                remaining_requests: info.remaining_requests,
+                limit_requests: info.limit_requests,
+            });
+        }
+        let status = parts.status.as_u16();
+        if !parts.status.is_success() {
+            let bytes = collect(body, 64 * 1024).await.unwrap_or_default();
+            return Err(classify_status(status, &parts.headers, &bytes));
+        }
+        let streamed = new_api
+            && req.stream
+            && parts
+                .headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("text/event-stream"));
+        if streamed {
+            let mut reply = read_stream(body, started).await?;
+            reply.rate_limit = rate_limit;
+            return Ok(reply);
+        }
+        let bytes = collect(body, self.config.max_response_bytes).await?;
+        if bytes.is_empty() {
+            return Err(ClientError::Malformed("empty body".into()));
+        }
+        let mut reply = if new_api {
+            let c: ChatCompletion = serde_json::from_slice(&bytes)
+                .map_err(|e| ClientError::Malformed(format!("chat.completion: {e}")))?;
+            let choice = c
+                .choices
+                .into_iter()
+                .next()
+                .ok_or_else(|| ClientError::Malformed("no choices".into()))?;
+            ChatResponse {
+                text: choice.message.text(),
+                usage: Some(c.usage),
+                finish_reason: choice.finish_reason,
+                outcome: Outcome::Upstream,
+                ttft: None,
+                rate_limit: None,
+            }
+        } else {
+            let c: LegacyChatResponse = serde_json::from_slice(&bytes)
+                .map_err(|e| ClientError::Malformed(format!("legacy reply: {e}")))?;
+            ChatResponse::local(c.reply, Outcome::Upstream)
+        };
+        reply.rate_limit = rate_limit;
+        Ok(reply)
+    }
+}
+
+impl Service<ChatRequest> for Adapter {
+    type Response = ChatResponse;
+    type Error = ClientError;
+    type Future = BoxFuture<'static, Result<ChatResponse, ClientError>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: ChatRequest) -> Self::Future {
+        Box::pin(self.clone().attempt(req))
+    }
+}
+
+async fn collect(mut body: TransportBody, limit: usize) -> Result<Bytes, ClientError> {
+    let mut buf = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ClientError::Reset(format!("body cut off: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > limit {
+                return Err(ClientError::Malformed(format!(
+                    "response body over {limit} bytes"
+                )));
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(buf.freeze())
+}
+
+async fn read_stream(mut body: TransportBody, started: Instant) -> Result<ChatResponse, ClientError> {
+    let mut reader = SseReader::default();
+    let mut ttft = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ClientError::Reset(format!("stream cut off: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            let content = reader.feed(&data).map_err(ClientError::Malformed)?;
+            if content && ttft.is_none() {
+                ttft = Some(started.elapsed());
+            }
+        }
+    }
+    if !reader.done {
+        return Err(ClientError::Reset("stream ended before [DONE]".into()));
+    }
+    Ok(ChatResponse {
+        text: reader.text,
+        usage: reader.usage,
+        finish_reason: reader.finish_reason,
+        outcome: Outcome::Upstream,
+        ttft,
+        rate_limit: None,
+    })
+}
+
+/// Maps a non-2xx answer to the error classification.
+pub fn classify_status(status: u16, headers: &http::HeaderMap, body: &[u8]) -> ClientError {
+    let envelope: Option<ErrorEnvelope> = serde_json::from_slice(body).ok();
+    let kind = envelope.as_ref().map(|e| e.error.kind.as_str());
+    let code = envelope.as_ref().and_then(|e| e.error.code.as_deref());
+    match status {
+        429 if kind == Some("insufficient_quota") || code == Some("insufficient_quota") => {
+            ClientError::QuotaExhausted
+        }
+        429 => ClientError::RateLimited {
+            retry_after: retry_hint(headers),
+        },
+        500..=599 => ClientError::Server { status },
+        _ => ClientError::Client {
+            status,
+            message: envelope
+                .map(|e| e.error.message)
+                .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect()),
+        },
+    }
+}

@@ -1,0 +1,15 @@
+//! The client stack: the resilience layers a production integration with a free chat API needs,
+//! as composable tower layers, each with its config type (read from a scenario's `[client]`).
+//!
+//! Dependency direction: this module knows nothing of the driver, reports or CLI, so a library
+//! user can put it in front of their own service.
+
+pub mod adapter;
+pub mod error;
+pub mod observer;
+pub mod request;
+pub mod transport;
+
+pub use error::{ClientError, Rejection, TimeoutScope};
+pub use observer::{BreakerState, CountingObserver, Event, NoopObserver, Observer, SharedObserver};
+pub use request::{ChatRequest, ChatResponse, Outcome, Priority, RateLimitInfo, Trace};

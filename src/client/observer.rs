@@ -1,0 +1,182 @@
+//! One observer, passed in at build time, that every layer reports to. No globals: the driver
+//! gives each run its own, and a library user can forward events to their metrics.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::request::Outcome;
+
+/// Circuit-breaker states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BreakerState {
+    /// Calls flow.
+    Closed,
+    /// Calls fail fast.
+    Open,
+    /// A few probes test the upstream.
+    HalfOpen,
+}
+
+impl BreakerState {
+    /// snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakerState::Closed => "closed",
+            BreakerState::Open => "open",
+            BreakerState::HalfOpen => "half_open",
+        }
+    }
+}
+
+/// Something a layer did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// An upstream attempt starts (1 = first).
+    Attempt {
+        /// Attempt number.
+        number: u32,
+    },
+    /// A retry is scheduled after `delay`.
+    Retry {
+        /// The attempt that failed.
+        attempt: u32,
+        /// Backoff before the next one.
+        delay: Duration,
+        /// Why it failed.
+        error: &'static str,
+    },
+    /// A retry was skipped because the retry budget was spent.
+    RetryBudgetExhausted,
+    /// The limiter made a request wait.
+    LimiterWait {
+        /// How long.
+        wait: Duration,
+    },
+    /// The limiter refused a request.
+    LimiterRejected,
+    /// The adaptive limiter changed its rate (requests per second).
+    LimiterRate {
+        /// The new rate.
+        rate: f64,
+    },
+    /// Requests waiting in the limiter's queue now.
+    QueueDepth {
+        /// Waiting requests.
+        depth: usize,
+    },
+    /// The breaker changed state.
+    Breaker {
+        /// Old state.
+        from: BreakerState,
+        /// New state.
+        to: BreakerState,
+    },
+    /// The upstream reported its remaining quota.
+    RateLimitSeen {
+        /// `x-ratelimit-remaining-requests`.
+        remaining_requests: Option<u64>,
+        /// `x-ratelimit-limit-requests`.
+        limit_requests: Option<u64>,
+    },
+    /// A cache lookup missed.
+    CacheMiss,
+    /// A response was produced other than by the upstream.
+    Served {
+        /// How.
+        outcome: Outcome,
+    },
+    /// The input filter acted.
+    Filtered {
+        /// `redact` or `reject`.
+        action: &'static str,
+        /// Terms found.
+        matches: usize,
+    },
+    /// The adapter moved to another API version.
+    ApiSwitched {
+        /// The version now in use.
+        to: &'static str,
+    },
+}
+
+/// Receives every event of a client stack.
+pub trait Observer: Send + Sync + std::fmt::Debug {
+    /// Called synchronously on the request's task; keep it cheap.
+    fn on_event(&self, event: &Event);
+}
+
+/// The observer to use when nobody is listening.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoopObserver;
+
+impl Observer for NoopObserver {
+    fn on_event(&self, _event: &Event) {}
+}
+
+/// Shared handle to an observer.
+pub type SharedObserver = Arc<dyn Observer>;
+
+/// An observer that counts events by kind, for tests and simple reports.
+#[derive(Debug, Default)]
+pub struct CountingObserver {
+    /// Upstream attempts.
+    pub attempts: AtomicU64,
+    /// Retries scheduled.
+    pub retries: AtomicU64,
+    /// Retries skipped for lack of budget.
+    pub budget_exhausted: AtomicU64,
+    /// Limiter waits.
+    pub limiter_waits: AtomicU64,
+    /// Limiter rejections.
+    pub limiter_rejections: AtomicU64,
+    /// Breaker transitions to open.
+    pub breaker_opened: AtomicU64,
+    /// Cache misses.
+    pub cache_misses: AtomicU64,
+    /// Non-upstream answers.
+    pub served_locally: AtomicU64,
+    /// Filter actions.
+    pub filtered: AtomicU64,
+    /// Events of any kind, as a log, for exact assertions in tests.
+    pub log: std::sync::Mutex<Vec<Event>>,
+}
+
+impl Observer for CountingObserver {
+    fn on_event(&self, event: &Event) {
+        let counter = match event {
+            Event::Attempt { .. } => Some(&self.attempts),
+            Event::Retry { .. } => Some(&self.retries),
+            Event::RetryBudgetExhausted => Some(&self.budget_exhausted),
+            Event::LimiterWait { .. } => Some(&self.limiter_waits),
+            Event::LimiterRejected => Some(&self.limiter_rejections),
+            Event::Breaker {
+                to: BreakerState::Open,
+                ..
+            } => Some(&self.breaker_opened),
+            Event::CacheMiss => Some(&self.cache_misses),
+            Event::Served { .. } => Some(&self.served_locally),
+            Event::Filtered { .. } => Some(&self.filtered),
+            _ => None,
+        };
+        if let Some(c) = counter {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(event.clone());
+    }
+}
+
+impl CountingObserver {
+    /// Reads a counter.
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    /// A copy of the event log.
+    pub fn events(&self) -> Vec<Event> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}

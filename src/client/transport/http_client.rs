@@ -1,0 +1,89 @@
+//! The HTTP transport: hyper's pooled client, plain HTTP or HTTPS (rustls with the `ring`
+//! provider and webpki roots, so no system certificate store or C toolchain is needed).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tower::util::BoxCloneService;
+use tower::ServiceExt;
+
+use super::{Transport, TransportError};
+
+/// Connection-pool settings.
+#[derive(Debug, Clone)]
+pub struct HttpTransportConfig {
+    /// Idle connections kept per host.
+    pub max_idle_per_host: usize,
+    /// How long an idle connection is kept.
+    pub idle_timeout: Duration,
+    /// Speak HTTP/2 only (with prior knowledge for `http://`, ALPN for `https://`).
+    pub http2_only: bool,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+}
+
+impl Default for HttpTransportConfig {
+    fn default() -> Self {
+        Self {
+            max_idle_per_host: 256,
+            idle_timeout: Duration::from_secs(90),
+            http2_only: false,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A pooled HTTP/1.1 keep-alive (or HTTP/2) client for any base URL, `https` included.
+pub fn http_transport(config: &HttpTransportConfig) -> Result<Transport, TransportError> {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(config.connect_timeout));
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_webpki_roots(provider)
+        .map_err(|e| TransportError::Other(format!("TLS setup: {e}")))?
+        .https_or_http();
+    let https = if config.http2_only {
+        builder.enable_http2().wrap_connector(http)
+    } else {
+        builder.enable_all_versions().wrap_connector(http)
+    };
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(config.max_idle_per_host)
+        .pool_idle_timeout(config.idle_timeout)
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .http2_only(config.http2_only)
+        .build(https);
+    let service = tower::service_fn(move |req: http::Request<Bytes>| {
+        let client = client.clone();
+        async move {
+            let resp = client
+                .request(req.map(Full::new))
+                .await
+                .map_err(|e| classify(&e))?;
+            Ok(resp.map(|b| b.map_err(|e| Box::new(e) as super::BoxError).boxed_unsync()))
+        }
+    });
+    Ok(BoxCloneService::new(service.boxed_clone()))
+}
+
+fn classify(e: &hyper_util::client::legacy::Error) -> TransportError {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    if e.is_connect() {
+        TransportError::Connect(text)
+    } else {
+        TransportError::Reset(text)
+    }
+}
