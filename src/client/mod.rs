@@ -7,7 +7,10 @@
 pub mod adapter;
 pub mod error;
 pub mod observer;
+pub mod rate;
 pub mod request;
+pub mod retry;
+pub mod testing;
 pub mod transport;
 
 pub use error::{ClientError, Rejection, TimeoutScope};
