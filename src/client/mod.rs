@@ -5,12 +5,14 @@
 //! user can put it in front of their own service.
 
 pub mod adapter;
+pub mod breaker;
 pub mod error;
 pub mod observer;
 pub mod rate;
 pub mod request;
 pub mod retry;
 pub mod testing;
+pub mod timeout;
 pub mod transport;
 
 pub use error::{ClientError, Rejection, TimeoutScope};
