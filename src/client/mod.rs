@@ -7,6 +7,7 @@
 pub mod adapter;
 pub mod breaker;
 pub mod error;
+pub mod limiter;
 pub mod observer;
 pub mod rate;
 pub mod request;

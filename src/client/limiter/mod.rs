@@ -1,0 +1,398 @@
+//! Client-side rate limiting so a small free quota is spent evenly instead of in 429s: a token
+//! bucket, GCRA (governor) or an adaptive AIMD bucket; global or per API key; when no permit is
+//! there, wait in a bounded queue up to `max_wait` or refuse at once. Optionally a fair share per
+//! end user and priority classes (interactive before batch).
+
+mod lane;
+mod pacer;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use mock_upstream::duration::HumanDuration;
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+use tower::{Layer, Service, ServiceExt};
+
+pub use lane::{Lane, LaneSettings, Ticket};
+pub use pacer::{Adaptive, Gcra, Pacer, TokenBucket};
+
+use super::error::{ClientError, Rejection};
+use super::observer::{Event, SharedObserver};
+use super::rate::Rate;
+use super::request::{ChatRequest, ChatResponse, Priority};
+
+/// The admission algorithm.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Algorithm {
+    /// Burst of `burst`, refilled at `rate`.
+    #[default]
+    TokenBucket,
+    /// GCRA through governor.
+    Gcra,
+    /// AIMD on a token bucket, following 429s and `x-ratelimit-remaining-*`.
+    Adaptive,
+}
+
+/// What the limit applies to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// One limit for everything this client sends.
+    #[default]
+    Global,
+    /// One limit per API key (tenant).
+    PerKey,
+}
+
+/// `[client.limiter]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimiterConfig {
+    /// `false` admits everything.
+    pub enabled: bool,
+    /// `token_bucket`, `gcra` or `adaptive`.
+    pub algorithm: Algorithm,
+    /// Sustained rate (the adaptive limiter's ceiling).
+    pub rate: Rate,
+    /// Permits available at once.
+    pub burst: u32,
+    /// Longest wait for a permit; `0s` refuses at once when none is there.
+    pub max_wait: HumanDuration,
+    /// Most requests waiting.
+    pub queue_size: usize,
+    /// `global` or `per_key`.
+    pub scope: Scope,
+    /// Fair share per end user while requests queue.
+    pub fair_share: bool,
+    /// Interactive requests before batch ones while requests queue.
+    pub priorities: bool,
+    /// Adaptive: lowest rate (default: rate / 20).
+    pub min_rate: Option<Rate>,
+    /// Adaptive: fraction of `rate` added per success.
+    pub increase: f64,
+    /// Adaptive: remaining / limit below which it slows down before any 429.
+    pub low_remaining: f64,
+}
+
+impl Default for LimiterConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            algorithm: Algorithm::TokenBucket,
+            rate: Rate::per_second(10.0),
+            burst: 10,
+            max_wait: HumanDuration(Duration::from_secs(2)),
+            queue_size: 1000,
+            scope: Scope::Global,
+            fair_share: false,
+            priorities: false,
+            min_rate: None,
+            increase: 0.02,
+            low_remaining: 0.1,
+        }
+    }
+}
+
+/// Why a limiter config cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InvalidLimiter {
+    /// Rate of zero.
+    #[error("limiter.rate must be more than 0")]
+    ZeroRate,
+    /// Burst of zero.
+    #[error("limiter.burst must be at least 1")]
+    ZeroBurst,
+}
+
+impl LimiterConfig {
+    /// Checks the values a config file may get wrong.
+    pub fn validate(&self) -> Result<(), InvalidLimiter> {
+        if self.rate.per_sec() <= 0.0 {
+            return Err(InvalidLimiter::ZeroRate);
+        }
+        if self.burst == 0 {
+            return Err(InvalidLimiter::ZeroBurst);
+        }
+        Ok(())
+    }
+
+    fn pacer(&self) -> Box<dyn Pacer> {
+        let rate = self.rate.per_sec();
+        match self.algorithm {
+            Algorithm::TokenBucket => Box::new(TokenBucket::new(rate, self.burst)),
+            Algorithm::Gcra => Box::new(Gcra::new(rate, self.burst)),
+            Algorithm::Adaptive => Box::new(Adaptive::new(
+                rate,
+                self.burst,
+                self.min_rate.map_or(rate / 20.0, Rate::per_sec),
+                self.increase,
+                self.low_remaining,
+            )),
+        }
+    }
+}
+
+/// Adds the limiter; services it builds share the lanes.
+#[derive(Debug, Clone)]
+pub struct LimiterLayer {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    config: LimiterConfig,
+    lanes: Mutex<HashMap<String, Arc<Mutex<Lane>>>>,
+    observer: SharedObserver,
+}
+
+impl LimiterLayer {
+    /// A limiter with full buckets.
+    pub fn new(config: LimiterConfig, observer: SharedObserver) -> Result<Self, InvalidLimiter> {
+        config.validate()?;
+        Ok(Self {
+            shared: Arc::new(Shared {
+                config,
+                lanes: Mutex::new(HashMap::new()),
+                observer,
+            }),
+        })
+    }
+
+    /// Requests waiting in all lanes, for progress displays.
+    pub fn queue_depth(&self) -> usize {
+        self.shared
+            .lanes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .map(|l| l.lock().unwrap_or_else(|p| p.into_inner()).depth())
+            .sum()
+    }
+}
+
+impl Shared {
+    fn lane(&self, req: &ChatRequest) -> Arc<Mutex<Lane>> {
+        let key = match self.config.scope {
+            Scope::Global => "",
+            Scope::PerKey => req.api_key.as_deref().unwrap_or(""),
+        };
+        let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(l) = lanes.get(key) {
+            return l.clone();
+        }
+        let lane = Arc::new(Mutex::new(Lane::new(
+            self.config.pacer(),
+            LaneSettings {
+                max_wait: self.config.max_wait.0,
+                queue_size: self.config.queue_size,
+                fair_share: self.config.fair_share,
+                priorities: self.config.priorities,
+            },
+            self.observer.clone(),
+        )));
+        lanes.insert(key.to_string(), lane.clone());
+        lane
+    }
+}
+
+impl<S> Layer<S> for LimiterLayer {
+    type Service = Limiter<S>;
+    fn layer(&self, inner: S) -> Limiter<S> {
+        Limiter {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// The limited service.
+#[derive(Debug, Clone)]
+pub struct Limiter<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> Service<ChatRequest> for Limiter<S>
+where
+    S: Service<ChatRequest, Response = ChatResponse, Error = ClientError> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = ChatResponse;
+    type Error = ClientError;
+    type Future = BoxFuture<'static, Result<ChatResponse, ClientError>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: ChatRequest) -> Self::Future {
+        let inner = self.inner.clone();
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            let lane = shared.lane(&req);
+            let started = Instant::now();
+            let class = match req.priority {
+                Priority::Interactive => 0,
+                Priority::Batch => 1,
+            };
+            let (ticket, start_dispatcher) = lane
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .enter(started, class, req.user.as_deref());
+            if start_dispatcher {
+                tokio::spawn(lane::dispatch(lane.clone()));
+            }
+            match ticket {
+                Ticket::Now => {}
+                Ticket::Full => {
+                    shared.observer.on_event(&Event::LimiterRejected);
+                    return Err(ClientError::Rejected(Rejection::LimiterFull));
+                }
+                Ticket::Wait(key, rx) => {
+                    let granted = tokio::time::timeout(shared.config.max_wait.0, rx).await;
+                    if !matches!(granted, Ok(Ok(()))) {
+                        lane.lock().unwrap_or_else(|p| p.into_inner()).leave(&key);
+                        shared.observer.on_event(&Event::LimiterRejected);
+                        return Err(ClientError::Rejected(Rejection::LimiterFull));
+                    }
+                    let wait = started.elapsed();
+                    req.trace.add_limiter_wait(wait);
+                    shared.observer.on_event(&Event::LimiterWait { wait });
+                }
+            }
+            let result = inner.oneshot(req).await;
+            if shared.config.algorithm == Algorithm::Adaptive {
+                feed_back(&shared, &lane, &result);
+            }
+            result
+        })
+    }
+}
+
+/// Tells an adaptive pacer how the upstream answered.
+fn feed_back(shared: &Shared, lane: &Mutex<Lane>, result: &Result<ChatResponse, ClientError>) {
+    let now = Instant::now();
+    let mut l = lane.lock().unwrap_or_else(|p| p.into_inner());
+    let before = l.pacer.rate();
+    match result {
+        Err(ClientError::RateLimited { .. }) => l.pacer.on_throttled(now),
+        Ok(resp) => {
+            let ratio = resp.rate_limit.and_then(|r| {
+                let (rem, lim) = (r.remaining_requests?, r.limit_requests?);
+                (lim > 0).then(|| rem as f64 / lim as f64)
+            });
+            l.pacer.on_success(now, ratio);
+        }
+        Err(_) => {}
+    }
+    let after = l.pacer.rate();
+    drop(l);
+    if (after - before).abs() > before * 0.05 {
+        shared.observer.on_event(&Event::LimiterRate { rate: after });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::observer::NoopObserver;
+    use crate::client::testing::Scripted;
+
+    fn layer(cfg: LimiterConfig) -> LimiterLayer {
+        LimiterLayer::new(cfg, Arc::new(NoopObserver)).unwrap()
+    }
+
+    fn cfg(rate: f64, burst: u32, max_wait_ms: u64) -> LimiterConfig {
+        LimiterConfig {
+            rate: Rate::per_second(rate),
+            burst,
+            max_wait: HumanDuration(Duration::from_millis(max_wait_ms)),
+            ..LimiterConfig::default()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn queued_requests_go_at_the_rate() {
+        let up = Scripted::default();
+        let svc = layer(cfg(10.0, 2, 2000)).layer(up.clone());
+        let t0 = Instant::now();
+        let calls: Vec<_> = (0..5)
+            .map(|_| tokio::spawn(svc.clone().oneshot(ChatRequest::user_text("m", "q"))))
+            .collect();
+        for c in calls {
+            c.await.unwrap().unwrap();
+        }
+        let at: Vec<u64> = up.calls().iter().map(|t| (*t - t0).as_millis() as u64).collect();
+        assert_eq!(at, [0, 0, 100, 200, 300]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refuses_when_the_wait_would_be_too_long() {
+        let up = Scripted::default();
+        let svc = layer(cfg(1.0, 1, 0)).layer(up.clone());
+        svc.clone().oneshot(ChatRequest::user_text("m", "q")).await.unwrap();
+        let err = svc.clone().oneshot(ChatRequest::user_text("m", "q")).await.unwrap_err();
+        assert_eq!(err, ClientError::Rejected(Rejection::LimiterFull));
+        assert_eq!(up.call_count(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fair_share_and_priorities_order_the_queue() {
+        let up = Scripted::default();
+        let config = LimiterConfig {
+            fair_share: true,
+            priorities: true,
+            ..cfg(10.0, 1, 10_000)
+        };
+        let svc = layer(config).layer(up.clone());
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let send = |user: &str, prio: Priority, label: &'static str| {
+            let mut req = ChatRequest::user_text("m", "q");
+            req.user = Some(user.into());
+            req.priority = prio;
+            let svc = svc.clone();
+            let order = order.clone();
+            tokio::spawn(async move {
+                svc.oneshot(req).await.unwrap();
+                order.lock().unwrap().push(label);
+            })
+        };
+        // The first takes the only permit; the heavy user's backlog queues.
+        let mut handles = vec![send("heavy", Priority::Interactive, "h0")];
+        tokio::task::yield_now().await;
+        for label in ["h1", "h2", "h3"] {
+            handles.push(send("heavy", Priority::Interactive, label));
+            tokio::task::yield_now().await;
+        }
+        handles.push(send("batch", Priority::Batch, "b1"));
+        tokio::task::yield_now().await;
+        handles.push(send("light", Priority::Interactive, "l1"));
+        for h in handles {
+            h.await.unwrap();
+        }
+        // The light user's one request overtakes the heavy backlog; batch goes last.
+        assert_eq!(*order.lock().unwrap(), ["h0", "h1", "l1", "h2", "h3", "b1"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn adaptive_slows_down_on_429() {
+        use crate::client::testing::Step;
+        let config = LimiterConfig {
+            algorithm: Algorithm::Adaptive,
+            ..cfg(10.0, 1, 10_000)
+        };
+        let limiter = layer(config);
+        let up = Scripted::new([Step::err(ClientError::RateLimited { retry_after: None })]);
+        let svc = limiter.layer(up.clone());
+        let _ = svc.clone().oneshot(ChatRequest::user_text("m", "q")).await;
+        let t1 = Instant::now();
+        svc.clone().oneshot(ChatRequest::user_text("m", "q")).await.unwrap();
+        // At 5/s after the 429, the next permit comes 200 ms later.
+        assert_eq!(up.calls()[1] - t1, Duration::from_millis(200));
+    }
+}
