@@ -6,6 +6,7 @@
 
 pub mod adapter;
 pub mod breaker;
+pub mod cache;
 pub mod error;
 pub mod limiter;
 pub mod observer;
