@@ -7,7 +7,10 @@
 pub mod adapter;
 pub mod breaker;
 pub mod cache;
+pub mod context;
 pub mod error;
+pub mod fallback;
+pub mod filter;
 pub mod limiter;
 pub mod observer;
 pub mod rate;
