@@ -7,6 +7,7 @@
 pub mod adapter;
 pub mod breaker;
 pub mod cache;
+pub mod config;
 pub mod context;
 pub mod error;
 pub mod fallback;
@@ -16,10 +17,13 @@ pub mod observer;
 pub mod rate;
 pub mod request;
 pub mod retry;
+pub mod stack;
 pub mod testing;
 pub mod timeout;
 pub mod transport;
 
+pub use config::ClientConfig;
 pub use error::{ClientError, Rejection, TimeoutScope};
 pub use observer::{BreakerState, CountingObserver, Event, NoopObserver, Observer, SharedObserver};
 pub use request::{ChatRequest, ChatResponse, Outcome, Priority, RateLimitInfo, Trace};
+pub use stack::{ChatService, ClientStack, StackBuilder, StackError};

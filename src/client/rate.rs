@@ -90,6 +90,9 @@ mod tests {
         assert!("10".parse::<Rate>().is_err());
         assert!("10/fortnight".parse::<Rate>().is_err());
         assert!("-1/s".parse::<Rate>().is_err());
-        assert_eq!("8/s".parse::<Rate>().unwrap().interval(), Duration::from_millis(125));
+        assert_eq!(
+            "8/s".parse::<Rate>().unwrap().interval(),
+            Duration::from_millis(125)
+        );
     }
 }

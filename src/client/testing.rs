@@ -71,12 +71,20 @@ impl Scripted {
 
     /// When each call arrived.
     pub fn calls(&self) -> Vec<Instant> {
-        self.script.lock().unwrap_or_else(|p| p.into_inner()).calls.clone()
+        self.script
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .calls
+            .clone()
     }
 
     /// Number of calls so far.
     pub fn call_count(&self) -> usize {
-        self.script.lock().unwrap_or_else(|p| p.into_inner()).calls.len()
+        self.script
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .calls
+            .len()
     }
 }
 

@@ -130,7 +130,10 @@ impl Adapter {
                 .map(|m| m.text())
                 .collect::<Vec<_>>()
                 .join("\n");
-            ("/v1/chat", serde_json::to_vec(&LegacyChatRequest { prompt }))
+            (
+                "/v1/chat",
+                serde_json::to_vec(&LegacyChatRequest { prompt }),
+            )
         };
         let body = body.map_err(|e| ClientError::Malformed(format!("request encoding: {e}")))?;
         let mut builder = http::Request::post(format!("{base}{path}"))
@@ -154,7 +157,8 @@ impl Adapter {
         let status = resp.status().as_u16();
         if !new_api && (status == 410 || status == 404) && self.config.api == ApiVersion::Auto {
             self.on_new_api.store(true, Ordering::Relaxed);
-            self.observer.on_event(&Event::ApiSwitched { to: "openai-chat" });
+            self.observer
+                .on_event(&Event::ApiSwitched { to: "openai-chat" });
             let resp = self.send(&req, true).await?;
             return self.read(resp, &req, true, started).await;
         }
@@ -270,7 +274,10 @@ async fn collect(mut body: TransportBody, limit: usize) -> Result<Bytes, ClientE
     Ok(buf.freeze())
 }
 
-async fn read_stream(mut body: TransportBody, started: Instant) -> Result<ChatResponse, ClientError> {
+async fn read_stream(
+    mut body: TransportBody,
+    started: Instant,
+) -> Result<ChatResponse, ClientError> {
     let mut reader = SseReader::default();
     let mut ttft = None;
     while let Some(frame) = body.frame().await {

@@ -195,11 +195,18 @@ mod tests {
             let _ = svc.clone().oneshot(ChatRequest::user_text("m", "q")).await;
         }
         assert_eq!(layer.state(), BreakerState::Open);
-        let err = svc.clone().oneshot(ChatRequest::user_text("m", "q")).await.unwrap_err();
+        let err = svc
+            .clone()
+            .oneshot(ChatRequest::user_text("m", "q"))
+            .await
+            .unwrap_err();
         assert_eq!(err, ClientError::Rejected(Rejection::BreakerOpen));
         assert_eq!(up.call_count(), 4, "no upstream call while open");
         tokio::time::advance(Duration::from_secs(5)).await;
-        svc.clone().oneshot(ChatRequest::user_text("m", "q")).await.unwrap();
+        svc.clone()
+            .oneshot(ChatRequest::user_text("m", "q"))
+            .await
+            .unwrap();
         assert_eq!(layer.state(), BreakerState::Closed);
         let transitions: Vec<_> = obs
             .events()
@@ -211,7 +218,11 @@ mod tests {
             .collect();
         assert_eq!(
             transitions,
-            [BreakerState::Open, BreakerState::HalfOpen, BreakerState::Closed]
+            [
+                BreakerState::Open,
+                BreakerState::HalfOpen,
+                BreakerState::Closed
+            ]
         );
     }
 }

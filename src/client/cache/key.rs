@@ -57,6 +57,11 @@ mod tests {
         d.temperature = Some(0.7);
         assert_ne!(cache_key(&b), cache_key(&d));
         // Fixed across processes and releases: a change here invalidates shared caches.
-        assert_eq!(cache_key(&b), 0x19e0_ca2d_ae49_7575_u64, "{:#x}", cache_key(&b));
+        assert_eq!(
+            cache_key(&b),
+            0x19e0_ca2d_ae49_7575_u64,
+            "{:#x}",
+            cache_key(&b)
+        );
     }
 }

@@ -190,7 +190,11 @@ where
         let key = cache_key(&req);
         let CacheLayer { cache, observer } = self.layer.clone();
         if let Some(hit) = cache.fresh(key, Instant::now()) {
-            return Box::pin(std::future::ready(Ok(served(hit, Outcome::CacheHit, &observer))));
+            return Box::pin(std::future::ready(Ok(served(
+                hit,
+                Outcome::CacheHit,
+                &observer,
+            ))));
         }
         let inner = self.inner.clone();
         Box::pin(async move {
@@ -269,13 +273,22 @@ mod tests {
         let up = Scripted::default();
         let svc = layer.layer(up.clone());
         let q = || ChatRequest::user_text("m", "q");
-        assert_eq!(svc.clone().oneshot(q()).await.unwrap().outcome, Outcome::Upstream);
-        assert_eq!(svc.clone().oneshot(q()).await.unwrap().outcome, Outcome::CacheHit);
+        assert_eq!(
+            svc.clone().oneshot(q()).await.unwrap().outcome,
+            Outcome::Upstream
+        );
+        assert_eq!(
+            svc.clone().oneshot(q()).await.unwrap().outcome,
+            Outcome::CacheHit
+        );
         tokio::time::advance(Duration::from_secs(60)).await;
         let key = cache_key(&q());
         assert!(store.fresh(key, Instant::now()).is_none());
         assert!(store.stale(key, Instant::now()).is_some());
-        assert_eq!(svc.clone().oneshot(q()).await.unwrap().outcome, Outcome::Upstream);
+        assert_eq!(
+            svc.clone().oneshot(q()).await.unwrap().outcome,
+            Outcome::Upstream
+        );
         assert_eq!(up.call_count(), 2);
         tokio::time::advance(Duration::from_secs(661)).await;
         assert!(store.stale(key, Instant::now()).is_none());
@@ -294,8 +307,17 @@ mod tests {
             outcomes.push(c.await.unwrap().unwrap().outcome);
         }
         assert_eq!(up.call_count(), 1);
-        assert_eq!(outcomes.iter().filter(|o| **o == Outcome::Upstream).count(), 1);
-        assert_eq!(outcomes.iter().filter(|o| **o == Outcome::Coalesced).count(), 4);
+        assert_eq!(
+            outcomes.iter().filter(|o| **o == Outcome::Upstream).count(),
+            1
+        );
+        assert_eq!(
+            outcomes
+                .iter()
+                .filter(|o| **o == Outcome::Coalesced)
+                .count(),
+            4
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -303,9 +325,17 @@ mod tests {
         let (_, layer) = cache(CacheConfig::default());
         let up = Scripted::new([Step::status(503)]);
         let svc = layer.layer(up.clone());
-        assert!(svc.clone().oneshot(ChatRequest::user_text("m", "q")).await.is_err());
+        assert!(svc
+            .clone()
+            .oneshot(ChatRequest::user_text("m", "q"))
+            .await
+            .is_err());
         assert_eq!(
-            svc.clone().oneshot(ChatRequest::user_text("m", "q")).await.unwrap().outcome,
+            svc.clone()
+                .oneshot(ChatRequest::user_text("m", "q"))
+                .await
+                .unwrap()
+                .outcome,
             Outcome::Upstream
         );
     }

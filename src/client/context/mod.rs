@@ -135,7 +135,10 @@ where
             let resp = fut.await?;
             if let (Some(h), Some(user)) = (history, new_turn.last()) {
                 let mut h = h.lock().unwrap_or_else(|p| p.into_inner());
-                h.push_back((user.clone(), ChatMessage::new("assistant", resp.text.clone())));
+                h.push_back((
+                    user.clone(),
+                    ChatMessage::new("assistant", resp.text.clone()),
+                ));
                 while h.len() > config.max_turns {
                     h.pop_front();
                 }
@@ -154,11 +157,23 @@ mod tests {
     use crate::client::request::Outcome;
 
     /// Answers with the number of messages it received.
-    fn counter() -> impl Service<ChatRequest, Response = ChatResponse, Error = ClientError, Future = BoxFuture<'static, Result<ChatResponse, ClientError>>> + Clone + Send + 'static {
-        tower::service_fn(|req: ChatRequest| -> BoxFuture<'static, Result<ChatResponse, ClientError>> {
-            let roles: Vec<String> = req.messages.iter().map(|m| m.role.clone()).collect();
-            Box::pin(std::future::ready(Ok(ChatResponse::local(roles.join(","), Outcome::Upstream))))
-        })
+    fn counter() -> impl Service<
+        ChatRequest,
+        Response = ChatResponse,
+        Error = ClientError,
+        Future = BoxFuture<'static, Result<ChatResponse, ClientError>>,
+    > + Clone
+           + Send
+           + 'static {
+        tower::service_fn(
+            |req: ChatRequest| -> BoxFuture<'static, Result<ChatResponse, ClientError>> {
+                let roles: Vec<String> = req.messages.iter().map(|m| m.role.clone()).collect();
+                Box::pin(std::future::ready(Ok(ChatResponse::local(
+                    roles.join(","),
+                    Outcome::Upstream,
+                ))))
+            },
+        )
     }
 
     #[tokio::test]

@@ -149,7 +149,10 @@ where
                     }
                     FallbackStep::Local => {
                         return served(
-                            ChatResponse::local(layer.config.local_answer.clone(), Outcome::Fallback),
+                            ChatResponse::local(
+                                layer.config.local_answer.clone(),
+                                Outcome::Fallback,
+                            ),
                             Outcome::Fallback,
                         );
                     }
@@ -212,18 +215,29 @@ mod tests {
             None,
         ));
         let q = ChatRequest::user_text("m", "known");
-        cache.store(cache_key(&q), &ChatResponse::local("old", Outcome::Upstream), Instant::now());
+        cache.store(
+            cache_key(&q),
+            &ChatResponse::local("old", Outcome::Upstream),
+            Instant::now(),
+        );
         tokio::time::advance(Duration::from_secs(400)).await;
         let up = Scripted::with_default([], Step::status(503));
         let svc = layer(vec![FallbackStep::Stale, FallbackStep::Local], Some(cache)).layer(up);
         let r = svc.clone().oneshot(q).await.unwrap();
         assert_eq!((r.outcome, r.text.as_str()), (Outcome::Stale, "old"));
-        let r = svc.clone().oneshot(ChatRequest::user_text("m", "new")).await.unwrap();
+        let r = svc
+            .clone()
+            .oneshot(ChatRequest::user_text("m", "new"))
+            .await
+            .unwrap();
         assert_eq!(r.outcome, Outcome::Fallback);
 
         let up = Scripted::with_default([], Step::status(503));
         let svc = layer(vec![FallbackStep::Stale, FallbackStep::Error], None).layer(up);
-        let e = svc.oneshot(ChatRequest::user_text("m", "x")).await.unwrap_err();
+        let e = svc
+            .oneshot(ChatRequest::user_text("m", "x"))
+            .await
+            .unwrap_err();
         assert_eq!(e, ClientError::Server { status: 503 });
     }
 
@@ -235,7 +249,12 @@ mod tests {
         };
         let up = Scripted::new([Step::err(bad.clone())]);
         let svc = layer(vec![FallbackStep::Local], None).layer(up);
-        assert_eq!(svc.oneshot(ChatRequest::user_text("m", "x")).await.unwrap_err(), bad);
+        assert_eq!(
+            svc.oneshot(ChatRequest::user_text("m", "x"))
+                .await
+                .unwrap_err(),
+            bad
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -66,12 +66,18 @@ pub struct FilterLayer {
 impl FilterLayer {
     /// Builds the matcher from the terms and the terms file.
     pub fn new(config: &FilterConfig, observer: SharedObserver) -> Result<Self, InvalidFilter> {
-        let mut terms: Vec<String> = config.terms.iter().filter(|t| !t.is_empty()).cloned().collect();
+        let mut terms: Vec<String> = config
+            .terms
+            .iter()
+            .filter(|t| !t.is_empty())
+            .cloned()
+            .collect();
         if let Some(path) = &config.terms_file {
-            let text = std::fs::read_to_string(path).map_err(|source| InvalidFilter::TermsFile {
-                path: path.display().to_string(),
-                source,
-            })?;
+            let text =
+                std::fs::read_to_string(path).map_err(|source| InvalidFilter::TermsFile {
+                    path: path.display().to_string(),
+                    source,
+                })?;
             terms.extend(
                 text.lines()
                     .map(str::trim)
@@ -134,7 +140,9 @@ where
                 FilterMode::Redact => "redact",
                 FilterMode::Reject => "reject",
             };
-            layer.observer.on_event(&Event::Filtered { action, matches });
+            layer
+                .observer
+                .on_event(&Event::Filtered { action, matches });
             if layer.mode == FilterMode::Reject {
                 return Box::pin(std::future::ready(Err(ClientError::Rejected(
                     Rejection::Filtered,
@@ -142,7 +150,9 @@ where
             }
             for m in &mut req.messages {
                 let text = m.text();
-                let redacted = layer.matcher.replace_all(&text, &vec!["[REDACTED]"; layer.matcher.patterns_len()]);
+                let redacted = layer
+                    .matcher
+                    .replace_all(&text, &vec!["[REDACTED]"; layer.matcher.patterns_len()]);
                 *m = ChatMessage::new(m.role.clone(), redacted);
             }
         }
@@ -167,13 +177,22 @@ mod tests {
     }
 
     /// An upstream that echoes the prompt it received.
-    fn echo() -> impl Service<ChatRequest, Response = ChatResponse, Error = ClientError, Future = BoxFuture<'static, Result<ChatResponse, ClientError>>> + Clone + Send + 'static {
-        tower::service_fn(|req: ChatRequest| -> BoxFuture<'static, Result<ChatResponse, ClientError>> {
-            Box::pin(std::future::ready(Ok(ChatResponse::local(
-                req.messages[0].text(),
-                crate::client::Outcome::Upstream,
-            ))))
-        })
+    fn echo() -> impl Service<
+        ChatRequest,
+        Response = ChatResponse,
+        Error = ClientError,
+        Future = BoxFuture<'static, Result<ChatResponse, ClientError>>,
+    > + Clone
+           + Send
+           + 'static {
+        tower::service_fn(
+            |req: ChatRequest| -> BoxFuture<'static, Result<ChatResponse, ClientError>> {
+                Box::pin(std::future::ready(Ok(ChatResponse::local(
+                    req.messages[0].text(),
+                    crate::client::Outcome::Upstream,
+                ))))
+            },
+        )
     }
 
     #[tokio::test]
@@ -190,7 +209,10 @@ mod tests {
     async fn rejects_without_calling_upstream() {
         let up = Scripted::default();
         let svc = layer(FilterMode::Reject).layer(up.clone());
-        let e = svc.oneshot(ChatRequest::user_text("m", "password?")).await.unwrap_err();
+        let e = svc
+            .oneshot(ChatRequest::user_text("m", "password?"))
+            .await
+            .unwrap_err();
         assert_eq!(e, ClientError::Rejected(Rejection::Filtered));
         assert_eq!(up.call_count(), 0);
     }

@@ -240,10 +240,11 @@ where
                 Priority::Interactive => 0,
                 Priority::Batch => 1,
             };
-            let (ticket, start_dispatcher) = lane
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .enter(started, class, req.user.as_deref());
+            let (ticket, start_dispatcher) = lane.lock().unwrap_or_else(|p| p.into_inner()).enter(
+                started,
+                class,
+                req.user.as_deref(),
+            );
             if start_dispatcher {
                 tokio::spawn(lane::dispatch(lane.clone()));
             }
@@ -293,7 +294,9 @@ fn feed_back(shared: &Shared, lane: &Mutex<Lane>, result: &Result<ChatResponse, 
     let after = l.pacer.rate();
     drop(l);
     if (after - before).abs() > before * 0.05 {
-        shared.observer.on_event(&Event::LimiterRate { rate: after });
+        shared
+            .observer
+            .on_event(&Event::LimiterRate { rate: after });
     }
 }
 
@@ -327,7 +330,11 @@ mod tests {
         for c in calls {
             c.await.unwrap().unwrap();
         }
-        let at: Vec<u64> = up.calls().iter().map(|t| (*t - t0).as_millis() as u64).collect();
+        let at: Vec<u64> = up
+            .calls()
+            .iter()
+            .map(|t| (*t - t0).as_millis() as u64)
+            .collect();
         assert_eq!(at, [0, 0, 100, 200, 300]);
     }
 
@@ -335,8 +342,15 @@ mod tests {
     async fn refuses_when_the_wait_would_be_too_long() {
         let up = Scripted::default();
         let svc = layer(cfg(1.0, 1, 0)).layer(up.clone());
-        svc.clone().oneshot(ChatRequest::user_text("m", "q")).await.unwrap();
-        let err = svc.clone().oneshot(ChatRequest::user_text("m", "q")).await.unwrap_err();
+        svc.clone()
+            .oneshot(ChatRequest::user_text("m", "q"))
+            .await
+            .unwrap();
+        let err = svc
+            .clone()
+            .oneshot(ChatRequest::user_text("m", "q"))
+            .await
+            .unwrap_err();
         assert_eq!(err, ClientError::Rejected(Rejection::LimiterFull));
         assert_eq!(up.call_count(), 1);
     }
@@ -391,7 +405,10 @@ mod tests {
         let svc = limiter.layer(up.clone());
         let _ = svc.clone().oneshot(ChatRequest::user_text("m", "q")).await;
         let t1 = Instant::now();
-        svc.clone().oneshot(ChatRequest::user_text("m", "q")).await.unwrap();
+        svc.clone()
+            .oneshot(ChatRequest::user_text("m", "q"))
+            .await
+            .unwrap();
         // At 5/s after the 429, the next permit comes 200 ms later.
         assert_eq!(up.calls()[1] - t1, Duration::from_millis(200));
     }

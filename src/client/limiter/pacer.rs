@@ -109,7 +109,9 @@ pub struct Gcra {
 
 impl std::fmt::Debug for Gcra {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gcra").field("interval", &self.interval).finish()
+        f.debug_struct("Gcra")
+            .field("interval", &self.interval)
+            .finish()
     }
 }
 
@@ -134,9 +136,11 @@ impl Gcra {
 
 impl Pacer for Gcra {
     fn try_take(&mut self, _now: Instant) -> Result<(), Duration> {
-        self.limiter
-            .check()
-            .map_err(|not_until| not_until.wait_time_from(self.clock.now()).max(Duration::from_micros(1)))
+        self.limiter.check().map_err(|not_until| {
+            not_until
+                .wait_time_from(self.clock.now())
+                .max(Duration::from_micros(1))
+        })
     }
 
     fn interval(&self) -> Duration {
@@ -165,7 +169,13 @@ pub struct Adaptive {
 
 impl Adaptive {
     /// Starts at `max_rate`.
-    pub fn new(max_rate: f64, burst: u32, min_rate: f64, increase: f64, low_remaining: f64) -> Self {
+    pub fn new(
+        max_rate: f64,
+        burst: u32,
+        min_rate: f64,
+        increase: f64,
+        low_remaining: f64,
+    ) -> Self {
         Self {
             bucket: TokenBucket::new(max_rate, burst),
             max_rate,

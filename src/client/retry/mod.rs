@@ -193,7 +193,11 @@ where
     }
 }
 
-async fn run<S>(inner: S, shared: Arc<Shared>, req: ChatRequest) -> Result<ChatResponse, ClientError>
+async fn run<S>(
+    inner: S,
+    shared: Arc<Shared>,
+    req: ChatRequest,
+) -> Result<ChatResponse, ClientError>
 where
     S: Service<ChatRequest, Response = ChatResponse, Error = ClientError> + Clone + Send + 'static,
     S::Future: Send,
@@ -283,7 +287,11 @@ mod tests {
         let at: Vec<Duration> = up.calls().iter().map(|t| *t - t0).collect();
         assert_eq!(
             at,
-            [Duration::ZERO, Duration::from_millis(200), Duration::from_millis(600)]
+            [
+                Duration::ZERO,
+                Duration::from_millis(200),
+                Duration::from_millis(600)
+            ]
         );
     }
 
@@ -364,7 +372,9 @@ mod tests {
             ..config(Jitter::None)
         };
         let up = Scripted::with_default([], Step::status(503));
-        let svc = RetryLayer::new(cfg, 1, observer.clone()).unwrap().layer(up.clone());
+        let svc = RetryLayer::new(cfg, 1, observer.clone())
+            .unwrap()
+            .layer(up.clone());
         for _ in 0..20 {
             let _ = svc.clone().oneshot(ChatRequest::user_text("m", "q")).await;
         }
@@ -385,6 +395,10 @@ mod tests {
             multiplier: 0.5,
             ..RetryConfig::default()
         };
-        assert!(cfg.validate().unwrap_err().to_string().contains("multiplier"));
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("multiplier"));
     }
 }

@@ -53,7 +53,10 @@ impl TimeoutLayer {
 impl<S> Layer<S> for TimeoutLayer {
     type Service = Timeout<S>;
     fn layer(&self, inner: S) -> Timeout<S> {
-        Timeout { inner, layer: *self }
+        Timeout {
+            inner,
+            layer: *self,
+        }
     }
 }
 
@@ -100,8 +103,16 @@ mod tests {
         let up = Scripted::new([Step::Ok(Duration::from_secs(10), "late".into())]);
         let svc = TimeoutLayer::new(Duration::from_secs(2), TimeoutScope::Attempt).layer(up);
         let t0 = Instant::now();
-        let err = svc.oneshot(ChatRequest::user_text("m", "q")).await.unwrap_err();
-        assert_eq!(err, ClientError::Timeout { scope: TimeoutScope::Attempt });
+        let err = svc
+            .oneshot(ChatRequest::user_text("m", "q"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            ClientError::Timeout {
+                scope: TimeoutScope::Attempt
+            }
+        );
         assert_eq!(t0.elapsed(), Duration::from_secs(2));
     }
 }

@@ -1,0 +1,211 @@
+//! `ClientStack::from_config`: the layers in their documented order.
+//!
+//! From the caller inwards: filter → context → fallback → cache → total timeout → retry →
+//! breaker → limiter → attempt timeout → adapter → transport. So a filtered prompt never leaves;
+//! history is part of the cache key; the fallback sees every failure, timeouts included; a cache
+//! hit skips everything below it; each retry passes the breaker and the limiter again (a retry
+//! costs quota like any request); the attempt timeout bounds one upstream call.
+
+use std::sync::Arc;
+
+use tower::util::BoxCloneService;
+use tower::{Layer, ServiceExt};
+
+use super::adapter::Adapter;
+use super::breaker::{BreakerLayer, InvalidBreaker};
+use super::cache::{CacheLayer, L2Store, ResponseCache};
+use super::config::ClientConfig;
+use super::context::ContextLayer;
+use super::error::{ClientError, TimeoutScope};
+use super::fallback::FallbackLayer;
+use super::filter::{FilterLayer, InvalidFilter};
+use super::limiter::{InvalidLimiter, LimiterLayer};
+use super::observer::{BreakerState, NoopObserver, SharedObserver};
+use super::request::{ChatRequest, ChatResponse};
+use super::retry::{InvalidRetry, RetryLayer};
+use super::timeout::TimeoutLayer;
+use super::transport::{http_transport, HttpTransportConfig, Transport, TransportError};
+
+/// The whole stack as one service.
+pub type ChatService = BoxCloneService<ChatRequest, ChatResponse, ClientError>;
+
+/// Why a stack could not be built; each variant names the table to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    /// `[client.retry]`.
+    #[error(transparent)]
+    Retry(#[from] InvalidRetry),
+    /// `[client.breaker]`.
+    #[error(transparent)]
+    Breaker(#[from] InvalidBreaker),
+    /// `[client.limiter]`.
+    #[error(transparent)]
+    Limiter(#[from] InvalidLimiter),
+    /// `[client.filter]`.
+    #[error(transparent)]
+    Filter(#[from] InvalidFilter),
+    /// The transport.
+    #[error("transport: {0}")]
+    Transport(#[from] TransportError),
+}
+
+/// A built client stack, with handles on the layers a dashboard wants to watch.
+#[derive(Debug, Clone)]
+pub struct ClientStack {
+    service: ChatService,
+    breaker: Option<BreakerLayer>,
+    limiter: Option<LimiterLayer>,
+    cache: Option<Arc<ResponseCache>>,
+    adapter: Adapter,
+}
+
+/// Builds a [`ClientStack`] with a transport, seed, observer or L2 store other than the
+/// defaults (HTTP to `adapter.base_url`, seed 0, no observer, no L2).
+#[derive(Debug)]
+pub struct StackBuilder<'a> {
+    config: &'a ClientConfig,
+    transport: Option<Transport>,
+    seed: u64,
+    observer: SharedObserver,
+    l2: Option<Arc<dyn L2Store>>,
+}
+
+impl<'a> StackBuilder<'a> {
+    /// Use this transport (for example the in-process one).
+    pub fn transport(mut self, t: Transport) -> Self {
+        self.transport = Some(t);
+        self
+    }
+
+    /// Seed of every random draw in the stack (jitter).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Where events go.
+    pub fn observer(mut self, o: SharedObserver) -> Self {
+        self.observer = o;
+        self
+    }
+
+    /// A second-level cache store.
+    pub fn l2(mut self, l2: Arc<dyn L2Store>) -> Self {
+        self.l2 = Some(l2);
+        self
+    }
+
+    /// Builds the layers.
+    pub fn build(self) -> Result<ClientStack, StackError> {
+        let cfg = self.config;
+        let obs = self.observer;
+        let transport = match self.transport {
+            Some(t) => t,
+            None => http_transport(&HttpTransportConfig::default())?,
+        };
+        let adapter = Adapter::new(transport, cfg.adapter.clone(), obs.clone());
+        let timeout = cfg.timeout.as_ref().filter(|t| t.enabled);
+
+        let mut svc: ChatService = BoxCloneService::new(adapter.clone());
+        if let Some(d) = timeout.and_then(|t| t.attempt) {
+            svc = BoxCloneService::new(TimeoutLayer::new(d.0, TimeoutScope::Attempt).layer(svc));
+        }
+        let mut limiter = None;
+        if let Some(c) = cfg.limiter.as_ref().filter(|c| c.enabled) {
+            let l = LimiterLayer::new(c.clone(), obs.clone())?;
+            svc = BoxCloneService::new(l.layer(svc));
+            limiter = Some(l);
+        }
+        let mut breaker = None;
+        if let Some(c) = cfg.breaker.as_ref().filter(|c| c.enabled) {
+            let b = BreakerLayer::new(c, obs.clone())?;
+            svc = BoxCloneService::new(b.layer(svc));
+            breaker = Some(b);
+        }
+        if let Some(c) = cfg.retry.as_ref().filter(|c| c.enabled) {
+            let r = RetryLayer::new(c.clone(), stream_seed(self.seed, "retry"), obs.clone())?;
+            svc = BoxCloneService::new(r.layer(svc));
+        }
+        if let Some(d) = timeout.and_then(|t| t.total) {
+            svc = BoxCloneService::new(TimeoutLayer::new(d.0, TimeoutScope::Total).layer(svc));
+        }
+        let mut cache = None;
+        if let Some(c) = cfg.cache.as_ref().filter(|c| c.enabled) {
+            let store = Arc::new(ResponseCache::new(c, self.l2.clone()));
+            svc = BoxCloneService::new(CacheLayer::new(store.clone(), obs.clone()).layer(svc));
+            cache = Some(store);
+        }
+        if let Some(c) = cfg.fallback.as_ref().filter(|c| c.enabled) {
+            let f = FallbackLayer::new(c.clone(), cache.clone(), obs.clone());
+            svc = BoxCloneService::new(f.layer(svc));
+        }
+        if let Some(c) = cfg.context.as_ref().filter(|c| c.enabled) {
+            svc = BoxCloneService::new(ContextLayer::new(c.clone()).layer(svc));
+        }
+        if let Some(c) = cfg.filter.as_ref().filter(|c| c.enabled) {
+            svc = BoxCloneService::new(FilterLayer::new(c, obs.clone())?.layer(svc));
+        }
+        Ok(ClientStack {
+            service: svc,
+            breaker,
+            limiter,
+            cache,
+            adapter,
+        })
+    }
+}
+
+/// A seed for one component, derived from the stack's seed and the component's name, so each
+/// component draws from its own stream and adding a draw in one does not shift another.
+pub fn stream_seed(seed: u64, component: &str) -> u64 {
+    seed ^ mock_upstream::text::stable_hash(component.as_bytes())
+}
+
+impl ClientStack {
+    /// The stack over HTTP to `config.adapter.base_url`, seed 0, no observer.
+    pub fn from_config(config: &ClientConfig) -> Result<Self, StackError> {
+        Self::builder(config).build()
+    }
+
+    /// A builder for other transports, seeds and observers.
+    pub fn builder(config: &ClientConfig) -> StackBuilder<'_> {
+        StackBuilder {
+            config,
+            transport: None,
+            seed: 0,
+            observer: Arc::new(NoopObserver),
+            l2: None,
+        }
+    }
+
+    /// Sends one request through every layer. The future owns what it needs, so it can be
+    /// spawned.
+    pub fn send(&self, req: ChatRequest) -> tower::util::Oneshot<ChatService, ChatRequest> {
+        self.service.clone().oneshot(req)
+    }
+
+    /// The stack as a tower service, to compose further.
+    pub fn service(&self) -> ChatService {
+        self.service.clone()
+    }
+
+    /// The breaker's state, if there is a breaker.
+    pub fn breaker_state(&self) -> Option<BreakerState> {
+        self.breaker.as_ref().map(BreakerLayer::state)
+    }
+
+    /// Requests waiting in the limiter.
+    pub fn queue_depth(&self) -> usize {
+        self.limiter.as_ref().map_or(0, LimiterLayer::queue_depth)
+    }
+
+    /// Entries in the cache.
+    pub fn cache_len(&self) -> u64 {
+        self.cache.as_ref().map_or(0, |c| c.len())
+    }
+
+    /// Whether the adapter talks to `/v1/chat/completions` now (after an `auto` switch, say).
+    pub fn uses_chat_completions(&self) -> bool {
+        self.adapter.uses_chat_completions()
+    }
+}
