@@ -240,6 +240,7 @@ async fn whole_stack_on_virtual_time_has_exact_delays() {
     assert_eq!(r.outcome, Outcome::Upstream);
     assert_eq!(t0.elapsed(), Duration::from_millis(1500));
     assert_eq!(trace.attempts(), 4);
+    assert_eq!(r.attempts, 4);
     assert_eq!(trace.retry_wait(), Duration::from_millis(1400));
     let hit = stack
         .send(ChatRequest::user_text("m", "hello"))

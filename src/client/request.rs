@@ -182,6 +182,10 @@ pub struct ChatResponse {
     pub ttft: Option<Duration>,
     /// The upstream's rate-limit headers on this answer.
     pub rate_limit: Option<RateLimitInfo>,
+    /// Upstream attempts this request made (set by the stack).
+    pub attempts: u32,
+    /// Time it waited in the limiter (set by the stack).
+    pub limiter_wait: Duration,
 }
 
 impl ChatResponse {
@@ -194,6 +198,8 @@ impl ChatResponse {
             outcome,
             ttft: None,
             rate_limit: None,
+            attempts: 0,
+            limiter_wait: Duration::ZERO,
         }
     }
 }

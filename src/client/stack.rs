@@ -56,7 +56,7 @@ pub struct ClientStack {
     breaker: Option<BreakerLayer>,
     limiter: Option<LimiterLayer>,
     cache: Option<Arc<ResponseCache>>,
-    adapter: Adapter,
+    adapter: Option<Adapter>,
 }
 
 /// Builds a [`ClientStack`] with a transport, seed, observer or L2 store other than the
@@ -95,18 +95,33 @@ impl<'a> StackBuilder<'a> {
         self
     }
 
-    /// Builds the layers.
-    pub fn build(self) -> Result<ClientStack, StackError> {
+    /// Builds the layers over the adapter and the transport.
+    pub fn build(mut self) -> Result<ClientStack, StackError> {
+        let transport = match self.transport.take() {
+            Some(t) => t,
+            None => http_transport(&HttpTransportConfig {
+                http2_only: self.config.adapter.http2,
+                ..HttpTransportConfig::default()
+            })?,
+        };
+        let adapter = Adapter::new(
+            transport,
+            self.config.adapter.clone(),
+            self.observer.clone(),
+        );
+        let mut stack = self.build_over(BoxCloneService::new(adapter.clone()))?;
+        stack.adapter = Some(adapter);
+        Ok(stack)
+    }
+
+    /// Builds the layers over any innermost service instead of the adapter (benchmarks measure
+    /// the layers' own cost this way; a library user can put the stack over their own client).
+    pub fn build_over(self, inner: ChatService) -> Result<ClientStack, StackError> {
         let cfg = self.config;
         let obs = self.observer;
-        let transport = match self.transport {
-            Some(t) => t,
-            None => http_transport(&HttpTransportConfig::default())?,
-        };
-        let adapter = Adapter::new(transport, cfg.adapter.clone(), obs.clone());
         let timeout = cfg.timeout.as_ref().filter(|t| t.enabled);
 
-        let mut svc: ChatService = BoxCloneService::new(adapter.clone());
+        let mut svc = inner;
         if let Some(d) = timeout.and_then(|t| t.attempt) {
             svc = BoxCloneService::new(TimeoutLayer::new(d.0, TimeoutScope::Attempt).layer(svc));
         }
@@ -146,13 +161,36 @@ impl<'a> StackBuilder<'a> {
             svc = BoxCloneService::new(FilterLayer::new(c, obs.clone())?.layer(svc));
         }
         Ok(ClientStack {
-            service: svc,
+            service: BoxCloneService::new(annotate(svc)),
             breaker,
             limiter,
             cache,
-            adapter,
+            adapter: None,
         })
     }
+}
+
+/// Copies the request's trace (attempts, limiter and retry waits) into the response, so every
+/// answer says what it cost.
+fn annotate(
+    inner: ChatService,
+) -> impl tower::Service<
+    ChatRequest,
+    Response = ChatResponse,
+    Error = ClientError,
+    Future = futures_util::future::BoxFuture<'static, Result<ChatResponse, ClientError>>,
+> + Clone
+       + Send {
+    tower::service_fn(move |req: ChatRequest| {
+        let trace = req.trace.clone();
+        let fut = inner.clone().oneshot(req);
+        Box::pin(async move {
+            let mut resp = fut.await?;
+            resp.attempts = trace.attempts();
+            resp.limiter_wait = trace.limiter_wait();
+            Ok(resp)
+        }) as futures_util::future::BoxFuture<'static, _>
+    })
 }
 
 /// A seed for one component, derived from the stack's seed and the component's name, so each
@@ -206,6 +244,8 @@ impl ClientStack {
 
     /// Whether the adapter talks to `/v1/chat/completions` now (after an `auto` switch, say).
     pub fn uses_chat_completions(&self) -> bool {
-        self.adapter.uses_chat_completions()
+        self.adapter
+            .as_ref()
+            .is_some_and(Adapter::uses_chat_completions)
     }
 }

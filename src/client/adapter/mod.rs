@@ -61,6 +61,9 @@ pub struct AdapterConfig {
     /// Largest response body read.
     #[serde(default = "default_max_response_bytes")]
     pub max_response_bytes: usize,
+    /// Speak HTTP/2 (prior knowledge for `http://`, ALPN for `https://`) instead of HTTP/1.1.
+    #[serde(default)]
+    pub http2: bool,
 }
 
 fn default_base_url() -> String {
@@ -78,6 +81,7 @@ impl Default for AdapterConfig {
             base_url: default_base_url(),
             api_key: None,
             max_response_bytes: default_max_response_bytes(),
+            http2: false,
         }
     }
 }
@@ -227,12 +231,9 @@ impl Adapter {
                 .next()
                 .ok_or_else(|| ClientError::Malformed("no choices".into()))?;
             ChatResponse {
-                text: choice.message.text(),
                 usage: Some(c.usage),
                 finish_reason: choice.finish_reason,
-                outcome: Outcome::Upstream,
-                ttft: None,
-                rate_limit: None,
+                ..ChatResponse::local(choice.message.text(), Outcome::Upstream)
             }
         } else {
             let c: LegacyChatResponse = serde_json::from_slice(&bytes)
@@ -293,12 +294,10 @@ async fn read_stream(
         return Err(ClientError::Reset("stream ended before [DONE]".into()));
     }
     Ok(ChatResponse {
-        text: reader.text,
         usage: reader.usage,
         finish_reason: reader.finish_reason,
-        outcome: Outcome::Upstream,
         ttft,
-        rate_limit: None,
+        ..ChatResponse::local(reader.text, Outcome::Upstream)
     })
 }
 
