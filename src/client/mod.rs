@@ -1,5 +1,4 @@
-//! The client stack: the resilience layers a production integration with a free chat API needs,
-//! as composable tower layers, each with its config type (read from a scenario's `[client]`).
+#![doc = include_str!("README.md")]
 //!
 //! Dependency direction: this module knows nothing of the driver, reports or CLI, so a library
 //! user can put it in front of their own service.
