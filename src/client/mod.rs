@@ -3,6 +3,8 @@
 //! Dependency direction: this module knows nothing of the driver, reports or CLI, so a library
 //! user can put it in front of their own service.
 
+#[macro_use]
+mod layer_support;
 pub mod adapter;
 pub mod breaker;
 pub mod cache;
@@ -23,6 +25,7 @@ pub mod transport;
 
 pub use config::ClientConfig;
 pub use error::{ClientError, Rejection, TimeoutScope};
+pub use layer_support::{ChatFuture, Inner};
 pub use observer::{BreakerState, CountingObserver, Event, NoopObserver, Observer, SharedObserver};
 pub use request::{ChatRequest, ChatResponse, Outcome, Priority, RateLimitInfo, Trace};
 pub use stack::{ChatService, ClientStack, StackBuilder, StackError};

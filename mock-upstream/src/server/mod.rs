@@ -12,6 +12,7 @@ mod chat;
 pub mod concurrency;
 pub mod errors;
 pub mod metrics;
+mod running;
 mod serve;
 pub mod stats;
 
@@ -32,6 +33,7 @@ use concurrency::Gate;
 use errors::ApiError;
 use stats::{Observation, Stats};
 
+pub use running::RunningMock;
 pub use serve::{serve, ServeError};
 
 /// Marks a response that must not be sent: the connection is closed instead.

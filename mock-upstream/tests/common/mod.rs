@@ -2,45 +2,15 @@
 #![allow(dead_code)]
 
 use mock_upstream::faults::parse_toml;
-use mock_upstream::server::{router, serve, MockOptions, MockState};
+use mock_upstream::server::{MockOptions, RunningMock};
 
-/// A running mock: its base URL and state; stops when dropped.
-pub struct Running {
-    pub url: String,
-    pub state: MockState,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-    }
-}
-
-pub async fn start(toml: &str) -> Running {
+pub async fn start(toml: &str) -> RunningMock {
     start_with(toml, MockOptions::default()).await
 }
 
-pub async fn start_with(toml: &str, options: MockOptions) -> Running {
+pub async fn start_with(toml: &str, options: MockOptions) -> RunningMock {
     let config = parse_toml(toml, "test.toml").expect("test config is valid");
-    let state = MockState::new(config, options);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let app = router(state.clone());
-    tokio::spawn(async move {
-        let _ = serve(listener, app, async {
-            let _ = rx.await;
-        })
-        .await;
-    });
-    Running {
-        url,
-        state,
-        stop: Some(tx),
-    }
+    RunningMock::start_local(config, options).await.unwrap()
 }
 
 pub fn client() -> reqwest::Client {

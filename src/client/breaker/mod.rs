@@ -5,10 +5,8 @@
 mod core;
 
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
 use mock_upstream::duration::HumanDuration;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
@@ -16,8 +14,9 @@ use tower::{Layer, Service, ServiceExt};
 
 pub use self::core::{Admit, BreakerCore, BreakerSettings};
 use super::error::{ClientError, Rejection};
+use super::layer_support::Inner;
 use super::observer::{BreakerState, Event, SharedObserver};
-use super::request::{ChatRequest, ChatResponse};
+use super::request::ChatRequest;
 
 /// `[client.breaker]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -123,18 +122,8 @@ pub struct Breaker<S> {
     layer: BreakerLayer,
 }
 
-impl<S> Service<ChatRequest> for Breaker<S>
-where
-    S: Service<ChatRequest, Response = ChatResponse, Error = ClientError> + Clone + Send + 'static,
-    S::Future: Send,
-{
-    type Response = ChatResponse;
-    type Error = ClientError;
-    type Future = BoxFuture<'static, Result<ChatResponse, ClientError>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
-        Poll::Ready(Ok(()))
-    }
+impl<S: Inner> Service<ChatRequest> for Breaker<S> {
+    always_ready_chat_service!();
 
     fn call(&mut self, req: ChatRequest) -> Self::Future {
         let layer = self.layer.clone();

@@ -9,7 +9,6 @@ mod key;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::future::{BoxFuture, FutureExt, Shared};
@@ -21,6 +20,7 @@ use tower::{Layer, Service, ServiceExt};
 pub use key::{cache_key, CacheKey};
 
 use super::error::ClientError;
+use super::layer_support::Inner;
 use super::observer::{Event, SharedObserver};
 use super::request::{ChatRequest, ChatResponse, Outcome};
 
@@ -173,18 +173,8 @@ fn served(mut resp: ChatResponse, outcome: Outcome, observer: &SharedObserver) -
     resp
 }
 
-impl<S> Service<ChatRequest> for Cache<S>
-where
-    S: Service<ChatRequest, Response = ChatResponse, Error = ClientError> + Clone + Send + 'static,
-    S::Future: Send,
-{
-    type Response = ChatResponse;
-    type Error = ClientError;
-    type Future = BoxFuture<'static, Result<ChatResponse, ClientError>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
-        Poll::Ready(Ok(()))
-    }
+impl<S: Inner> Service<ChatRequest> for Cache<S> {
+    always_ready_chat_service!();
 
     fn call(&mut self, req: ChatRequest) -> Self::Future {
         let key = cache_key(&req);

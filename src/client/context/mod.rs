@@ -5,16 +5,14 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
-use futures_util::future::BoxFuture;
 use mock_upstream::text::approx_tokens;
 use mock_upstream::wire::ChatMessage;
 use serde::{Deserialize, Serialize};
 use tower::{Layer, Service, ServiceExt};
 
-use super::error::ClientError;
-use super::request::{ChatRequest, ChatResponse};
+use super::layer_support::Inner;
+use super::request::ChatRequest;
 
 /// `[client.context]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,18 +96,8 @@ pub struct ContextService<S> {
     layer: ContextLayer,
 }
 
-impl<S> Service<ChatRequest> for ContextService<S>
-where
-    S: Service<ChatRequest, Response = ChatResponse, Error = ClientError> + Clone + Send + 'static,
-    S::Future: Send,
-{
-    type Response = ChatResponse;
-    type Error = ClientError;
-    type Future = BoxFuture<'static, Result<ChatResponse, ClientError>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
-        Poll::Ready(Ok(()))
-    }
+impl<S: Inner> Service<ChatRequest> for ContextService<S> {
+    always_ready_chat_service!();
 
     fn call(&mut self, mut req: ChatRequest) -> Self::Future {
         let config = self.layer.config.clone();
@@ -155,25 +143,17 @@ where
 mod tests {
     use super::*;
     use crate::client::request::Outcome;
+    use crate::client::ChatResponse;
 
     /// Answers with the number of messages it received.
-    fn counter() -> impl Service<
-        ChatRequest,
-        Response = ChatResponse,
-        Error = ClientError,
-        Future = BoxFuture<'static, Result<ChatResponse, ClientError>>,
-    > + Clone
-           + Send
-           + 'static {
-        tower::service_fn(
-            |req: ChatRequest| -> BoxFuture<'static, Result<ChatResponse, ClientError>> {
-                let roles: Vec<String> = req.messages.iter().map(|m| m.role.clone()).collect();
-                Box::pin(std::future::ready(Ok(ChatResponse::local(
-                    roles.join(","),
-                    Outcome::Upstream,
-                ))))
-            },
-        )
+    fn counter() -> impl Inner {
+        tower::service_fn(|req: ChatRequest| -> crate::client::ChatFuture {
+            let roles: Vec<String> = req.messages.iter().map(|m| m.role.clone()).collect();
+            Box::pin(std::future::ready(Ok(ChatResponse::local(
+                roles.join(","),
+                Outcome::Upstream,
+            ))))
+        })
     }
 
     #[tokio::test]

@@ -6,10 +6,8 @@
 //! a canned answer would hide a bug.
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
 use mock_upstream::duration::HumanDuration;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
@@ -17,6 +15,7 @@ use tower::{Layer, Service, ServiceExt};
 
 use super::cache::{cache_key, ResponseCache};
 use super::error::{ClientError, Rejection};
+use super::layer_support::Inner;
 use super::observer::{Event, SharedObserver};
 use super::request::{ChatRequest, ChatResponse, Outcome};
 
@@ -113,18 +112,8 @@ pub struct Fallback<S> {
     layer: FallbackLayer,
 }
 
-impl<S> Service<ChatRequest> for Fallback<S>
-where
-    S: Service<ChatRequest, Response = ChatResponse, Error = ClientError> + Clone + Send + 'static,
-    S::Future: Send,
-{
-    type Response = ChatResponse;
-    type Error = ClientError;
-    type Future = BoxFuture<'static, Result<ChatResponse, ClientError>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
-        Poll::Ready(Ok(()))
-    }
+impl<S: Inner> Service<ChatRequest> for Fallback<S> {
+    always_ready_chat_service!();
 
     fn call(&mut self, req: ChatRequest) -> Self::Future {
         let inner = self.inner.clone();
@@ -172,8 +161,7 @@ where
 /// Tries again every `queue_retry_every` until an answer or `queue_max_wait`.
 async fn queue<S>(inner: S, req: &ChatRequest, config: &FallbackConfig) -> Option<ChatResponse>
 where
-    S: Service<ChatRequest, Response = ChatResponse, Error = ClientError> + Clone + Send + 'static,
-    S::Future: Send,
+    S: Inner,
 {
     let deadline = Instant::now() + config.queue_max_wait.0;
     loop {

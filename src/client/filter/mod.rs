@@ -2,17 +2,16 @@
 //! (`[REDACTED]`) before the request leaves, or the request refused locally with no upstream call.
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use futures_util::future::BoxFuture;
 use mock_upstream::wire::ChatMessage;
 use serde::{Deserialize, Serialize};
 use tower::{Layer, Service, ServiceExt};
 
 use super::error::{ClientError, Rejection};
+use super::layer_support::Inner;
 use super::observer::{Event, SharedObserver};
-use super::request::{ChatRequest, ChatResponse};
+use super::request::ChatRequest;
 
 /// What to do with a match.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,18 +114,8 @@ pub struct Filter<S> {
     layer: FilterLayer,
 }
 
-impl<S> Service<ChatRequest> for Filter<S>
-where
-    S: Service<ChatRequest, Response = ChatResponse, Error = ClientError> + Clone + Send + 'static,
-    S::Future: Send,
-{
-    type Response = ChatResponse;
-    type Error = ClientError;
-    type Future = BoxFuture<'static, Result<ChatResponse, ClientError>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
-        Poll::Ready(Ok(()))
-    }
+impl<S: Inner> Service<ChatRequest> for Filter<S> {
+    always_ready_chat_service!();
 
     fn call(&mut self, mut req: ChatRequest) -> Self::Future {
         let layer = &self.layer;
@@ -165,6 +154,7 @@ mod tests {
     use super::*;
     use crate::client::observer::NoopObserver;
     use crate::client::testing::Scripted;
+    use crate::client::{ChatResponse, ClientError};
 
     fn layer(mode: FilterMode) -> FilterLayer {
         let cfg = FilterConfig {
@@ -177,22 +167,13 @@ mod tests {
     }
 
     /// An upstream that echoes the prompt it received.
-    fn echo() -> impl Service<
-        ChatRequest,
-        Response = ChatResponse,
-        Error = ClientError,
-        Future = BoxFuture<'static, Result<ChatResponse, ClientError>>,
-    > + Clone
-           + Send
-           + 'static {
-        tower::service_fn(
-            |req: ChatRequest| -> BoxFuture<'static, Result<ChatResponse, ClientError>> {
-                Box::pin(std::future::ready(Ok(ChatResponse::local(
-                    req.messages[0].text(),
-                    crate::client::Outcome::Upstream,
-                ))))
-            },
-        )
+    fn echo() -> impl Inner {
+        tower::service_fn(|req: ChatRequest| -> crate::client::ChatFuture {
+            Box::pin(std::future::ready(Ok(ChatResponse::local(
+                req.messages[0].text(),
+                crate::client::Outcome::Upstream,
+            ))))
+        })
     }
 
     #[tokio::test]

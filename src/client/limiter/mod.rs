@@ -8,10 +8,8 @@ mod pacer;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
 use mock_upstream::duration::HumanDuration;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
@@ -21,6 +19,7 @@ pub use lane::{Lane, LaneSettings, Ticket};
 pub use pacer::{Adaptive, Gcra, Pacer, TokenBucket};
 
 use super::error::{ClientError, Rejection};
+use super::layer_support::Inner;
 use super::observer::{Event, SharedObserver};
 use super::rate::Rate;
 use super::request::{ChatRequest, ChatResponse, Priority};
@@ -217,18 +216,8 @@ pub struct Limiter<S> {
     shared: Arc<Shared>,
 }
 
-impl<S> Service<ChatRequest> for Limiter<S>
-where
-    S: Service<ChatRequest, Response = ChatResponse, Error = ClientError> + Clone + Send + 'static,
-    S::Future: Send,
-{
-    type Response = ChatResponse;
-    type Error = ClientError;
-    type Future = BoxFuture<'static, Result<ChatResponse, ClientError>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
-        Poll::Ready(Ok(()))
-    }
+impl<S: Inner> Service<ChatRequest> for Limiter<S> {
+    always_ready_chat_service!();
 
     fn call(&mut self, req: ChatRequest) -> Self::Future {
         let inner = self.inner.clone();

@@ -6,10 +6,8 @@ mod backoff;
 mod budget;
 
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
 use mock_upstream::duration::HumanDuration;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -21,6 +19,7 @@ pub use backoff::{Backoff, Jitter};
 pub use budget::RetryBudget;
 
 use super::error::ClientError;
+use super::layer_support::Inner;
 use super::observer::{Event, SharedObserver};
 use super::request::{ChatRequest, ChatResponse};
 
@@ -173,18 +172,8 @@ pub struct Retry<S> {
     shared: Arc<Shared>,
 }
 
-impl<S> Service<ChatRequest> for Retry<S>
-where
-    S: Service<ChatRequest, Response = ChatResponse, Error = ClientError> + Clone + Send + 'static,
-    S::Future: Send,
-{
-    type Response = ChatResponse;
-    type Error = ClientError;
-    type Future = BoxFuture<'static, Result<ChatResponse, ClientError>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
-        Poll::Ready(Ok(()))
-    }
+impl<S: Inner> Service<ChatRequest> for Retry<S> {
+    always_ready_chat_service!();
 
     fn call(&mut self, req: ChatRequest) -> Self::Future {
         let inner = self.inner.clone();
@@ -199,8 +188,7 @@ async fn run<S>(
     req: ChatRequest,
 ) -> Result<ChatResponse, ClientError>
 where
-    S: Service<ChatRequest, Response = ChatResponse, Error = ClientError> + Clone + Send + 'static,
-    S::Future: Send,
+    S: Inner,
 {
     let cfg = &shared.config;
     let started = Instant::now();

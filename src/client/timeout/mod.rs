@@ -3,16 +3,15 @@
 //! The attempt timeout sits inside the retry layer (a slow attempt is abandoned and retried);
 //! the total timeout sits outside it (no request takes longer than the caller can wait).
 
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
 use mock_upstream::duration::HumanDuration;
 use serde::{Deserialize, Serialize};
 use tower::{Layer, Service, ServiceExt};
 
 use super::error::{ClientError, TimeoutScope};
-use super::request::{ChatRequest, ChatResponse};
+use super::layer_support::Inner;
+use super::request::ChatRequest;
 
 /// `[client.timeout]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,18 +66,8 @@ pub struct Timeout<S> {
     layer: TimeoutLayer,
 }
 
-impl<S> Service<ChatRequest> for Timeout<S>
-where
-    S: Service<ChatRequest, Response = ChatResponse, Error = ClientError> + Clone + Send + 'static,
-    S::Future: Send,
-{
-    type Response = ChatResponse;
-    type Error = ClientError;
-    type Future = BoxFuture<'static, Result<ChatResponse, ClientError>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
-        Poll::Ready(Ok(()))
-    }
+impl<S: Inner> Service<ChatRequest> for Timeout<S> {
+    always_ready_chat_service!();
 
     fn call(&mut self, req: ChatRequest) -> Self::Future {
         let fut = self.inner.clone().oneshot(req);
