@@ -11,3 +11,4 @@ pub use mock_upstream;
 
 pub mod cli;
 pub mod client;
+pub mod scenario;

@@ -1,0 +1,160 @@
+//! `[thresholds]`: `"latency.p99" = "< 3s"`, `"error_rate" = "< 5%"`, checked at the end of a run.
+
+use std::fmt;
+
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
+
+use mock_upstream::duration::parse_duration;
+
+/// Metrics a threshold can name.
+pub const METRICS: &[&str] = &[
+    "latency.min", "latency.mean", "latency.p50", "latency.p90", "latency.p95", "latency.p99",
+    "latency.p999", "latency.max", "ttft.p50", "ttft.p99", "error_rate", "requests.total",
+    "requests.ok", "requests.errors", "requests.dropped", "outcomes.upstream", "outcomes.cache_hit",
+    "outcomes.coalesced", "outcomes.stale", "outcomes.fallback", "outcomes.queued", "outcomes.error",
+    "upstream.calls", "upstream.retries", "amplification", "goodput_rps", "quota.used",
+    "quota.ratio", "schedule.max_lag",
+];
+
+/// A metric name, checked against [`METRICS`] where it is written.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MetricName(pub String);
+
+impl<'de> Deserialize<'de> for MetricName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if METRICS.contains(&s.as_str()) {
+            Ok(MetricName(s))
+        } else {
+            Err(de::Error::custom(format!(
+                "unknown metric {s:?}; one of: {}",
+                METRICS.join(", ")
+            )))
+        }
+    }
+}
+
+impl Serialize for MetricName {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// Comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+impl Op {
+    /// As written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+        }
+    }
+
+    /// Whether `actual op limit` holds.
+    pub fn holds(self, actual: f64, limit: f64) -> bool {
+        match self {
+            Op::Lt => actual < limit,
+            Op::Le => actual <= limit,
+            Op::Gt => actual > limit,
+            Op::Ge => actual >= limit,
+        }
+    }
+}
+
+/// A condition such as `< 3s`: durations compare in milliseconds, `5%` as 0.05, `5/s` as 5.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    /// The comparison.
+    pub op: Op,
+    /// The limit, in the metric's unit (ms for durations, a fraction for percentages).
+    pub limit: f64,
+    /// As written, for reports.
+    pub text: String,
+}
+
+impl std::str::FromStr for Condition {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        let (op, rest) = if let Some(r) = t.strip_prefix("<=") {
+            (Op::Le, r)
+        } else if let Some(r) = t.strip_prefix(">=") {
+            (Op::Ge, r)
+        } else if let Some(r) = t.strip_prefix('<') {
+            (Op::Lt, r)
+        } else if let Some(r) = t.strip_prefix('>') {
+            (Op::Gt, r)
+        } else {
+            return Err(format!("threshold {text:?}: start with <, <=, > or >= (like \"< 3s\")"));
+        };
+        let v = rest.trim();
+        let limit = if let Some(p) = v.strip_suffix('%') {
+            p.trim().parse::<f64>().map(|x| x / 100.0).ok()
+        } else if let Some(r) = v.strip_suffix("/s") {
+            r.trim().parse::<f64>().ok()
+        } else if let Ok(n) = v.parse::<f64>() {
+            Some(n)
+        } else {
+            parse_duration(v).ok().map(|d| d.as_secs_f64() * 1000.0)
+        };
+        let limit = limit.filter(|l| l.is_finite()).ok_or_else(|| {
+            format!("threshold {text:?}: the limit must be a number, a percentage (5%), a rate (5/s) or a duration (3s)")
+        })?;
+        Ok(Condition {
+            op,
+            limit,
+            text: t.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Condition {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(de::Error::custom)
+    }
+}
+
+impl Serialize for Condition {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_units() {
+        let c: Condition = "< 3s".parse().unwrap();
+        assert_eq!((c.op, c.limit), (Op::Lt, 3000.0));
+        let c: Condition = "<= 5%".parse().unwrap();
+        assert_eq!((c.op, c.limit), (Op::Le, 0.05));
+        let c: Condition = ">= 10/s".parse().unwrap();
+        assert_eq!((c.op, c.limit), (Op::Ge, 10.0));
+        let c: Condition = "<= 1000".parse().unwrap();
+        assert_eq!(c.limit, 1000.0);
+        assert!("3s".parse::<Condition>().is_err());
+        assert!("< soon".parse::<Condition>().is_err());
+    }
+}

@@ -1,0 +1,242 @@
+//! `[workload]`: who sends what, when.
+
+use std::path::PathBuf;
+
+use mock_upstream::duration::HumanDuration;
+use mock_upstream::faults::distribution::{DistSpec, Distribution};
+use serde::{Deserialize, Serialize};
+
+use crate::client::rate::Rate;
+
+/// Open (arrival rate) or closed (a number of users).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadModel {
+    /// Requests arrive at a rate whatever the system does, as real users do; latency counts from
+    /// each request's intended start.
+    #[default]
+    Open,
+    /// N users each send, wait for the answer, think, and send again.
+    Closed,
+}
+
+/// How arrivals are spaced in the open model.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrivals {
+    /// Exponential gaps (a non-homogeneous Poisson process for ramps).
+    #[default]
+    Poisson,
+    /// Evenly spaced.
+    Constant,
+}
+
+/// One stage: `{ for = "30s", rate = "5/s" }`, `{ for = "1m", ramp_to = "50/s" }` (from the
+/// previous stage's rate, or from `rate` when both are given), or `{ for = "1m", users = 20 }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    /// How long.
+    #[serde(rename = "for")]
+    pub duration: HumanDuration,
+    /// Open model: the rate (at the start, with `ramp_to`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<Rate>,
+    /// Open model: the rate at the end, reached linearly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramp_to: Option<Rate>,
+    /// Closed model: users during the stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<u32>,
+}
+
+/// A duration: fixed (`"1s"`) or drawn (`{ distribution = "uniform", min = "1s", max = "3s" }`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum DurationSpec {
+    /// Always this long.
+    Fixed(HumanDuration),
+    /// Drawn from a distribution.
+    Drawn(DistSpec<HumanDuration>),
+}
+
+impl DurationSpec {
+    /// The distribution (seconds).
+    pub fn distribution(&self) -> Result<Distribution, String> {
+        match self {
+            DurationSpec::Fixed(d) => Ok(Distribution::Fixed(d.0.as_secs_f64())),
+            DurationSpec::Drawn(spec) => spec.build(),
+        }
+    }
+}
+
+/// `prompts = { distinct = 200, zipf_exponent = 1.1 }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PromptSpec {
+    /// Size of the prompt pool.
+    pub distinct: u32,
+    /// Zipf exponent of repetition (0 = uniform; 1.1 = a few prompts are very common).
+    pub zipf_exponent: f64,
+    /// A file of prompts, one per line, instead of the built-in corpus.
+    pub file: Option<PathBuf>,
+}
+
+impl Default for PromptSpec {
+    fn default() -> Self {
+        Self {
+            distinct: 100,
+            zipf_exponent: 1.0,
+            file: None,
+        }
+    }
+}
+
+/// `turns = { min = 1, max = 3 }`: turns per session, uniform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TurnSpec {
+    /// Fewest turns.
+    pub min: u32,
+    /// Most turns.
+    pub max: u32,
+}
+
+impl Default for TurnSpec {
+    fn default() -> Self {
+        Self { min: 1, max: 1 }
+    }
+}
+
+/// A tenant: an API key with its share of the traffic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tenant {
+    /// The key it sends.
+    pub key: String,
+    /// Relative weight.
+    pub share: f64,
+}
+
+/// `end_users = { count = 50, zipf_exponent = 1.2 }`: a few heavy users and many light ones.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndUsers {
+    /// How many.
+    pub count: u32,
+    /// Skew of their shares.
+    pub zipf_exponent: f64,
+}
+
+/// `[workload]` as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    /// `open` or `closed`.
+    #[serde(default)]
+    pub model: LoadModel,
+    /// Open model: `poisson` or `constant`.
+    #[serde(default)]
+    pub arrivals: Arrivals,
+    /// The stages, in order; the last one holds until `duration` ends.
+    #[serde(default)]
+    pub stages: Vec<Stage>,
+    /// Closed model without stages: the number of users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<u32>,
+    /// Closed model, and between turns of a session: time to think.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub think_time: Option<DurationSpec>,
+    /// The prompt mix.
+    #[serde(default)]
+    pub prompts: PromptSpec,
+    /// Turns per session.
+    #[serde(default)]
+    pub turns: TurnSpec,
+    /// Model name sent.
+    #[serde(default = "default_model_name")]
+    pub model_name: String,
+    /// `max_tokens` sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// Share of requests that ask for a stream.
+    #[serde(default)]
+    pub stream_share: f64,
+    /// API keys with their shares; none sends the adapter's key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tenants: Vec<Tenant>,
+    /// End users with skewed shares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_users: Option<EndUsers>,
+    /// Share of requests in the batch priority class.
+    #[serde(default)]
+    pub batch_share: f64,
+    /// Most requests in flight; beyond it arrivals are counted as dropped.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+    /// Time given to requests in flight when `duration` ends (default: the client's total timeout,
+    /// or 30 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain: Option<HumanDuration>,
+}
+
+fn default_model_name() -> String {
+    "gpt-4o-mini".into()
+}
+
+fn default_max_in_flight() -> usize {
+    10_000
+}
+
+impl WorkloadSpec {
+    /// Checks what serde cannot: the stages fit the model, shares are sane.
+    pub fn validate(&self) -> Result<(), String> {
+        match self.model {
+            LoadModel::Open => {
+                if self.stages.is_empty() {
+                    return Err("workload.stages: an open workload needs at least one stage with a rate".into());
+                }
+                for (i, s) in self.stages.iter().enumerate() {
+                    if s.users.is_some() {
+                        return Err(format!("workload.stages[{i}]: `users` is for the closed model; use `rate`"));
+                    }
+                    if i == 0 && s.rate.is_none() && s.ramp_to.is_none() {
+                        return Err("workload.stages[0]: needs `rate` or `ramp_to`".into());
+                    }
+                }
+            }
+            LoadModel::Closed => {
+                if self.stages.is_empty() && self.users.is_none() {
+                    return Err("workload: a closed workload needs `users` or stages with `users`".into());
+                }
+                for (i, s) in self.stages.iter().enumerate() {
+                    if s.rate.is_some() || s.ramp_to.is_some() {
+                        return Err(format!("workload.stages[{i}]: `rate` is for the open model; use `users`"));
+                    }
+                    if s.users.is_none() {
+                        return Err(format!("workload.stages[{i}]: needs `users`"));
+                    }
+                }
+            }
+        }
+        if self.turns.min == 0 || self.turns.min > self.turns.max {
+            return Err("workload.turns: needs 1 <= min <= max".into());
+        }
+        if self.prompts.distinct == 0 {
+            return Err("workload.prompts.distinct: needs at least 1".into());
+        }
+        if !(0.0..=1.0).contains(&self.stream_share) || !(0.0..=1.0).contains(&self.batch_share) {
+            return Err("workload: stream_share and batch_share are fractions in 0..=1".into());
+        }
+        if self.tenants.iter().any(|t| !(t.share > 0.0)) {
+            return Err("workload.tenants: every share must be more than 0".into());
+        }
+        if let Some(t) = &self.think_time {
+            t.distribution().map_err(|e| format!("workload.think_time: {e}"))?;
+        }
+        if self.max_in_flight == 0 {
+            return Err("workload.max_in_flight: needs at least 1".into());
+        }
+        Ok(())
+    }
+}
