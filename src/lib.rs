@@ -11,4 +11,6 @@ pub use mock_upstream;
 
 pub mod cli;
 pub mod client;
+pub mod driver;
+pub mod report;
 pub mod scenario;

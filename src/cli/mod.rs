@@ -1,7 +1,14 @@
-//! The `gauntlet` command line. Parsing lives here, in the library, so tests call it directly;
-//! `main.rs` only maps the result to an exit code.
+//! The `gauntlet` command line, in two stages (as ripgrep does): clap parses arguments into
+//! plain structs with no side effects, then `run_*` builds the heavy objects. It lives in the
+//! library so tests call it directly; `main.rs` only maps the result to an exit code.
 
-use clap::Parser;
+mod progress;
+mod run_cmd;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
 
 /// Exit code: everything passed.
 pub const EXIT_OK: u8 = 0;
@@ -13,7 +20,51 @@ pub const EXIT_USAGE: u8 = 2;
 /// Gauntlet: validate an LLM client stack against a free API's rate limits, latency and outages.
 #[derive(Debug, Parser)]
 #[command(name = "gauntlet", version, about)]
-pub struct Opts {}
+pub struct Opts {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a scenario against the embedded mock (or --target) and write its report.
+    Run(RunArgs),
+    /// Check scenario files without running them.
+    Validate {
+        /// Scenario files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// `gauntlet run` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// Report directory (default: reports/<scenario>-<UTC timestamp>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override the scenario's duration (`30s`, `5m`).
+    #[arg(long, value_parser = parse_duration_arg)]
+    pub duration: Option<Duration>,
+    /// Send to this OpenAI-compatible server instead of the embedded mock.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Allow a --target that is not on this machine.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// No progress output.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+fn parse_duration_arg(s: &str) -> Result<Duration, String> {
+    mock_upstream::duration::parse_duration(s).map_err(|e| e.to_string())
+}
 
 /// Parses `args` and runs; returns the process exit code.
 pub fn run<I, T>(args: I) -> u8
@@ -21,23 +72,31 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    match Opts::try_parse_from(args) {
-        Ok(_) => {
-            println!(
-                "gauntlet {}: see `gauntlet --help`",
-                env!("CARGO_PKG_VERSION")
-            );
-            EXIT_OK
-        }
+    let opts = match Opts::try_parse_from(args) {
+        Ok(o) => o,
         Err(e) => {
             let _ = e.print();
-            if e.use_stderr() {
-                EXIT_USAGE
-            } else {
-                EXIT_OK
+            return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+        }
+    };
+    match opts.command {
+        Command::Validate { files } => validate(&files),
+        Command::Run(args) => run_cmd::run(args),
+    }
+}
+
+fn validate(files: &[PathBuf]) -> u8 {
+    let mut code = EXIT_OK;
+    for f in files {
+        match crate::scenario::Scenario::load(f) {
+            Ok(s) => println!("{}: ok ({})", f.display(), s.name),
+            Err(e) => {
+                eprintln!("{e}");
+                code = EXIT_USAGE;
             }
         }
     }
+    code
 }
 
 #[cfg(test)]
@@ -45,9 +104,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn version_and_help_exit_zero_and_bad_flags_two() {
+    fn flags_parse_and_bad_ones_are_usage_errors() {
         assert_eq!(run(["gauntlet", "--version"]), EXIT_OK);
-        assert_eq!(run(["gauntlet", "--help"]), EXIT_OK);
         assert_eq!(run(["gauntlet", "--bogus"]), EXIT_USAGE);
+        let o = Opts::try_parse_from(["gauntlet", "run", "s.toml", "--seed", "7", "--duration", "5s", "--quiet"]).unwrap();
+        match o.command {
+            Command::Run(a) => {
+                assert_eq!(a.seed, Some(7));
+                assert_eq!(a.duration, Some(Duration::from_secs(5)));
+                assert!(a.quiet);
+            }
+            _ => panic!("expected run"),
+        }
+        assert!(Opts::try_parse_from(["gauntlet", "run", "s.toml", "--duration", "soon"]).is_err());
+        assert_eq!(run(["gauntlet", "validate", "/nonexistent.toml"]), EXIT_USAGE);
     }
 }

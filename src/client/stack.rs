@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use tower::util::BoxCloneService;
+use tower::util::BoxCloneSyncService;
 use tower::{Layer, ServiceExt};
 
 use super::adapter::Adapter;
@@ -27,7 +27,7 @@ use super::timeout::TimeoutLayer;
 use super::transport::{http_transport, HttpTransportConfig, Transport, TransportError};
 
 /// The whole stack as one service.
-pub type ChatService = BoxCloneService<ChatRequest, ChatResponse, ClientError>;
+pub type ChatService = BoxCloneSyncService<ChatRequest, ChatResponse, ClientError>;
 
 /// Why a stack could not be built; each variant names the table to fix.
 #[derive(Debug, thiserror::Error)]
@@ -109,7 +109,7 @@ impl<'a> StackBuilder<'a> {
             self.config.adapter.clone(),
             self.observer.clone(),
         );
-        let mut stack = self.build_over(BoxCloneService::new(adapter.clone()))?;
+        let mut stack = self.build_over(BoxCloneSyncService::new(adapter.clone()))?;
         stack.adapter = Some(adapter);
         Ok(stack)
     }
@@ -123,45 +123,45 @@ impl<'a> StackBuilder<'a> {
 
         let mut svc = inner;
         if let Some(d) = timeout.and_then(|t| t.attempt) {
-            svc = BoxCloneService::new(TimeoutLayer::new(d.0, TimeoutScope::Attempt).layer(svc));
+            svc = BoxCloneSyncService::new(TimeoutLayer::new(d.0, TimeoutScope::Attempt).layer(svc));
         }
         let mut limiter = None;
         if let Some(c) = cfg.limiter.as_ref().filter(|c| c.enabled) {
             let l = LimiterLayer::new(c.clone(), obs.clone())?;
-            svc = BoxCloneService::new(l.layer(svc));
+            svc = BoxCloneSyncService::new(l.layer(svc));
             limiter = Some(l);
         }
         let mut breaker = None;
         if let Some(c) = cfg.breaker.as_ref().filter(|c| c.enabled) {
             let b = BreakerLayer::new(c, obs.clone())?;
-            svc = BoxCloneService::new(b.layer(svc));
+            svc = BoxCloneSyncService::new(b.layer(svc));
             breaker = Some(b);
         }
         if let Some(c) = cfg.retry.as_ref().filter(|c| c.enabled) {
             let r = RetryLayer::new(c.clone(), stream_seed(self.seed, "retry"), obs.clone())?;
-            svc = BoxCloneService::new(r.layer(svc));
+            svc = BoxCloneSyncService::new(r.layer(svc));
         }
         if let Some(d) = timeout.and_then(|t| t.total) {
-            svc = BoxCloneService::new(TimeoutLayer::new(d.0, TimeoutScope::Total).layer(svc));
+            svc = BoxCloneSyncService::new(TimeoutLayer::new(d.0, TimeoutScope::Total).layer(svc));
         }
         let mut cache = None;
         if let Some(c) = cfg.cache.as_ref().filter(|c| c.enabled) {
             let store = Arc::new(ResponseCache::new(c, self.l2.clone()));
-            svc = BoxCloneService::new(CacheLayer::new(store.clone(), obs.clone()).layer(svc));
+            svc = BoxCloneSyncService::new(CacheLayer::new(store.clone(), obs.clone()).layer(svc));
             cache = Some(store);
         }
         if let Some(c) = cfg.fallback.as_ref().filter(|c| c.enabled) {
             let f = FallbackLayer::new(c.clone(), cache.clone(), obs.clone());
-            svc = BoxCloneService::new(f.layer(svc));
+            svc = BoxCloneSyncService::new(f.layer(svc));
         }
         if let Some(c) = cfg.context.as_ref().filter(|c| c.enabled) {
-            svc = BoxCloneService::new(ContextLayer::new(c.clone()).layer(svc));
+            svc = BoxCloneSyncService::new(ContextLayer::new(c.clone()).layer(svc));
         }
         if let Some(c) = cfg.filter.as_ref().filter(|c| c.enabled) {
-            svc = BoxCloneService::new(FilterLayer::new(c, obs.clone())?.layer(svc));
+            svc = BoxCloneSyncService::new(FilterLayer::new(c, obs.clone())?.layer(svc));
         }
         Ok(ClientStack {
-            service: BoxCloneService::new(annotate(svc)),
+            service: BoxCloneSyncService::new(annotate(svc)),
             breaker,
             limiter,
             cache,

@@ -106,6 +106,11 @@ impl MockState {
         self.inner.stats.snapshot()
     }
 
+    /// Usage per key (requests, tokens, daily quota used), as `/_mock/stats` shows it.
+    pub fn key_usage(&self) -> Vec<crate::faults::engine::KeyUsage> {
+        self.engine().key_usage(Instant::now())
+    }
+
     /// The fault config in force.
     pub fn config(&self) -> FaultConfig {
         self.engine().config().clone()

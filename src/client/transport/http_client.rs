@@ -8,8 +8,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use tower::util::BoxCloneService;
-use tower::ServiceExt;
+use tower::util::BoxCloneSyncService;
 
 use super::{Transport, TransportError};
 
@@ -70,7 +69,7 @@ pub fn http_transport(config: &HttpTransportConfig) -> Result<Transport, Transpo
             Ok(resp.map(|b| b.map_err(|e| Box::new(e) as super::BoxError).boxed_unsync()))
         }
     });
-    Ok(BoxCloneService::new(service.boxed_clone()))
+    Ok(BoxCloneSyncService::new(service))
 }
 
 fn classify(e: &hyper_util::client::legacy::Error) -> TransportError {

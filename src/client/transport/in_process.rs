@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use mock_upstream::server::ResetConnection;
-use tower::util::BoxCloneService;
+use tower::util::BoxCloneSyncService;
 use tower::ServiceExt;
 
 use super::{BoxError, Transport, TransportError};
@@ -27,5 +27,5 @@ pub fn in_process_transport(router: axum::Router) -> Transport {
             Ok(resp.map(|b| b.map_err(|e| Box::new(e) as BoxError).boxed_unsync()))
         }
     });
-    BoxCloneService::new(service)
+    BoxCloneSyncService::new(service)
 }

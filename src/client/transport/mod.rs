@@ -8,7 +8,7 @@ mod in_process;
 
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
-use tower::util::BoxCloneService;
+use tower::util::BoxCloneSyncService;
 
 pub use http_client::{http_transport, HttpTransportConfig};
 pub use in_process::in_process_transport;
@@ -21,7 +21,7 @@ pub type TransportBody = UnsyncBoxBody<Bytes, BoxError>;
 
 /// The transport service: a full request in, a streaming response out.
 pub type Transport =
-    BoxCloneService<http::Request<Bytes>, http::Response<TransportBody>, TransportError>;
+    BoxCloneSyncService<http::Request<Bytes>, http::Response<TransportBody>, TransportError>;
 
 /// Why no response arrived.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,0 +1,107 @@
+//! `gauntlet run`.
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::progress::Progress;
+use super::{RunArgs, EXIT_OK, EXIT_THRESHOLDS, EXIT_USAGE};
+use crate::driver::{self, RunOptions, Target};
+use crate::report::{self, table::write_table, Summary};
+use crate::scenario::Scenario;
+
+/// `YYYYMMDDTHHMMSSZ` of Unix seconds (civil-from-days, no time-zone database needed).
+pub fn utc_stamp(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Runs the scenario and writes its report; returns the exit code.
+pub fn run(args: RunArgs) -> u8 {
+    let mut scenario = match Scenario::load(&args.scenario) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_USAGE;
+        }
+    };
+    if let Some(seed) = args.seed {
+        scenario.seed = seed;
+    }
+    if let Some(d) = args.duration {
+        scenario.duration = d.into();
+    }
+    // The only wall-clock reads: the report directory's name and the mock's `created` base.
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let out: PathBuf = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from("reports").join(format!("{}-{}", scenario.name, utc_stamp(now)))
+    });
+    let progress = Progress::for_stderr(args.quiet, scenario.duration.0);
+    let interval = scenario.report.interval.0;
+    let shown = progress.clone();
+    let options = RunOptions {
+        target: args.target.clone().map_or(Target::Embedded, Target::External),
+        allow_remote: args.allow_remote,
+        epoch_secs: now,
+        on_interval: Some(Box::new(move |row, open| shown.interval(row, interval, open))),
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("gauntlet: cannot start the runtime: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let result = runtime.block_on(driver::run(&scenario, options, async {
+        let _ = tokio::signal::ctrl_c().await;
+    }));
+    progress.finish();
+    let result = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("gauntlet: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let summary = Summary::build(&scenario, &result, "real");
+    if let Err(e) = report::write_run(&out, &summary, &result) {
+        eprintln!("gauntlet: writing the report: {e}");
+        return EXIT_USAGE;
+    }
+    let _ = write_table(&summary, std::io::stdout().lock());
+    println!("report    {}", out.display());
+    if summary.passed() {
+        EXIT_OK
+    } else {
+        EXIT_THRESHOLDS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_stamps() {
+        assert_eq!(utc_stamp(0), "19700101T000000Z");
+        assert_eq!(utc_stamp(1_795_771_451), "20261127T092411Z");
+        assert_eq!(utc_stamp(951_782_400), "20000229T000000Z");
+    }
+}

@@ -1,0 +1,10 @@
+//! The driver: runs a scenario's workload through the client stack against the upstream,
+//! recording latency without coordinated omission.
+
+pub mod arrivals;
+pub mod recorder;
+pub mod run;
+pub mod workload;
+
+pub use recorder::{Completion, IntervalRow, Recorder, Totals};
+pub use run::{run, RunOptions, RunResult, Target};

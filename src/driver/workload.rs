@@ -1,0 +1,272 @@
+//! What each session sends: prompts from a Zipf-weighted pool, turns, tenants, end users,
+//! priority classes and streaming, all drawn from seeded streams in arrival order, so a run's
+//! requests do not depend on how tasks interleave.
+
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution as _, Zipf};
+
+use crate::client::stack::stream_seed;
+use crate::client::Priority;
+use crate::scenario::WorkloadSpec;
+use mock_upstream::faults::distribution::Distribution;
+
+const TEMPLATES: &[&str] = &[
+    "Summarise the main idea of",
+    "Explain in two sentences",
+    "Give three examples of",
+    "What are the risks of",
+    "Write a short haiku about",
+    "Translate into French:",
+    "List the pros and cons of",
+    "How would you test",
+    "Suggest a name for",
+    "What is a common mistake with",
+];
+
+const TOPICS: &[&str] = &[
+    "rate limiting", "exponential backoff", "circuit breakers", "response caching",
+    "retry budgets", "token buckets", "load shedding", "queueing theory", "tail latency",
+    "connection pooling", "idempotency keys", "graceful degradation", "timeouts",
+    "service level objectives", "fair queueing", "backpressure", "chaos testing",
+    "streaming responses", "API versioning", "quota management",
+];
+
+/// The prompt pool: the built-in corpus, or lines of a file.
+#[derive(Debug, Clone)]
+pub struct PromptPool {
+    prompts: Vec<String>,
+}
+
+impl PromptPool {
+    /// `distinct` prompts from the built-in corpus.
+    pub fn built_in(distinct: u32) -> Self {
+        let prompts = (0..distinct as usize)
+            .map(|i| {
+                let t = TEMPLATES[i % TEMPLATES.len()];
+                let topic = TOPICS[(i / TEMPLATES.len()) % TOPICS.len()];
+                let round = i / (TEMPLATES.len() * TOPICS.len());
+                if round == 0 {
+                    format!("{t} {topic}.")
+                } else {
+                    format!("{t} {topic} (variant {round}).")
+                }
+            })
+            .collect();
+        Self { prompts }
+    }
+
+    /// Up to `distinct` non-empty lines of `text`.
+    pub fn from_text(text: &str, distinct: u32) -> Result<Self, String> {
+        let prompts: Vec<String> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .take(distinct as usize)
+            .map(str::to_string)
+            .collect();
+        if prompts.is_empty() {
+            return Err("the prompts file has no non-empty line".into());
+        }
+        Ok(Self { prompts })
+    }
+
+    /// Number of prompts.
+    pub fn len(&self) -> usize {
+        self.prompts.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.prompts.is_empty()
+    }
+}
+
+/// One request of a session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnPlan {
+    /// The prompt.
+    pub prompt: String,
+    /// Think time before this turn (zero for the first).
+    pub think: Duration,
+}
+
+/// A session: one or more turns sent one after the other by one end user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionPlan {
+    /// Session id, for the context layer.
+    pub id: String,
+    /// Turns in order.
+    pub turns: Vec<TurnPlan>,
+    /// The tenant key, if tenants are configured.
+    pub api_key: Option<String>,
+    /// The end user, if end users are configured.
+    pub user: Option<String>,
+    /// Priority class.
+    pub priority: Priority,
+    /// Whether to stream.
+    pub stream: bool,
+}
+
+/// Draws sessions; every random choice has its own stream.
+#[derive(Debug)]
+pub struct SessionFactory {
+    pool: PromptPool,
+    prompt_zipf: Option<Zipf<f64>>,
+    user_zipf: Option<Zipf<f64>>,
+    tenants: Vec<(String, f64)>,
+    tenant_total: f64,
+    min_turns: u32,
+    max_turns: u32,
+    think: Option<Distribution>,
+    stream_share: f64,
+    batch_share: f64,
+    rng_prompt: ChaCha8Rng,
+    rng_shape: ChaCha8Rng,
+    rng_think: ChaCha8Rng,
+    next_id: u64,
+    prefix: String,
+}
+
+impl SessionFactory {
+    /// A factory for `spec`, seeded from `seed` (plus `salt` for per-user streams).
+    pub fn new(spec: &WorkloadSpec, pool: PromptPool, seed: u64, salt: &str) -> Result<Self, String> {
+        let zipf = |n: usize, s: f64| -> Result<Option<Zipf<f64>>, String> {
+            if s <= 0.0 {
+                Ok(None)
+            } else {
+                Zipf::new(n as f64, s).map(Some).map_err(|e| format!("zipf: {e}"))
+            }
+        };
+        let think = spec
+            .think_time
+            .as_ref()
+            .map(|t| t.distribution())
+            .transpose()?;
+        let tenants: Vec<(String, f64)> = spec.tenants.iter().map(|t| (t.key.clone(), t.share)).collect();
+        Ok(Self {
+            prompt_zipf: zipf(pool.len(), spec.prompts.zipf_exponent)?,
+            user_zipf: match spec.end_users {
+                Some(u) => zipf(u.count.max(1) as usize, u.zipf_exponent.max(1e-9))?,
+                None => None,
+            },
+            tenant_total: tenants.iter().map(|t| t.1).sum(),
+            tenants,
+            pool,
+            min_turns: spec.turns.min,
+            max_turns: spec.turns.max,
+            think,
+            stream_share: spec.stream_share,
+            batch_share: spec.batch_share,
+            rng_prompt: ChaCha8Rng::seed_from_u64(stream_seed(seed, &format!("prompts{salt}"))),
+            rng_shape: ChaCha8Rng::seed_from_u64(stream_seed(seed, &format!("sessions{salt}"))),
+            rng_think: ChaCha8Rng::seed_from_u64(stream_seed(seed, &format!("think{salt}"))),
+            next_id: 0,
+            prefix: format!("s{salt}-"),
+        })
+    }
+
+    fn prompt(&mut self) -> String {
+        let n = self.pool.len();
+        let idx = match &self.prompt_zipf {
+            Some(z) => (z.sample(&mut self.rng_prompt) as usize).clamp(1, n) - 1,
+            None => self.rng_prompt.random_range(0..n),
+        };
+        self.pool.prompts[idx].clone()
+    }
+
+    /// A think time.
+    pub fn think(&mut self) -> Duration {
+        self.think
+            .as_ref()
+            .map(|d| d.sample_duration(&mut self.rng_think))
+            .unwrap_or_default()
+    }
+
+    /// The next session.
+    pub fn next_session(&mut self) -> SessionPlan {
+        self.next_id += 1;
+        let turns = self.rng_shape.random_range(self.min_turns..=self.max_turns);
+        let api_key = if self.tenants.is_empty() {
+            None
+        } else {
+            let mut x = self.rng_shape.random_range(0.0..self.tenant_total);
+            let mut chosen = self.tenants[self.tenants.len() - 1].0.clone();
+            for (k, share) in &self.tenants {
+                if x < *share {
+                    chosen = k.clone();
+                    break;
+                }
+                x -= share;
+            }
+            Some(chosen)
+        };
+        let user = self
+            .user_zipf
+            .map(|z| format!("u{}", z.sample(&mut self.rng_shape) as u64));
+        let priority = if self.rng_shape.random_bool(self.batch_share) {
+            Priority::Batch
+        } else {
+            Priority::Interactive
+        };
+        let stream = self.rng_shape.random_bool(self.stream_share);
+        let turns = (0..turns)
+            .map(|i| TurnPlan {
+                prompt: self.prompt(),
+                think: if i == 0 { Duration::ZERO } else { self.think() },
+            })
+            .collect();
+        SessionPlan {
+            id: format!("{}{}", self.prefix, self.next_id),
+            turns,
+            api_key,
+            user,
+            priority,
+            stream,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Scenario;
+
+    fn spec(extra: &str) -> WorkloadSpec {
+        let text = format!(
+            "name = \"x\"\nduration = \"1s\"\n[workload]\nstages = [{{ for = \"1s\", rate = \"1/s\" }}]\n{extra}"
+        );
+        Scenario::parse(&text, "x").unwrap().workload
+    }
+
+    #[test]
+    fn zipf_makes_a_few_prompts_common() {
+        let s = spec("prompts = { distinct = 200, zipf_exponent = 1.1 }");
+        let mut f = SessionFactory::new(&s, PromptPool::built_in(200), 1, "").unwrap();
+        let mut counts = std::collections::HashMap::new();
+        for _ in 0..5000 {
+            *counts.entry(f.next_session().turns[0].prompt.clone()).or_insert(0) += 1;
+        }
+        let mut v: Vec<i32> = counts.values().copied().collect();
+        v.sort_unstable_by(|a, b| b.cmp(a));
+        // The most common prompt is far more frequent than the median one.
+        assert!(v[0] > 10 * v[v.len() / 2], "{:?}", &v[..5]);
+        assert!(counts.len() > 100);
+    }
+
+    #[test]
+    fn same_seed_same_sessions() {
+        let s = spec("turns = { min = 1, max = 3 }\ntenants = [{ key = \"a\", share = 3.0 }, { key = \"b\", share = 1.0 }]\nend_users = { count = 10, zipf_exponent = 1.2 }\nbatch_share = 0.3\nthink_time = \"1s\"");
+        let mut a = SessionFactory::new(&s, PromptPool::built_in(50), 9, "").unwrap();
+        let mut b = SessionFactory::new(&s, PromptPool::built_in(50), 9, "").unwrap();
+        let sa: Vec<_> = (0..100).map(|_| a.next_session()).collect();
+        let sb: Vec<_> = (0..100).map(|_| b.next_session()).collect();
+        assert_eq!(sa, sb);
+        let share_a = sa.iter().filter(|s| s.api_key.as_deref() == Some("a")).count();
+        assert!((60..=90).contains(&share_a), "{share_a}");
+        assert!(sa.iter().any(|s| s.turns.len() == 3));
+        assert!(sa.iter().any(|s| s.priority == Priority::Batch));
+    }
+}

@@ -1,0 +1,332 @@
+//! `summary.json`: the run's figures under stable keys (documented in `scenarios/README.md`),
+//! threshold results and recovery times. Built from recorded data only.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::driver::recorder::OUTCOMES;
+use crate::driver::run::RunResult;
+use crate::scenario::{Condition, MetricName, Scenario};
+
+/// Latency percentiles in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    /// Smallest.
+    pub min: f64,
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th.
+    pub p90: f64,
+    /// 95th.
+    pub p95: f64,
+    /// 99th.
+    pub p99: f64,
+    /// 99.9th.
+    pub p999: f64,
+    /// Largest.
+    pub max: f64,
+    /// Samples.
+    pub count: u64,
+}
+
+impl Percentiles {
+    /// From a histogram in microseconds.
+    pub fn of(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return Self::default();
+        }
+        let ms = |v: u64| v as f64 / 1000.0;
+        Self {
+            min: ms(h.min()),
+            mean: (h.mean()).round() / 1000.0,
+            p50: ms(h.value_at_quantile(0.5)),
+            p90: ms(h.value_at_quantile(0.9)),
+            p95: ms(h.value_at_quantile(0.95)),
+            p99: ms(h.value_at_quantile(0.99)),
+            p999: ms(h.value_at_quantile(0.999)),
+            max: ms(h.max()),
+            count: h.len(),
+        }
+    }
+}
+
+/// `requests`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Requests {
+    /// Started (dropped arrivals not included).
+    pub total: u64,
+    /// Answered.
+    pub ok: u64,
+    /// Failed (cut-off included).
+    pub errors: u64,
+    /// Arrivals dropped by the in-flight bound.
+    pub dropped: u64,
+    /// Still open when the drain ended.
+    pub cut_off: u64,
+}
+
+/// `upstream`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Upstream {
+    /// Attempts sent upstream.
+    pub calls: u64,
+    /// Retries scheduled.
+    pub retries: u64,
+    /// Answers by status, as the embedded mock counted them (`no_response` for resets).
+    pub status_counts: BTreeMap<String, u64>,
+}
+
+/// One entry of `recovery`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recovery {
+    /// The event's label.
+    pub event: String,
+    /// When it started, seconds.
+    pub at_s: f64,
+    /// When it ended, seconds (= `at_s` for step changes).
+    pub end_s: f64,
+    /// Seconds after the end until success ratio and p99 were back at their level before the
+    /// event for 3 intervals; `null`: did not recover within the run.
+    pub recovered_after_s: Option<f64>,
+}
+
+/// `quota`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Quota {
+    /// Daily request quota over all keys, if any is set.
+    pub limit_per_day: Option<u64>,
+    /// Spent.
+    pub used: Option<f64>,
+    /// used / limit.
+    pub ratio: Option<f64>,
+}
+
+/// One entry of `thresholds`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    /// The metric.
+    pub metric: String,
+    /// `<`, `<=`, `>`, `>=`.
+    pub op: String,
+    /// The limit as written.
+    pub limit: String,
+    /// The measured value (ms for latencies, a fraction for rates).
+    pub actual: f64,
+    /// Whether it holds.
+    pub pass: bool,
+}
+
+/// Schedule accuracy of the driver.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// How late requests started behind their intended time, ms.
+    pub lag_ms: Percentiles,
+    /// Latency measured from the actual send (as wrx2's -U), ms: the difference to
+    /// `latency_ms` is time spent behind schedule.
+    pub service_ms: Percentiles,
+}
+
+/// `summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed used.
+    pub seed: u64,
+    /// `real` or `sim`.
+    pub mode: String,
+    /// Configured duration (or until Ctrl-C), seconds.
+    pub duration_s: f64,
+    /// Whether Ctrl-C ended it early.
+    pub interrupted: bool,
+    /// Request counts.
+    pub requests: Requests,
+    /// Completed per outcome (`error` included).
+    pub outcomes: BTreeMap<String, u64>,
+    /// Errors per kind.
+    pub error_kinds: BTreeMap<String, u64>,
+    /// errors / (ok + errors).
+    pub error_rate: f64,
+    /// From intended start, ms.
+    pub latency_ms: Percentiles,
+    /// Per outcome, ms.
+    pub latency_by_outcome_ms: BTreeMap<String, Percentiles>,
+    /// Per priority class: latency and error rate.
+    pub by_priority: BTreeMap<String, PriorityFigures>,
+    /// Time to first token of streams, ms.
+    pub ttft_ms: Percentiles,
+    /// Upstream attempts.
+    pub upstream: Upstream,
+    /// Upstream attempts / user requests.
+    pub amplification: f64,
+    /// Successful answers per second of duration.
+    pub goodput_rps: f64,
+    /// Offered arrivals per second (started + dropped).
+    pub offered_rps: f64,
+    /// Recovery per timeline event.
+    pub recovery: Vec<Recovery>,
+    /// Daily quota.
+    pub quota: Quota,
+    /// The driver's own timing.
+    pub schedule: Schedule,
+    /// Threshold results.
+    pub thresholds: Vec<ThresholdResult>,
+}
+
+/// Figures per priority class.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PriorityFigures {
+    /// Latency, ms.
+    pub latency_ms: Percentiles,
+    /// errors / completed.
+    pub error_rate: f64,
+}
+
+impl Summary {
+    /// Builds the summary of a run.
+    pub fn build(scenario: &Scenario, run: &RunResult, mode: &str) -> Self {
+        let t = &run.totals;
+        let completed = t.ok + t.errors;
+        let ratio = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
+        let secs = run.duration.as_secs_f64().max(1e-9);
+        let mut outcomes: BTreeMap<String, u64> = OUTCOMES.iter().map(|o| (o.to_string(), 0)).collect();
+        for (k, v) in &t.outcomes {
+            outcomes.insert(k.to_string(), *v);
+        }
+        let quota = {
+            let limits: Vec<(u64, f64)> = run
+                .mock_keys
+                .iter()
+                .filter_map(|k| k.quota_limit.map(|l| (u64::from(l), k.quota_used)))
+                .collect();
+            if limits.is_empty() {
+                Quota::default()
+            } else {
+                let limit: u64 = limits.iter().map(|l| l.0).sum();
+                let used: f64 = limits.iter().map(|l| l.1).sum();
+                Quota {
+                    limit_per_day: Some(limit),
+                    used: Some((used * 100.0).round() / 100.0),
+                    ratio: Some(if limit == 0 { 0.0 } else { used / limit as f64 }),
+                }
+            }
+        };
+        let mut summary = Summary {
+            scenario: scenario.name.clone(),
+            seed: run.seed,
+            mode: mode.to_string(),
+            duration_s: secs,
+            interrupted: run.interrupted,
+            requests: Requests {
+                total: t.started,
+                ok: t.ok,
+                errors: t.errors,
+                dropped: t.dropped,
+                cut_off: t.cut_off,
+            },
+            outcomes,
+            error_kinds: t.error_kinds.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            error_rate: ratio(t.errors, completed),
+            latency_ms: Percentiles::of(&t.latency),
+            latency_by_outcome_ms: t
+                .by_outcome
+                .iter()
+                .map(|(k, h)| (k.to_string(), Percentiles::of(h)))
+                .collect(),
+            by_priority: t
+                .by_priority
+                .iter()
+                .map(|(k, (h, errors))| {
+                    (
+                        k.to_string(),
+                        PriorityFigures {
+                            latency_ms: Percentiles::of(h),
+                            error_rate: ratio(*errors, h.len()),
+                        },
+                    )
+                })
+                .collect(),
+            ttft_ms: Percentiles::of(&t.ttft),
+            upstream: Upstream {
+                calls: t.attempts,
+                retries: t.retries,
+                status_counts: run
+                    .mock_stats
+                    .as_ref()
+                    .map(|s| s.by_status.clone())
+                    .unwrap_or_default(),
+            },
+            amplification: ratio(t.attempts, t.started),
+            goodput_rps: t.ok as f64 / secs,
+            offered_rps: (t.started + t.dropped) as f64 / secs,
+            recovery: super::recovery::recoveries(run),
+            quota,
+            schedule: Schedule {
+                lag_ms: Percentiles::of(&t.lag),
+                service_ms: Percentiles::of(&t.service),
+            },
+            thresholds: Vec::new(),
+        };
+        summary.thresholds = scenario
+            .thresholds
+            .iter()
+            .map(|(m, c)| summary.check(m, c))
+            .collect();
+        summary
+    }
+
+    /// A metric's value by its threshold name (ms for latencies, fractions for rates).
+    pub fn metric(&self, name: &str) -> f64 {
+        let total = (self.requests.ok + self.requests.errors).max(1) as f64;
+        let pct = |p: &Percentiles, which: &str| match which {
+            "min" => p.min,
+            "mean" => p.mean,
+            "p50" => p.p50,
+            "p90" => p.p90,
+            "p95" => p.p95,
+            "p99" => p.p99,
+            "p999" => p.p999,
+            _ => p.max,
+        };
+        match name.split_once('.') {
+            Some(("latency", w)) => pct(&self.latency_ms, w),
+            Some(("ttft", w)) => pct(&self.ttft_ms, w),
+            Some(("outcomes", o)) => self.outcomes.get(o).copied().unwrap_or(0) as f64 / total,
+            Some(("requests", "total")) => self.requests.total as f64,
+            Some(("requests", "ok")) => self.requests.ok as f64,
+            Some(("requests", "errors")) => self.requests.errors as f64,
+            Some(("requests", "dropped")) => self.requests.dropped as f64,
+            Some(("upstream", "calls")) => self.upstream.calls as f64,
+            Some(("upstream", "retries")) => self.upstream.retries as f64,
+            Some(("quota", "used")) => self.quota.used.unwrap_or(0.0),
+            Some(("quota", "ratio")) => self.quota.ratio.unwrap_or(0.0),
+            Some(("schedule", "max_lag")) => self.schedule.lag_ms.max,
+            _ => match name {
+                "error_rate" => self.error_rate,
+                "amplification" => self.amplification,
+                "goodput_rps" => self.goodput_rps,
+                _ => f64::NAN,
+            },
+        }
+    }
+
+    fn check(&self, metric: &MetricName, c: &Condition) -> ThresholdResult {
+        let actual = self.metric(&metric.0);
+        ThresholdResult {
+            metric: metric.0.clone(),
+            op: c.op.as_str().to_string(),
+            limit: c.text.trim_start_matches(c.op.as_str()).trim().to_string(),
+            actual,
+            pass: c.op.holds(actual, c.limit),
+        }
+    }
+
+    /// Whether every threshold holds.
+    pub fn passed(&self) -> bool {
+        self.thresholds.iter().all(|t| t.pass)
+    }
+}

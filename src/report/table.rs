@@ -1,0 +1,75 @@
+//! The summary table printed at the end of a run.
+
+use std::io::{self, Write};
+
+use super::summary::Summary;
+
+/// Writes a human-readable summary with threshold results.
+pub fn write_table<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
+    let r = &s.requests;
+    let l = &s.latency_ms;
+    writeln!(out, "scenario {} (seed {}, {}, {:.1} s{})", s.scenario, s.seed, s.mode, s.duration_s,
+        if s.interrupted { ", interrupted" } else { "" })?;
+    writeln!(
+        out,
+        "requests  {} started, {} ok, {} errors ({:.2} %), {} dropped, {} cut off",
+        r.total, r.ok, r.errors, s.error_rate * 100.0, r.dropped, r.cut_off
+    )?;
+    writeln!(
+        out,
+        "latency   p50 {:.1} ms  p90 {:.1}  p95 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}  (from intended start)",
+        l.p50, l.p90, l.p95, l.p99, l.p999, l.max
+    )?;
+    writeln!(
+        out,
+        "          p50 {:.1} ms  p99 {:.1}  (from actual send); schedule lag p99 {:.1} ms, max {:.1}",
+        s.schedule.service_ms.p50, s.schedule.service_ms.p99, s.schedule.lag_ms.p99, s.schedule.lag_ms.max
+    )?;
+    let outcomes: Vec<String> = s
+        .outcomes
+        .iter()
+        .filter(|(_, v)| **v > 0)
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    writeln!(out, "outcomes  {}", outcomes.join(", "))?;
+    if !s.error_kinds.is_empty() {
+        let kinds: Vec<String> = s.error_kinds.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        writeln!(out, "errors    {}", kinds.join(", "))?;
+    }
+    writeln!(
+        out,
+        "upstream  {} calls, {} retries, amplification {:.2}, goodput {:.2}/s of {:.2}/s offered",
+        s.upstream.calls, s.upstream.retries, s.amplification, s.goodput_rps, s.offered_rps
+    )?;
+    for rec in &s.recovery {
+        match rec.recovered_after_s {
+            Some(t) => writeln!(out, "recovery  {} at {:.1} s: recovered {:.1} s after it ended", rec.event, rec.at_s, t)?,
+            None => writeln!(out, "recovery  {} at {:.1} s: did not recover", rec.event, rec.at_s)?,
+        }
+    }
+    for t in &s.thresholds {
+        writeln!(
+            out,
+            "{}  {} {} {} (actual {})",
+            if t.pass { "PASS" } else { "FAIL" },
+            t.metric,
+            t.op,
+            t.limit,
+            format_actual(&t.metric, t.actual)
+        )?;
+    }
+    Ok(())
+}
+
+/// A metric value in the unit its threshold is written in.
+pub fn format_actual(metric: &str, v: f64) -> String {
+    if metric.starts_with("latency.") || metric.starts_with("ttft.") || metric == "schedule.max_lag" {
+        format!("{v:.1}ms")
+    } else if metric == "error_rate" || metric.starts_with("outcomes.") || metric == "quota.ratio" {
+        format!("{:.2}%", v * 100.0)
+    } else if metric == "goodput_rps" {
+        format!("{v:.2}/s")
+    } else {
+        format!("{v}")
+    }
+}
