@@ -1,0 +1,244 @@
+//! Short scenarios end to end over real HTTP on 127.0.0.1, asserting on `summary.json` figures
+//! that follow from the configured faults.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_gauntlet");
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gauntlet-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `gauntlet run` on scenario text; returns the exit code, stdout and the summary.
+fn run(name: &str, scenario: &str, extra: &[&str]) -> (i32, String, Option<Value>) {
+    let dir = temp_dir(name);
+    let file = dir.join("scenario.toml");
+    std::fs::write(&file, scenario).unwrap();
+    let out = dir.join("report");
+    let output = Command::new(BIN)
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .arg("--quiet")
+        .args(extra)
+        .output()
+        .unwrap();
+    let summary = std::fs::read_to_string(out.join("summary.json"))
+        .ok()
+        .map(|t| serde_json::from_str(&t).unwrap());
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.code().unwrap_or(-1), stdout, summary)
+}
+
+fn f(v: &Value, path: &str) -> f64 {
+    path.split('.')
+        .fold(v, |v, k| &v[k])
+        .as_f64()
+        .unwrap_or_else(|| panic!("{path} in {v}"))
+}
+
+#[test]
+fn fixed_latency_gives_its_p50() {
+    let (code, out, s) = run(
+        "fixed",
+        r#"
+name = "fixed"
+duration = "3s"
+[upstream]
+latency = { distribution = "fixed", value = "50ms" }
+[workload]
+arrivals = "constant"
+stages = [{ for = "3s", rate = "20/s" }]
+prompts = { distinct = 100000, zipf_exponent = 0.0 }
+"#,
+        &[],
+    );
+    assert_eq!(code, 0, "{out}");
+    let s = s.unwrap();
+    let p50 = f(&s, "latency_ms.p50");
+    assert!((50.0..=60.0).contains(&p50), "p50 {p50}");
+    assert_eq!(f(&s, "requests.total"), 59.0);
+    assert_eq!(f(&s, "error_rate"), 0.0);
+    assert_eq!(s["mode"], "real");
+    for key in ["scenario", "seed", "duration_s", "outcomes", "latency_by_outcome_ms", "ttft_ms",
+        "upstream", "amplification", "goodput_rps", "recovery", "quota", "thresholds"] {
+        assert!(s.get(key).is_some(), "summary.json lacks {key}");
+    }
+}
+
+#[test]
+fn injected_503s_give_their_error_rate() {
+    let (code, out, s) = run(
+        "errors",
+        r#"
+name = "errors"
+seed = 3
+duration = "4s"
+[[upstream.failures]]
+kind = "status"
+status = 503
+probability = 0.3
+[workload]
+stages = [{ for = "4s", rate = "100/s" }]
+prompts = { distinct = 100000, zipf_exponent = 0.0 }
+"#,
+        &[],
+    );
+    assert_eq!(code, 0, "{out}");
+    let s = s.unwrap();
+    let n = f(&s, "requests.total");
+    let rate = f(&s, "error_rate");
+    // Binomial spread: 4 standard deviations of an estimate of p = 0.3 from n requests.
+    let tolerance = 4.0 * (0.3f64 * 0.7 / n).sqrt();
+    assert!((rate - 0.3).abs() <= tolerance, "error rate {rate} over {n} requests");
+    assert_eq!(f(&s, "upstream.calls"), n, "retries are off: one call per request");
+    assert_eq!(s["error_kinds"]["server_error"].as_f64(), Some(f(&s, "requests.errors")));
+}
+
+#[test]
+fn a_stall_shows_in_p99_and_in_dropped_arrivals() {
+    let (code, out, s) = run(
+        "stall",
+        r#"
+name = "stall"
+duration = "3s"
+[upstream]
+latency = { distribution = "fixed", value = "10ms" }
+[[upstream.timeline]]
+at = "1s"
+for = "1s"
+kind = "latency"
+latency = { distribution = "fixed", value = "3s" }
+[workload]
+arrivals = "constant"
+stages = [{ for = "3s", rate = "20/s" }]
+prompts = { distinct = 100000, zipf_exponent = 0.0 }
+max_in_flight = 8
+"#,
+        &[],
+    );
+    assert_eq!(code, 0, "{out}");
+    let s = s.unwrap();
+    assert!(f(&s, "latency_ms.p99") >= 3000.0, "{}", s["latency_ms"]);
+    assert!(f(&s, "requests.dropped") >= 5.0, "{}", s["requests"]);
+    assert!(f(&s, "offered_rps") > f(&s, "goodput_rps"));
+}
+
+#[test]
+fn failed_thresholds_exit_1_and_still_write_the_report() {
+    let (code, out, s) = run(
+        "thresholds",
+        r#"
+name = "thresholds"
+duration = "1s"
+[upstream]
+latency = { distribution = "fixed", value = "20ms" }
+[workload]
+stages = [{ for = "1s", rate = "10/s" }]
+[thresholds]
+"latency.p99" = "< 1ms"
+"error_rate" = "< 1%"
+"#,
+        &[],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAIL  latency.p99 < 1ms (actual"), "{out}");
+    assert!(out.contains("PASS  error_rate < 1%"), "{out}");
+    let s = s.unwrap();
+    let t = s["thresholds"].as_array().unwrap();
+    assert_eq!(t.len(), 2);
+    assert!(t.iter().any(|t| t["metric"] == "latency.p99" && t["pass"] == false));
+}
+
+#[test]
+fn a_bad_scenario_exits_2_naming_line_and_column() {
+    let (code, out, s) = run(
+        "bad",
+        "name = \"bad\"\nduration = \"1s\"\n[workload]\nstages = [{ for = \"1s\", rate = \"fast\" }]\n",
+        &[],
+    );
+    assert_eq!(code, 2);
+    assert!(out.contains("scenario.toml:4:"), "{out}");
+    assert!(out.contains("invalid rate \"fast\""), "{out}");
+    assert!(s.is_none());
+    let validate = Command::new(BIN)
+        .args(["validate"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/canonical.toml"))
+        .output()
+        .unwrap();
+    assert!(validate.status.success());
+}
+
+#[test]
+fn closed_model_users_think_between_requests() {
+    let (code, out, s) = run(
+        "closed",
+        r#"
+name = "closed"
+duration = "2s"
+[upstream]
+latency = { distribution = "fixed", value = "50ms" }
+[workload]
+model = "closed"
+users = 4
+think_time = "50ms"
+prompts = { distinct = 100000, zipf_exponent = 0.0 }
+"#,
+        &[],
+    );
+    assert_eq!(code, 0, "{out}");
+    let s = s.unwrap();
+    // Each user: ~100 ms per cycle, 2 s: ~20 requests; 4 users: ~80.
+    let n = f(&s, "requests.total");
+    assert!((60.0..=84.0).contains(&n), "{n}");
+    assert!((50.0..=60.0).contains(&f(&s, "latency_ms.p50")));
+}
+
+#[test]
+fn remote_targets_need_allow_remote() {
+    let (code, out, _) = run(
+        "remote",
+        "name = \"r\"\nduration = \"1s\"\n[workload]\nstages = [{ for = \"1s\", rate = \"1/s\" }]\n",
+        &["--target", "https://api.openai.invalid"],
+    );
+    assert_eq!(code, 2);
+    assert!(out.contains("--allow-remote"), "{out}");
+}
+
+#[test]
+fn ctrl_c_still_writes_a_full_report() {
+    let dir = temp_dir("ctrlc");
+    let file = dir.join("s.toml");
+    std::fs::write(
+        &file,
+        "name = \"long\"\nduration = \"60s\"\n[upstream]\nlatency = { distribution = \"fixed\", value = \"20ms\" }\n[workload]\nstages = [{ for = \"60s\", rate = \"20/s\" }]\n",
+    )
+    .unwrap();
+    let out = dir.join("report");
+    let mut child = Command::new(BIN)
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .arg("--quiet")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["interrupted"], true);
+    assert!(f(&s, "requests.total") >= 10.0);
+    assert!(f(&s, "duration_s") < 10.0);
+    assert!(out.join("timeseries.csv").exists() && out.join("latency.hgrm").exists());
+}
