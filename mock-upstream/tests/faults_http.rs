@@ -263,3 +263,22 @@ async fn outage_window_answers_its_status() {
     assert_eq!(chat(&c, &m.url, "k", "x").await.unwrap().status(), 200);
     assert_eq!(m.state.stats().by_fault["outage"], 1);
 }
+
+#[tokio::test]
+async fn abandoned_work_keeps_its_slot_when_asked() {
+    let m = start(
+        "[latency]\ndistribution = \"fixed\"\nvalue = \"500ms\"\n\
+         [concurrency]\nlimit = 1\nmode = \"reject\"\nfinish_abandoned = true",
+    )
+    .await;
+    let impatient = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(100))
+        .build()
+        .unwrap();
+    assert!(chat(&impatient, &m.url, "k", "a").await.unwrap_err().is_timeout());
+    // The client left at 100 ms, but the provider is still working on its request.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(chat(&client(), &m.url, "k", "b").await.unwrap().status(), 503);
+    tokio::time::sleep(std::time::Duration::from_millis(450)).await;
+    assert_eq!(chat(&client(), &m.url, "k", "c").await.unwrap().status(), 200);
+}

@@ -392,6 +392,11 @@ pub struct ConcurrencyConfig {
     /// Queue mode: beyond this many waiting, answer 503 after all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_queue: Option<u32>,
+    /// Keep working on a request whose client gave up: its slot stays busy until the work is
+    /// done, as a real provider's does. Abandoned attempts then still cost capacity, which is
+    /// what lets timeouts plus retries hold an overload after its trigger has passed.
+    #[serde(default)]
+    pub finish_abandoned: bool,
 }
 
 /// Length of generated replies, in tokens.

@@ -27,13 +27,6 @@ use crate::wire::{
     Delta, LegacyChatRequest, LegacyChatResponse, Model, ModelList, Usage,
 };
 
-/// Sleeps on the tokio clock; a zero delay costs nothing (no timer is registered).
-async fn pause(d: Duration) {
-    if !d.is_zero() {
-        sleep(d).await;
-    }
-}
-
 /// What a handler knows about the request when it carries out a decision.
 struct Ctx {
     route: Route,
@@ -43,6 +36,7 @@ struct Ctx {
     prompt_tokens: u32,
     created: u64,
     id: String,
+    finish_abandoned: bool,
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -145,6 +139,7 @@ pub(crate) async fn chat_completions(State(state): State<MockState>, request: Re
             "chatcmpl-{:016x}{:08x}",
             state.inner.id_salt, decision.sequence
         ),
+        finish_abandoned: state.inner.gate.finishes_abandoned(),
     };
     carry_out(decision, &ctx, permit).await
 }
@@ -181,6 +176,7 @@ pub(crate) async fn legacy_chat(State(state): State<MockState>, request: Request
         prompt_tokens,
         created: state.created(&decision),
         id: String::new(),
+        finish_abandoned: state.inner.gate.finishes_abandoned(),
     };
     carry_out(decision, &ctx, permit).await
 }
@@ -213,6 +209,7 @@ pub(crate) async fn models(State(state): State<MockState>, headers: HeaderMap) -
             prompt_tokens: 0,
             created: 0,
             id: String::new(),
+            finish_abandoned: false,
         };
         return carry_out(decision, &ctx, None).await;
     }
@@ -232,10 +229,33 @@ pub(crate) async fn models(State(state): State<MockState>, headers: HeaderMap) -
     .into_response()
 }
 
+/// Spends `d` of work on the tokio clock (a zero delay registers no timer). With `finish_abandoned`, the work runs in its own task holding the
+/// concurrency slot, so if the client goes away (and this future is dropped) the slot stays
+/// busy until the work is done.
+async fn work(d: Duration, permit: &mut Option<OwnedSemaphorePermit>, finish_abandoned: bool) {
+    if d.is_zero() {
+        return;
+    }
+    match permit.take() {
+        Some(p) if finish_abandoned => {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            tokio::spawn(async move {
+                sleep(d).await;
+                let _ = tx.send(p);
+            });
+            *permit = rx.await.ok();
+        }
+        other => {
+            *permit = other;
+            sleep(d).await;
+        }
+    }
+}
+
 async fn carry_out(
     decision: Decision,
     ctx: &Ctx,
-    permit: Option<OwnedSemaphorePermit>,
+    mut permit: Option<OwnedSemaphorePermit>,
 ) -> Response {
     let tag = FaultTag {
         fault: decision.outcome.fault_label(),
@@ -249,10 +269,10 @@ async fn carry_out(
         Outcome::Serve => {
             let reply = &decision.reply.expect("checked above").render();
             if ctx.stream {
-                pause(decision.stream.first_token).await;
+                work(decision.stream.first_token, &mut permit, ctx.finish_abandoned).await;
                 stream_response(ctx, reply, decision.stream.per_token, None, permit)
             } else {
-                pause(decision.delay).await;
+                work(decision.delay, &mut permit, ctx.finish_abandoned).await;
                 success_json(ctx, reply)
             }
         }
@@ -282,7 +302,7 @@ async fn carry_out(
             } else {
                 decision.delay
             };
-            pause(wait).await;
+            work(wait, &mut permit, ctx.finish_abandoned).await;
             match failure {
                 InjectedFailure::Status(s) => ApiError::server(s, None).into_response(),
                 InjectedFailure::Reset => reset(),

@@ -80,6 +80,15 @@ impl Gate {
         }
     }
 
+    /// Whether abandoned requests keep their slot until their work is done.
+    pub fn finishes_abandoned(&self) -> bool {
+        self.current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|(c, _)| c.finish_abandoned)
+    }
+
     /// Requests waiting now.
     pub fn waiting(&self) -> u32 {
         self.waiting.load(Ordering::Relaxed)
@@ -105,6 +114,7 @@ mod tests {
             mode,
             queue_slowdown: 0.0,
             max_queue: Some(1),
+            finish_abandoned: false,
         })
     }
 
