@@ -68,8 +68,20 @@ prompts = { distinct = 100000, zipf_exponent = 0.0 }
     assert_eq!(f(&s, "requests.total"), 59.0);
     assert_eq!(f(&s, "error_rate"), 0.0);
     assert_eq!(s["mode"], "real");
-    for key in ["scenario", "seed", "duration_s", "outcomes", "latency_by_outcome_ms", "ttft_ms",
-        "upstream", "amplification", "goodput_rps", "recovery", "quota", "thresholds"] {
+    for key in [
+        "scenario",
+        "seed",
+        "duration_s",
+        "outcomes",
+        "latency_by_outcome_ms",
+        "ttft_ms",
+        "upstream",
+        "amplification",
+        "goodput_rps",
+        "recovery",
+        "quota",
+        "thresholds",
+    ] {
         assert!(s.get(key).is_some(), "summary.json lacks {key}");
     }
 }
@@ -98,9 +110,19 @@ prompts = { distinct = 100000, zipf_exponent = 0.0 }
     let rate = f(&s, "error_rate");
     // Binomial spread: 4 standard deviations of an estimate of p = 0.3 from n requests.
     let tolerance = 4.0 * (0.3f64 * 0.7 / n).sqrt();
-    assert!((rate - 0.3).abs() <= tolerance, "error rate {rate} over {n} requests");
-    assert_eq!(f(&s, "upstream.calls"), n, "retries are off: one call per request");
-    assert_eq!(s["error_kinds"]["server_error"].as_f64(), Some(f(&s, "requests.errors")));
+    assert!(
+        (rate - 0.3).abs() <= tolerance,
+        "error rate {rate} over {n} requests"
+    );
+    assert_eq!(
+        f(&s, "upstream.calls"),
+        n,
+        "retries are off: one call per request"
+    );
+    assert_eq!(
+        s["error_kinds"]["server_error"].as_f64(),
+        Some(f(&s, "requests.errors"))
+    );
 }
 
 #[test]
@@ -155,7 +177,9 @@ stages = [{ for = "1s", rate = "10/s" }]
     let s = s.unwrap();
     let t = s["thresholds"].as_array().unwrap();
     assert_eq!(t.len(), 2);
-    assert!(t.iter().any(|t| t["metric"] == "latency.p99" && t["pass"] == false));
+    assert!(t
+        .iter()
+        .any(|t| t["metric"] == "latency.p99" && t["pass"] == false));
 }
 
 #[test]
@@ -233,12 +257,37 @@ fn ctrl_c_still_writes_a_full_report() {
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
-    let s: Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let s: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(s["interrupted"], true);
     assert!(f(&s, "requests.total") >= 10.0);
     assert!(f(&s, "duration_s") < 10.0);
     assert!(out.join("timeseries.csv").exists() && out.join("latency.hgrm").exists());
+}
+
+#[test]
+fn every_shipped_scenario_validates() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    assert!(files.len() >= 11, "{files:?}");
+    let out = Command::new(BIN)
+        .arg("validate")
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -275,10 +275,19 @@ async fn abandoned_work_keeps_its_slot_when_asked() {
         .timeout(std::time::Duration::from_millis(100))
         .build()
         .unwrap();
-    assert!(chat(&impatient, &m.url, "k", "a").await.unwrap_err().is_timeout());
+    assert!(chat(&impatient, &m.url, "k", "a")
+        .await
+        .unwrap_err()
+        .is_timeout());
     // The client left at 100 ms, but the provider is still working on its request.
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    assert_eq!(chat(&client(), &m.url, "k", "b").await.unwrap().status(), 503);
+    assert_eq!(
+        chat(&client(), &m.url, "k", "b").await.unwrap().status(),
+        503
+    );
     tokio::time::sleep(std::time::Duration::from_millis(450)).await;
-    assert_eq!(chat(&client(), &m.url, "k", "c").await.unwrap().status(), 200);
+    assert_eq!(
+        chat(&client(), &m.url, "k", "c").await.unwrap().status(),
+        200
+    );
 }

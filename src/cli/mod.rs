@@ -107,7 +107,17 @@ mod tests {
     fn flags_parse_and_bad_ones_are_usage_errors() {
         assert_eq!(run(["gauntlet", "--version"]), EXIT_OK);
         assert_eq!(run(["gauntlet", "--bogus"]), EXIT_USAGE);
-        let o = Opts::try_parse_from(["gauntlet", "run", "s.toml", "--seed", "7", "--duration", "5s", "--quiet"]).unwrap();
+        let o = Opts::try_parse_from([
+            "gauntlet",
+            "run",
+            "s.toml",
+            "--seed",
+            "7",
+            "--duration",
+            "5s",
+            "--quiet",
+        ])
+        .unwrap();
         match o.command {
             Command::Run(a) => {
                 assert_eq!(a.seed, Some(7));
@@ -117,6 +127,9 @@ mod tests {
             _ => panic!("expected run"),
         }
         assert!(Opts::try_parse_from(["gauntlet", "run", "s.toml", "--duration", "soon"]).is_err());
-        assert_eq!(run(["gauntlet", "validate", "/nonexistent.toml"]), EXIT_USAGE);
+        assert_eq!(
+            run(["gauntlet", "validate", "/nonexistent.toml"]),
+            EXIT_USAGE
+        );
     }
 }

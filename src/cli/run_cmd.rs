@@ -57,10 +57,15 @@ pub fn run(args: RunArgs) -> u8 {
     let interval = scenario.report.interval.0;
     let shown = progress.clone();
     let options = RunOptions {
-        target: args.target.clone().map_or(Target::Embedded, Target::External),
+        target: args
+            .target
+            .clone()
+            .map_or(Target::Embedded, Target::External),
         allow_remote: args.allow_remote,
         epoch_secs: now,
-        on_interval: Some(Box::new(move |row, open| shown.interval(row, interval, open))),
+        on_interval: Some(Box::new(move |row, open| {
+            shown.interval(row, interval, open)
+        })),
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,

@@ -123,7 +123,8 @@ impl<'a> StackBuilder<'a> {
 
         let mut svc = inner;
         if let Some(d) = timeout.and_then(|t| t.attempt) {
-            svc = BoxCloneSyncService::new(TimeoutLayer::new(d.0, TimeoutScope::Attempt).layer(svc));
+            svc =
+                BoxCloneSyncService::new(TimeoutLayer::new(d.0, TimeoutScope::Attempt).layer(svc));
         }
         let mut limiter = None;
         if let Some(c) = cfg.limiter.as_ref().filter(|c| c.enabled) {

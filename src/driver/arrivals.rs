@@ -161,13 +161,24 @@ mod tests {
         let stages = [stage(5, Some(5.0), None), stage(15, None, Some(20.0))];
         let segs = segments(&stages, Duration::from_secs(20));
         assert!((rate_at(&segs, 12.5) - 12.5).abs() < 1e-9);
-        let n = ArrivalClock::new(segs.clone(), Arrivals::Constant, ChaCha8Rng::seed_from_u64(1))
-            .take_while(|d| *d < Duration::from_secs(20))
-            .count();
+        let n = ArrivalClock::new(
+            segs.clone(),
+            Arrivals::Constant,
+            ChaCha8Rng::seed_from_u64(1),
+        )
+        .take_while(|d| *d < Duration::from_secs(20))
+        .count();
         assert_eq!(n, 212);
         // Poisson: the mean over many seeds is close to 212.5.
         let total: usize = (0..200)
-            .map(|s| ArrivalClock::new(segs.clone(), Arrivals::Poisson, ChaCha8Rng::seed_from_u64(s)).count())
+            .map(|s| {
+                ArrivalClock::new(
+                    segs.clone(),
+                    Arrivals::Poisson,
+                    ChaCha8Rng::seed_from_u64(s),
+                )
+                .count()
+            })
             .sum();
         let mean = total as f64 / 200.0;
         assert!((mean - 212.5).abs() < 3.0, "{mean}");

@@ -27,7 +27,13 @@ fn record(h: &mut Histogram<u64>, d: Duration) {
 
 /// The outcome names reports use, errors included.
 pub const OUTCOMES: [&str; 7] = [
-    "upstream", "cache_hit", "coalesced", "stale", "fallback", "queued", "error",
+    "upstream",
+    "cache_hit",
+    "coalesced",
+    "stale",
+    "fallback",
+    "queued",
+    "error",
 ];
 
 /// One interval's figures, kept for the time series.
@@ -225,7 +231,7 @@ impl Recorder {
             let mut row = std::mem::take(&mut s.current.row);
             let h = &s.current.hist;
             row.start_s = s.current.index as f64 * self.interval.as_secs_f64();
-            if h.len() > 0 {
+            if !h.is_empty() {
                 row.p50_ms = h.value_at_quantile(0.5) as f64 / 1000.0;
                 row.p95_ms = h.value_at_quantile(0.95) as f64 / 1000.0;
                 row.p99_ms = h.value_at_quantile(0.99) as f64 / 1000.0;
@@ -289,7 +295,10 @@ impl Recorder {
         let t = &mut s.totals;
         record(&mut t.latency, latency);
         record(&mut t.service, service);
-        record(t.by_outcome.entry(outcome).or_insert_with(new_histogram), latency);
+        record(
+            t.by_outcome.entry(outcome).or_insert_with(new_histogram),
+            latency,
+        );
         let prio = t
             .by_priority
             .entry(c.priority.as_str())
@@ -373,7 +382,11 @@ impl Recorder {
     /// Requests started, completed and in error so far.
     pub fn counts(&self) -> (u64, u64, u64) {
         let s = self.lock();
-        (s.totals.started, s.totals.ok + s.totals.errors, s.totals.errors)
+        (
+            s.totals.started,
+            s.totals.ok + s.totals.errors,
+            s.totals.errors,
+        )
     }
 }
 
@@ -431,7 +444,11 @@ mod tests {
             priority: Priority::Interactive,
         });
         r.begin();
-        assert_eq!(r.close(t0 + Duration::from_millis(2400)), 1, "one still open");
+        assert_eq!(
+            r.close(t0 + Duration::from_millis(2400)),
+            1,
+            "one still open"
+        );
         let (totals, rows) = r.finish(t0 + Duration::from_millis(2500));
         assert_eq!((totals.cut_off, totals.errors, totals.ok), (1, 1, 1));
         let ms = |v: u64| v as f64 / 1000.0;

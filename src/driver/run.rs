@@ -41,6 +41,9 @@ pub enum Target {
     External(String),
 }
 
+/// Called after each interval with the row just closed and the requests open now.
+pub type IntervalCallback = Box<dyn Fn(&IntervalRow, u64) + Send + Sync>;
+
 /// Settings of one run besides the scenario.
 pub struct RunOptions {
     /// Where requests go.
@@ -50,7 +53,7 @@ pub struct RunOptions {
     /// Unix time for `created` fields of the embedded mock.
     pub epoch_secs: u64,
     /// Called after each interval with the row just closed and the requests open now.
-    pub on_interval: Option<Box<dyn Fn(&IntervalRow, u64) + Send + Sync>>,
+    pub on_interval: Option<IntervalCallback>,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -77,7 +80,9 @@ impl Default for RunOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// A non-loopback target without `--allow-remote`.
-    #[error("target {0} is not on this machine; pass --allow-remote if you really mean to load-test it")]
+    #[error(
+        "target {0} is not on this machine; pass --allow-remote if you really mean to load-test it"
+    )]
     RemoteTarget(String),
     /// A target URL that cannot be read.
     #[error("target {0:?} is not an http(s) URL")]
@@ -212,7 +217,8 @@ pub async fn run(
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| RunError::Prompts(format!("{}: {e}", path.display())))?;
-            PromptPool::from_text(&text, scenario.workload.prompts.distinct).map_err(RunError::Prompts)?
+            PromptPool::from_text(&text, scenario.workload.prompts.distinct)
+                .map_err(RunError::Prompts)?
         }
         None => PromptPool::built_in(scenario.workload.prompts.distinct),
     };
@@ -306,7 +312,8 @@ pub async fn run(
             }
         }
         LoadModel::Closed => {
-            interrupted = closed_model(scenario, &ctx, &pool, seed, start, &mut tasks, &mut stop).await;
+            interrupted =
+                closed_model(scenario, &ctx, &pool, seed, start, &mut tasks, &mut stop).await;
         }
     }
 
@@ -435,7 +442,8 @@ async fn closed_model(
         while spawned < users {
             let id = spawned;
             spawned += 1;
-            let Ok(mut factory) = SessionFactory::new(w, pool.clone(), seed, &format!("-user{id}")) else {
+            let Ok(mut factory) = SessionFactory::new(w, pool.clone(), seed, &format!("-user{id}"))
+            else {
                 continue;
             };
             let ctx = ctx.clone();
@@ -477,6 +485,9 @@ mod tests {
             Err(RunError::RemoteTarget(_))
         ));
         assert!(check_target("https://api.example.com", true).is_ok());
-        assert!(matches!(check_target("ftp://x", true), Err(RunError::BadTarget(_))));
+        assert!(matches!(
+            check_target("ftp://x", true),
+            Err(RunError::BadTarget(_))
+        ));
     }
 }

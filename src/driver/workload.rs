@@ -27,11 +27,26 @@ const TEMPLATES: &[&str] = &[
 ];
 
 const TOPICS: &[&str] = &[
-    "rate limiting", "exponential backoff", "circuit breakers", "response caching",
-    "retry budgets", "token buckets", "load shedding", "queueing theory", "tail latency",
-    "connection pooling", "idempotency keys", "graceful degradation", "timeouts",
-    "service level objectives", "fair queueing", "backpressure", "chaos testing",
-    "streaming responses", "API versioning", "quota management",
+    "rate limiting",
+    "exponential backoff",
+    "circuit breakers",
+    "response caching",
+    "retry budgets",
+    "token buckets",
+    "load shedding",
+    "queueing theory",
+    "tail latency",
+    "connection pooling",
+    "idempotency keys",
+    "graceful degradation",
+    "timeouts",
+    "service level objectives",
+    "fair queueing",
+    "backpressure",
+    "chaos testing",
+    "streaming responses",
+    "API versioning",
+    "quota management",
 ];
 
 /// The prompt pool: the built-in corpus, or lines of a file.
@@ -132,12 +147,19 @@ pub struct SessionFactory {
 
 impl SessionFactory {
     /// A factory for `spec`, seeded from `seed` (plus `salt` for per-user streams).
-    pub fn new(spec: &WorkloadSpec, pool: PromptPool, seed: u64, salt: &str) -> Result<Self, String> {
+    pub fn new(
+        spec: &WorkloadSpec,
+        pool: PromptPool,
+        seed: u64,
+        salt: &str,
+    ) -> Result<Self, String> {
         let zipf = |n: usize, s: f64| -> Result<Option<Zipf<f64>>, String> {
             if s <= 0.0 {
                 Ok(None)
             } else {
-                Zipf::new(n as f64, s).map(Some).map_err(|e| format!("zipf: {e}"))
+                Zipf::new(n as f64, s)
+                    .map(Some)
+                    .map_err(|e| format!("zipf: {e}"))
             }
         };
         let think = spec
@@ -145,7 +167,11 @@ impl SessionFactory {
             .as_ref()
             .map(|t| t.distribution())
             .transpose()?;
-        let tenants: Vec<(String, f64)> = spec.tenants.iter().map(|t| (t.key.clone(), t.share)).collect();
+        let tenants: Vec<(String, f64)> = spec
+            .tenants
+            .iter()
+            .map(|t| (t.key.clone(), t.share))
+            .collect();
         Ok(Self {
             prompt_zipf: zipf(pool.len(), spec.prompts.zipf_exponent)?,
             user_zipf: match spec.end_users {
@@ -247,7 +273,9 @@ mod tests {
         let mut f = SessionFactory::new(&s, PromptPool::built_in(200), 1, "").unwrap();
         let mut counts = std::collections::HashMap::new();
         for _ in 0..5000 {
-            *counts.entry(f.next_session().turns[0].prompt.clone()).or_insert(0) += 1;
+            *counts
+                .entry(f.next_session().turns[0].prompt.clone())
+                .or_insert(0) += 1;
         }
         let mut v: Vec<i32> = counts.values().copied().collect();
         v.sort_unstable_by(|a, b| b.cmp(a));
@@ -264,7 +292,10 @@ mod tests {
         let sa: Vec<_> = (0..100).map(|_| a.next_session()).collect();
         let sb: Vec<_> = (0..100).map(|_| b.next_session()).collect();
         assert_eq!(sa, sb);
-        let share_a = sa.iter().filter(|s| s.api_key.as_deref() == Some("a")).count();
+        let share_a = sa
+            .iter()
+            .filter(|s| s.api_key.as_deref() == Some("a"))
+            .count();
         assert!((60..=90).contains(&share_a), "{share_a}");
         assert!(sa.iter().any(|s| s.turns.len() == 3));
         assert!(sa.iter().any(|s| s.priority == Priority::Batch));

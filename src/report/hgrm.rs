@@ -42,8 +42,15 @@ pub fn write_hgrm<W: Write>(h: &Histogram<u64>, mut out: W) -> io::Result<()> {
     } else {
         (h.mean() / scale, h.stdev() / scale, h.max() as f64 / scale)
     };
-    writeln!(out, "#[Mean    = {mean:>12.3}, StdDeviation   = {sd:>12.3}]")?;
-    writeln!(out, "#[Max     = {max:>12.3}, Total count    = {:>12}]", h.len())?;
+    writeln!(
+        out,
+        "#[Mean    = {mean:>12.3}, StdDeviation   = {sd:>12.3}]"
+    )?;
+    writeln!(
+        out,
+        "#[Max     = {max:>12.3}, Total count    = {:>12}]",
+        h.len()
+    )?;
     writeln!(
         out,
         "#[Buckets = {:>12}, SubBuckets     = {:>12}]",
@@ -68,12 +75,25 @@ mod tests {
         write_hgrm(&h, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("       Value     Percentile TotalCount 1/(1-Percentile)\n\n"));
-        let last = text.lines().filter(|l| !l.starts_with('#')).last().unwrap();
-        assert!(last.contains("1.000000000000") && last.trim_end().ends_with("1000"), "{last}");
-        assert!(text.contains("#[Max     =     1000.447, Total count    =         1000]"), "{text}");
+        let last = text
+            .lines()
+            .rev()
+            .find(|l| !l.starts_with('#') && !l.is_empty())
+            .unwrap();
+        assert!(
+            last.contains("1.000000000000") && last.trim_end().ends_with("1000"),
+            "{last}"
+        );
+        assert!(
+            text.contains("#[Max     =     1000.447, Total count    =         1000]"),
+            "{text}"
+        );
         assert!(text.contains("SubBuckets     =         2048]"), "{text}");
         // The median row says 500 ms with about half the samples below it.
-        let median = text.lines().find(|l| l.contains(" 0.500000000000 ")).unwrap();
+        let median = text
+            .lines()
+            .find(|l| l.contains(" 0.500000000000 "))
+            .unwrap();
         assert!(median.trim_start().starts_with("500."), "{median}");
     }
 }

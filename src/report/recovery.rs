@@ -56,7 +56,9 @@ pub fn recoveries(run: &RunResult) -> Vec<Recovery> {
                     let after: Vec<&IntervalRow> = run
                         .rows
                         .iter()
-                        .filter(|r| r.start_s + 1e-9 >= end_s && r.start_s + step <= end_of_run + 1e-9)
+                        .filter(|r| {
+                            r.start_s + 1e-9 >= end_s && r.start_s + step <= end_of_run + 1e-9
+                        })
                         .collect();
                     // Good for STABLE_INTERVALS in a row, or for all that is left of the run.
                     (0..after.len())

@@ -193,7 +193,8 @@ impl Summary {
         let completed = t.ok + t.errors;
         let ratio = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
         let secs = run.duration.as_secs_f64().max(1e-9);
-        let mut outcomes: BTreeMap<String, u64> = OUTCOMES.iter().map(|o| (o.to_string(), 0)).collect();
+        let mut outcomes: BTreeMap<String, u64> =
+            OUTCOMES.iter().map(|o| (o.to_string(), 0)).collect();
         for (k, v) in &t.outcomes {
             outcomes.insert(k.to_string(), *v);
         }
@@ -229,7 +230,11 @@ impl Summary {
                 cut_off: t.cut_off,
             },
             outcomes,
-            error_kinds: t.error_kinds.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            error_kinds: t
+                .error_kinds
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
             error_rate: ratio(t.errors, completed),
             latency_ms: Percentiles::of(&t.latency),
             latency_by_outcome_ms: t

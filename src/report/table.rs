@@ -8,12 +8,24 @@ use super::summary::Summary;
 pub fn write_table<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
     let r = &s.requests;
     let l = &s.latency_ms;
-    writeln!(out, "scenario {} (seed {}, {}, {:.1} s{})", s.scenario, s.seed, s.mode, s.duration_s,
-        if s.interrupted { ", interrupted" } else { "" })?;
+    writeln!(
+        out,
+        "scenario {} (seed {}, {}, {:.1} s{})",
+        s.scenario,
+        s.seed,
+        s.mode,
+        s.duration_s,
+        if s.interrupted { ", interrupted" } else { "" }
+    )?;
     writeln!(
         out,
         "requests  {} started, {} ok, {} errors ({:.2} %), {} dropped, {} cut off",
-        r.total, r.ok, r.errors, s.error_rate * 100.0, r.dropped, r.cut_off
+        r.total,
+        r.ok,
+        r.errors,
+        s.error_rate * 100.0,
+        r.dropped,
+        r.cut_off
     )?;
     writeln!(
         out,
@@ -33,7 +45,11 @@ pub fn write_table<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
         .collect();
     writeln!(out, "outcomes  {}", outcomes.join(", "))?;
     if !s.error_kinds.is_empty() {
-        let kinds: Vec<String> = s.error_kinds.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let kinds: Vec<String> = s
+            .error_kinds
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
         writeln!(out, "errors    {}", kinds.join(", "))?;
     }
     writeln!(
@@ -43,8 +59,16 @@ pub fn write_table<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
     )?;
     for rec in &s.recovery {
         match rec.recovered_after_s {
-            Some(t) => writeln!(out, "recovery  {} at {:.1} s: recovered {:.1} s after it ended", rec.event, rec.at_s, t)?,
-            None => writeln!(out, "recovery  {} at {:.1} s: did not recover", rec.event, rec.at_s)?,
+            Some(t) => writeln!(
+                out,
+                "recovery  {} at {:.1} s: recovered {:.1} s after it ended",
+                rec.event, rec.at_s, t
+            )?,
+            None => writeln!(
+                out,
+                "recovery  {} at {:.1} s: did not recover",
+                rec.event, rec.at_s
+            )?,
         }
     }
     for t in &s.thresholds {
@@ -63,7 +87,8 @@ pub fn write_table<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
 
 /// A metric value in the unit its threshold is written in.
 pub fn format_actual(metric: &str, v: f64) -> String {
-    if metric.starts_with("latency.") || metric.starts_with("ttft.") || metric == "schedule.max_lag" {
+    if metric.starts_with("latency.") || metric.starts_with("ttft.") || metric == "schedule.max_lag"
+    {
         format!("{v:.1}ms")
     } else if metric == "error_rate" || metric.starts_with("outcomes.") || metric == "quota.ratio" {
         format!("{:.2}%", v * 100.0)

@@ -11,12 +11,27 @@ use crate::driver::IntervalRow;
 /// The header row.
 pub fn header() -> Vec<&'static str> {
     let mut h = vec![
-        "interval_start_s", "offered_rps", "started", "completed", "ok", "errors", "dropped",
-        "goodput_rps", "p50_ms", "p95_ms", "p99_ms", "max_ms",
+        "interval_start_s",
+        "offered_rps",
+        "started",
+        "completed",
+        "ok",
+        "errors",
+        "dropped",
+        "goodput_rps",
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "max_ms",
     ];
     h.extend(OUTCOMES);
     h.extend([
-        "attempts", "retries", "limiter_wait_ms", "queue_depth_max", "breaker", "quota_remaining",
+        "attempts",
+        "retries",
+        "limiter_wait_ms",
+        "queue_depth_max",
+        "breaker",
+        "quota_remaining",
     ]);
     h
 }

@@ -92,7 +92,12 @@ impl Scenario {
     pub fn parse(text: &str, path: &str) -> Result<Self, ConfigError> {
         let s: Scenario = toml::from_str(text).map_err(|e| toml_error(text, path, &e))?;
         if s.duration.0.is_zero() {
-            return Err(invalid(path, text, "", "duration: must be more than 0".into()));
+            return Err(invalid(
+                path,
+                text,
+                "",
+                "duration: must be more than 0".into(),
+            ));
         }
         if s.name.trim().is_empty() {
             return Err(invalid(path, text, "", "name: must not be empty".into()));
@@ -182,7 +187,9 @@ mod tests {
         let text = MINIMAL.replace("[workload]", "[workload]\nmodel = \"closed\"");
         let e = Scenario::parse(&text, "x.toml").unwrap_err().to_string();
         assert!(e.starts_with("x.toml:3:1"), "{e}");
-        let e = Scenario::parse(&format!("{MINIMAL}colour = 1\n"), "x.toml").unwrap_err().to_string();
+        let e = Scenario::parse(&format!("{MINIMAL}colour = 1\n"), "x.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("colour"), "{e}");
     }
 }

@@ -8,12 +8,35 @@ use mock_upstream::duration::parse_duration;
 
 /// Metrics a threshold can name.
 pub const METRICS: &[&str] = &[
-    "latency.min", "latency.mean", "latency.p50", "latency.p90", "latency.p95", "latency.p99",
-    "latency.p999", "latency.max", "ttft.p50", "ttft.p99", "error_rate", "requests.total",
-    "requests.ok", "requests.errors", "requests.dropped", "outcomes.upstream", "outcomes.cache_hit",
-    "outcomes.coalesced", "outcomes.stale", "outcomes.fallback", "outcomes.queued", "outcomes.error",
-    "upstream.calls", "upstream.retries", "amplification", "goodput_rps", "quota.used",
-    "quota.ratio", "schedule.max_lag",
+    "latency.min",
+    "latency.mean",
+    "latency.p50",
+    "latency.p90",
+    "latency.p95",
+    "latency.p99",
+    "latency.p999",
+    "latency.max",
+    "ttft.p50",
+    "ttft.p99",
+    "error_rate",
+    "requests.total",
+    "requests.ok",
+    "requests.errors",
+    "requests.dropped",
+    "outcomes.upstream",
+    "outcomes.cache_hit",
+    "outcomes.coalesced",
+    "outcomes.stale",
+    "outcomes.fallback",
+    "outcomes.queued",
+    "outcomes.error",
+    "upstream.calls",
+    "upstream.retries",
+    "amplification",
+    "goodput_rps",
+    "quota.used",
+    "quota.ratio",
+    "schedule.max_lag",
 ];
 
 /// A metric name, checked against [`METRICS`] where it is written.
@@ -99,7 +122,9 @@ impl std::str::FromStr for Condition {
         } else if let Some(r) = t.strip_prefix('>') {
             (Op::Gt, r)
         } else {
-            return Err(format!("threshold {text:?}: start with <, <=, > or >= (like \"< 3s\")"));
+            return Err(format!(
+                "threshold {text:?}: start with <, <=, > or >= (like \"< 3s\")"
+            ));
         };
         let v = rest.trim();
         let limit = if let Some(p) = v.strip_suffix('%') {

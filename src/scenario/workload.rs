@@ -194,11 +194,16 @@ impl WorkloadSpec {
         match self.model {
             LoadModel::Open => {
                 if self.stages.is_empty() {
-                    return Err("workload.stages: an open workload needs at least one stage with a rate".into());
+                    return Err(
+                        "workload.stages: an open workload needs at least one stage with a rate"
+                            .into(),
+                    );
                 }
                 for (i, s) in self.stages.iter().enumerate() {
                     if s.users.is_some() {
-                        return Err(format!("workload.stages[{i}]: `users` is for the closed model; use `rate`"));
+                        return Err(format!(
+                            "workload.stages[{i}]: `users` is for the closed model; use `rate`"
+                        ));
                     }
                     if i == 0 && s.rate.is_none() && s.ramp_to.is_none() {
                         return Err("workload.stages[0]: needs `rate` or `ramp_to`".into());
@@ -207,11 +212,15 @@ impl WorkloadSpec {
             }
             LoadModel::Closed => {
                 if self.stages.is_empty() && self.users.is_none() {
-                    return Err("workload: a closed workload needs `users` or stages with `users`".into());
+                    return Err(
+                        "workload: a closed workload needs `users` or stages with `users`".into(),
+                    );
                 }
                 for (i, s) in self.stages.iter().enumerate() {
                     if s.rate.is_some() || s.ramp_to.is_some() {
-                        return Err(format!("workload.stages[{i}]: `rate` is for the open model; use `users`"));
+                        return Err(format!(
+                            "workload.stages[{i}]: `rate` is for the open model; use `users`"
+                        ));
                     }
                     if s.users.is_none() {
                         return Err(format!("workload.stages[{i}]: needs `users`"));
@@ -228,11 +237,16 @@ impl WorkloadSpec {
         if !(0.0..=1.0).contains(&self.stream_share) || !(0.0..=1.0).contains(&self.batch_share) {
             return Err("workload: stream_share and batch_share are fractions in 0..=1".into());
         }
-        if self.tenants.iter().any(|t| !(t.share > 0.0)) {
+        if self
+            .tenants
+            .iter()
+            .any(|t| t.share.is_nan() || t.share <= 0.0)
+        {
             return Err("workload.tenants: every share must be more than 0".into());
         }
         if let Some(t) = &self.think_time {
-            t.distribution().map_err(|e| format!("workload.think_time: {e}"))?;
+            t.distribution()
+                .map_err(|e| format!("workload.think_time: {e}"))?;
         }
         if self.max_in_flight == 0 {
             return Err("workload.max_in_flight: needs at least 1".into());

@@ -269,7 +269,12 @@ async fn carry_out(
         Outcome::Serve => {
             let reply = &decision.reply.expect("checked above").render();
             if ctx.stream {
-                work(decision.stream.first_token, &mut permit, ctx.finish_abandoned).await;
+                work(
+                    decision.stream.first_token,
+                    &mut permit,
+                    ctx.finish_abandoned,
+                )
+                .await;
                 stream_response(ctx, reply, decision.stream.per_token, None, permit)
             } else {
                 work(decision.delay, &mut permit, ctx.finish_abandoned).await;
