@@ -14,3 +14,4 @@ pub mod client;
 pub mod driver;
 pub mod report;
 pub mod scenario;
+pub mod sim;

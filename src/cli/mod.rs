@@ -60,6 +60,9 @@ pub struct RunArgs {
     /// No progress output.
     #[arg(long)]
     pub quiet: bool,
+    /// Run on virtual time, in-process, reproducibly (an hour of traffic in seconds).
+    #[arg(long, conflicts_with = "target")]
+    pub sim: bool,
 }
 
 fn parse_duration_arg(s: &str) -> Result<Duration, String> {

@@ -53,31 +53,37 @@ pub fn run(args: RunArgs) -> u8 {
     let out: PathBuf = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("reports").join(format!("{}-{}", scenario.name, utc_stamp(now)))
     });
-    let progress = Progress::for_stderr(args.quiet, scenario.duration.0);
-    let interval = scenario.report.interval.0;
-    let shown = progress.clone();
-    let options = RunOptions {
-        target: args
-            .target
-            .clone()
-            .map_or(Target::Embedded, Target::External),
-        allow_remote: args.allow_remote,
-        epoch_secs: now,
-        on_interval: Some(Box::new(move |row, open| {
-            shown.interval(row, interval, open)
-        })),
-    };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("gauntlet: cannot start the runtime: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    let result = runtime.block_on(driver::run(&scenario, options, async {
+    let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
-    }));
-    progress.finish();
+    };
+    let (result, mode) = if args.sim {
+        (crate::sim::run(&scenario, ctrl_c), "sim")
+    } else {
+        let progress = Progress::for_stderr(args.quiet, scenario.duration.0);
+        let interval = scenario.report.interval.0;
+        let shown = progress.clone();
+        let options = RunOptions {
+            target: args
+                .target
+                .clone()
+                .map_or(Target::Embedded, Target::External),
+            allow_remote: args.allow_remote,
+            epoch_secs: now,
+            on_interval: Some(Box::new(move |row, open| {
+                shown.interval(row, interval, open)
+            })),
+        };
+        let runtime = match tokio::runtime::Runtime::new() {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("gauntlet: cannot start the runtime: {e}");
+                return EXIT_USAGE;
+            }
+        };
+        let result = runtime.block_on(driver::run(&scenario, options, ctrl_c));
+        progress.finish();
+        (result, "real")
+    };
     let result = match result {
         Ok(r) => r,
         Err(e) => {
@@ -85,7 +91,7 @@ pub fn run(args: RunArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let summary = Summary::build(&scenario, &result, "real");
+    let summary = Summary::build(&scenario, &result, mode);
     if let Err(e) = report::write_run(&out, &summary, &result) {
         eprintln!("gauntlet: writing the report: {e}");
         return EXIT_USAGE;

@@ -291,6 +291,7 @@ pub async fn run(
                 }
                 let intended = start + offset;
                 tokio::select! {
+                    biased;
                     () = sleep_until(intended) => {}
                     () = &mut stop => { interrupted = true; break; }
                 }
@@ -322,6 +323,7 @@ pub async fn run(
         let deadline = Instant::now().max(end) + drain;
         loop {
             tokio::select! {
+                    biased;
                 joined = tasks.join_next() => if joined.is_none() { break },
                 () = sleep_until(deadline) => break,
                 () = &mut stop => { interrupted = true; break; }
@@ -435,6 +437,7 @@ async fn closed_model(
             break;
         }
         tokio::select! {
+                    biased;
             () = sleep_until(start + at) => {}
             () = &mut *stop => return true,
         }
@@ -466,6 +469,7 @@ async fn closed_model(
         spawned = spawned.min(users);
     }
     tokio::select! {
+                    biased;
         () = sleep_until(start + scenario.duration.0) => false,
         () = &mut *stop => true,
     }

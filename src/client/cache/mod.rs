@@ -19,6 +19,9 @@ use tower::{Layer, Service, ServiceExt};
 
 pub use key::{cache_key, CacheKey};
 
+/// std's SipHash with fixed keys: the same hashes in every run (unlike `RandomState`).
+pub type FixedHasher = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
+
 use super::error::ClientError;
 use super::layer_support::Inner;
 use super::observer::{Event, SharedObserver};
@@ -75,7 +78,7 @@ type InFlight = Shared<BoxFuture<'static, Result<ChatResponse, ClientError>>>;
 /// The cache's storage, shared by the cache layer and the fallback's `stale` step.
 #[derive(Debug)]
 pub struct ResponseCache {
-    entries: moka::sync::Cache<CacheKey, Arc<CachedAnswer>>,
+    entries: moka::sync::Cache<CacheKey, Arc<CachedAnswer>, FixedHasher>,
     ttl: Duration,
     stale_window: Duration,
     coalesce: bool,
@@ -87,7 +90,11 @@ impl ResponseCache {
     /// An empty cache.
     pub fn new(config: &CacheConfig, l2: Option<Arc<dyn L2Store>>) -> Self {
         Self {
-            entries: moka::sync::Cache::new(config.max_entries.max(1)),
+            // A fixed hasher: moka's eviction order then depends on the keys only, so a
+            // simulation replays bit for bit.
+            entries: moka::sync::Cache::builder()
+                .max_capacity(config.max_entries.max(1))
+                .build_with_hasher(FixedHasher::default()),
             ttl: config.ttl.0,
             stale_window: config.stale_if_error.map_or(Duration::ZERO, |d| d.0),
             coalesce: config.coalesce,

@@ -48,14 +48,16 @@ type History = Arc<Mutex<VecDeque<(ChatMessage, ChatMessage)>>>;
 #[derive(Debug, Clone)]
 pub struct ContextLayer {
     config: Arc<ContextConfig>,
-    sessions: moka::sync::Cache<String, History>,
+    sessions: moka::sync::Cache<String, History, super::cache::FixedHasher>,
 }
 
 impl ContextLayer {
     /// No sessions yet.
     pub fn new(config: ContextConfig) -> Self {
         Self {
-            sessions: moka::sync::Cache::new(config.max_sessions.max(1)),
+            sessions: moka::sync::Cache::builder()
+                .max_capacity(config.max_sessions.max(1))
+                .build_with_hasher(super::cache::FixedHasher::default()),
             config: Arc::new(config),
         }
     }

@@ -1,0 +1,79 @@
+//! Virtual-time runs: reproducible to the byte, and the retry storm's collapse and recovery.
+
+use std::path::{Path, PathBuf};
+
+use gauntlet::report::{self, Summary};
+use gauntlet::scenario::Scenario;
+
+fn scenario(name: &str) -> Scenario {
+    Scenario::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios")
+            .join(name),
+    )
+    .unwrap()
+}
+
+fn sim_files(s: &Scenario, dir: &Path) -> (Summary, Vec<u8>, Vec<u8>) {
+    let run = gauntlet::sim::run(s, std::future::pending()).unwrap();
+    let summary = Summary::build(s, &run, "sim");
+    report::write_run(dir, &summary, &run).unwrap();
+    (
+        summary,
+        std::fs::read(dir.join("summary.json")).unwrap(),
+        std::fs::read(dir.join("timeseries.csv")).unwrap(),
+    )
+}
+
+fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("gauntlet-sim-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+#[test]
+fn same_seed_same_bytes_different_seed_different_figures() {
+    let s = scenario("canonical.toml");
+    let (a, a_json, a_csv) = sim_files(&s, &temp("a"));
+    let (_, b_json, b_csv) = sim_files(&s, &temp("b"));
+    assert_eq!(a_json, b_json, "summary.json differs between two runs");
+    assert_eq!(a_csv, b_csv, "timeseries.csv differs between two runs");
+    let mut other = s.clone();
+    other.seed += 1;
+    let (c, c_json, _) = sim_files(&other, &temp("c"));
+    assert_ne!(a_json, c_json);
+    // Different draws, the same story: request counts within a few standard deviations.
+    let (na, nc) = (a.requests.total as f64, c.requests.total as f64);
+    assert!((na - nc).abs() < 5.0 * na.sqrt(), "{na} vs {nc}");
+    assert_eq!(a.mode, "sim");
+}
+
+#[test]
+fn the_naive_retry_storm_collapses_and_the_budgeted_one_recovers() {
+    let naive =
+        gauntlet::sim::run(&scenario("retry-storm-naive.toml"), std::future::pending()).unwrap();
+    let naive = Summary::build(&scenario("retry-storm-naive.toml"), &naive, "sim");
+    let budgeted_s = scenario("retry-storm-budgeted.toml");
+    let budgeted = gauntlet::sim::run(&budgeted_s, std::future::pending()).unwrap();
+    let budgeted = Summary::build(&budgeted_s, &budgeted, "sim");
+    // Naive: after the 3 s trigger, amplification stays high, goodput low, and no recovery.
+    assert!(naive.amplification > 2.5, "{}", naive.amplification);
+    assert!(
+        naive.goodput_rps < 0.5 * naive.offered_rps,
+        "{} of {}",
+        naive.goodput_rps,
+        naive.offered_rps
+    );
+    assert_eq!(
+        naive.recovery[0].recovered_after_s, None,
+        "{:?}",
+        naive.recovery
+    );
+    // Budgeted: the same trigger, back to normal within seconds.
+    assert!(budgeted.amplification < 1.2, "{}", budgeted.amplification);
+    let after = budgeted.recovery[0]
+        .recovered_after_s
+        .expect("the budgeted client recovers");
+    assert!(after <= 5.0, "{after}");
+    assert!(budgeted.goodput_rps > 0.85 * budgeted.offered_rps);
+}
