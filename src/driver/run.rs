@@ -295,6 +295,9 @@ pub async fn run(
                     () = sleep_until(intended) => {}
                     () = &mut stop => { interrupted = true; break; }
                 }
+                // Reap finished sessions so the set holds only live ones: memory stays flat
+                // however long the run.
+                while tasks.try_join_next().is_some() {}
                 let now = Instant::now();
                 let lag = now.saturating_duration_since(intended);
                 max_lag = max_lag.max(lag);
