@@ -77,3 +77,61 @@ fn the_naive_retry_storm_collapses_and_the_budgeted_one_recovers() {
     assert!(after <= 5.0, "{after}");
     assert!(budgeted.goodput_rps > 0.85 * budgeted.offered_rps);
 }
+
+#[test]
+fn sim_agrees_with_a_real_run() {
+    let text = r#"
+name = "faithful"
+seed = 11
+duration = "4s"
+[upstream]
+latency = { distribution = "uniform", min = "40ms", max = "120ms" }
+[[upstream.failures]]
+kind = "status"
+status = 503
+probability = 0.1
+[workload]
+arrivals = "constant"
+stages = [{ for = "4s", rate = "100/s" }]
+prompts = { distinct = 100000, zipf_exponent = 0.0 }
+[client.retry]
+max_attempts = 2
+base_delay = "20ms"
+jitter = "none"
+"#;
+    let s = Scenario::parse(text, "faithful.toml").unwrap();
+    let sim = Summary::build(
+        &s,
+        &gauntlet::sim::run(&s, std::future::pending()).unwrap(),
+        "sim",
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let real = rt
+        .block_on(gauntlet::driver::run(
+            &s,
+            Default::default(),
+            std::future::pending(),
+        ))
+        .unwrap();
+    let real = Summary::build(&s, &real, "real");
+    let close = |a: f64, b: f64| (a - b).abs() <= 0.10 * b;
+    assert!(
+        close(real.latency_ms.p50, sim.latency_ms.p50),
+        "p50 {} vs {}",
+        real.latency_ms.p50,
+        sim.latency_ms.p50
+    );
+    assert!(
+        close(real.latency_ms.p99, sim.latency_ms.p99),
+        "p99 {} vs {}",
+        real.latency_ms.p99,
+        sim.latency_ms.p99
+    );
+    assert!(
+        (real.error_rate - sim.error_rate).abs() <= 0.01,
+        "{} vs {}",
+        real.error_rate,
+        sim.error_rate
+    );
+    assert_eq!(real.requests.total, sim.requests.total);
+}

@@ -22,12 +22,16 @@ pub(crate) fn paced(
     cut_at: Option<usize>,
     permit: Option<OwnedSemaphorePermit>,
 ) -> Body {
+    // Each piece is due at an absolute time (the start plus the delays so far): the timer's
+    // millisecond rounding then does not add up over hundreds of tokens.
+    let start = tokio::time::Instant::now();
     let stream = futures_util::stream::unfold(
-        (pieces.into_iter().enumerate(), cut_at, permit),
-        |(mut it, cut_at, permit)| async move {
+        (pieces.into_iter().enumerate(), cut_at, permit, start),
+        |(mut it, cut_at, permit, due)| async move {
             let (i, (delay, bytes)) = it.next()?;
+            let due = due + delay;
             if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
+                tokio::time::sleep_until(due).await;
             }
             if cut_at == Some(i) {
                 // Let what was sent reach the socket first: hyper flushes while the body is
@@ -35,10 +39,10 @@ pub(crate) fn paced(
                 tokio::task::yield_now().await;
                 return Some((
                     Err(BodyCut),
-                    (Vec::new().into_iter().enumerate(), None, None),
+                    (Vec::new().into_iter().enumerate(), None, None, due),
                 ));
             }
-            Some((Ok::<_, BodyCut>(bytes), (it, cut_at, permit)))
+            Some((Ok::<_, BodyCut>(bytes), (it, cut_at, permit, due)))
         },
     );
     Body::from_stream(stream)
