@@ -41,7 +41,7 @@ awk -v a="$drv_rps" -v b="$oha_rps" 'BEGIN { printf "driver / oha: %.2f\n", a / 
 
 echo "== 2. CPU per request at 10 000 requests/s"
 /usr/bin/time -v -o "$tmp/oha.time" oha --no-tui -z "${secs}s" -q 10000 -c 64 -m POST -T application/json -d "$body" "$url" > "$tmp/oha.out"
-oha_n=$(awk '/Success rate/ {next} /Total:/ {t=$2} /Requests\/sec/ {r=$2} END {printf "%d", r * t}' "$tmp/oha.out")
+oha_n=$(awk '/\[200\]/ {print $2}' "$tmp/oha.out")
 scenario open10k 'arrivals = "constant"\nstages = [{ for = "1h", rate = "10000/s" }]\n' "${secs}s"
 /usr/bin/time -v -o "$tmp/drv.time" target/release/gauntlet run "$tmp/open10k.toml" --out "$tmp/open10k" --quiet > /dev/null || true
 drv_n=$(field "$tmp/open10k/summary.json" "d['requests']['total']")

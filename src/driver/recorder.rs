@@ -392,6 +392,16 @@ impl Recorder {
 
 impl Observer for Recorder {
     fn on_event(&self, event: &Event) {
+        // Most events (attempts, cache misses, ...) are counted elsewhere: skip the lock.
+        if !matches!(
+            event,
+            Event::Retry { .. }
+                | Event::QueueDepth { .. }
+                | Event::Breaker { .. }
+                | Event::RateLimitSeen { .. }
+        ) {
+            return;
+        }
         let now = Instant::now();
         let mut s = self.lock();
         self.roll(&mut s, now);

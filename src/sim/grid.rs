@@ -1,0 +1,133 @@
+//! `--set key=v1,v2`: any scenario key, swept over values. Keys are dotted paths into the
+//! scenario's TOML (`client.retry.max_attempts`, `upstream.timeline.0.for`); each value is read
+//! as TOML (`3`, `true`, `0.5`) or, failing that, as a string (`10/s`, `5s`).
+
+use toml::{Table, Value};
+
+/// One swept key and its values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Axis {
+    /// The dotted path.
+    pub key: String,
+    /// Values, as written.
+    pub values: Vec<String>,
+}
+
+/// Reads `key=v1,v2,...`.
+pub fn parse_axis(arg: &str) -> Result<Axis, String> {
+    let (key, values) = arg
+        .split_once('=')
+        .ok_or_else(|| format!("--set {arg:?}: write key=value1,value2"))?;
+    let key = key.trim();
+    if key.is_empty() || key.split('.').any(str::is_empty) {
+        return Err(format!(
+            "--set {arg:?}: the key must be a dotted path like client.retry.max_attempts"
+        ));
+    }
+    let values: Vec<String> = values.split(',').map(|v| v.trim().to_string()).collect();
+    if values.iter().any(String::is_empty) {
+        return Err(format!("--set {arg:?}: a value is empty"));
+    }
+    Ok(Axis {
+        key: key.to_string(),
+        values,
+    })
+}
+
+/// A value as TOML: a number, boolean or inline table/array when it parses as one, else a string.
+pub fn toml_value(text: &str) -> Value {
+    toml::from_str::<Table>(&format!("v = {text}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| Value::String(text.to_string()))
+}
+
+/// Sets `path` in `root`, creating tables on the way; numeric segments index arrays.
+pub fn set_path(root: &mut Table, path: &str, value: Value) -> Result<(), String> {
+    let parts: Vec<&str> = path.split('.').collect();
+    set_in_table(root, &parts, value, path)
+}
+
+fn set_in_table(t: &mut Table, parts: &[&str], value: Value, path: &str) -> Result<(), String> {
+    let (first, rest) = parts.split_first().ok_or("empty key")?;
+    if rest.is_empty() {
+        t.insert((*first).to_string(), value);
+        return Ok(());
+    }
+    let child = t
+        .entry((*first).to_string())
+        .or_insert_with(|| Value::Table(Table::new()));
+    set_in_value(child, rest, value, path)
+}
+
+fn set_in_value(v: &mut Value, parts: &[&str], value: Value, path: &str) -> Result<(), String> {
+    match v {
+        Value::Table(t) => set_in_table(t, parts, value, path),
+        Value::Array(a) => {
+            let (first, rest) = parts.split_first().ok_or("empty key")?;
+            let i: usize = first
+                .parse()
+                .map_err(|_| format!("{path}: {first:?} is not an index"))?;
+            let len = a.len();
+            let item = a
+                .get_mut(i)
+                .ok_or_else(|| format!("{path}: index {i} out of range (the array has {len})"))?;
+            if rest.is_empty() {
+                *item = value;
+                Ok(())
+            } else {
+                set_in_value(item, rest, value, path)
+            }
+        }
+        _ => Err(format!("{path}: cannot set a key inside a plain value")),
+    }
+}
+
+/// Every combination of the axes' values, first axis slowest.
+pub fn combinations(axes: &[Axis]) -> Vec<Vec<String>> {
+    axes.iter().fold(vec![Vec::new()], |acc, axis| {
+        acc.iter()
+            .flat_map(|prefix| {
+                axis.values.iter().map(move |v| {
+                    let mut c = prefix.clone();
+                    c.push(v.clone());
+                    c
+                })
+            })
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sets_nested_keys_and_array_items() {
+        let mut t: Table = toml::from_str(
+            "name = \"x\"\n[[upstream.timeline]]\nat = \"1s\"\nfor = \"2s\"\nkind = \"outage\"\n",
+        )
+        .unwrap();
+        set_path(&mut t, "client.retry.max_attempts", toml_value("5")).unwrap();
+        set_path(&mut t, "upstream.timeline.0.for", toml_value("10s")).unwrap();
+        assert_eq!(t["client"]["retry"]["max_attempts"].as_integer(), Some(5));
+        assert_eq!(t["upstream"]["timeline"][0]["for"].as_str(), Some("10s"));
+        assert!(set_path(&mut t, "upstream.timeline.3.for", toml_value("1s")).is_err());
+        assert!(set_path(&mut t, "name.x", toml_value("1")).is_err());
+    }
+
+    #[test]
+    fn grid_is_the_cartesian_product() {
+        let axes = [
+            parse_axis("a=1,3,5").unwrap(),
+            parse_axis("b=10/s,20/s").unwrap(),
+        ];
+        let c = combinations(&axes);
+        assert_eq!(c.len(), 6);
+        assert_eq!(c[1], ["1", "20/s"]);
+        assert!(parse_axis("novalue").is_err());
+        assert!(parse_axis("a=1,,2").is_err());
+        assert_eq!(toml_value("10/s").as_str(), Some("10/s"));
+        assert_eq!(toml_value("0.5").as_float(), Some(0.5));
+    }
+}
