@@ -135,3 +135,56 @@ jitter = "none"
     );
     assert_eq!(real.requests.total, sim.requests.total);
 }
+
+#[test]
+fn sweep_writes_a_ranked_grid() {
+    let out = temp("sweep");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_gauntlet"))
+        .args(["sweep"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/retry-storm-naive.toml"))
+        .args([
+            "--set",
+            "client.retry.max_attempts=1,5",
+            "--set",
+            "upstream.timeline.0.for=1s,3s",
+            "--objective",
+            "min latency.p99 where error_rate < 10%",
+            "--jobs",
+            "2",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    assert!(csv
+        .starts_with("client.retry.max_attempts,upstream.timeline.0.for,p50_ms,p99_ms,error_rate"));
+    let md = std::fs::read_to_string(out.join("sweep.md")).unwrap();
+    assert!(md.contains("| best"), "{md}");
+    // The naive policy with a 3 s trigger collapses: it is not the best row.
+    let best = md.lines().find(|l| l.starts_with("| best")).unwrap();
+    assert!(!best.contains("| 5 | 3s |"), "{best}");
+    let svg = std::fs::read_to_string(out.join("pareto.svg")).unwrap();
+    assert_eq!(svg.matches("<circle").count(), 4);
+
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_gauntlet"))
+        .args(["sweep"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/canonical.toml"))
+        .args(["--set", "client.retry.max_attempts=0", "--quiet", "--out"])
+        .arg(temp("sweep-bad"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("max_attempts"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

@@ -4,6 +4,7 @@
 
 mod progress;
 mod run_cmd;
+mod sweep_cmd;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -29,6 +30,8 @@ pub struct Opts {
 enum Command {
     /// Run a scenario against the embedded mock (or --target) and write its report.
     Run(RunArgs),
+    /// Run a grid of settings in simulation and rank them (sweep.csv, sweep.md, pareto.svg).
+    Sweep(SweepArgs),
     /// Check scenario files without running them.
     Validate {
         /// Scenario files.
@@ -65,6 +68,28 @@ pub struct RunArgs {
     pub sim: bool,
 }
 
+/// `gauntlet sweep` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SweepArgs {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// A key and its values: `client.retry.max_attempts=1,3,5` (any scenario key; repeat for a grid).
+    #[arg(long = "set", required = true)]
+    pub set: Vec<String>,
+    /// What "best" means: `min latency.p99 where error_rate < 1%`.
+    #[arg(long)]
+    pub objective: Option<String>,
+    /// Simulations run at once (default: the number of cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Output directory (default: reports/<scenario>-sweep-<UTC timestamp>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
 fn parse_duration_arg(s: &str) -> Result<Duration, String> {
     mock_upstream::duration::parse_duration(s).map_err(|e| e.to_string())
 }
@@ -85,6 +110,7 @@ where
     match opts.command {
         Command::Validate { files } => validate(&files),
         Command::Run(args) => run_cmd::run(args),
+        Command::Sweep(args) => sweep_cmd::run(args),
     }
 }
 

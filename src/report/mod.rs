@@ -2,6 +2,7 @@
 //! and writes it to `W: Write`, so `gauntlet report` can regenerate files without running.
 
 pub mod hgrm;
+pub mod pareto;
 pub mod recovery;
 pub mod summary;
 pub mod table;

@@ -94,7 +94,9 @@ pub fn format_actual(metric: &str, v: f64) -> String {
         format!("{:.2}%", v * 100.0)
     } else if metric == "goodput_rps" {
         format!("{v:.2}/s")
-    } else {
+    } else if v.fract() == 0.0 {
         format!("{v}")
+    } else {
+        format!("{v:.2}")
     }
 }

@@ -105,6 +105,8 @@ impl Scenario {
         s.workload
             .validate()
             .map_err(|m| invalid(path, text, "workload", m))?;
+        s.validate_client()
+            .map_err(|(table, m)| invalid(path, text, &table, m))?;
         s.upstream
             .fault_config(s.seed)
             .map_err(|m| invalid(path, text, "upstream", format!("upstream: {m}")))?;
@@ -117,6 +119,25 @@ impl Scenario {
             ));
         }
         Ok(s)
+    }
+
+    /// Checks the client tables' values (the same checks the stack makes when it is built), so
+    /// `gauntlet validate` catches them.
+    fn validate_client(&self) -> Result<(), (String, String)> {
+        let c = &self.client;
+        if let Some(r) = &c.retry {
+            r.validate()
+                .map_err(|e| ("client.retry".into(), e.to_string()))?;
+        }
+        if let Some(b) = &c.breaker {
+            b.validate()
+                .map_err(|e| ("client.breaker".into(), e.to_string()))?;
+        }
+        if let Some(l) = &c.limiter {
+            l.validate()
+                .map_err(|e| ("client.limiter".into(), e.to_string()))?;
+        }
+        Ok(())
     }
 
     /// Reads and validates a scenario file.
