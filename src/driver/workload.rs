@@ -49,28 +49,42 @@ const TOPICS: &[&str] = &[
     "quota management",
 ];
 
-/// The prompt pool: the built-in corpus, or lines of a file.
+/// The prompt pool: the built-in corpus (written on demand, so a pool of a million distinct
+/// prompts costs nothing up front), or lines of a file.
 #[derive(Debug, Clone)]
 pub struct PromptPool {
-    prompts: Vec<String>,
+    prompts: std::sync::Arc<Vec<String>>,
+    built_in: usize,
+}
+
+/// The `i`-th prompt of the built-in corpus.
+fn built_in_prompt(i: usize) -> String {
+    let t = TEMPLATES[i % TEMPLATES.len()];
+    let topic = TOPICS[(i / TEMPLATES.len()) % TOPICS.len()];
+    let round = i / (TEMPLATES.len() * TOPICS.len());
+    if round == 0 {
+        format!("{t} {topic}.")
+    } else {
+        format!("{t} {topic} (variant {round}).")
+    }
 }
 
 impl PromptPool {
     /// `distinct` prompts from the built-in corpus.
     pub fn built_in(distinct: u32) -> Self {
-        let prompts = (0..distinct as usize)
-            .map(|i| {
-                let t = TEMPLATES[i % TEMPLATES.len()];
-                let topic = TOPICS[(i / TEMPLATES.len()) % TOPICS.len()];
-                let round = i / (TEMPLATES.len() * TOPICS.len());
-                if round == 0 {
-                    format!("{t} {topic}.")
-                } else {
-                    format!("{t} {topic} (variant {round}).")
-                }
-            })
-            .collect();
-        Self { prompts }
+        Self {
+            prompts: std::sync::Arc::new(Vec::new()),
+            built_in: distinct.max(1) as usize,
+        }
+    }
+
+    /// The `i`-th prompt.
+    pub fn get(&self, i: usize) -> String {
+        if self.prompts.is_empty() {
+            built_in_prompt(i)
+        } else {
+            self.prompts[i].clone()
+        }
     }
 
     /// Up to `distinct` non-empty lines of `text`.
@@ -85,17 +99,24 @@ impl PromptPool {
         if prompts.is_empty() {
             return Err("the prompts file has no non-empty line".into());
         }
-        Ok(Self { prompts })
+        Ok(Self {
+            prompts: std::sync::Arc::new(prompts),
+            built_in: 0,
+        })
     }
 
     /// Number of prompts.
     pub fn len(&self) -> usize {
-        self.prompts.len()
+        if self.prompts.is_empty() {
+            self.built_in
+        } else {
+            self.prompts.len()
+        }
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.prompts.is_empty()
+        self.len() == 0
     }
 }
 
@@ -200,7 +221,7 @@ impl SessionFactory {
             Some(z) => (z.sample(&mut self.rng_prompt) as usize).clamp(1, n) - 1,
             None => self.rng_prompt.random_range(0..n),
         };
-        self.pool.prompts[idx].clone()
+        self.pool.get(idx)
     }
 
     /// A think time.
