@@ -383,7 +383,10 @@ impl SessionCtx {
                     if t >= self.end {
                         return;
                     }
-                    sleep_until(t).await;
+                    // A zero think time must not wait for the timer's next millisecond tick.
+                    if !turn.think.is_zero() {
+                        sleep_until(t).await;
+                    }
                     self.recorder.started(t, Duration::ZERO, 0.0);
                     t
                 }
@@ -464,7 +467,9 @@ async fn closed_model(
                     if Instant::now() + think >= ctx.end {
                         break;
                     }
-                    tokio::time::sleep(think).await;
+                    if !think.is_zero() {
+                        tokio::time::sleep(think).await;
+                    }
                 }
             });
         }
