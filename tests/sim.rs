@@ -18,10 +18,12 @@ fn sim_files(s: &Scenario, dir: &Path) -> (Summary, Vec<u8>, Vec<u8>) {
     let run = gauntlet::sim::run(s, std::future::pending()).unwrap();
     let summary = Summary::build(s, &run, "sim");
     report::write_run(dir, &summary, &run).unwrap();
+    let mut csv_and_hgrm = std::fs::read(dir.join("timeseries.csv")).unwrap();
+    csv_and_hgrm.extend(std::fs::read(dir.join("latency.hgrm")).unwrap());
     (
         summary,
         std::fs::read(dir.join("summary.json")).unwrap(),
-        std::fs::read(dir.join("timeseries.csv")).unwrap(),
+        csv_and_hgrm,
     )
 }
 
@@ -37,7 +39,10 @@ fn same_seed_same_bytes_different_seed_different_figures() {
     let (a, a_json, a_csv) = sim_files(&s, &temp("a"));
     let (_, b_json, b_csv) = sim_files(&s, &temp("b"));
     assert_eq!(a_json, b_json, "summary.json differs between two runs");
-    assert_eq!(a_csv, b_csv, "timeseries.csv differs between two runs");
+    assert_eq!(
+        a_csv, b_csv,
+        "timeseries.csv or latency.hgrm differs between two runs"
+    );
     let mut other = s.clone();
     other.seed += 1;
     let (c, c_json, _) = sim_files(&other, &temp("c"));

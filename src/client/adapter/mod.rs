@@ -15,10 +15,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use http_body_util::BodyExt;
-use mock_upstream::wire::{
-    ChatCompletion, ChatCompletionRequest, ErrorEnvelope, LegacyChatRequest, LegacyChatResponse,
-    StreamOptions,
-};
+use mock_upstream::wire::{ErrorEnvelope, LegacyChatRequest, LegacyChatResponse, StreamOptions};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use tower::{Service, ServiceExt};
@@ -91,16 +88,76 @@ impl Default for AdapterConfig {
 pub struct Adapter {
     transport: Transport,
     config: Arc<AdapterConfig>,
+    uris: Arc<Uris>,
     on_new_api: Arc<AtomicBool>,
     observer: SharedObserver,
+}
+
+/// Parsed once: the two endpoints and the default key's header.
+#[derive(Debug)]
+struct Uris {
+    chat: Result<http::Uri, String>,
+    legacy: Result<http::Uri, String>,
+    bearer: Option<http::HeaderValue>,
+}
+
+/// The request body, borrowing the request's fields instead of copying them.
+#[derive(Serialize)]
+struct OutgoingChat<'a> {
+    model: &'a str,
+    messages: &'a [mock_upstream::wire::ChatMessage],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+}
+
+/// The parts of a `chat.completion` the client uses; the rest is skipped unread.
+#[derive(Deserialize)]
+struct IncomingChat {
+    choices: Vec<IncomingChoice>,
+    #[serde(default)]
+    usage: Option<mock_upstream::wire::Usage>,
+}
+
+#[derive(Deserialize)]
+struct IncomingChoice {
+    message: IncomingMessage,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct IncomingMessage {
+    #[serde(default)]
+    content: Option<mock_upstream::wire::MessageContent>,
 }
 
 impl Adapter {
     /// An adapter over `transport`.
     pub fn new(transport: Transport, config: AdapterConfig, observer: SharedObserver) -> Self {
         let on_new_api = config.api != ApiVersion::Legacy && config.api != ApiVersion::Auto;
+        let base = config.base_url.trim_end_matches('/');
+        let parse = |path: &str| {
+            format!("{base}{path}")
+                .parse::<http::Uri>()
+                .map_err(|e| format!("base_url {:?}: {e}", config.base_url))
+        };
+        let uris = Uris {
+            chat: parse("/v1/chat/completions"),
+            legacy: parse("/v1/chat"),
+            bearer: config
+                .api_key
+                .as_ref()
+                .and_then(|k| http::HeaderValue::try_from(format!("Bearer {k}")).ok()),
+        };
         Self {
             transport,
+            uris: Arc::new(uris),
             config: Arc::new(config),
             on_new_api: Arc::new(AtomicBool::new(on_new_api)),
             observer,
@@ -113,20 +170,18 @@ impl Adapter {
     }
 
     fn build(&self, req: &ChatRequest, new_api: bool) -> Result<http::Request<Bytes>, ClientError> {
-        let base = self.config.base_url.trim_end_matches('/');
-        let (path, body) = if new_api {
-            let wire = ChatCompletionRequest {
-                model: req.model.clone(),
-                messages: req.messages.clone(),
+        let (uri, body) = if new_api {
+            let wire = OutgoingChat {
+                model: &req.model,
+                messages: &req.messages,
                 stream: req.stream.then_some(true),
                 max_tokens: req.max_tokens,
-                max_completion_tokens: None,
                 temperature: req.temperature,
                 stream_options: req.stream.then_some(StreamOptions {
                     include_usage: true,
                 }),
             };
-            ("/v1/chat/completions", serde_json::to_vec(&wire))
+            (&self.uris.chat, serde_json::to_vec(&wire))
         } else {
             let prompt = req
                 .messages
@@ -135,18 +190,25 @@ impl Adapter {
                 .collect::<Vec<_>>()
                 .join("\n");
             (
-                "/v1/chat",
+                &self.uris.legacy,
                 serde_json::to_vec(&LegacyChatRequest { prompt }),
             )
         };
+        let uri = uri.clone().map_err(ClientError::Connect)?;
         let body = body.map_err(|e| ClientError::Malformed(format!("request encoding: {e}")))?;
-        let mut builder = http::Request::post(format!("{base}{path}"))
-            .header(http::header::CONTENT_TYPE, "application/json");
-        if let Some(key) = req.api_key.as_ref().or(self.config.api_key.as_ref()) {
-            builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {key}"));
+        let mut builder =
+            http::Request::post(uri).header(http::header::CONTENT_TYPE, "application/json");
+        match (&req.api_key, &self.uris.bearer) {
+            (Some(key), _) => {
+                builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {key}"));
+            }
+            (None, Some(bearer)) => {
+                builder = builder.header(http::header::AUTHORIZATION, bearer.clone());
+            }
+            (None, None) => {}
         }
         let attempt = req.trace.attempts().saturating_sub(1);
-        builder = builder.header("x-stainless-retry-count", attempt.to_string());
+        builder = builder.header("x-stainless-retry-count", attempt);
         builder
             .body(Bytes::from(body))
             .map_err(|e| ClientError::Malformed(format!("request: {e}")))
@@ -223,17 +285,26 @@ impl Adapter {
             return Err(ClientError::Malformed("empty body".into()));
         }
         let mut reply = if new_api {
-            let c: ChatCompletion = serde_json::from_slice(&bytes)
+            let c: IncomingChat = serde_json::from_slice(&bytes)
                 .map_err(|e| ClientError::Malformed(format!("chat.completion: {e}")))?;
             let choice = c
                 .choices
                 .into_iter()
                 .next()
                 .ok_or_else(|| ClientError::Malformed("no choices".into()))?;
+            let text = match choice.message.content {
+                Some(mock_upstream::wire::MessageContent::Text(t)) => t,
+                Some(parts) => mock_upstream::wire::ChatMessage {
+                    role: String::new(),
+                    content: Some(parts),
+                }
+                .text(),
+                None => String::new(),
+            };
             ChatResponse {
-                usage: Some(c.usage),
+                usage: c.usage,
                 finish_reason: choice.finish_reason,
-                ..ChatResponse::local(choice.message.text(), Outcome::Upstream)
+                ..ChatResponse::local(text, Outcome::Upstream)
             }
         } else {
             let c: LegacyChatResponse = serde_json::from_slice(&bytes)
