@@ -60,12 +60,10 @@ pub fn http_transport(config: &HttpTransportConfig) -> Result<Transport, Transpo
         .http2_only(config.http2_only)
         .build(https);
     let service = tower::service_fn(move |req: http::Request<Bytes>| {
-        let client = client.clone();
+        // The response future owns what it needs: no per-request clone of the client.
+        let pending = client.request(req.map(Full::new));
         async move {
-            let resp = client
-                .request(req.map(Full::new))
-                .await
-                .map_err(|e| classify(&e))?;
+            let resp = pending.await.map_err(|e| classify(&e))?;
             Ok(resp.map(|b| b.map_err(|e| Box::new(e) as super::BoxError).boxed_unsync()))
         }
     });
