@@ -193,3 +193,19 @@ fn sweep_writes_a_ranked_grid() {
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+/// Golden files: the shipped example report is exactly what a simulated run of the canonical
+/// scenario writes. A deliberate change of a report format regenerates it with
+/// `gauntlet run scenarios/canonical.toml --sim --out reports/example`.
+#[test]
+fn the_example_report_is_reproduced_byte_for_byte() {
+    let s = scenario("canonical.toml");
+    let out = temp("golden");
+    sim_files(&s, &out);
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/example");
+    for file in ["summary.json", "timeseries.csv", "latency.hgrm"] {
+        let want = std::fs::read_to_string(example.join(file)).unwrap();
+        let got = std::fs::read_to_string(out.join(file)).unwrap();
+        assert!(want == got, "{file} differs from reports/example/{file}");
+    }
+}
