@@ -103,6 +103,10 @@ impl<S: Inner> Service<ChatRequest> for ContextService<S> {
 
     fn call(&mut self, mut req: ChatRequest) -> Self::Future {
         let config = self.layer.config.clone();
+        if req.session.is_none() && config.system_prompt.is_none() {
+            // Nothing to add and nothing to remember.
+            return Box::pin(self.inner.clone().oneshot(req));
+        }
         let history = req
             .session
             .as_ref()

@@ -118,8 +118,14 @@ impl<S: Inner> Service<ChatRequest> for Fallback<S> {
     fn call(&mut self, req: ChatRequest) -> Self::Future {
         let inner = self.inner.clone();
         let layer = self.layer.clone();
+        // Keep only what the configured steps need: the stale step the cache key, the queue
+        // step the whole request.
+        let order = &layer.config.order;
+        let key = (layer.cache.is_some() && order.contains(&FallbackStep::Stale))
+            .then(|| cache_key(&req));
+        let kept = order.contains(&FallbackStep::Queue).then(|| req.clone());
         Box::pin(async move {
-            let error = match inner.clone().oneshot(req.clone()).await {
+            let error = match inner.clone().oneshot(req).await {
                 Ok(r) => return Ok(r),
                 Err(e) if !falls_back(&e) => return Err(e),
                 Err(e) => e,
@@ -131,8 +137,10 @@ impl<S: Inner> Service<ChatRequest> for Fallback<S> {
             for step in &layer.config.order {
                 match step {
                     FallbackStep::Stale => {
-                        let Some(cache) = &layer.cache else { continue };
-                        if let Some(stale) = cache.stale(cache_key(&req), Instant::now()) {
+                        let (Some(cache), Some(key)) = (&layer.cache, key) else {
+                            continue;
+                        };
+                        if let Some(stale) = cache.stale(key, Instant::now()) {
                             return served(stale, Outcome::Stale);
                         }
                     }
@@ -146,7 +154,8 @@ impl<S: Inner> Service<ChatRequest> for Fallback<S> {
                         );
                     }
                     FallbackStep::Queue => {
-                        if let Some(resp) = queue(inner.clone(), &req, &layer.config).await {
+                        let Some(req) = &kept else { continue };
+                        if let Some(resp) = queue(inner.clone(), req, &layer.config).await {
                             return served(resp, Outcome::Queued);
                         }
                     }
