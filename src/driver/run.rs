@@ -99,6 +99,11 @@ pub enum RunError {
     /// The prompts file.
     #[error("workload.prompts: {0}")]
     Prompts(String),
+    /// A simulation of a scenario whose upstream is an external server.
+    #[error(
+        "--sim runs against the embedded mock; this scenario's [upstream] names a target ({0})"
+    )]
+    SimNeedsMock(String),
 }
 
 /// A scripted event, for reports.
@@ -185,6 +190,7 @@ pub async fn run(
     };
     let mut client = scenario.client.clone();
     let target = match (&options.target, &scenario.upstream.target) {
+        (Target::InProcess, Some(url)) => return Err(RunError::SimNeedsMock(url.clone())),
         (Target::External(url), _) => Target::External(url.clone()),
         (Target::Embedded, Some(url)) => Target::External(url.clone()),
         (t, _) => t.clone(),
