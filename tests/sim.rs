@@ -20,6 +20,7 @@ fn sim_files(s: &Scenario, dir: &Path) -> (Summary, Vec<u8>, Vec<u8>) {
     report::write_run(dir, &summary, &run).unwrap();
     let mut csv_and_hgrm = std::fs::read(dir.join("timeseries.csv")).unwrap();
     csv_and_hgrm.extend(std::fs::read(dir.join("latency.hgrm")).unwrap());
+    csv_and_hgrm.extend(std::fs::read(dir.join("latency.hlog")).unwrap());
     (
         summary,
         std::fs::read(dir.join("summary.json")).unwrap(),
@@ -203,7 +204,7 @@ fn the_example_report_is_reproduced_byte_for_byte() {
     let out = temp("golden");
     sim_files(&s, &out);
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/example");
-    for file in ["summary.json", "timeseries.csv", "latency.hgrm"] {
+    for file in ["summary.json", "summary.md", "junit.xml", "timeseries.csv", "latency.hlog", "latency.hgrm"] {
         let want = std::fs::read_to_string(example.join(file)).unwrap();
         let got = std::fs::read_to_string(out.join(file)).unwrap();
         assert!(want == got, "{file} differs from reports/example/{file}");

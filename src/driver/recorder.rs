@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use hdrhistogram::serialization::Serializer as _;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use tokio::time::Instant;
@@ -75,6 +76,9 @@ pub struct IntervalRow {
     pub quota_remaining: Option<u64>,
     /// Offered rate of the schedule, per second (open model).
     pub offered_rps: f64,
+    /// The interval's latency histogram (µs), V2-deflate encoded, for `latency.hlog`.
+    #[serde(skip)]
+    pub histogram: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -147,14 +151,23 @@ impl Totals {
     }
 }
 
-#[derive(Debug)]
 struct State {
+    serializer: hdrhistogram::serialization::V2DeflateSerializer,
     totals: Totals,
     open: u64,
     closed: bool,
     current: Current,
     rows: Vec<IntervalRow>,
     breaker: BreakerState,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("rows", &self.rows.len())
+            .field("open", &self.open)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Thread-safe recorder; one lock per request, held for a few histogram updates.
@@ -192,6 +205,7 @@ impl Recorder {
             start,
             interval,
             state: Mutex::new(State {
+                serializer: hdrhistogram::serialization::V2DeflateSerializer::new(),
                 totals: Totals::new(),
                 open: 0,
                 closed: false,
@@ -238,6 +252,13 @@ impl Recorder {
                 row.max_ms = h.max() as f64 / 1000.0;
             }
             row.breaker = s.breaker.as_str();
+            let mut encoded = Vec::new();
+            if s.serializer
+                .serialize(&s.current.hist, &mut encoded)
+                .is_ok()
+            {
+                row.histogram = encoded;
+            }
             s.rows.push(row);
             s.current.hist.reset();
             s.current.index += 1;

@@ -144,6 +144,8 @@ pub struct RunResult {
     pub max_lag: Duration,
     /// The interval length.
     pub interval: Duration,
+    /// Unix time of the start (0 in simulation), for the hlog's `StartTime`.
+    pub epoch_secs: u64,
 }
 
 fn check_target(url: &str, allow_remote: bool) -> Result<(), RunError> {
@@ -183,6 +185,7 @@ pub async fn run(
             until_s: e.until.map(|u| u.as_secs_f64()),
         })
         .collect();
+    let options_epoch = options.epoch_secs;
     let mock_options = MockOptions {
         seed: Some(seed),
         admin_token: None,
@@ -365,6 +368,7 @@ pub async fn run(
         seed,
         max_lag,
         interval: recorder.interval(),
+        epoch_secs: options_epoch,
     })
 }
 

@@ -2,6 +2,9 @@
 //! and writes it to `W: Write`, so `gauntlet report` can regenerate files without running.
 
 pub mod hgrm;
+pub mod hlog;
+pub mod junit;
+pub mod markdown;
 pub mod pareto;
 pub mod recovery;
 pub mod summary;
@@ -46,7 +49,8 @@ fn create(path: &Path) -> Result<BufWriter<File>, ReportError> {
         })
 }
 
-/// Writes `summary.json`, `timeseries.csv` and `latency.hgrm` into `dir` (created if needed).
+/// Writes `summary.json`, `summary.md`, `junit.xml`, `timeseries.csv`, `latency.hlog` and
+/// `latency.hgrm` into `dir` (created if needed).
 pub fn write_run(dir: &Path, summary: &Summary, run: &RunResult) -> Result<(), ReportError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -63,6 +67,21 @@ pub fn write_run(dir: &Path, summary: &Summary, run: &RunResult) -> Result<(), R
     let path = dir.join("timeseries.csv");
     timeseries::write_csv(&run.rows, run.interval.as_secs_f64(), create(&path)?)
         .map_err(|source| ReportError::Csv { path, source })?;
+
+    let path = dir.join("summary.md");
+    let mut f = create(&path)?;
+    markdown::write_markdown(summary, &mut f).map_err(io(&path))?;
+    std::io::Write::flush(&mut f).map_err(io(&path))?;
+
+    let path = dir.join("junit.xml");
+    let mut f = create(&path)?;
+    junit::write_junit(summary, &mut f).map_err(io(&path))?;
+    std::io::Write::flush(&mut f).map_err(io(&path))?;
+
+    let path = dir.join("latency.hlog");
+    let mut f = create(&path)?;
+    hlog::write_hlog(&run.rows, run.interval, run.epoch_secs, &mut f).map_err(io(&path))?;
+    std::io::Write::flush(&mut f).map_err(io(&path))?;
 
     let path = dir.join("latency.hgrm");
     let mut f = create(&path)?;

@@ -1,0 +1,85 @@
+//! `summary.md`: the run's figures as a Markdown table, fit for a CI job summary
+//! (`cat summary.md >> $GITHUB_STEP_SUMMARY`).
+
+use std::io::{self, Write};
+
+use super::summary::Summary;
+use super::table::format_actual;
+
+/// Writes the Markdown summary.
+pub fn write_markdown<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
+    let verdict = if s.passed() { "passed" } else { "FAILED" };
+    writeln!(out, "## Gauntlet: {} ({verdict})\n", s.scenario)?;
+    writeln!(
+        out,
+        "Seed {}, {} mode, {:.1} s{}.\n",
+        s.seed,
+        s.mode,
+        s.duration_s,
+        if s.interrupted { ", interrupted" } else { "" }
+    )?;
+    writeln!(out, "| metric | value |\n| --- | --- |")?;
+    let l = &s.latency_ms;
+    let rows = [
+        (
+            "requests",
+            format!(
+                "{} ({} ok, {} errors, {} dropped)",
+                s.requests.total, s.requests.ok, s.requests.errors, s.requests.dropped
+            ),
+        ),
+        ("error rate", format!("{:.2} %", s.error_rate * 100.0)),
+        (
+            "latency p50 / p95 / p99 / max",
+            format!(
+                "{:.1} / {:.1} / {:.1} / {:.1} ms",
+                l.p50, l.p95, l.p99, l.max
+            ),
+        ),
+        (
+            "goodput / offered",
+            format!("{:.2} / {:.2} req/s", s.goodput_rps, s.offered_rps),
+        ),
+        (
+            "upstream calls (retries)",
+            format!("{} ({})", s.upstream.calls, s.upstream.retries),
+        ),
+        ("amplification", format!("{:.2}", s.amplification)),
+    ];
+    for (k, v) in rows {
+        writeln!(out, "| {k} | {v} |")?;
+    }
+    for (k, v) in s.outcomes.iter().filter(|(_, v)| **v > 0) {
+        writeln!(out, "| outcome {k} | {v} |")?;
+    }
+    for r in &s.recovery {
+        let v = r
+            .recovered_after_s
+            .map_or("did not recover".to_string(), |t| {
+                format!("{t:.1} s after it ended")
+            });
+        writeln!(
+            out,
+            "| recovery from {} at {:.1} s | {v} |",
+            r.event, r.at_s
+        )?;
+    }
+    if !s.thresholds.is_empty() {
+        writeln!(
+            out,
+            "\n| threshold | actual | result |\n| --- | --- | --- |"
+        )?;
+        for t in &s.thresholds {
+            writeln!(
+                out,
+                "| `{} {} {}` | {} | {} |",
+                t.metric,
+                t.op,
+                t.limit,
+                format_actual(&t.metric, t.actual),
+                if t.pass { "pass" } else { "**fail**" }
+            )?;
+        }
+    }
+    Ok(())
+}
