@@ -204,9 +204,60 @@ fn the_example_report_is_reproduced_byte_for_byte() {
     let out = temp("golden");
     sim_files(&s, &out);
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/example");
-    for file in ["summary.json", "summary.md", "junit.xml", "timeseries.csv", "latency.hlog", "latency.hgrm"] {
+    for file in [
+        "summary.json",
+        "summary.md",
+        "junit.xml",
+        "timeseries.csv",
+        "latency.hlog",
+        "latency.hgrm",
+    ] {
         let want = std::fs::read_to_string(example.join(file)).unwrap();
         let got = std::fs::read_to_string(out.join(file)).unwrap();
         assert!(want == got, "{file} differs from reports/example/{file}");
     }
+}
+
+#[test]
+fn compare_exits_1_on_a_regression_and_0_on_equal_runs() {
+    let bin = env!("CARGO_BIN_EXE_gauntlet");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let run = |name: &str| {
+        let out = temp(&format!("cmp-{name}"));
+        let st = std::process::Command::new(bin)
+            .args(["run", "--sim", "--quiet", "--out"])
+            .arg(&out)
+            .arg(dir.join(format!("{name}.toml")))
+            .output()
+            .unwrap();
+        assert!(st.status.code().is_some());
+        out
+    };
+    let good = run("retry-storm-budgeted");
+    let bad = run("retry-storm-naive");
+    let compare = |a: &Path, b: &Path| {
+        std::process::Command::new(bin)
+            .args(["compare"])
+            .arg(a)
+            .arg(b)
+            .args(["--fail-on-regression", "10%"])
+            .output()
+            .unwrap()
+    };
+    let same = compare(&good, &good);
+    assert_eq!(
+        same.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&same.stdout)
+    );
+    let worse = compare(&good, &bad);
+    assert_eq!(worse.status.code(), Some(1));
+    let table = String::from_utf8_lossy(&worse.stdout);
+    assert!(
+        table.contains("| latency.p99 |") && table.contains("**regressed**"),
+        "{table}"
+    );
+    let better = compare(&bad, &good);
+    assert_eq!(better.status.code(), Some(0));
 }

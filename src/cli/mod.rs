@@ -2,6 +2,7 @@
 //! plain structs with no side effects, then `run_*` builds the heavy objects. It lives in the
 //! library so tests call it directly; `main.rs` only maps the result to an exit code.
 
+mod compare_cmd;
 mod progress;
 mod run_cmd;
 mod sweep_cmd;
@@ -32,6 +33,8 @@ enum Command {
     Run(RunArgs),
     /// Run a grid of settings in simulation and rank them (sweep.csv, sweep.md, pareto.svg).
     Sweep(SweepArgs),
+    /// Compare two runs' summaries; exit 1 when a metric regressed beyond --fail-on-regression.
+    Compare(CompareArgs),
     /// Check scenario files without running them.
     Validate {
         /// Scenario files.
@@ -66,6 +69,19 @@ pub struct RunArgs {
     /// Run on virtual time, in-process, reproducibly (an hour of traffic in seconds).
     #[arg(long, conflicts_with = "target")]
     pub sim: bool,
+}
+
+/// `gauntlet compare` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CompareArgs {
+    /// The base run's directory.
+    pub base: PathBuf,
+    /// The candidate run's directory.
+    pub candidate: PathBuf,
+    /// Exit 1 when p50/p95/p99/p999, error rate, fallback rate or upstream calls get worse by more
+    /// than this (`10%`).
+    #[arg(long)]
+    pub fail_on_regression: Option<String>,
 }
 
 /// `gauntlet sweep` arguments.
@@ -111,6 +127,7 @@ where
         Command::Validate { files } => validate(&files),
         Command::Run(args) => run_cmd::run(args),
         Command::Sweep(args) => sweep_cmd::run(args),
+        Command::Compare(args) => compare_cmd::run(args),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Reports: everything here reads recorded data only (the summary, interval rows, histograms)
 //! and writes it to `W: Write`, so `gauntlet report` can regenerate files without running.
 
+pub mod compare;
 pub mod hgrm;
 pub mod hlog;
 pub mod junit;

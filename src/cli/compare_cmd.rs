@@ -1,0 +1,56 @@
+//! `gauntlet compare BASE_DIR CANDIDATE_DIR [--fail-on-regression 10%]`.
+
+use std::path::Path;
+
+use super::{CompareArgs, EXIT_OK, EXIT_THRESHOLDS, EXIT_USAGE};
+use crate::report::compare::{compare, write_table};
+use crate::report::Summary;
+
+fn load(dir: &Path) -> Result<Summary, String> {
+    let path = dir.join("summary.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn tolerance(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let v = match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|x| x / 100.0),
+        None => t.parse::<f64>(),
+    };
+    v.ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .ok_or_else(|| format!("--fail-on-regression {text:?}: write a percentage like 10%"))
+}
+
+/// Runs the comparison; exit 1 when a metric regressed beyond the tolerance.
+pub fn run(args: CompareArgs) -> u8 {
+    let result = (|| {
+        let tol = args
+            .fail_on_regression
+            .as_deref()
+            .map(tolerance)
+            .transpose()?;
+        let base = load(&args.base)?;
+        let candidate = load(&args.candidate)?;
+        Ok::<_, String>((compare(&base, &candidate, tol), base, candidate))
+    })();
+    let (deltas, base, candidate) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("gauntlet compare: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let _ = write_table(
+        &deltas,
+        &format!("base ({})", base.scenario),
+        &format!("candidate ({})", candidate.scenario),
+        std::io::stdout().lock(),
+    );
+    if deltas.iter().any(|d| d.regressed) {
+        EXIT_THRESHOLDS
+    } else {
+        EXIT_OK
+    }
+}
