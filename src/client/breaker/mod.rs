@@ -133,11 +133,41 @@ impl<S: Inner> Service<ChatRequest> for Breaker<S> {
             if admit == Admit::Reject {
                 return Err(ClientError::Rejected(Rejection::BreakerOpen));
             }
+            // If this call is dropped unfinished (a total timeout, a caller gone), the guard
+            // records it as a failure: a half-open probe must never be left open forever.
+            let mut guard = CallRecord {
+                layer: &layer,
+                admit,
+                recorded: false,
+            };
             let result = inner.oneshot(req).await;
-            let failed = matches!(&result, Err(e) if e.is_upstream_failure());
-            layer.with_core(|core, now| core.record(now, admit, failed));
+            guard.record(matches!(&result, Err(e) if e.is_upstream_failure()));
             result
         })
+    }
+}
+
+/// Records an admitted call's result exactly once; on drop, as a failure.
+struct CallRecord<'a> {
+    layer: &'a BreakerLayer,
+    admit: Admit,
+    recorded: bool,
+}
+
+impl CallRecord<'_> {
+    fn record(&mut self, failed: bool) {
+        if !self.recorded {
+            self.recorded = true;
+            let admit = self.admit;
+            self.layer
+                .with_core(|core, now| core.record(now, admit, failed));
+        }
+    }
+}
+
+impl Drop for CallRecord<'_> {
+    fn drop(&mut self) {
+        self.record(true);
     }
 }
 

@@ -220,16 +220,21 @@ impl<S: Inner> Service<ChatRequest> for Cache<S> {
                     }
                 }
             };
-            let result = shared.await;
-            if leader {
-                cache
-                    .in_flight
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&key);
-                if let Ok(resp) = &result {
+            let result = shared.clone().await;
+            // Whoever finishes first clears the entry (the leader may have been dropped), so a
+            // later request never joins a finished call and reuses its result, error or not.
+            {
+                let mut in_flight = cache.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+                if in_flight.get(&key).is_some_and(|f| f.ptr_eq(&shared)) {
+                    in_flight.remove(&key);
+                }
+            }
+            if let Ok(resp) = &result {
+                if cache.fresh(key, Instant::now()).is_none() {
                     remember(&cache, key, resp).await;
                 }
+            }
+            if leader {
                 result
             } else {
                 result.map(|r| served(r, Outcome::Coalesced, &observer))
@@ -315,6 +320,36 @@ mod tests {
                 .count(),
             4
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_leader_leaves_no_stale_call_behind() {
+        let (_, layer) = cache(CacheConfig::default());
+        let up = Scripted::new([
+            Step::Err(
+                Duration::from_millis(100),
+                ClientError::Server { status: 503 },
+            ),
+            Step::ok("fresh"),
+        ]);
+        let svc = layer.layer(up.clone());
+        let leader = tokio::spawn(svc.clone().oneshot(ChatRequest::user_text("m", "same")));
+        tokio::task::yield_now().await;
+        let follower = tokio::spawn(svc.clone().oneshot(ChatRequest::user_text("m", "same")));
+        tokio::task::yield_now().await;
+        leader.abort();
+        assert!(
+            follower.await.unwrap().is_err(),
+            "the follower gets the shared 503"
+        );
+        // A new request does not join the finished call: it asks the upstream again.
+        let r = svc
+            .clone()
+            .oneshot(ChatRequest::user_text("m", "same"))
+            .await
+            .unwrap();
+        assert_eq!(r.text, "fresh");
+        assert_eq!(up.call_count(), 2);
     }
 
     #[tokio::test(start_paused = true)]
