@@ -1,9 +1,11 @@
 //! Reports: everything here reads recorded data only (the summary, interval rows, histograms)
 //! and writes it to `W: Write`, so `gauntlet report` can regenerate files without running.
 
+pub mod charts;
 pub mod compare;
 pub mod hgrm;
 pub mod hlog;
+pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod pareto;
@@ -19,6 +21,7 @@ use std::path::{Path, PathBuf};
 pub use summary::Summary;
 
 use crate::driver::RunResult;
+use crate::scenario::Scenario;
 
 /// Why report files could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +33,14 @@ pub enum ReportError {
         path: PathBuf,
         /// What the OS said.
         source: std::io::Error,
+    },
+    /// A chart could not be drawn.
+    #[error("{path}: chart: {message}")]
+    Chart {
+        /// The directory.
+        path: PathBuf,
+        /// What plotters said.
+        message: String,
     },
     /// The CSV writer failed.
     #[error("{path}: {source}")]
@@ -50,9 +61,14 @@ fn create(path: &Path) -> Result<BufWriter<File>, ReportError> {
         })
 }
 
-/// Writes `summary.json`, `summary.md`, `junit.xml`, `timeseries.csv`, `latency.hlog` and
-/// `latency.hgrm` into `dir` (created if needed).
-pub fn write_run(dir: &Path, summary: &Summary, run: &RunResult) -> Result<(), ReportError> {
+/// Writes `summary.json`, `summary.md`, `junit.xml`, `timeseries.csv`, `latency.hlog`,
+/// `latency.hgrm`, the charts (PNG and SVG) and `report.html` into `dir` (created if needed).
+pub fn write_run(
+    dir: &Path,
+    scenario: &Scenario,
+    summary: &Summary,
+    run: &RunResult,
+) -> Result<(), ReportError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| ReportError::Io { path, source }
@@ -87,6 +103,16 @@ pub fn write_run(dir: &Path, summary: &Summary, run: &RunResult) -> Result<(), R
     let path = dir.join("latency.hgrm");
     let mut f = create(&path)?;
     hgrm::write_hgrm(&run.totals.latency, &mut f).map_err(io(&path))?;
+    std::io::Write::flush(&mut f).map_err(io(&path))?;
+
+    let data = charts::ChartData::of(&scenario.name, run);
+    charts::write_charts(dir, &data).map_err(|e| ReportError::Chart {
+        path: dir.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let path = dir.join("report.html");
+    let mut f = create(&path)?;
+    html::write_html(summary, &scenario.description, &data, &mut f).map_err(io(&path))?;
     std::io::Write::flush(&mut f).map_err(io(&path))?;
     Ok(())
 }
