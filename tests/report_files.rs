@@ -106,3 +106,49 @@ fn a_real_browser_renders_the_report() {
         "the screenshot is blank ({ink} of {total} pixels have ink)"
     );
 }
+
+/// `gauntlet report DIR` rebuilds every file from summary.json, timeseries.csv and latency.hlog.
+#[test]
+fn report_rebuilds_every_file_from_the_recorded_data() {
+    let dir = report("rebuild");
+    let keep = ["summary.json", "timeseries.csv", "latency.hlog"];
+    let mut before = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        before.insert(name.clone(), std::fs::read(&path).unwrap());
+        if !keep.contains(&name.as_str()) {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+    let st = Command::new(BIN).arg("report").arg(&dir).output().unwrap();
+    assert_eq!(
+        st.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    for (name, bytes) in &before {
+        let now =
+            std::fs::read(dir.join(name)).unwrap_or_else(|_| panic!("{name} was not rebuilt"));
+        // Text files whose figures survive the CSV's 3 decimals come back byte for byte.
+        if [
+            "summary.json",
+            "summary.md",
+            "junit.xml",
+            "latency.hgrm",
+            "latency.hlog",
+            "timeseries.csv",
+        ]
+        .contains(&name.as_str())
+        {
+            assert!(&now == bytes, "{name} differs after `gauntlet report`");
+        }
+    }
+    let bad = Command::new(BIN)
+        .arg("report")
+        .arg(dir.join("nothing"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -17,7 +17,7 @@ fn scenario(name: &str) -> Scenario {
 fn sim_files(s: &Scenario, dir: &Path) -> (Summary, Vec<u8>, Vec<u8>) {
     let run = gauntlet::sim::run(s, std::future::pending()).unwrap();
     let summary = Summary::build(s, &run, "sim");
-    report::write_run(dir, s, &summary, &run).unwrap();
+    report::write_run(dir, &summary, &report::Recorded::of(&run)).unwrap();
     let mut csv_and_hgrm = std::fs::read(dir.join("timeseries.csv")).unwrap();
     csv_and_hgrm.extend(std::fs::read(dir.join("latency.hgrm")).unwrap());
     csv_and_hgrm.extend(std::fs::read(dir.join("latency.hlog")).unwrap());

@@ -4,6 +4,7 @@
 
 mod compare_cmd;
 mod progress;
+mod report_cmd;
 mod run_cmd;
 mod sweep_cmd;
 
@@ -33,6 +34,11 @@ enum Command {
     Run(RunArgs),
     /// Run a grid of settings in simulation and rank them (sweep.csv, sweep.md, pareto.svg).
     Sweep(SweepArgs),
+    /// Rebuild every file of a run directory from its recorded data, without running again.
+    Report {
+        /// The run directory.
+        dir: PathBuf,
+    },
     /// Compare two runs' summaries; exit 1 when a metric regressed beyond --fail-on-regression.
     Compare(CompareArgs),
     /// Check scenario files without running them.
@@ -128,6 +134,7 @@ where
         Command::Run(args) => run_cmd::run(args),
         Command::Sweep(args) => sweep_cmd::run(args),
         Command::Compare(args) => compare_cmd::run(args),
+        Command::Report { dir } => report_cmd::run(&dir),
     }
 }
 

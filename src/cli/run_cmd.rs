@@ -92,7 +92,7 @@ pub fn run(args: RunArgs) -> u8 {
         }
     };
     let summary = Summary::build(&scenario, &result, mode);
-    if let Err(e) = report::write_run(&out, &scenario, &summary, &result) {
+    if let Err(e) = report::write_run(&out, &summary, &report::Recorded::of(&result)) {
         eprintln!("gauntlet: writing the report: {e}");
         return EXIT_USAGE;
     }

@@ -15,7 +15,7 @@ use plotters::style::{register_font, FontStyle};
 
 use crate::driver::recorder::OUTCOMES;
 use crate::driver::run::EventWindow;
-use crate::driver::{IntervalRow, RunResult};
+use crate::driver::IntervalRow;
 
 /// DejaVu Sans (see `assets/DejaVuSans-LICENSE.txt`).
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
@@ -44,8 +44,8 @@ pub struct ChartData {
 
 impl ChartData {
     /// Gathers the chart data of a run.
-    pub fn of(title: &str, run: &RunResult) -> Self {
-        let h = &run.totals.latency;
+    pub fn of(title: &str, run: &super::Recorded) -> Self {
+        let h = &run.latency;
         let percentiles = if h.is_empty() {
             Vec::new()
         } else {

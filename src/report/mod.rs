@@ -7,6 +7,7 @@ pub mod hgrm;
 pub mod hlog;
 pub mod html;
 pub mod junit;
+pub mod load;
 pub mod markdown;
 pub mod pareto;
 pub mod recovery;
@@ -21,7 +22,6 @@ use std::path::{Path, PathBuf};
 pub use summary::Summary;
 
 use crate::driver::RunResult;
-use crate::scenario::Scenario;
 
 /// Why report files could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -61,14 +61,39 @@ fn create(path: &Path) -> Result<BufWriter<File>, ReportError> {
         })
 }
 
+/// What every report file is made from: the interval rows (with their histograms), the whole
+/// run's latency histogram and the scripted events. A live run hands it over; `gauntlet report`
+/// reads it back from `timeseries.csv`, `latency.hlog` and `summary.json`.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// One row per interval.
+    pub rows: Vec<crate::driver::IntervalRow>,
+    /// Interval length.
+    pub interval: std::time::Duration,
+    /// Unix time of the start (0 in simulation).
+    pub epoch_secs: u64,
+    /// Latency of the whole run, µs.
+    pub latency: hdrhistogram::Histogram<u64>,
+    /// The scripted events.
+    pub events: Vec<crate::driver::run::EventWindow>,
+}
+
+impl Recorded {
+    /// From a run that just ended.
+    pub fn of(run: &RunResult) -> Self {
+        Self {
+            rows: run.rows.clone(),
+            interval: run.interval,
+            epoch_secs: run.epoch_secs,
+            latency: run.totals.latency.clone(),
+            events: run.events.clone(),
+        }
+    }
+}
+
 /// Writes `summary.json`, `summary.md`, `junit.xml`, `timeseries.csv`, `latency.hlog`,
 /// `latency.hgrm`, the charts (PNG and SVG) and `report.html` into `dir` (created if needed).
-pub fn write_run(
-    dir: &Path,
-    scenario: &Scenario,
-    summary: &Summary,
-    run: &RunResult,
-) -> Result<(), ReportError> {
+pub fn write_run(dir: &Path, summary: &Summary, run: &Recorded) -> Result<(), ReportError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| ReportError::Io { path, source }
@@ -102,17 +127,17 @@ pub fn write_run(
 
     let path = dir.join("latency.hgrm");
     let mut f = create(&path)?;
-    hgrm::write_hgrm(&run.totals.latency, &mut f).map_err(io(&path))?;
+    hgrm::write_hgrm(&run.latency, &mut f).map_err(io(&path))?;
     std::io::Write::flush(&mut f).map_err(io(&path))?;
 
-    let data = charts::ChartData::of(&scenario.name, run);
+    let data = charts::ChartData::of(&summary.scenario, run);
     charts::write_charts(dir, &data).map_err(|e| ReportError::Chart {
         path: dir.to_path_buf(),
         message: e.to_string(),
     })?;
     let path = dir.join("report.html");
     let mut f = create(&path)?;
-    html::write_html(summary, &scenario.description, &data, &mut f).map_err(io(&path))?;
+    html::write_html(summary, &summary.description, &data, &mut f).map_err(io(&path))?;
     std::io::Write::flush(&mut f).map_err(io(&path))?;
     Ok(())
 }

@@ -135,6 +135,9 @@ pub struct Schedule {
 pub struct Summary {
     /// Scenario name.
     pub scenario: String,
+    /// The scenario's story, so a report can be rebuilt from the run directory alone.
+    #[serde(default)]
+    pub description: String,
     /// Seed used.
     pub seed: u64,
     /// `real` or `sim`.
@@ -218,6 +221,7 @@ impl Summary {
         };
         let mut summary = Summary {
             scenario: scenario.name.clone(),
+            description: scenario.description.trim().to_string(),
             seed: run.seed,
             mode: mode.to_string(),
             duration_s: secs,

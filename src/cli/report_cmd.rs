@@ -1,0 +1,24 @@
+//! `gauntlet report DIR`: rebuilds every file of a run from its recorded data, without running.
+
+use std::path::Path;
+
+use super::{EXIT_OK, EXIT_USAGE};
+use crate::report::load::{load_recorded, load_summary};
+use crate::report::write_run;
+
+/// Regenerates the report files in `dir`.
+pub fn run(dir: &Path) -> u8 {
+    let result = load_summary(dir)
+        .and_then(|s| load_recorded(dir, &s).map(|r| (s, r)))
+        .and_then(|(s, r)| write_run(dir, &s, &r).map_err(|e| e.to_string()));
+    match result {
+        Ok(()) => {
+            println!("report    {}", dir.display());
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("gauntlet report: {e}");
+            EXIT_USAGE
+        }
+    }
+}
