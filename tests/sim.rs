@@ -260,4 +260,8 @@ fn compare_exits_1_on_a_regression_and_0_on_equal_runs() {
     );
     let better = compare(&bad, &good);
     assert_eq!(better.status.code(), Some(0));
+    let svg = std::fs::read_to_string(good.join("compare_percentiles.svg")).unwrap();
+    assert!(svg.matches("<polyline").count() >= 2, "both runs are drawn");
+    let png = good.join("compare_percentiles.png");
+    assert!(std::fs::metadata(png).unwrap().len() > 1000);
 }

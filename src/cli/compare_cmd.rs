@@ -3,7 +3,9 @@
 use std::path::Path;
 
 use super::{CompareArgs, EXIT_OK, EXIT_THRESHOLDS, EXIT_USAGE};
+use crate::report::charts::{write_overlay, ChartData};
 use crate::report::compare::{compare, write_table};
+use crate::report::load::load_recorded;
 use crate::report::Summary;
 
 fn load(dir: &Path) -> Result<Summary, String> {
@@ -48,6 +50,22 @@ pub fn run(args: CompareArgs) -> u8 {
         &format!("candidate ({})", candidate.scenario),
         std::io::stdout().lock(),
     );
+    // The overlaid percentile chart goes next to the candidate's report.
+    let chart = (|| {
+        let b = load_recorded(&args.base, &base)?;
+        let c = load_recorded(&args.candidate, &candidate)?;
+        let label = |s: &Summary, dir: &Path| format!("{} ({})", s.scenario, dir.display());
+        let bd = ChartData::of(&label(&base, &args.base), &b);
+        let cd = ChartData::of(&label(&candidate, &args.candidate), &c);
+        write_overlay(&args.candidate, "compare_percentiles", &bd, &cd).map_err(|e| e.to_string())
+    })();
+    match chart {
+        Ok(()) => println!(
+            "\nchart     {}",
+            args.candidate.join("compare_percentiles.svg").display()
+        ),
+        Err(e) => eprintln!("gauntlet compare: no chart: {e}"),
+    }
     if deltas.iter().any(|d| d.regressed) {
         EXIT_THRESHOLDS
     } else {

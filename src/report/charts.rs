@@ -416,3 +416,84 @@ pub fn write_charts(dir: &Path, d: &ChartData) -> Result<(), Box<dyn Error>> {
     }
     Ok(())
 }
+
+/// The percentile distributions of two runs on one chart (`gauntlet compare`).
+fn overlay<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    base: &ChartData,
+    candidate: &ChartData,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let all = base
+        .percentiles
+        .iter()
+        .chain(&candidate.percentiles)
+        .map(|p| p.1);
+    let max = all.clone().fold(1.0, f64::max) * 1.5;
+    let min = all.fold(f64::MAX, f64::min).clamp(0.01, max / 2.0) * 0.7;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "latency by percentile: base against candidate",
+            ("sans-serif", 22),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..5.0, (min..max).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("percentile")
+        .y_desc("latency (ms, log scale)")
+        .x_labels(6)
+        .x_label_formatter(&|x: &f64| {
+            ["0", "90", "99", "99.9", "99.99", "99.999"][(x.round() as usize).min(5)].to_string()
+        })
+        .label_style(("sans-serif", 13))
+        .draw()?;
+    for (d, colour, name) in [(base, BLUE, "base"), (candidate, RED, "candidate")] {
+        chart
+            .draw_series(LineSeries::new(
+                d.percentiles.iter().map(|&(x, y)| (x.min(5.0), y.max(min))),
+                colour.stroke_width(2),
+            ))?
+            .label(format!("{name}: {}", d.title))
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 13))
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+/// Writes the overlaid percentile chart as `STEM.svg` and `STEM.png`.
+pub fn write_overlay(
+    dir: &Path,
+    stem: &str,
+    base: &ChartData,
+    candidate: &ChartData,
+) -> Result<(), Box<dyn Error>> {
+    ensure_font();
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
+        overlay(root, base, candidate)?;
+    }
+    std::fs::write(dir.join(format!("{stem}.svg")), out)?;
+    let path = dir.join(format!("{stem}.png"));
+    overlay(
+        BitMapBackend::new(&path, SIZE).into_drawing_area(),
+        base,
+        candidate,
+    )?;
+    Ok(())
+}
