@@ -190,7 +190,8 @@ where
         .iter()
         .map(|p| p.1)
         .fold(f64::MAX, f64::min)
-        .clamp(0.01, max / 2.0);
+        .clamp(0.01, max / 2.0)
+        * 0.7;
     let mut chart = ChartBuilder::on(&root)
         .caption(
             format!("{}: latency by percentile", d.title),
