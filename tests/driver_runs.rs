@@ -180,6 +180,25 @@ stages = [{ for = "1s", rate = "10/s" }]
     assert!(t
         .iter()
         .any(|t| t["metric"] == "latency.p99" && t["pass"] == false));
+    let dir = std::env::temp_dir().join(format!(
+        "gauntlet-test-{}-thresholds/report",
+        std::process::id()
+    ));
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert_well_formed_xml(&junit);
+    assert_eq!(junit.matches("<testcase ").count(), 2, "{junit}");
+    assert_eq!(junit.matches("<failure ").count(), 1, "{junit}");
+    assert!(junit.contains(r#"failures="1""#));
+    let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(
+        md.contains("(FAILED)") && md.contains("| `latency.p99 < 1ms` |"),
+        "{md}"
+    );
+    let hlog = std::fs::read_to_string(dir.join("latency.hlog")).unwrap();
+    assert!(
+        hlog.starts_with("#[Histogram log format version 1.3]\n#[StartTime: "),
+        "{hlog}"
+    );
 }
 
 #[test]
@@ -290,4 +309,43 @@ fn every_shipped_scenario_validates() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A small XML well-formedness check: a prolog, balanced and properly nested tags, quoted
+/// attributes, and no bare `<` or `&` in text.
+fn assert_well_formed_xml(xml: &str) {
+    let body = xml.trim_start();
+    assert!(body.starts_with("<?xml "), "no XML prolog");
+    let body = &body[body.find("?>").expect("prolog closes") + 2..];
+    let mut stack: Vec<String> = Vec::new();
+    let mut rest = body;
+    while let Some(open) = rest.find('<') {
+        let text = &rest[..open];
+        for (i, _) in text.match_indices('&') {
+            let entity = &text[i..];
+            assert!(
+                ["&lt;", "&gt;", "&amp;", "&quot;", "&apos;"]
+                    .iter()
+                    .any(|e| entity.starts_with(e)),
+                "bare & in text: {text}"
+            );
+        }
+        let close = rest[open..].find('>').expect("tag closes") + open;
+        let tag = &rest[open + 1..close];
+        assert!(!tag.contains('<'), "< inside a tag: {tag}");
+        assert_eq!(tag.matches('"').count() % 2, 0, "unbalanced quotes: {tag}");
+        if let Some(name) = tag.strip_prefix('/') {
+            assert_eq!(
+                stack.pop().as_deref(),
+                Some(name.trim()),
+                "mismatched </{name}>"
+            );
+        } else if !tag.ends_with('/') {
+            let name = tag.split_whitespace().next().expect("tag name");
+            stack.push(name.to_string());
+        }
+        rest = &rest[close + 1..];
+    }
+    assert!(stack.is_empty(), "unclosed tags: {stack:?}");
+    assert!(rest.trim().is_empty(), "text after the root element");
 }
