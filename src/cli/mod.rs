@@ -75,6 +75,10 @@ pub struct RunArgs {
     /// Run on virtual time, in-process, reproducibly (an hour of traffic in seconds).
     #[arg(long, conflicts_with = "target")]
     pub sim: bool,
+    /// Runtime worker threads (default: every core). One thread spends less CPU per request
+    /// against an external target, at the cost of schedule accuracy at high rates.
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 /// `gauntlet compare` arguments.

@@ -73,7 +73,14 @@ pub fn run(args: RunArgs) -> u8 {
                 shown.interval(row, interval, open)
             })),
         };
-        let runtime = match tokio::runtime::Runtime::new() {
+        let threads = args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads.max(1))
+            .enable_all()
+            .build()
+        {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("gauntlet: cannot start the runtime: {e}");
