@@ -81,6 +81,23 @@ type DrawResult = Result<(), Box<dyn Error>>;
 /// A figure read off an interval row.
 type RowMetric = fn(&IntervalRow) -> f64;
 
+/// A chart with time on x.
+type TimeChart<'a, DB> = ChartContext<
+    'a,
+    DB,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// A chart with nines on x and log latency on y.
+type NinesChart<'a, DB> = ChartContext<
+    'a,
+    DB,
+    Cartesian2d<
+        plotters::coord::types::RangedCoordf64,
+        plotters::coord::combinators::LogCoord<f64>,
+    >,
+>;
+
 /// A panel of the client-insides grid: title, unit, figure.
 type Panel = (&'static str, &'static str, Box<dyn Fn(&IntervalRow) -> f64>);
 
@@ -124,17 +141,19 @@ where
     Ok(())
 }
 
-fn latency_over_time<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, d: &ChartData) -> DrawResult
+/// A chart over the run's time axis, titled, with its mesh drawn and the faults shaded.
+fn time_axes<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    what: &str,
+    y_desc: &str,
+    d: &ChartData,
+    top: f64,
+) -> Result<TimeChart<'a, DB>, Box<dyn Error>>
 where
     DB::ErrorType: 'static,
 {
-    root.fill(&WHITE)?;
-    let top = d.rows.iter().map(|r| r.max_ms).fold(1.0, f64::max) * 1.1;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!("{}: latency over time", d.title),
-            ("sans-serif", 22),
-        )
+    let mut chart = ChartBuilder::on(root)
+        .caption(format!("{}: {what}", d.title), ("sans-serif", 22))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
@@ -142,10 +161,49 @@ where
     chart
         .configure_mesh()
         .x_desc("time (s)")
-        .y_desc("latency (ms)")
+        .y_desc(y_desc)
         .label_style(("sans-serif", 13))
         .draw()?;
     shade_events(&mut chart, &d.events, d.end_s(), top)?;
+    Ok(chart)
+}
+
+/// A chart on HdrHistogram's "nines" axis (0 to 99.999) with latency on a log scale.
+fn nines_axes<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    caption: String,
+    min: f64,
+    max: f64,
+) -> Result<NinesChart<'a, DB>, Box<dyn Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..5.0, (min..max).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("percentile")
+        .y_desc("latency (ms, log scale)")
+        .x_labels(6)
+        .x_label_formatter(&|x: &f64| {
+            ["0", "90", "99", "99.9", "99.99", "99.999"][(x.round() as usize).min(5)].to_string()
+        })
+        .label_style(("sans-serif", 13))
+        .draw()?;
+    Ok(chart)
+}
+
+fn latency_over_time<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, d: &ChartData) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let top = d.rows.iter().map(|r| r.max_ms).fold(1.0, f64::max) * 1.1;
+    let mut chart = time_axes(&root, "latency over time", "latency (ms)", d, top)?;
     let series: [(&str, RowMetric, RGBColor); 4] = [
         ("p50", |r| r.p50_ms, BLUE),
         ("p95", |r| r.p95_ms, GREEN),
@@ -192,25 +250,12 @@ where
         .fold(f64::MAX, f64::min)
         .clamp(0.01, max / 2.0)
         * 0.7;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!("{}: latency by percentile", d.title),
-            ("sans-serif", 22),
-        )
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.0..5.0, (min..max).log_scale())?;
-    chart
-        .configure_mesh()
-        .x_desc("percentile")
-        .y_desc("latency (ms, log scale)")
-        .x_labels(6)
-        .x_label_formatter(&|x: &f64| {
-            ["0", "90", "99", "99.9", "99.99", "99.999"][(x.round() as usize).min(5)].to_string()
-        })
-        .label_style(("sans-serif", 13))
-        .draw()?;
+    let mut chart = nines_axes(
+        &root,
+        format!("{}: latency by percentile", d.title),
+        min,
+        max,
+    )?;
     chart.draw_series(LineSeries::new(
         d.percentiles.iter().map(|&(x, y)| (x.min(5.0), y.max(min))),
         BLUE.stroke_width(2),
@@ -244,22 +289,13 @@ where
         .map(|r| per_s(r.completed).max(r.offered_rps))
         .fold(1.0, f64::max)
         * 1.15;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!("{}: answers per second by outcome", d.title),
-            ("sans-serif", 22),
-        )
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.0..d.end_s(), 0.0..top)?;
-    chart
-        .configure_mesh()
-        .x_desc("time (s)")
-        .y_desc("requests / s")
-        .label_style(("sans-serif", 13))
-        .draw()?;
-    shade_events(&mut chart, &d.events, d.end_s(), top)?;
+    let mut chart = time_axes(
+        &root,
+        "answers per second by outcome",
+        "requests / s",
+        d,
+        top,
+    )?;
     // Stacked: each band is drawn from the cumulative sum of the outcomes below it.
     for (i, name) in OUTCOMES.iter().enumerate().rev() {
         let colour = OUTCOME_COLOURS[i];
@@ -435,25 +471,12 @@ where
         .map(|p| p.1);
     let max = all.clone().fold(1.0, f64::max) * 1.5;
     let min = all.fold(f64::MAX, f64::min).clamp(0.01, max / 2.0) * 0.7;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "latency by percentile: base against candidate",
-            ("sans-serif", 22),
-        )
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.0..5.0, (min..max).log_scale())?;
-    chart
-        .configure_mesh()
-        .x_desc("percentile")
-        .y_desc("latency (ms, log scale)")
-        .x_labels(6)
-        .x_label_formatter(&|x: &f64| {
-            ["0", "90", "99", "99.9", "99.99", "99.999"][(x.round() as usize).min(5)].to_string()
-        })
-        .label_style(("sans-serif", 13))
-        .draw()?;
+    let mut chart = nines_axes(
+        &root,
+        "latency by percentile: base against candidate".to_string(),
+        min,
+        max,
+    )?;
     for (d, colour, name) in [(base, BLUE, "base"), (candidate, RED, "candidate")] {
         chart
             .draw_series(LineSeries::new(
