@@ -3,6 +3,7 @@
 //! library so tests call it directly; `main.rs` only maps the result to an exit code.
 
 mod compare_cmd;
+mod merge_cmd;
 mod progress;
 mod report_cmd;
 mod run_cmd;
@@ -41,6 +42,15 @@ enum Command {
     },
     /// Compare two runs' summaries; exit 1 when a metric regressed beyond --fail-on-regression.
     Compare(CompareArgs),
+    /// Merge the run directories of a fleet's nodes into one report (histograms added exactly).
+    Merge {
+        /// The nodes' run directories.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where the merged report goes.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Check scenario files without running them.
     Validate {
         /// Scenario files.
@@ -79,6 +89,15 @@ pub struct RunArgs {
     /// against an external target, at the cost of schedule accuracy at high rates.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// This process's node in a fleet run (0..--nodes); it drives 1/--nodes of the workload.
+    #[arg(long, requires = "nodes")]
+    pub node_id: Option<u32>,
+    /// Nodes in the fleet; each runs the same scenario with its own --node-id.
+    #[arg(long)]
+    pub nodes: Option<u32>,
+    /// Redis shared by the fleet: one rate limit (limiter backend "redis") and one cache (L2).
+    #[arg(long, conflicts_with = "sim")]
+    pub redis: Option<String>,
 }
 
 /// `gauntlet compare` arguments.
@@ -139,6 +158,7 @@ where
         Command::Sweep(args) => sweep_cmd::run(args),
         Command::Compare(args) => compare_cmd::run(args),
         Command::Report { dir } => report_cmd::run(&dir),
+        Command::Merge { dirs, out } => merge_cmd::run(&dirs, &out),
     }
 }
 

@@ -6,8 +6,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::progress::Progress;
 use super::{RunArgs, EXIT_OK, EXIT_THRESHOLDS, EXIT_USAGE};
 use crate::driver::{self, RunOptions, Target};
+use crate::report::summary::Fleet;
 use crate::report::{self, table::write_table, Summary};
-use crate::scenario::Scenario;
+use crate::scenario::{FleetError, NodeSlot, Scenario};
 
 /// `YYYYMMDDTHHMMSSZ` of Unix seconds (civil-from-days, no time-zone database needed).
 pub fn utc_stamp(secs: u64) -> String {
@@ -30,6 +31,19 @@ pub fn utc_stamp(secs: u64) -> String {
     )
 }
 
+/// Applies `--node-id`, `--nodes` and `--redis`; `None` when the run is not part of a fleet.
+fn fleet_slot(args: &RunArgs, scenario: &mut Scenario) -> Result<Option<NodeSlot>, FleetError> {
+    if args.nodes.is_none() && args.redis.is_none() {
+        return Ok(None);
+    }
+    let slot = NodeSlot::new(args.node_id.unwrap_or(0), args.nodes.unwrap_or(1))?;
+    if slot.nodes > 1 {
+        scenario.check_fleet_target(args.target.as_deref())?;
+    }
+    scenario.for_node(slot, args.redis.as_deref());
+    Ok(Some(slot))
+}
+
 /// Runs the scenario and writes its report; returns the exit code.
 pub fn run(args: RunArgs) -> u8 {
     let mut scenario = match Scenario::load(&args.scenario) {
@@ -45,13 +59,23 @@ pub fn run(args: RunArgs) -> u8 {
     if let Some(d) = args.duration {
         scenario.duration = d.into();
     }
+    // A node's own draws use a stream derived from this; the report names the fleet's seed.
+    let fleet_seed = scenario.seed;
+    let slot = match fleet_slot(&args, &mut scenario) {
+        Ok(slot) => slot,
+        Err(e) => {
+            eprintln!("gauntlet: {e}");
+            return EXIT_USAGE;
+        }
+    };
     // The only wall-clock reads: the report directory's name and the mock's `created` base.
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let out: PathBuf = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from("reports").join(format!("{}-{}", scenario.name, utc_stamp(now)))
+        let node = slot.map_or(String::new(), |s| format!("-node{}", s.id));
+        PathBuf::from("reports").join(format!("{}-{}{node}", scenario.name, utc_stamp(now)))
     });
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -98,7 +122,15 @@ pub fn run(args: RunArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let summary = Summary::build(&scenario, &result, mode);
+    let mut summary = Summary::build(&scenario, &result, mode);
+    if slot.is_some() {
+        summary.seed = fleet_seed;
+    }
+    summary.fleet = slot.map(|s| Fleet {
+        nodes: s.nodes,
+        node_id: Some(s.id),
+        merged_from: Vec::new(),
+    });
     if let Err(e) = report::write_run(&out, &summary, &report::Recorded::of(&result)) {
         eprintln!("gauntlet: writing the report: {e}");
         return EXIT_USAGE;

@@ -46,6 +46,22 @@ pub struct ClientConfig {
     pub fallback: Option<FallbackConfig>,
 }
 
+impl ClientConfig {
+    /// Whether a layer keeps state in Redis (a shared limiter or a second-level cache), which
+    /// only a real-time run can reach.
+    pub fn uses_redis(&self) -> bool {
+        let limiter = self
+            .limiter
+            .as_ref()
+            .is_some_and(|l| l.enabled && l.backend == super::limiter::Backend::Redis);
+        let cache = self
+            .cache
+            .as_ref()
+            .is_some_and(|c| c.enabled && c.redis.is_some());
+        limiter || cache
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,7 @@ pub mod observer;
 pub mod rate;
 pub mod request;
 pub mod retry;
+pub mod shared_store;
 pub mod stack;
 pub mod testing;
 pub mod timeout;

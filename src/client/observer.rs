@@ -55,6 +55,8 @@ pub enum Event {
     },
     /// The limiter refused a request.
     LimiterRejected,
+    /// The shared (Redis) limiter was unreachable, so this node's local share decided.
+    LimiterFallback,
     /// The adaptive limiter changed its rate (requests per second).
     LimiterRate {
         /// The new rate.
@@ -130,6 +132,8 @@ pub struct CountingObserver {
     pub limiter_waits: AtomicU64,
     /// Limiter rejections.
     pub limiter_rejections: AtomicU64,
+    /// Decisions taken by the local share while the shared limiter was unreachable.
+    pub limiter_fallbacks: AtomicU64,
     /// Breaker transitions to open.
     pub breaker_opened: AtomicU64,
     /// Cache misses.
@@ -150,6 +154,7 @@ impl Observer for CountingObserver {
             Event::RetryBudgetExhausted => Some(&self.budget_exhausted),
             Event::LimiterWait { .. } => Some(&self.limiter_waits),
             Event::LimiterRejected => Some(&self.limiter_rejections),
+            Event::LimiterFallback => Some(&self.limiter_fallbacks),
             Event::Breaker {
                 to: BreakerState::Open,
                 ..

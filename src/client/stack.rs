@@ -13,7 +13,7 @@ use tower::{Layer, ServiceExt};
 
 use super::adapter::Adapter;
 use super::breaker::{BreakerLayer, InvalidBreaker};
-use super::cache::{CacheLayer, L2Store, ResponseCache};
+use super::cache::{CacheLayer, L2Store, RedisL2, ResponseCache};
 use super::config::ClientConfig;
 use super::context::ContextLayer;
 use super::error::{ClientError, TimeoutScope};
@@ -47,6 +47,9 @@ pub enum StackError {
     /// The transport.
     #[error("transport: {0}")]
     Transport(#[from] TransportError),
+    /// `[client.cache.redis]`.
+    #[error("cache: {0}")]
+    CacheRedis(#[from] crate::client::shared_store::InvalidRedis),
 }
 
 /// A built client stack, with handles on the layers a dashboard wants to watch.
@@ -147,7 +150,12 @@ impl<'a> StackBuilder<'a> {
         }
         let mut cache = None;
         if let Some(c) = cfg.cache.as_ref().filter(|c| c.enabled) {
-            let store = Arc::new(ResponseCache::new(c, self.l2.clone()));
+            let l2 = match (&self.l2, &c.redis) {
+                (Some(l2), _) => Some(l2.clone()),
+                (None, Some(r)) => Some(Arc::new(RedisL2::open(r)?) as Arc<dyn L2Store>),
+                (None, None) => None,
+            };
+            let store = Arc::new(ResponseCache::new(c, l2));
             svc = BoxCloneSyncService::new(CacheLayer::new(store.clone(), obs.clone()).layer(svc));
             cache = Some(store);
         }

@@ -123,6 +123,8 @@ pub struct Totals {
     pub retries: u64,
     /// Total limiter wait.
     pub limiter_wait: Duration,
+    /// Limiter decisions taken locally because the shared (Redis) limiter was unreachable.
+    pub limiter_fallbacks: u64,
     /// Last rate-limit figures seen (remaining, limit).
     pub last_rate_limit: Option<(Option<u64>, Option<u64>)>,
 }
@@ -146,6 +148,7 @@ impl Totals {
             attempts: 0,
             retries: 0,
             limiter_wait: Duration::ZERO,
+            limiter_fallbacks: 0,
             last_rate_limit: None,
         }
     }
@@ -420,6 +423,7 @@ impl Observer for Recorder {
                 | Event::QueueDepth { .. }
                 | Event::Breaker { .. }
                 | Event::RateLimitSeen { .. }
+                | Event::LimiterFallback
         ) {
             return;
         }
@@ -438,6 +442,7 @@ impl Observer for Recorder {
                 }
             }
             Event::Breaker { to, .. } => s.breaker = *to,
+            Event::LimiterFallback => s.totals.limiter_fallbacks += 1,
             Event::RateLimitSeen {
                 remaining_requests,
                 limit_requests,

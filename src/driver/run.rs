@@ -104,6 +104,10 @@ pub enum RunError {
         "--sim runs against the embedded mock; this scenario's [upstream] names a target ({0})"
     )]
     SimNeedsMock(String),
+    /// A simulation of a scenario whose limiter or cache keeps state in Redis: virtual time
+    /// cannot run another process's clock.
+    #[error("--sim runs in one process on virtual time; it cannot share state in Redis (drop --redis, limiter.backend = \"redis\" and [client.cache.redis])")]
+    SimNeedsLocal,
 }
 
 /// A scripted event, for reports.
@@ -194,6 +198,7 @@ pub async fn run(
     let mut client = scenario.client.clone();
     let target = match (&options.target, &scenario.upstream.target) {
         (Target::InProcess, Some(url)) => return Err(RunError::SimNeedsMock(url.clone())),
+        (Target::InProcess, _) if client.uses_redis() => return Err(RunError::SimNeedsLocal),
         (Target::External(url), _) => Target::External(url.clone()),
         (Target::Embedded, Some(url)) => Target::External(url.clone()),
         (t, _) => t.clone(),

@@ -124,11 +124,19 @@ pub fn load_recorded(dir: &Path, summary: &Summary) -> Result<Recorded, String> 
             until_s: (r.end_s > r.at_s).then_some(r.end_s),
         })
         .collect();
+    let hist_path = dir.join("histograms.hlog");
+    let histograms = match std::fs::read(&hist_path) {
+        Ok(text) => super::histograms::read_histograms(&text)
+            .map_err(|e| format!("{}: {e}", hist_path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(format!("{}: {e}", hist_path.display())),
+    };
     Ok(Recorded {
         rows,
         interval,
         epoch_secs,
         latency,
         events,
+        histograms,
     })
 }

@@ -4,11 +4,13 @@
 pub mod charts;
 pub mod compare;
 pub mod hgrm;
+pub mod histograms;
 pub mod hlog;
 pub mod html;
 pub mod junit;
 pub mod load;
 pub mod markdown;
+pub mod merge;
 pub mod pareto;
 pub mod recovery;
 pub mod summary;
@@ -18,6 +20,7 @@ pub mod timeseries;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 pub use summary::Summary;
 
@@ -76,6 +79,9 @@ pub struct Recorded {
     pub latency: hdrhistogram::Histogram<u64>,
     /// The scripted events.
     pub events: Vec<crate::driver::run::EventWindow>,
+    /// Every whole-run histogram by name (empty when read back from a directory without
+    /// `histograms.hlog`).
+    pub histograms: histograms::NamedHistograms,
 }
 
 impl Recorded {
@@ -87,12 +93,13 @@ impl Recorded {
             epoch_secs: run.epoch_secs,
             latency: run.totals.latency.clone(),
             events: run.events.clone(),
+            histograms: histograms::of_totals(&run.totals),
         }
     }
 }
 
 /// Writes `summary.json`, `summary.md`, `junit.xml`, `timeseries.csv`, `latency.hlog`,
-/// `latency.hgrm`, the charts (PNG and SVG) and `report.html` into `dir` (created if needed).
+/// `histograms.hlog`, `latency.hgrm`, the charts (PNG and SVG) and `report.html` into `dir` (created if needed).
 pub fn write_run(dir: &Path, summary: &Summary, run: &Recorded) -> Result<(), ReportError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -124,6 +131,14 @@ pub fn write_run(dir: &Path, summary: &Summary, run: &Recorded) -> Result<(), Re
     let mut f = create(&path)?;
     hlog::write_hlog(&run.rows, run.interval, run.epoch_secs, &mut f).map_err(io(&path))?;
     std::io::Write::flush(&mut f).map_err(io(&path))?;
+
+    if !run.histograms.is_empty() {
+        let path = dir.join("histograms.hlog");
+        let mut f = create(&path)?;
+        let span = Duration::from_secs_f64(summary.duration_s.max(0.0));
+        histograms::write_histograms(&run.histograms, span, &mut f).map_err(io(&path))?;
+        std::io::Write::flush(&mut f).map_err(io(&path))?;
+    }
 
     let path = dir.join("latency.hgrm");
     let mut f = create(&path)?;

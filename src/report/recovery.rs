@@ -2,7 +2,7 @@
 //! return to their level before it — or `null` when they never do within the run, which is what
 //! a metastable collapse looks like.
 
-use crate::driver::run::RunResult;
+use crate::driver::run::{EventWindow, RunResult};
 use crate::driver::IntervalRow;
 
 use super::summary::Recovery;
@@ -26,14 +26,23 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 
 /// Recovery of each event of the run.
 pub fn recoveries(run: &RunResult) -> Vec<Recovery> {
-    let step = run.interval.as_secs_f64();
-    let end_of_run = run.duration.as_secs_f64();
-    run.events
+    recoveries_of(&run.rows, &run.events, run.interval, run.duration)
+}
+
+/// Recovery of each of `events` in `rows` (a live run's or a merged fleet's).
+pub fn recoveries_of(
+    rows: &[IntervalRow],
+    events: &[EventWindow],
+    interval: std::time::Duration,
+    duration: std::time::Duration,
+) -> Vec<Recovery> {
+    let step = interval.as_secs_f64();
+    let end_of_run = duration.as_secs_f64();
+    events
         .iter()
         .map(|e| {
             let end_s = e.until_s.unwrap_or(e.at_s);
-            let before: Vec<&IntervalRow> = run
-                .rows
+            let before: Vec<&IntervalRow> = rows
                 .iter()
                 .filter(|r| r.start_s + step <= e.at_s + 1e-9)
                 .rev()
@@ -53,8 +62,7 @@ pub fn recoveries(run: &RunResult) -> Vec<Recovery> {
                         success_ratio(r).is_some_and(|s| s >= ratio - 0.05)
                             && r.p99_ms <= (p99 * 1.5).max(p99 + 50.0)
                     };
-                    let after: Vec<&IntervalRow> = run
-                        .rows
+                    let after: Vec<&IntervalRow> = rows
                         .iter()
                         .filter(|r| {
                             r.start_s + 1e-9 >= end_s && r.start_s + step <= end_of_run + 1e-9

@@ -130,6 +130,27 @@ pub struct Schedule {
     pub service_ms: Percentiles,
 }
 
+/// The limiter's own figures.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LimiterFigures {
+    /// Decisions taken by a node's local share because the shared (Redis) limiter was
+    /// unreachable: while this is above 0 the fleet was not held to one quota.
+    pub fallback_decisions: u64,
+}
+
+/// Which part of a fleet a run was.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Fleet {
+    /// Nodes in the fleet.
+    pub nodes: u32,
+    /// This node (absent in a merged report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<u32>,
+    /// The run directories a merged report was made from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<String>,
+}
+
 /// `summary.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -176,6 +197,12 @@ pub struct Summary {
     pub quota: Quota,
     /// The driver's own timing.
     pub schedule: Schedule,
+    /// The limiter's figures.
+    #[serde(default)]
+    pub limiter: LimiterFigures,
+    /// Set when the run was one node of a fleet, or a merge of several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<Fleet>,
     /// Threshold results.
     pub thresholds: Vec<ThresholdResult>,
 }
@@ -278,6 +305,10 @@ impl Summary {
                 lag_ms: Percentiles::of(&t.lag),
                 service_ms: Percentiles::of(&t.service),
             },
+            limiter: LimiterFigures {
+                fallback_decisions: t.limiter_fallbacks,
+            },
+            fleet: None,
             thresholds: Vec::new(),
         };
         summary.thresholds = scenario

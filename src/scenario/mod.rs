@@ -2,6 +2,7 @@
 //! client stack's settings, the thresholds a CI run must meet. Every key is documented in
 //! `scenarios/README.md`; unknown keys are errors; a bad file gets `path:line:col`.
 
+mod fleet;
 mod thresholds;
 mod upstream;
 mod workload;
@@ -16,6 +17,7 @@ pub use mock_upstream::faults::ConfigError;
 use serde::{Deserialize, Serialize};
 
 use crate::client::ClientConfig;
+pub use fleet::{FleetError, NodeSlot};
 pub use thresholds::{Condition, MetricName, Op, METRICS};
 pub use upstream::UpstreamSpec;
 pub use workload::{

@@ -1,11 +1,13 @@
 //! Response cache: TTL and a size bound, coalescing of identical requests in flight, stale
 //! entries kept for `stale_if_error` so the fallback can serve them, and a second-level store
-//! trait (Redis later). Errors and fallback answers are never cached.
+//! shared by several nodes (Redis), which can also coalesce identical requests across nodes.
+//! Errors and fallback answers are never cached.
 //!
 //! moka keeps the entries and bounds their number; expiry is our own `tokio::time::Instant` in
 //! each entry (moka's TTL reads the std clock, which a paused clock cannot move).
 
 mod key;
+mod redis_store;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,6 +20,7 @@ use tokio::time::Instant;
 use tower::{Layer, Service, ServiceExt};
 
 pub use key::{cache_key, CacheKey};
+pub use redis_store::{RedisCacheConfig, RedisL2};
 
 /// std's SipHash with fixed keys: the same hashes in every run (unlike `RandomState`).
 pub type FixedHasher = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
@@ -41,6 +44,8 @@ pub struct CacheConfig {
     pub coalesce: bool,
     /// How long after expiry an entry may still be served when the upstream fails.
     pub stale_if_error: Option<HumanDuration>,
+    /// A second level on Redis shared by every node (absent: none).
+    pub redis: Option<RedisCacheConfig>,
 }
 
 impl Default for CacheConfig {
@@ -51,6 +56,7 @@ impl Default for CacheConfig {
             max_entries: 10_000,
             coalesce: true,
             stale_if_error: None,
+            redis: None,
         }
     }
 }
@@ -64,13 +70,26 @@ pub struct CachedAnswer {
     pub stored_at: Instant,
 }
 
-/// A second-level store shared across processes (Redis, later). Values are answers; the TTL is
-/// the store's to enforce.
+/// A second-level store shared across processes, so a fleet asks the upstream once per
+/// question instead of once per node. Values are answers; the TTL is the store's to enforce.
+/// A store that cannot answer says "miss", never an error: the cache is an optimisation.
 pub trait L2Store: Send + Sync + std::fmt::Debug {
     /// A fresh answer, if the store has one.
-    fn get(&self, key: CacheKey) -> BoxFuture<'static, Option<ChatResponse>>;
+    fn get(&self, key: CacheKey) -> BoxFuture<'_, Option<ChatResponse>>;
     /// Stores an answer for `ttl`.
-    fn put(&self, key: CacheKey, response: ChatResponse, ttl: Duration) -> BoxFuture<'static, ()>;
+    fn put(&self, key: CacheKey, response: ChatResponse, ttl: Duration) -> BoxFuture<'_, ()>;
+    /// `Some((lock_ttl, poll))` when identical requests are coalesced across nodes.
+    fn coalesces(&self) -> Option<(Duration, Duration)> {
+        None
+    }
+    /// Takes the request's lock for `ttl`; `false` when another node holds it.
+    fn try_lock(&self, _key: CacheKey, _ttl: Duration) -> BoxFuture<'_, bool> {
+        futures_util::future::ready(true).boxed()
+    }
+    /// Gives the lock back once the answer is stored.
+    fn unlock(&self, _key: CacheKey) -> BoxFuture<'_, ()> {
+        futures_util::future::ready(()).boxed()
+    }
 }
 
 type InFlight = Shared<BoxFuture<'static, Result<ChatResponse, ClientError>>>;
@@ -203,7 +222,7 @@ impl<S: Inner> Service<ChatRequest> for Cache<S> {
             }
             observer.on_event(&Event::CacheMiss);
             if !cache.coalesce {
-                let result = inner.oneshot(req).await;
+                let result = fetch(cache.clone(), key, inner, req, observer.clone()).await;
                 if let Ok(resp) = &result {
                     remember(&cache, key, resp).await;
                 }
@@ -214,7 +233,9 @@ impl<S: Inner> Service<ChatRequest> for Cache<S> {
                 match in_flight.get(&key) {
                     Some(f) => (f.clone(), false),
                     None => {
-                        let f = inner.oneshot(req).boxed().shared();
+                        let f = fetch(cache.clone(), key, inner, req, observer.clone())
+                            .boxed()
+                            .shared();
                         in_flight.insert(key, f.clone());
                         (f, true)
                     }
@@ -230,9 +251,7 @@ impl<S: Inner> Service<ChatRequest> for Cache<S> {
                 }
             }
             if let Ok(resp) = &result {
-                if cache.fresh(key, Instant::now()).is_none() {
-                    remember(&cache, key, resp).await;
-                }
+                remember(&cache, key, resp).await;
             }
             if leader {
                 result
@@ -243,8 +262,47 @@ impl<S: Inner> Service<ChatRequest> for Cache<S> {
     }
 }
 
+/// Asks the upstream, or, with cross-node coalescing, lets one node ask while the others wait
+/// for its answer in the L2 store. A node whose peer gave up (the lock expired or was released
+/// without an answer) takes the lock and asks itself; after `lock_ttl` it asks regardless.
+async fn fetch<S: Inner>(
+    cache: Arc<ResponseCache>,
+    key: CacheKey,
+    inner: S,
+    req: ChatRequest,
+    observer: SharedObserver,
+) -> Result<ChatResponse, ClientError> {
+    let Some((l2, (lock_ttl, poll))) = cache
+        .l2
+        .as_ref()
+        .and_then(|l2| l2.coalesces().map(|c| (l2.clone(), c)))
+    else {
+        return inner.oneshot(req).await;
+    };
+    let deadline = Instant::now() + lock_ttl;
+    loop {
+        if l2.try_lock(key, lock_ttl).await {
+            let result = inner.oneshot(req).await;
+            if let Ok(resp) = &result {
+                // Stored before the lock goes, so a waiting node finds it.
+                remember(&cache, key, resp).await;
+            }
+            l2.unlock(key).await;
+            return result;
+        }
+        if Instant::now() >= deadline {
+            return inner.oneshot(req).await;
+        }
+        tokio::time::sleep(poll).await;
+        if let Some(hit) = l2.get(key).await {
+            cache.store(key, &hit, Instant::now());
+            return Ok(served(hit, Outcome::Coalesced, &observer));
+        }
+    }
+}
+
 async fn remember(cache: &ResponseCache, key: CacheKey, resp: &ChatResponse) {
-    if resp.outcome != Outcome::Upstream {
+    if resp.outcome != Outcome::Upstream || cache.fresh(key, Instant::now()).is_some() {
         return;
     }
     cache.store(key, resp, Instant::now());

@@ -2,11 +2,17 @@
 //! bucket, GCRA (governor) or an adaptive AIMD bucket; global or per API key; when no permit is
 //! there, wait in a bounded queue up to `max_wait` or refuse at once. Optionally a fair share per
 //! end user and priority classes (interactive before batch).
+//!
+//! With `backend = "redis"` the permits come from one GCRA in Redis shared by every node, so a
+//! fleet spends one quota; while Redis is unreachable each node falls back to its local share
+//! (`rate / nodes`) and counts those decisions.
 
 mod lane;
 mod pacer;
+mod remote;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,6 +23,7 @@ use tower::{Layer, Service, ServiceExt};
 
 pub use lane::{Lane, LaneSettings, Ticket};
 pub use pacer::{Adaptive, Gcra, Pacer, TokenBucket};
+pub use remote::{RemoteQuota, Reservation};
 
 use super::error::{ClientError, Rejection};
 use super::layer_support::Inner;
@@ -48,6 +55,17 @@ pub enum Scope {
     PerKey,
 }
 
+/// Where the permits are kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// In this process: each node has its own limit.
+    #[default]
+    Local,
+    /// In Redis: one limit for every node that uses the same `redis_url` and `key`.
+    Redis,
+}
+
 /// `[client.limiter]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -76,6 +94,16 @@ pub struct LimiterConfig {
     pub increase: f64,
     /// Adaptive: remaining / limit below which it slows down before any 429.
     pub low_remaining: f64,
+    /// `local` or `redis`.
+    pub backend: Backend,
+    /// The Redis server of the `redis` backend, `redis://host:port[/db]`.
+    pub redis_url: Option<String>,
+    /// The Redis key of the quota; nodes that share a quota use the same key.
+    pub key: String,
+    /// Nodes sharing the quota: while Redis is unreachable each node admits `rate / nodes`.
+    pub nodes: u32,
+    /// Longest wait for Redis's answer before deciding locally.
+    pub redis_timeout: HumanDuration,
 }
 
 impl Default for LimiterConfig {
@@ -93,6 +121,11 @@ impl Default for LimiterConfig {
             min_rate: None,
             increase: 0.02,
             low_remaining: 0.1,
+            backend: Backend::Local,
+            redis_url: None,
+            key: "gauntlet:limiter".into(),
+            nodes: 1,
+            redis_timeout: HumanDuration(Duration::from_millis(250)),
         }
     }
 }
@@ -106,6 +139,18 @@ pub enum InvalidLimiter {
     /// Burst of zero.
     #[error("limiter.burst must be at least 1")]
     ZeroBurst,
+    /// Zero nodes.
+    #[error("limiter.nodes must be at least 1")]
+    ZeroNodes,
+    /// `backend = "redis"` without a server.
+    #[error("limiter.backend = \"redis\" needs limiter.redis_url (or --redis)")]
+    NoRedisUrl,
+    /// An option that orders or adapts a local queue, with the shared backend.
+    #[error("limiter.{0} works on a local queue; with backend = \"redis\" slots are reserved in arrival order, so turn it off")]
+    LocalOnly(&'static str),
+    /// The Redis link could not be set up.
+    #[error("limiter: {0}")]
+    Redis(#[from] crate::client::shared_store::InvalidRedis),
 }
 
 impl LimiterConfig {
@@ -117,17 +162,46 @@ impl LimiterConfig {
         if self.burst == 0 {
             return Err(InvalidLimiter::ZeroBurst);
         }
+        if self.nodes == 0 {
+            return Err(InvalidLimiter::ZeroNodes);
+        }
+        if self.backend == Backend::Redis {
+            if self.redis_url.is_none() {
+                return Err(InvalidLimiter::NoRedisUrl);
+            }
+            if self.algorithm == Algorithm::Adaptive {
+                return Err(InvalidLimiter::LocalOnly("algorithm = \"adaptive\""));
+            }
+            if self.fair_share {
+                return Err(InvalidLimiter::LocalOnly("fair_share"));
+            }
+            if self.priorities {
+                return Err(InvalidLimiter::LocalOnly("priorities"));
+            }
+        }
         Ok(())
     }
 
+    /// The limit this process enforces alone: the whole limit with the local backend, its share
+    /// of it (`rate / nodes`, burst likewise, at least 1) when Redis decides and is unreachable.
+    fn local_share(&self) -> (f64, u32) {
+        match self.backend {
+            Backend::Local => (self.rate.per_sec(), self.burst),
+            Backend::Redis => {
+                let n = self.nodes.max(1);
+                (self.rate.per_sec() / f64::from(n), self.burst.div_ceil(n))
+            }
+        }
+    }
+
     fn pacer(&self) -> Box<dyn Pacer> {
-        let rate = self.rate.per_sec();
+        let (rate, burst) = self.local_share();
         match self.algorithm {
-            Algorithm::TokenBucket => Box::new(TokenBucket::new(rate, self.burst)),
-            Algorithm::Gcra => Box::new(Gcra::new(rate, self.burst)),
+            Algorithm::TokenBucket => Box::new(TokenBucket::new(rate, burst)),
+            Algorithm::Gcra => Box::new(Gcra::new(rate, burst)),
             Algorithm::Adaptive => Box::new(Adaptive::new(
                 rate,
-                self.burst,
+                burst,
                 self.min_rate.map_or(rate / 20.0, Rate::per_sec),
                 self.increase,
                 self.low_remaining,
@@ -147,17 +221,34 @@ struct Shared {
     config: LimiterConfig,
     lanes: Mutex<HashMap<String, Arc<Mutex<Lane>>>>,
     observer: SharedObserver,
+    remote: Option<RemoteQuota>,
+    /// Requests sleeping on a Redis reservation (bounded by `queue_size`).
+    remote_waiting: AtomicUsize,
 }
 
 impl LimiterLayer {
     /// A limiter with full buckets.
+    /// With `backend = "redis"` this must run inside a tokio runtime (the connection is
+    /// opened lazily on the first request, so building never waits for Redis).
     pub fn new(config: LimiterConfig, observer: SharedObserver) -> Result<Self, InvalidLimiter> {
         config.validate()?;
+        let remote = match (&config.backend, &config.redis_url) {
+            (Backend::Redis, Some(url)) => Some(RemoteQuota::open(
+                url,
+                &config.key,
+                config.rate.per_sec(),
+                config.burst,
+                config.redis_timeout.0,
+            )?),
+            _ => None,
+        };
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
                 lanes: Mutex::new(HashMap::new()),
                 observer,
+                remote,
+                remote_waiting: AtomicUsize::new(0),
             }),
         })
     }
@@ -170,16 +261,21 @@ impl LimiterLayer {
             .unwrap_or_else(|p| p.into_inner())
             .values()
             .map(|l| l.lock().unwrap_or_else(|p| p.into_inner()).depth())
-            .sum()
+            .sum::<usize>()
+            + self.shared.remote_waiting.load(Ordering::Relaxed)
     }
 }
 
 impl Shared {
-    fn lane(&self, req: &ChatRequest) -> Arc<Mutex<Lane>> {
-        let key = match self.config.scope {
+    fn lane_key<'r>(&self, req: &'r ChatRequest) -> &'r str {
+        match self.config.scope {
             Scope::Global => "",
             Scope::PerKey => req.api_key.as_deref().unwrap_or(""),
-        };
+        }
+    }
+
+    fn lane(&self, req: &ChatRequest) -> Arc<Mutex<Lane>> {
+        let key = self.lane_key(req);
         let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(l) = lanes.get(key) {
             return l.clone();
@@ -223,6 +319,14 @@ impl<S: Inner> Service<ChatRequest> for Limiter<S> {
         let inner = self.inner.clone();
         let shared = self.shared.clone();
         Box::pin(async move {
+            if let Some(remote) = &shared.remote {
+                match admit_remote(&shared, remote, &req).await {
+                    Some(Ok(())) => return inner.oneshot(req).await,
+                    Some(Err(e)) => return Err(e),
+                    // Redis is unreachable: this node's share of the limit decides.
+                    None => shared.observer.on_event(&Event::LimiterFallback),
+                }
+            }
             let lane = shared.lane(&req);
             let started = Instant::now();
             let class = match req.priority {
@@ -261,6 +365,45 @@ impl<S: Inner> Service<ChatRequest> for Limiter<S> {
             }
             result
         })
+    }
+}
+
+/// Asks Redis for a slot and waits for it; `None` when Redis did not answer.
+async fn admit_remote(
+    shared: &Shared,
+    remote: &RemoteQuota,
+    req: &ChatRequest,
+) -> Option<Result<(), ClientError>> {
+    let refuse = || {
+        shared.observer.on_event(&Event::LimiterRejected);
+        Some(Err(ClientError::Rejected(Rejection::LimiterFull)))
+    };
+    if shared.remote_waiting.load(Ordering::Relaxed) >= shared.config.queue_size {
+        return refuse();
+    }
+    let started = Instant::now();
+    match remote
+        .reserve(shared.lane_key(req), shared.config.max_wait.0)
+        .await
+    {
+        Err(_) => None,
+        Ok(Reservation::Refused) => refuse(),
+        Ok(Reservation::Go(wait)) => {
+            if !wait.is_zero() {
+                shared.remote_waiting.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(wait).await;
+                shared.remote_waiting.fetch_sub(1, Ordering::Relaxed);
+            }
+            // The round trip to Redis is part of the limiter's cost too.
+            let waited = started.elapsed();
+            if waited >= Duration::from_millis(1) {
+                req.trace.add_limiter_wait(waited);
+                shared
+                    .observer
+                    .on_event(&Event::LimiterWait { wait: waited });
+            }
+            Some(Ok(()))
+        }
     }
 }
 

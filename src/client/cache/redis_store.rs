@@ -1,0 +1,167 @@
+//! The second-level cache on Redis: answers shared by every node (`SET ... PX ttl`), and a
+//! short-lived lock key per request so that, across nodes, one of them asks the upstream while
+//! the others wait for its answer to appear.
+//!
+//! Redis being slow or down never fails a request: a failed read is a miss, a failed write is
+//! skipped, a failed lock lets the node ask the upstream itself.
+
+use std::time::Duration;
+
+use futures_util::future::{BoxFuture, FutureExt};
+use mock_upstream::duration::HumanDuration;
+use mock_upstream::wire::Usage;
+use serde::{Deserialize, Serialize};
+
+use super::{CacheKey, L2Store};
+use crate::client::request::{ChatResponse, Outcome};
+use crate::client::shared_store::{InvalidRedis, RedisLink};
+
+/// `[client.cache.redis]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisCacheConfig {
+    /// The Redis server, `redis://host:port[/db]`.
+    pub url: String,
+    /// Prefix of every key, so several caches can share one Redis.
+    pub prefix: String,
+    /// Across nodes, identical requests in flight share one upstream call.
+    pub coalesce: bool,
+    /// How long a node may hold a request's lock (other nodes wait at most this long, then
+    /// ask the upstream themselves). Set it near the client's total timeout.
+    pub lock_ttl: HumanDuration,
+    /// How often a waiting node looks for the answer.
+    pub poll: HumanDuration,
+    /// Longest wait for Redis's answer before going without it.
+    pub timeout: HumanDuration,
+}
+
+impl Default for RedisCacheConfig {
+    fn default() -> Self {
+        Self {
+            url: "redis://127.0.0.1:6379".into(),
+            prefix: "gauntlet:cache".into(),
+            coalesce: true,
+            lock_ttl: HumanDuration(Duration::from_secs(10)),
+            poll: HumanDuration(Duration::from_millis(25)),
+            timeout: HumanDuration(Duration::from_millis(250)),
+        }
+    }
+}
+
+/// What is stored: the answer without the per-request fields.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredAnswer {
+    text: String,
+    usage: Option<Usage>,
+    finish_reason: Option<String>,
+}
+
+/// The Redis L2 store.
+#[derive(Debug)]
+pub struct RedisL2 {
+    link: RedisLink,
+    config: RedisCacheConfig,
+}
+
+impl RedisL2 {
+    /// A store on `config.url`; connects on first use.
+    pub fn open(config: &RedisCacheConfig) -> Result<Self, InvalidRedis> {
+        Ok(Self {
+            link: RedisLink::open(&config.url, config.timeout.0)?,
+            config: config.clone(),
+        })
+    }
+
+    fn key(&self, key: CacheKey) -> String {
+        format!("{}:{key:016x}", self.config.prefix)
+    }
+}
+
+impl L2Store for RedisL2 {
+    fn get(&self, key: CacheKey) -> BoxFuture<'_, Option<ChatResponse>> {
+        let k = self.key(key);
+        async move {
+            let raw: Option<Vec<u8>> = self
+                .link
+                .run(|mut c| async move { redis::cmd("GET").arg(k).query_async(&mut c).await })
+                .await
+                .ok()?;
+            let stored: StoredAnswer = serde_json::from_slice(&raw?).ok()?;
+            let mut resp = ChatResponse::local(stored.text, Outcome::Upstream);
+            resp.usage = stored.usage;
+            resp.finish_reason = stored.finish_reason;
+            Some(resp)
+        }
+        .boxed()
+    }
+
+    fn put(&self, key: CacheKey, response: ChatResponse, ttl: Duration) -> BoxFuture<'_, ()> {
+        let k = self.key(key);
+        async move {
+            let stored = StoredAnswer {
+                text: response.text,
+                usage: response.usage,
+                finish_reason: response.finish_reason,
+            };
+            let Ok(bytes) = serde_json::to_vec(&stored) else {
+                return;
+            };
+            let ms = ttl.as_millis().max(1) as u64;
+            let _ = self
+                .link
+                .run(|mut c| async move {
+                    redis::cmd("SET")
+                        .arg(k)
+                        .arg(bytes)
+                        .arg("PX")
+                        .arg(ms)
+                        .query_async::<()>(&mut c)
+                        .await
+                })
+                .await;
+        }
+        .boxed()
+    }
+
+    fn coalesces(&self) -> Option<(Duration, Duration)> {
+        self.config
+            .coalesce
+            .then_some((self.config.lock_ttl.0, self.config.poll.0))
+    }
+
+    fn try_lock(&self, key: CacheKey, ttl: Duration) -> BoxFuture<'_, bool> {
+        let k = format!("{}:lock", self.key(key));
+        async move {
+            let ms = ttl.as_millis().max(1) as u64;
+            let set: Result<Option<String>, _> = self
+                .link
+                .run(|mut c| async move {
+                    redis::cmd("SET")
+                        .arg(k)
+                        .arg(1)
+                        .arg("NX")
+                        .arg("PX")
+                        .arg(ms)
+                        .query_async(&mut c)
+                        .await
+                })
+                .await;
+            // Without Redis nobody can hold the lock: ask the upstream.
+            !matches!(set, Ok(None))
+        }
+        .boxed()
+    }
+
+    fn unlock(&self, key: CacheKey) -> BoxFuture<'_, ()> {
+        let k = format!("{}:lock", self.key(key));
+        async move {
+            let _ = self
+                .link
+                .run(
+                    |mut c| async move { redis::cmd("DEL").arg(k).query_async::<()>(&mut c).await },
+                )
+                .await;
+        }
+        .boxed()
+    }
+}

@@ -1,0 +1,109 @@
+//! `histograms.hlog`: every whole-run histogram of a run (latency, latency from the actual send,
+//! per outcome, per priority class, time to first token, schedule lag), one tagged entry each in
+//! HdrHistogram's interval-log format. The summary keeps only percentiles, which cannot be
+//! combined; these can be added exactly, which is what `gauntlet merge` does.
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use base64::Engine as _;
+use hdrhistogram::serialization::interval_log::{
+    IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, Tag,
+};
+use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+
+use crate::driver::recorder::Totals;
+
+/// Named whole-run histograms, µs, in a stable order.
+pub type NamedHistograms = Vec<(String, Histogram<u64>)>;
+
+/// The histograms of a run's totals: `latency`, `service`, `ttft`, `lag`, `outcome.<name>`,
+/// `priority.<class>`.
+pub fn of_totals(t: &Totals) -> NamedHistograms {
+    let mut out = vec![
+        ("latency".to_string(), t.latency.clone()),
+        ("service".to_string(), t.service.clone()),
+        ("ttft".to_string(), t.ttft.clone()),
+        ("lag".to_string(), t.lag.clone()),
+    ];
+    for (k, h) in &t.by_outcome {
+        out.push((format!("outcome.{k}"), h.clone()));
+    }
+    for (k, (h, _)) in &t.by_priority {
+        out.push((format!("priority.{k}"), h.clone()));
+    }
+    out
+}
+
+/// Writes the histograms, each as one entry spanning the run.
+pub fn write_histograms<W: Write>(
+    hists: &NamedHistograms,
+    duration: Duration,
+    mut out: W,
+) -> io::Result<()> {
+    let mut text = Vec::new();
+    writeln!(text, "#[Histogram log format version 1.3]")?;
+    writeln!(text, "#[StartTime: 0.000 (seconds since epoch)]")?;
+    let mut serializer = V2DeflateSerializer::new();
+    {
+        let mut writer = IntervalLogWriterBuilder::new()
+            .with_max_value_divisor(1000.0)
+            .begin_log_with(&mut text, &mut serializer)?;
+        for (name, h) in hists {
+            let tag = Tag::new(name).ok_or_else(|| io::Error::other(format!("bad tag {name}")))?;
+            writer
+                .write_histogram(h, Duration::ZERO, duration, Some(tag))
+                .map_err(|e| io::Error::other(e.to_string()))?;
+        }
+    }
+    out.write_all(&text)
+}
+
+/// Reads what [`write_histograms`] wrote.
+pub fn read_histograms(text: &[u8]) -> Result<NamedHistograms, String> {
+    let mut de = Deserializer::new();
+    let mut out = Vec::new();
+    for entry in IntervalLogIterator::new(text) {
+        let entry = entry.map_err(|e| format!("{e:?}"))?;
+        let LogEntry::Interval(h) = entry else {
+            continue;
+        };
+        let name = h
+            .tag()
+            .map(|t| t.as_str().to_string())
+            .ok_or("an entry without a tag")?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(h.encoded_histogram())
+            .map_err(|e| e.to_string())?;
+        let hist: Histogram<u64> = de
+            .deserialize(&mut bytes.as_slice())
+            .map_err(|e| format!("{name}: {e:?}"))?;
+        out.push((name, hist));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::recorder::new_histogram;
+
+    #[test]
+    fn round_trips_every_count() {
+        let mut a = new_histogram();
+        let mut b = new_histogram();
+        for v in 1..1000u64 {
+            a.record(v * 7).unwrap();
+            b.record(v * v).unwrap();
+        }
+        let hists = vec![
+            ("latency".to_string(), a),
+            ("outcome.cache_hit".to_string(), b),
+        ];
+        let mut buf = Vec::new();
+        write_histograms(&hists, Duration::from_secs(20), &mut buf).unwrap();
+        let back = read_histograms(&buf).unwrap();
+        assert_eq!(back, hists);
+    }
+}

@@ -1,0 +1,294 @@
+//! `gauntlet merge`: one report from the run directories of a fleet's nodes. Histograms are
+//! added exactly and percentiles read off the sum (never averaged), counters are summed, and the
+//! time series are aligned by interval on the nodes' start times.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use hdrhistogram::serialization::{Deserializer, Serializer as _, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+
+use super::histograms::NamedHistograms;
+use super::load::{load_recorded, load_summary};
+use super::recovery::recoveries_of;
+use super::summary::{Fleet, Percentiles, PriorityFigures, Summary, ThresholdResult};
+use super::Recorded;
+use crate::driver::recorder::new_histogram;
+use crate::driver::IntervalRow;
+use crate::scenario::Condition;
+
+/// One node's run directory, read back.
+#[derive(Debug)]
+pub struct NodeRun {
+    /// The directory, as given.
+    pub dir: String,
+    /// Its `summary.json`.
+    pub summary: Summary,
+    /// Its rows and histograms.
+    pub recorded: Recorded,
+}
+
+/// Reads a run directory for merging; it must have `histograms.hlog`.
+pub fn load_node(dir: &Path) -> Result<NodeRun, String> {
+    let summary = load_summary(dir)?;
+    let recorded = load_recorded(dir, &summary)?;
+    if recorded.histograms.is_empty() {
+        return Err(format!(
+            "{}: no histograms.hlog, so its percentiles cannot be merged exactly (run it again \
+             with this version of gauntlet)",
+            dir.display()
+        ));
+    }
+    Ok(NodeRun {
+        dir: dir.display().to_string(),
+        summary,
+        recorded,
+    })
+}
+
+fn add_into(into: &mut Histogram<u64>, h: &Histogram<u64>) -> Result<(), String> {
+    into.add(h).map_err(|e| format!("adding histograms: {e:?}"))
+}
+
+fn sum_maps(maps: impl Iterator<Item = BTreeMap<String, u64>>) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for m in maps {
+        for (k, v) in m {
+            *out.entry(k).or_insert(0) += v;
+        }
+    }
+    out
+}
+
+fn merge_histograms(nodes: &[NodeRun]) -> Result<BTreeMap<String, Histogram<u64>>, String> {
+    let mut out: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+    for n in nodes {
+        for (name, h) in &n.recorded.histograms {
+            add_into(out.entry(name.clone()).or_insert_with(new_histogram), h)?;
+        }
+    }
+    Ok(out)
+}
+
+fn breaker_rank(s: &str) -> u8 {
+    match s {
+        "open" => 2,
+        "half_open" => 1,
+        _ => 0,
+    }
+}
+
+/// Adds the nodes' rows interval by interval; a node that started later is shifted by whole
+/// intervals (its Unix start time against the earliest node's).
+fn merge_rows(nodes: &[NodeRun], interval: Duration) -> Result<Vec<IntervalRow>, String> {
+    let step = interval.as_secs_f64().max(1e-9);
+    let first = nodes
+        .iter()
+        .map(|n| n.recorded.epoch_secs)
+        .min()
+        .unwrap_or(0);
+    let mut slots: BTreeMap<u64, (IntervalRow, Histogram<u64>)> = BTreeMap::new();
+    let mut de = Deserializer::new();
+    for n in nodes {
+        let shift = ((n.recorded.epoch_secs - first) as f64 / step).round() as u64;
+        for r in &n.recorded.rows {
+            let idx = (r.start_s / step).round() as u64 + shift;
+            let (row, hist) = slots.entry(idx).or_insert_with(|| {
+                let row = IntervalRow {
+                    start_s: idx as f64 * step,
+                    quota_remaining: None,
+                    ..IntervalRow::default()
+                };
+                (row, new_histogram())
+            });
+            row.offered_rps += r.offered_rps;
+            row.started += r.started;
+            row.completed += r.completed;
+            row.ok += r.ok;
+            row.errors += r.errors;
+            row.dropped += r.dropped;
+            for (a, b) in row.outcomes.iter_mut().zip(r.outcomes) {
+                *a += b;
+            }
+            row.attempts += r.attempts;
+            row.retries += r.retries;
+            row.limiter_wait_ms += r.limiter_wait_ms;
+            row.queue_depth_max = row.queue_depth_max.max(r.queue_depth_max);
+            if breaker_rank(r.breaker) > breaker_rank(row.breaker) {
+                row.breaker = r.breaker;
+            }
+            row.quota_remaining = match (row.quota_remaining, r.quota_remaining) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            if !r.histogram.is_empty() {
+                let h: Histogram<u64> = de
+                    .deserialize(&mut r.histogram.as_slice())
+                    .map_err(|e| format!("{}: interval histogram: {e:?}", n.dir))?;
+                add_into(hist, &h)?;
+            }
+        }
+    }
+    let mut ser = V2DeflateSerializer::new();
+    let mut rows = Vec::with_capacity(slots.len());
+    for (_, (mut row, hist)) in slots {
+        if !hist.is_empty() {
+            row.p50_ms = hist.value_at_quantile(0.5) as f64 / 1000.0;
+            row.p95_ms = hist.value_at_quantile(0.95) as f64 / 1000.0;
+            row.p99_ms = hist.value_at_quantile(0.99) as f64 / 1000.0;
+            row.max_ms = hist.max() as f64 / 1000.0;
+        }
+        let mut bytes = Vec::new();
+        ser.serialize(&hist, &mut bytes)
+            .map_err(|e| format!("encoding a histogram: {e:?}"))?;
+        row.histogram = bytes;
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// The fleet's summary and recorded data from its nodes' runs.
+pub fn merge(nodes: &[NodeRun]) -> Result<(Summary, Recorded), String> {
+    let Some(first) = nodes.first() else {
+        return Err("nothing to merge".into());
+    };
+    for n in &nodes[1..] {
+        if n.summary.scenario != first.summary.scenario || n.summary.mode != first.summary.mode {
+            return Err(format!(
+                "{} is a {} run of {:?}, {} a {} run of {:?}: only one scenario's nodes merge",
+                first.dir,
+                first.summary.mode,
+                first.summary.scenario,
+                n.dir,
+                n.summary.mode,
+                n.summary.scenario
+            ));
+        }
+        if n.recorded.interval != first.recorded.interval {
+            return Err(format!(
+                "{} and {} have different report intervals",
+                first.dir, n.dir
+            ));
+        }
+    }
+    let interval = first.recorded.interval;
+    let hists = merge_histograms(nodes)?;
+    let pct = |name: &str| hists.get(name).map(Percentiles::of).unwrap_or_default();
+    let sum = |f: &dyn Fn(&Summary) -> u64| nodes.iter().map(|n| f(&n.summary)).sum::<u64>();
+    let ratio = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
+
+    let mut s = first.summary.clone();
+    s.duration_s = nodes
+        .iter()
+        .map(|n| n.summary.duration_s)
+        .fold(0.0, f64::max);
+    let secs = s.duration_s.max(1e-9);
+    s.interrupted = nodes.iter().any(|n| n.summary.interrupted);
+    s.requests.total = sum(&|x| x.requests.total);
+    s.requests.ok = sum(&|x| x.requests.ok);
+    s.requests.errors = sum(&|x| x.requests.errors);
+    s.requests.dropped = sum(&|x| x.requests.dropped);
+    s.requests.cut_off = sum(&|x| x.requests.cut_off);
+    s.outcomes = sum_maps(nodes.iter().map(|n| n.summary.outcomes.clone()));
+    s.error_kinds = sum_maps(nodes.iter().map(|n| n.summary.error_kinds.clone()));
+    s.error_rate = ratio(s.requests.errors, s.requests.ok + s.requests.errors);
+    s.latency_ms = pct("latency");
+    s.ttft_ms = pct("ttft");
+    s.schedule.lag_ms = pct("lag");
+    s.schedule.service_ms = pct("service");
+    s.latency_by_outcome_ms = hists
+        .iter()
+        .filter_map(|(k, h)| Some((k.strip_prefix("outcome.")?.to_string(), Percentiles::of(h))))
+        .collect();
+    // A class's errors are its error rate times its count on each node, summed.
+    let mut class_errors: BTreeMap<String, f64> = BTreeMap::new();
+    for n in nodes {
+        for (k, p) in &n.summary.by_priority {
+            *class_errors.entry(k.clone()).or_insert(0.0) +=
+                (p.error_rate * p.latency_ms.count as f64).round();
+        }
+    }
+    s.by_priority = hists
+        .iter()
+        .filter_map(|(k, h)| {
+            let class = k.strip_prefix("priority.")?;
+            let errors = class_errors.get(class).copied().unwrap_or(0.0);
+            Some((
+                class.to_string(),
+                PriorityFigures {
+                    latency_ms: Percentiles::of(h),
+                    error_rate: if h.is_empty() {
+                        0.0
+                    } else {
+                        errors / h.len() as f64
+                    },
+                },
+            ))
+        })
+        .collect();
+    s.upstream.calls = sum(&|x| x.upstream.calls);
+    s.upstream.retries = sum(&|x| x.upstream.retries);
+    s.upstream.status_counts = sum_maps(
+        nodes
+            .iter()
+            .map(|n| n.summary.upstream.status_counts.clone()),
+    );
+    s.amplification = ratio(s.upstream.calls, s.requests.total);
+    s.goodput_rps = s.requests.ok as f64 / secs;
+    s.offered_rps = (s.requests.total + s.requests.dropped) as f64 / secs;
+    s.limiter.fallback_decisions = sum(&|x| x.limiter.fallback_decisions);
+    // One account's quota, seen by every node: the most any node saw used.
+    s.quota.used = nodes
+        .iter()
+        .filter_map(|n| n.summary.quota.used)
+        .reduce(f64::max);
+    s.quota.ratio = match (s.quota.used, s.quota.limit_per_day) {
+        (Some(u), Some(l)) if l > 0 => Some(u / l as f64),
+        _ => s.quota.ratio,
+    };
+    s.fleet = Some(Fleet {
+        nodes: nodes.len() as u32,
+        node_id: None,
+        merged_from: nodes.iter().map(|n| n.dir.clone()).collect(),
+    });
+
+    let rows = merge_rows(nodes, interval)?;
+    let events = first.recorded.events.clone();
+    s.recovery = recoveries_of(&rows, &events, interval, Duration::from_secs_f64(secs));
+    let checked: Vec<ThresholdResult> = s
+        .thresholds
+        .iter()
+        .map(|t| recheck(&s, t))
+        .collect::<Result<_, _>>()?;
+    s.thresholds = checked;
+
+    let latency = hists.get("latency").cloned().unwrap_or_else(new_histogram);
+    let histograms: NamedHistograms = hists.into_iter().collect();
+    let recorded = Recorded {
+        rows,
+        interval,
+        epoch_secs: nodes
+            .iter()
+            .map(|n| n.recorded.epoch_secs)
+            .min()
+            .unwrap_or(0),
+        latency,
+        events,
+        histograms,
+    };
+    Ok((s, recorded))
+}
+
+/// A threshold checked again on the merged figures.
+fn recheck(s: &Summary, t: &ThresholdResult) -> Result<ThresholdResult, String> {
+    let cond: Condition = format!("{} {}", t.op, t.limit)
+        .parse()
+        .map_err(|e| format!("threshold {}: {e}", t.metric))?;
+    let actual = s.metric(&t.metric);
+    Ok(ThresholdResult {
+        actual,
+        pass: cond.op.holds(actual, cond.limit),
+        ..t.clone()
+    })
+}
