@@ -1,6 +1,8 @@
 //! Starts a mock-upstream on 127.0.0.1 at a free port for one test.
 #![allow(dead_code)]
 
+pub mod redis_server;
+
 use mock_upstream::faults::parse_toml;
 use mock_upstream::server::{MockOptions, RunningMock};
 
