@@ -92,9 +92,12 @@ async fn falls_back_to_the_local_share_and_returns_to_redis() {
     let upstream = Scripted::default();
     let observer = Arc::new(CountingObserver::default());
     // Fleet rate 20/s over 2 nodes: the local share is 10/s, burst 1.
-    let node = LimiterLayer::new(shared_limiter(&url, "t:fallback", 20.0, 2, 2), observer.clone())
-        .unwrap()
-        .layer(upstream.clone());
+    let node = LimiterLayer::new(
+        shared_limiter(&url, "t:fallback", 20.0, 2, 2),
+        observer.clone(),
+    )
+    .unwrap()
+    .layer(upstream.clone());
     for _ in 0..4 {
         node.clone()
             .oneshot(ChatRequest::user_text("m", "q"))
@@ -104,9 +107,15 @@ async fn falls_back_to_the_local_share_and_returns_to_redis() {
     assert_eq!(observer.limiter_fallbacks.load(Ordering::Relaxed), 4);
     let at = upstream.calls();
     // The local share (10/s, burst 1) spaced them: 3 gaps of 100 ms.
-    assert!(at[3] - at[0] >= Duration::from_millis(280), "{:?}", at[3] - at[0]);
+    assert!(
+        at[3] - at[0] >= Duration::from_millis(280),
+        "{:?}",
+        at[3] - at[0]
+    );
 
-    let redis = RedisServer::start_on(port).await.expect("redis-server starts");
+    let redis = RedisServer::start_on(port)
+        .await
+        .expect("redis-server starts");
     // The link rests for half a second after a failure, then probes Redis again.
     tokio::time::sleep(Duration::from_millis(700)).await;
     let t0 = Instant::now();
@@ -169,7 +178,8 @@ ttl = "1m"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fleet_asks_the_upstream_once_per_question() {
-    let Some(redis) = RedisServer::start("a_fleet_asks_the_upstream_once_per_question").await else {
+    let Some(redis) = RedisServer::start("a_fleet_asks_the_upstream_once_per_question").await
+    else {
         return;
     };
     let mock = common::mock(

@@ -341,6 +341,12 @@ impl Summary {
             Some(("requests", "errors")) => self.requests.errors as f64,
             Some(("requests", "dropped")) => self.requests.dropped as f64,
             Some(("upstream", "calls")) => self.upstream.calls as f64,
+            Some(("upstream", "calls_per_minute")) => {
+                self.upstream.calls as f64 * 60.0 / self.duration_s.max(1e-9)
+            }
+            Some(("errors", kind)) => {
+                self.error_kinds.get(kind).copied().unwrap_or(0) as f64 / total
+            }
             Some(("upstream", "retries")) => self.upstream.retries as f64,
             Some(("quota", "used")) => self.quota.used.unwrap_or(0.0),
             Some(("quota", "ratio")) => self.quota.ratio.unwrap_or(0.0),
