@@ -107,11 +107,17 @@ fn a_real_browser_renders_the_report() {
     );
 }
 
-/// `gauntlet report DIR` rebuilds every file from summary.json, timeseries.csv and latency.hlog.
+/// `gauntlet report DIR` rebuilds every file from summary.json, timeseries.csv, latency.hlog and
+/// histograms.hlog.
 #[test]
 fn report_rebuilds_every_file_from_the_recorded_data() {
     let dir = report("rebuild");
-    let keep = ["summary.json", "timeseries.csv", "latency.hlog"];
+    let keep = [
+        "summary.json",
+        "timeseries.csv",
+        "latency.hlog",
+        "histograms.hlog",
+    ];
     let mut before = std::collections::BTreeMap::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
@@ -138,6 +144,7 @@ fn report_rebuilds_every_file_from_the_recorded_data() {
             "junit.xml",
             "latency.hgrm",
             "latency.hlog",
+            "histograms.hlog",
             "timeseries.csv",
         ]
         .contains(&name.as_str())

@@ -210,6 +210,7 @@ fn the_example_report_is_reproduced_byte_for_byte() {
         "junit.xml",
         "timeseries.csv",
         "latency.hlog",
+        "histograms.hlog",
         "latency.hgrm",
     ] {
         let want = std::fs::read_to_string(example.join(file)).unwrap();
