@@ -73,7 +73,8 @@ async fn measure(redis: Option<&str>) -> Figures {
             .oneshot(ChatRequest::user_text("m", "q"))
             .await
             .expect("admitted");
-        hist.record(t.elapsed().as_nanos() as u64).expect("in range");
+        hist.record(t.elapsed().as_nanos() as u64)
+            .expect("in range");
     }
     let sequential = t0.elapsed();
     let t0 = Instant::now();
