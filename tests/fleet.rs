@@ -187,3 +187,49 @@ async fn a_redis_limiter_holds_three_nodes_to_one_quota() {
     );
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// Fleet options that cannot work are usage errors (exit 2) with a message, before any traffic.
+#[test]
+fn impossible_fleets_are_usage_errors() {
+    let canonical = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/canonical.toml");
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    // Three nodes, each with its own embedded mock: nothing would be shared.
+    let (code, err) = run(&[
+        "run",
+        canonical,
+        "--nodes",
+        "3",
+        "--node-id",
+        "1",
+        "--quiet",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("one upstream for all nodes"), "{err}");
+    let (code, err) = run(&["run", SCENARIO, "--nodes", "3", "--node-id", "3", "--quiet"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--node-id 3 is not below --nodes 3"), "{err}");
+    // Virtual time cannot share Redis.
+    let (code, _) = run(&["run", canonical, "--sim", "--redis", "redis://127.0.0.1:1"]);
+    assert_eq!(code, Some(2));
+    let dir = std::env::temp_dir().join(format!("gauntlet-fleet-sim-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("shared.toml");
+    let text = std::fs::read_to_string(canonical)
+        .unwrap()
+        .replace("[client.limiter]", "[client.limiter]\nbackend = \"redis\"");
+    std::fs::write(&file, text).unwrap();
+    let file = file.to_str().unwrap();
+    // The URL may come from --redis, so the file itself is valid ...
+    assert_eq!(run(&["validate", file]).0, Some(0));
+    // ... but a simulation of it is not.
+    let (code, err) = run(&["run", file, "--sim", "--quiet"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("cannot share state in Redis"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

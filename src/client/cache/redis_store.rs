@@ -152,6 +152,9 @@ impl L2Store for RedisL2 {
         .boxed()
     }
 
+    /// A plain `DEL`: the lock only expires under its holder when that holder took longer than
+    /// `lock_ttl`, and deleting a later holder's lock then costs one more upstream call, never a
+    /// wrong answer.
     fn unlock(&self, key: CacheKey) -> BoxFuture<'_, ()> {
         let k = format!("{}:lock", self.key(key));
         async move {

@@ -166,9 +166,6 @@ impl LimiterConfig {
             return Err(InvalidLimiter::ZeroNodes);
         }
         if self.backend == Backend::Redis {
-            if self.redis_url.is_none() {
-                return Err(InvalidLimiter::NoRedisUrl);
-            }
             if self.algorithm == Algorithm::Adaptive {
                 return Err(InvalidLimiter::LocalOnly("algorithm = \"adaptive\""));
             }
@@ -177,6 +174,10 @@ impl LimiterConfig {
             }
             if self.priorities {
                 return Err(InvalidLimiter::LocalOnly("priorities"));
+            }
+            // Last, so a scenario that leaves the URL to `--redis` is otherwise checked.
+            if self.redis_url.is_none() {
+                return Err(InvalidLimiter::NoRedisUrl);
             }
         }
         Ok(())
@@ -543,5 +544,37 @@ mod tests {
             .unwrap();
         // At 5/s after the 429, the next permit comes 200 ms later.
         assert_eq!(up.calls()[1] - t1, Duration::from_millis(200));
+    }
+
+    #[test]
+    fn the_redis_backend_refuses_what_needs_a_local_queue() {
+        let redis = LimiterConfig {
+            backend: Backend::Redis,
+            redis_url: Some("redis://127.0.0.1:6379".into()),
+            ..LimiterConfig::default()
+        };
+        assert_eq!(redis.validate(), Ok(()));
+        let fair = LimiterConfig {
+            fair_share: true,
+            redis_url: None,
+            ..redis.clone()
+        };
+        assert_eq!(
+            fair.validate(),
+            Err(InvalidLimiter::LocalOnly("fair_share"))
+        );
+        let no_url = LimiterConfig {
+            redis_url: None,
+            ..redis.clone()
+        };
+        assert_eq!(no_url.validate(), Err(InvalidLimiter::NoRedisUrl));
+        // While Redis is away, each of 4 nodes admits a quarter (burst rounded up).
+        let share = LimiterConfig {
+            nodes: 4,
+            rate: Rate::per_second(10.0),
+            burst: 3,
+            ..redis
+        };
+        assert_eq!(share.local_share(), (2.5, 1));
     }
 }
