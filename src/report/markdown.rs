@@ -52,6 +52,19 @@ pub fn write_markdown<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
     for (k, v) in s.outcomes.iter().filter(|(_, v)| **v > 0) {
         writeln!(out, "| outcome {k} | {v} |")?;
     }
+    if let Some(f) = &s.fleet {
+        let v = f.node_id.map_or(format!("{} nodes merged", f.nodes), |id| {
+            format!("node {id} of {}", f.nodes)
+        });
+        writeln!(out, "| fleet | {v} |")?;
+    }
+    if s.limiter.fallback_decisions > 0 {
+        writeln!(
+            out,
+            "| limiter decisions by the local share (Redis unreachable) | {} |",
+            s.limiter.fallback_decisions
+        )?;
+    }
     for r in &s.recovery {
         let v = r
             .recovered_after_s

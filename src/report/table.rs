@@ -57,6 +57,19 @@ pub fn write_table<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
         "upstream  {} calls, {} retries, amplification {:.2}, goodput {:.2}/s of {:.2}/s offered",
         s.upstream.calls, s.upstream.retries, s.amplification, s.goodput_rps, s.offered_rps
     )?;
+    if let Some(f) = &s.fleet {
+        match f.node_id {
+            Some(id) => writeln!(out, "fleet     node {id} of {} (0-based)", f.nodes)?,
+            None => writeln!(out, "fleet     {} nodes merged", f.nodes)?,
+        }
+    }
+    if s.limiter.fallback_decisions > 0 {
+        writeln!(
+            out,
+            "limiter   {} decisions by the local share while Redis was unreachable",
+            s.limiter.fallback_decisions
+        )?;
+    }
     for rec in &s.recovery {
         match rec.recovered_after_s {
             Some(t) => writeln!(
@@ -90,7 +103,11 @@ pub fn format_actual(metric: &str, v: f64) -> String {
     if metric.starts_with("latency.") || metric.starts_with("ttft.") || metric == "schedule.max_lag"
     {
         format!("{v:.1}ms")
-    } else if metric == "error_rate" || metric.starts_with("outcomes.") || metric == "quota.ratio" {
+    } else if metric == "error_rate"
+        || metric.starts_with("outcomes.")
+        || metric.starts_with("errors.")
+        || metric == "quota.ratio"
+    {
         format!("{:.2}%", v * 100.0)
     } else if metric == "goodput_rps" {
         format!("{v:.2}/s")
