@@ -210,3 +210,47 @@ latency = { distribution = "fixed", value = "300ms" }
     assert_eq!(rc.text, ra.text);
     assert_eq!(mock.state.stats().requests, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_key_quotas_are_separate_in_redis() {
+    let Some(redis) = RedisServer::start("per_key_quotas_are_separate_in_redis").await else {
+        return;
+    };
+    let upstream = Scripted::default();
+    let observer = Arc::new(CountingObserver::default());
+    let config = LimiterConfig {
+        scope: gauntlet::client::limiter::Scope::PerKey,
+        // One request per 10 s per key, refused when it would have to wait.
+        max_wait: HumanDuration(Duration::ZERO),
+        ..shared_limiter(&redis.url(), "t:per-key", 0.1, 1, 1)
+    };
+    let node = LimiterLayer::new(config, observer.clone())
+        .unwrap()
+        .layer(upstream.clone());
+    let with_key = |key: &str| {
+        let mut r = ChatRequest::user_text("m", "q");
+        r.api_key = Some(key.to_string());
+        r
+    };
+    // Each key gets its own slot; a second request on a key is refused.
+    node.clone().oneshot(with_key("sk-a")).await.unwrap();
+    node.clone().oneshot(with_key("sk-b")).await.unwrap();
+    assert!(node.clone().oneshot(with_key("sk-a")).await.is_err());
+    assert_eq!(upstream.call_count(), 2);
+    assert_eq!(observer.limiter_rejections.load(Ordering::Relaxed), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_l2_is_a_miss_not_an_error() {
+    let mock = common::mock("").await;
+    // Nothing listens there: every Redis call fails fast, the cache asks the upstream.
+    let dead = format!("redis://127.0.0.1:{}", free_port());
+    let stack = cached_stack(&mock.url, &dead);
+    let q = || ChatRequest::user_text("m", "is anyone there?");
+    let first = stack.service().oneshot(q()).await.unwrap();
+    assert_eq!(first.outcome, Outcome::Upstream);
+    // The in-process level still works.
+    let second = stack.service().oneshot(q()).await.unwrap();
+    assert_eq!(second.outcome, Outcome::CacheHit);
+    assert_eq!(mock.state.stats().requests, 1);
+}
