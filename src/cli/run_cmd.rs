@@ -111,7 +111,14 @@ pub fn run(args: RunArgs) -> u8 {
                 return EXIT_USAGE;
             }
         };
-        let result = runtime.block_on(driver::run(&scenario, options, ctrl_c));
+        // The run goes on a worker thread, not on this one: with `block_on` the schedule loop
+        // would be a third thread on two cores, woken by the timer for every arrival and
+        // waking a worker for every request it starts.
+        let on_worker = scenario.clone();
+        let task = runtime.spawn(async move { driver::run(&on_worker, options, ctrl_c).await });
+        let result = runtime
+            .block_on(task)
+            .unwrap_or_else(|e| Err(driver::run::RunError::Panicked(e.to_string())));
         progress.finish();
         (result, "real")
     };

@@ -104,6 +104,9 @@ pub enum RunError {
         "--sim runs against the embedded mock; this scenario's [upstream] names a target ({0})"
     )]
     SimNeedsMock(String),
+    /// The run's task panicked (a bug): reported instead of aborting without a report.
+    #[error("the run failed: {0}")]
+    Panicked(String),
     /// A simulation of a scenario whose limiter or cache keeps state in Redis: virtual time
     /// cannot run another process's clock.
     #[error("--sim runs in one process on virtual time; it cannot share state in Redis (drop --redis, limiter.backend = \"redis\" and [client.cache.redis])")]
