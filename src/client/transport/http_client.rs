@@ -48,26 +48,39 @@ pub fn http_transport(config: &HttpTransportConfig) -> Result<Transport, Transpo
         .map_err(|e| TransportError::Other(format!("TLS setup: {e}")))?
         .https_or_http();
     let https = if config.http2_only {
-        builder.enable_http2().wrap_connector(http)
+        builder.enable_http2().wrap_connector(http.clone())
     } else {
-        builder.enable_all_versions().wrap_connector(http)
+        builder.enable_all_versions().wrap_connector(http.clone())
     };
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(config.max_idle_per_host)
-        .pool_idle_timeout(config.idle_timeout)
-        .pool_timer(TokioTimer::new())
-        .timer(TokioTimer::new())
-        .http2_only(config.http2_only)
-        .build(https);
+    let tls_client: Client<_, Full<Bytes>> = pooled(config).build(https);
+    // Plain `http://` (the mock, a local proxy) skips the TLS wrapper: its connector and futures
+    // are several times smaller, which is most of the client's own cost per request.
+    let plain_client: Client<_, Full<Bytes>> = pooled(config).build(http);
     let service = tower::service_fn(move |req: http::Request<Bytes>| {
         // The response future owns what it needs: no per-request clone of the client.
-        let pending = client.request(req.map(Full::new));
+        let req = req.map(Full::new);
+        let pending = if req.uri().scheme() == Some(&http::uri::Scheme::HTTPS) {
+            tls_client.request(req)
+        } else {
+            plain_client.request(req)
+        };
         async move {
             let resp = pending.await.map_err(|e| classify(&e))?;
             Ok(resp.map(|b| b.map_err(|e| Box::new(e) as super::BoxError).boxed_unsync()))
         }
     });
     Ok(BoxCloneSyncService::new(service))
+}
+
+fn pooled(config: &HttpTransportConfig) -> hyper_util::client::legacy::Builder {
+    let mut builder = Client::builder(TokioExecutor::new());
+    builder
+        .pool_max_idle_per_host(config.max_idle_per_host)
+        .pool_idle_timeout(config.idle_timeout)
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .http2_only(config.http2_only);
+    builder
 }
 
 fn classify(e: &hyper_util::client::legacy::Error) -> TransportError {
