@@ -93,13 +93,44 @@ impl ChatMessage {
 }
 
 /// Message content as OpenAI accepts it: a string or typed parts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum MessageContent {
     /// The common case.
     Text(String),
     /// Multi-part content (`[{"type": "text", "text": "..."}]`); only text parts are read.
     Parts(Vec<ContentPart>),
+}
+
+/// By hand rather than `#[serde(untagged)]`, which buffers every value and copies the text
+/// before trying each variant: this is on the path of every request and every answer.
+impl<'de> Deserialize<'de> for MessageContent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = MessageContent;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or an array of content parts")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(MessageContent::Text(v.to_string()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(MessageContent::Text(v))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut parts = Vec::with_capacity(seq.size_hint().unwrap_or(1));
+                while let Some(p) = seq.next_element()? {
+                    parts.push(p);
+                }
+                Ok(MessageContent::Parts(parts))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// One part of multi-part content.
@@ -261,6 +292,30 @@ mod tests {
         assert_eq!(r.messages[0].text(), "hi");
         assert!(r.is_stream());
         assert!(r.stream_options.unwrap().include_usage);
+    }
+
+    #[test]
+    fn content_is_text_parts_or_null_and_nothing_else() {
+        let m: ChatMessage =
+            serde_json::from_str(r#"{"role":"user","content":"a \"quoted\" line"}"#).unwrap();
+        assert_eq!(
+            m.content,
+            Some(MessageContent::Text("a \"quoted\" line".into()))
+        );
+        let m: ChatMessage =
+            serde_json::from_str(r#"{"role":"assistant","content":null}"#).unwrap();
+        assert_eq!(m.content, None);
+        let m: ChatMessage = serde_json::from_str(r#"{"role":"user","content":[]}"#).unwrap();
+        assert_eq!(m.content, Some(MessageContent::Parts(vec![])));
+        let e = serde_json::from_str::<ChatMessage>(r#"{"role":"user","content":7}"#).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("a string or an array of content parts"),
+            "{e}"
+        );
+        // Serialised the way it is read.
+        let text = serde_json::to_string(&MessageContent::Text("hi".into())).unwrap();
+        assert_eq!(text, r#""hi""#);
     }
 
     #[test]

@@ -196,8 +196,10 @@ impl Adapter {
         };
         let uri = uri.clone().map_err(ClientError::Connect)?;
         let body = body.map_err(|e| ClientError::Malformed(format!("request encoding: {e}")))?;
-        let mut builder =
-            http::Request::post(uri).header(http::header::CONTENT_TYPE, "application/json");
+        const JSON: http::HeaderValue = http::HeaderValue::from_static("application/json");
+        const RETRY_COUNT: http::HeaderName =
+            http::HeaderName::from_static("x-stainless-retry-count");
+        let mut builder = http::Request::post(uri).header(http::header::CONTENT_TYPE, JSON);
         match (&req.api_key, &self.uris.bearer) {
             (Some(key), _) => {
                 builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {key}"));
@@ -208,7 +210,7 @@ impl Adapter {
             (None, None) => {}
         }
         let attempt = req.trace.attempts().saturating_sub(1);
-        builder = builder.header("x-stainless-retry-count", attempt);
+        builder = builder.header(RETRY_COUNT, attempt);
         builder
             .body(Bytes::from(body))
             .map_err(|e| ClientError::Malformed(format!("request: {e}")))
