@@ -76,7 +76,8 @@ pub struct IntervalRow {
     pub quota_remaining: Option<u64>,
     /// Offered rate of the schedule, per second (open model).
     pub offered_rps: f64,
-    /// The interval's latency histogram (µs), V2-deflate encoded, for `latency.hlog`.
+    /// The interval's latency histogram (µs), HdrHistogram V2 encoded (compressed only when
+    /// `latency.hlog` is written, once), for `latency.hlog` and merges.
     #[serde(skip)]
     pub histogram: Vec<u8>,
 }
@@ -155,7 +156,7 @@ impl Totals {
 }
 
 struct State {
-    serializer: hdrhistogram::serialization::V2DeflateSerializer,
+    serializer: hdrhistogram::serialization::V2Serializer,
     totals: Totals,
     open: u64,
     closed: bool,
@@ -208,7 +209,7 @@ impl Recorder {
             start,
             interval,
             state: Mutex::new(State {
-                serializer: hdrhistogram::serialization::V2DeflateSerializer::new(),
+                serializer: hdrhistogram::serialization::V2Serializer::new(),
                 totals: Totals::new(),
                 open: 0,
                 closed: false,

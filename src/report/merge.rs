@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use hdrhistogram::serialization::{Deserializer, Serializer as _, V2DeflateSerializer};
+use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
 use hdrhistogram::Histogram;
 
 use super::histograms::NamedHistograms;
@@ -130,7 +130,7 @@ fn merge_rows(nodes: &[NodeRun], interval: Duration) -> Result<Vec<IntervalRow>,
             }
         }
     }
-    let mut ser = V2DeflateSerializer::new();
+    let mut ser = V2Serializer::new();
     let mut rows = Vec::with_capacity(slots.len());
     for (_, (mut row, hist)) in slots {
         if !hist.is_empty() {
