@@ -20,7 +20,6 @@ use gauntlet::client::{
     ChatRequest, ChatResponse, ChatService, ClientConfig, ClientError, ClientStack, Outcome,
 };
 use mock_upstream::server::{router, MockOptions, MockState};
-use tower::util::BoxCloneSyncService;
 use tower::ServiceExt;
 
 const EVERY_LAYER: &str = r#"
@@ -49,7 +48,7 @@ burst = 1000000
 "#;
 
 fn instant_upstream() -> ChatService {
-    BoxCloneSyncService::new(tower::service_fn(|_req: ChatRequest| {
+    ChatService::new(tower::service_fn(|_req: ChatRequest| {
         std::future::ready(Ok::<_, ClientError>(ChatResponse::local(
             "answer",
             Outcome::Upstream,

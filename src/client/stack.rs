@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use tower::util::BoxCloneSyncService;
+use super::chat_service::ChatService;
 use tower::{Layer, ServiceExt};
 
 use super::adapter::Adapter;
@@ -25,9 +25,6 @@ use super::request::{ChatRequest, ChatResponse};
 use super::retry::{InvalidRetry, RetryLayer};
 use super::timeout::TimeoutLayer;
 use super::transport::{http_transport, HttpTransportConfig, Transport, TransportError};
-
-/// The whole stack as one service.
-pub type ChatService = BoxCloneSyncService<ChatRequest, ChatResponse, ClientError>;
 
 /// Why a stack could not be built; each variant names the table to fix.
 #[derive(Debug, thiserror::Error)]
@@ -112,7 +109,7 @@ impl<'a> StackBuilder<'a> {
             self.config.adapter.clone(),
             self.observer.clone(),
         );
-        let mut stack = self.build_over(BoxCloneSyncService::new(adapter.clone()))?;
+        let mut stack = self.build_over(ChatService::new(adapter.clone()))?;
         stack.adapter = Some(adapter);
         Ok(stack)
     }
@@ -126,27 +123,26 @@ impl<'a> StackBuilder<'a> {
 
         let mut svc = inner;
         if let Some(d) = timeout.and_then(|t| t.attempt) {
-            svc =
-                BoxCloneSyncService::new(TimeoutLayer::new(d.0, TimeoutScope::Attempt).layer(svc));
+            svc = ChatService::new(TimeoutLayer::new(d.0, TimeoutScope::Attempt).layer(svc));
         }
         let mut limiter = None;
         if let Some(c) = cfg.limiter.as_ref().filter(|c| c.enabled) {
             let l = LimiterLayer::new(c.clone(), obs.clone())?;
-            svc = BoxCloneSyncService::new(l.layer(svc));
+            svc = ChatService::new(l.layer(svc));
             limiter = Some(l);
         }
         let mut breaker = None;
         if let Some(c) = cfg.breaker.as_ref().filter(|c| c.enabled) {
             let b = BreakerLayer::new(c, obs.clone())?;
-            svc = BoxCloneSyncService::new(b.layer(svc));
+            svc = ChatService::new(b.layer(svc));
             breaker = Some(b);
         }
         if let Some(c) = cfg.retry.as_ref().filter(|c| c.enabled) {
             let r = RetryLayer::new(c.clone(), stream_seed(self.seed, "retry"), obs.clone())?;
-            svc = BoxCloneSyncService::new(r.layer(svc));
+            svc = ChatService::new(r.layer(svc));
         }
         if let Some(d) = timeout.and_then(|t| t.total) {
-            svc = BoxCloneSyncService::new(TimeoutLayer::new(d.0, TimeoutScope::Total).layer(svc));
+            svc = ChatService::new(TimeoutLayer::new(d.0, TimeoutScope::Total).layer(svc));
         }
         let mut cache = None;
         if let Some(c) = cfg.cache.as_ref().filter(|c| c.enabled) {
@@ -156,21 +152,21 @@ impl<'a> StackBuilder<'a> {
                 (None, None) => None,
             };
             let store = Arc::new(ResponseCache::new(c, l2));
-            svc = BoxCloneSyncService::new(CacheLayer::new(store.clone(), obs.clone()).layer(svc));
+            svc = ChatService::new(CacheLayer::new(store.clone(), obs.clone()).layer(svc));
             cache = Some(store);
         }
         if let Some(c) = cfg.fallback.as_ref().filter(|c| c.enabled) {
             let f = FallbackLayer::new(c.clone(), cache.clone(), obs.clone());
-            svc = BoxCloneSyncService::new(f.layer(svc));
+            svc = ChatService::new(f.layer(svc));
         }
         if let Some(c) = cfg.context.as_ref().filter(|c| c.enabled) {
-            svc = BoxCloneSyncService::new(ContextLayer::new(c.clone()).layer(svc));
+            svc = ChatService::new(ContextLayer::new(c.clone()).layer(svc));
         }
         if let Some(c) = cfg.filter.as_ref().filter(|c| c.enabled) {
-            svc = BoxCloneSyncService::new(FilterLayer::new(c, obs.clone())?.layer(svc));
+            svc = ChatService::new(FilterLayer::new(c, obs.clone())?.layer(svc));
         }
         Ok(ClientStack {
-            service: BoxCloneSyncService::new(annotate(svc)),
+            service: ChatService::new(annotate(svc)),
             breaker,
             limiter,
             cache,
