@@ -2,9 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{EXIT_OK, EXIT_THRESHOLDS, EXIT_USAGE};
+use super::EXIT_USAGE;
 use crate::report::merge::{load_node, merge};
-use crate::report::{table::write_table, write_run};
+use crate::report::write_run;
 
 /// Merges `dirs` into `out`; exit 1 when a threshold fails on the merged figures.
 pub fn run(dirs: &[PathBuf], out: &Path) -> u8 {
@@ -19,15 +19,7 @@ pub fn run(dirs: &[PathBuf], out: &Path) -> u8 {
                 .map_err(|e| e.to_string())
         });
     match result {
-        Ok(summary) => {
-            let _ = write_table(&summary, std::io::stdout().lock());
-            println!("report    {}", out.display());
-            if summary.passed() {
-                EXIT_OK
-            } else {
-                EXIT_THRESHOLDS
-            }
-        }
+        Ok(summary) => super::report_written(&summary, out),
         Err(e) => {
             eprintln!("gauntlet merge: {e}");
             EXIT_USAGE

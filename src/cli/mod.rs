@@ -162,6 +162,17 @@ where
     }
 }
 
+/// Prints the summary table and where the report is, and maps the thresholds to the exit code.
+fn report_written(summary: &crate::report::Summary, out: &std::path::Path) -> u8 {
+    let _ = crate::report::table::write_table(summary, std::io::stdout().lock());
+    println!("report    {}", out.display());
+    if summary.passed() {
+        EXIT_OK
+    } else {
+        EXIT_THRESHOLDS
+    }
+}
+
 fn validate(files: &[PathBuf]) -> u8 {
     let mut code = EXIT_OK;
     for f in files {

@@ -4,10 +4,10 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::progress::Progress;
-use super::{RunArgs, EXIT_OK, EXIT_THRESHOLDS, EXIT_USAGE};
+use super::{RunArgs, EXIT_USAGE};
 use crate::driver::{self, RunOptions, Target};
 use crate::report::summary::Fleet;
-use crate::report::{self, table::write_table, Summary};
+use crate::report::{self, Summary};
 use crate::scenario::{FleetError, NodeSlot, Scenario};
 
 /// `YYYYMMDDTHHMMSSZ` of Unix seconds (civil-from-days, no time-zone database needed).
@@ -142,13 +142,7 @@ pub fn run(args: RunArgs) -> u8 {
         eprintln!("gauntlet: writing the report: {e}");
         return EXIT_USAGE;
     }
-    let _ = write_table(&summary, std::io::stdout().lock());
-    println!("report    {}", out.display());
-    if summary.passed() {
-        EXIT_OK
-    } else {
-        EXIT_THRESHOLDS
-    }
+    super::report_written(&summary, &out)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use futures_util::future::BoxFuture;
 use tower::{Service, ServiceExt};
 
 use super::error::ClientError;
+use super::layer_support::Inner;
 use super::request::{ChatRequest, ChatResponse};
 
 /// A chat service of any type behind one pointer; cheap to clone, `Send + Sync`.
@@ -23,15 +24,7 @@ trait Erased: Send + Sync {
     fn call(&self, req: ChatRequest) -> BoxFuture<'static, Result<ChatResponse, ClientError>>;
 }
 
-impl<S> Erased for S
-where
-    S: Service<ChatRequest, Response = ChatResponse, Error = ClientError>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-{
+impl<S: Inner + Sync> Erased for S {
     fn call(&self, req: ChatRequest) -> BoxFuture<'static, Result<ChatResponse, ClientError>> {
         Box::pin(self.clone().oneshot(req))
     }
@@ -39,15 +32,7 @@ where
 
 impl ChatService {
     /// Erases `service`'s type.
-    pub fn new<S>(service: S) -> Self
-    where
-        S: Service<ChatRequest, Response = ChatResponse, Error = ClientError>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-    {
+    pub fn new<S: Inner + Sync>(service: S) -> Self {
         Self(Arc::new(service))
     }
 }

@@ -14,7 +14,7 @@ pub type ChatFuture = BoxFuture<'static, Result<ChatResponse, ClientError>>;
 
 /// A service a layer can wrap.
 pub trait Inner:
-    Service<ChatRequest, Response = ChatResponse, Error = ClientError, Future: Send>
+    Service<ChatRequest, Response = ChatResponse, Error = ClientError, Future: Send + 'static>
     + Clone
     + Send
     + 'static
@@ -22,7 +22,7 @@ pub trait Inner:
 }
 
 impl<S> Inner for S where
-    S: Service<ChatRequest, Response = ChatResponse, Error = ClientError, Future: Send>
+    S: Service<ChatRequest, Response = ChatResponse, Error = ClientError, Future: Send + 'static>
         + Clone
         + Send
         + 'static

@@ -84,11 +84,6 @@ impl RemoteQuota {
             Reservation::Refused
         })
     }
-
-    /// Whether the link is resting after a failure (decisions are local meanwhile).
-    pub fn is_down(&self) -> bool {
-        self.link.is_down()
-    }
 }
 
 #[cfg(test)]
