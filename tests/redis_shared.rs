@@ -158,6 +158,14 @@ fn which_redis() -> Option<()> {
 }
 
 fn cached_stack(mock_url: &str, redis_url: &str) -> ClientStack {
+    observed_cached_stack(mock_url, redis_url, Arc::new(CountingObserver::default()))
+}
+
+fn observed_cached_stack(
+    mock_url: &str,
+    redis_url: &str,
+    observer: Arc<CountingObserver>,
+) -> ClientStack {
     let mut config: ClientConfig = toml::from_str(
         r#"
 [cache]
@@ -173,7 +181,10 @@ ttl = "1m"
             ..RedisCacheConfig::default()
         });
     }
-    ClientStack::from_config(&config).unwrap()
+    ClientStack::builder(&config)
+        .observer(observer)
+        .build()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -245,7 +256,8 @@ async fn an_unreachable_l2_is_a_miss_not_an_error() {
     let mock = common::mock("").await;
     // Nothing listens there: every Redis call fails fast, the cache asks the upstream.
     let dead = format!("redis://127.0.0.1:{}", free_port());
-    let stack = cached_stack(&mock.url, &dead);
+    let observer = Arc::new(CountingObserver::default());
+    let stack = observed_cached_stack(&mock.url, &dead, observer.clone());
     let q = || ChatRequest::user_text("m", "is anyone there?");
     let first = stack.service().oneshot(q()).await.unwrap();
     assert_eq!(first.outcome, Outcome::Upstream);
@@ -253,4 +265,7 @@ async fn an_unreachable_l2_is_a_miss_not_an_error() {
     let second = stack.service().oneshot(q()).await.unwrap();
     assert_eq!(second.outcome, Outcome::CacheHit);
     assert_eq!(mock.state.stats().requests, 1);
+    // And the report can tell: the failed lookup (the link then rests, so later calls fail fast
+    // and are counted too).
+    assert!(observer.shared_cache_errors.load(Ordering::Relaxed) >= 1);
 }

@@ -57,6 +57,8 @@ pub enum Event {
     LimiterRejected,
     /// The shared (Redis) limiter was unreachable, so this node's local share decided.
     LimiterFallback,
+    /// The shared (Redis) cache failed a read, write or lock, so the request went on without it.
+    SharedCacheError,
     /// The adaptive limiter changed its rate (requests per second).
     LimiterRate {
         /// The new rate.
@@ -134,6 +136,8 @@ pub struct CountingObserver {
     pub limiter_rejections: AtomicU64,
     /// Decisions taken by the local share while the shared limiter was unreachable.
     pub limiter_fallbacks: AtomicU64,
+    /// Shared-cache operations that failed.
+    pub shared_cache_errors: AtomicU64,
     /// Breaker transitions to open.
     pub breaker_opened: AtomicU64,
     /// Cache misses.
@@ -155,6 +159,7 @@ impl Observer for CountingObserver {
             Event::LimiterWait { .. } => Some(&self.limiter_waits),
             Event::LimiterRejected => Some(&self.limiter_rejections),
             Event::LimiterFallback => Some(&self.limiter_fallbacks),
+            Event::SharedCacheError => Some(&self.shared_cache_errors),
             Event::Breaker {
                 to: BreakerState::Open,
                 ..

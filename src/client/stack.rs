@@ -148,7 +148,9 @@ impl<'a> StackBuilder<'a> {
         if let Some(c) = cfg.cache.as_ref().filter(|c| c.enabled) {
             let l2 = match (&self.l2, &c.redis) {
                 (Some(l2), _) => Some(l2.clone()),
-                (None, Some(r)) => Some(Arc::new(RedisL2::open(r)?) as Arc<dyn L2Store>),
+                (None, Some(r)) => {
+                    Some(Arc::new(RedisL2::open(r, obs.clone())?) as Arc<dyn L2Store>)
+                }
                 (None, None) => None,
             };
             let store = Arc::new(ResponseCache::new(c, l2));

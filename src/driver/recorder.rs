@@ -126,6 +126,8 @@ pub struct Totals {
     pub limiter_wait: Duration,
     /// Limiter decisions taken locally because the shared (Redis) limiter was unreachable.
     pub limiter_fallbacks: u64,
+    /// Shared (Redis) cache operations that failed.
+    pub shared_cache_errors: u64,
     /// Last rate-limit figures seen (remaining, limit).
     pub last_rate_limit: Option<(Option<u64>, Option<u64>)>,
 }
@@ -150,6 +152,7 @@ impl Totals {
             retries: 0,
             limiter_wait: Duration::ZERO,
             limiter_fallbacks: 0,
+            shared_cache_errors: 0,
             last_rate_limit: None,
         }
     }
@@ -425,6 +428,7 @@ impl Observer for Recorder {
                 | Event::Breaker { .. }
                 | Event::RateLimitSeen { .. }
                 | Event::LimiterFallback
+                | Event::SharedCacheError
         ) {
             return;
         }
@@ -444,6 +448,7 @@ impl Observer for Recorder {
             }
             Event::Breaker { to, .. } => s.breaker = *to,
             Event::LimiterFallback => s.totals.limiter_fallbacks += 1,
+            Event::SharedCacheError => s.totals.shared_cache_errors += 1,
             Event::RateLimitSeen {
                 remaining_requests,
                 limit_requests,

@@ -65,6 +65,13 @@ pub fn write_markdown<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
             s.limiter.fallback_decisions
         )?;
     }
+    if s.cache.shared_errors > 0 {
+        writeln!(
+            out,
+            "| shared-cache operations that failed | {} |",
+            s.cache.shared_errors
+        )?;
+    }
     for r in &s.recovery {
         let v = r
             .recovered_after_s

@@ -238,6 +238,7 @@ pub fn merge(nodes: &[NodeRun]) -> Result<(Summary, Recorded), String> {
     s.goodput_rps = s.requests.ok as f64 / secs;
     s.offered_rps = (s.requests.total + s.requests.dropped) as f64 / secs;
     s.limiter.fallback_decisions = sum(&|x| x.limiter.fallback_decisions);
+    s.cache.shared_errors = sum(&|x| x.cache.shared_errors);
     // One account's quota, seen by every node: the most any node saw used.
     s.quota.used = nodes
         .iter()

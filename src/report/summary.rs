@@ -138,6 +138,14 @@ pub struct LimiterFigures {
     pub fallback_decisions: u64,
 }
 
+/// The cache's own figures.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CacheFigures {
+    /// Shared (Redis) cache reads, writes and locks that failed: while this is above 0 the
+    /// fleet was not sharing its cache (those requests went on without it).
+    pub shared_errors: u64,
+}
+
 /// Which part of a fleet a run was.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Fleet {
@@ -200,6 +208,9 @@ pub struct Summary {
     /// The limiter's figures.
     #[serde(default)]
     pub limiter: LimiterFigures,
+    /// The cache's figures.
+    #[serde(default)]
+    pub cache: CacheFigures,
     /// Set when the run was one node of a fleet, or a merge of several.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fleet: Option<Fleet>,
@@ -307,6 +318,9 @@ impl Summary {
             },
             limiter: LimiterFigures {
                 fallback_decisions: t.limiter_fallbacks,
+            },
+            cache: CacheFigures {
+                shared_errors: t.shared_cache_errors,
             },
             fleet: None,
             thresholds: Vec::new(),

@@ -70,6 +70,13 @@ pub fn write_table<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
             s.limiter.fallback_decisions
         )?;
     }
+    if s.cache.shared_errors > 0 {
+        writeln!(
+            out,
+            "cache     {} shared-cache operations failed (those requests went on without it)",
+            s.cache.shared_errors
+        )?;
+    }
     for rec in &s.recovery {
         match rec.recovered_after_s {
             Some(t) => writeln!(

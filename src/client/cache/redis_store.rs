@@ -13,8 +13,9 @@ use mock_upstream::wire::Usage;
 use serde::{Deserialize, Serialize};
 
 use super::{CacheKey, L2Store};
+use crate::client::observer::{Event, SharedObserver};
 use crate::client::request::{ChatResponse, Outcome};
-use crate::client::shared_store::{InvalidRedis, RedisLink};
+use crate::client::shared_store::{InvalidRedis, RedisLink, StoreError};
 
 /// `[client.cache.redis]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,15 +62,29 @@ struct StoredAnswer {
 pub struct RedisL2 {
     link: RedisLink,
     config: RedisCacheConfig,
+    observer: SharedObserver,
 }
 
 impl RedisL2 {
-    /// A store on `config.url`; connects on first use.
-    pub fn open(config: &RedisCacheConfig) -> Result<Self, InvalidRedis> {
+    /// A store on `config.url`; connects on first use. Failures are reported to `observer`
+    /// (`Event::SharedCacheError`), so a report shows when the fleet was not sharing its cache.
+    pub fn open(config: &RedisCacheConfig, observer: SharedObserver) -> Result<Self, InvalidRedis> {
         Ok(Self {
             link: RedisLink::open(&config.url, config.timeout.0)?,
             config: config.clone(),
+            observer,
         })
+    }
+
+    /// The value of a command, `None` (reported) when Redis failed it.
+    fn checked<T>(&self, result: Result<T, StoreError>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(_) => {
+                self.observer.on_event(&Event::SharedCacheError);
+                None
+            }
+        }
     }
 
     fn key(&self, key: CacheKey) -> String {
@@ -81,11 +96,11 @@ impl L2Store for RedisL2 {
     fn get(&self, key: CacheKey) -> BoxFuture<'_, Option<ChatResponse>> {
         let k = self.key(key);
         async move {
-            let raw: Option<Vec<u8>> = self
-                .link
-                .run(|mut c| async move { redis::cmd("GET").arg(k).query_async(&mut c).await })
-                .await
-                .ok()?;
+            let raw: Option<Vec<u8>> = self.checked(
+                self.link
+                    .run(|mut c| async move { redis::cmd("GET").arg(k).query_async(&mut c).await })
+                    .await,
+            )?;
             let stored: StoredAnswer = serde_json::from_slice(&raw?).ok()?;
             let mut resp = ChatResponse::local(stored.text, Outcome::Upstream);
             resp.usage = stored.usage;
@@ -107,7 +122,7 @@ impl L2Store for RedisL2 {
                 return;
             };
             let ms = ttl.as_millis().max(1) as u64;
-            let _ = self
+            let stored = self
                 .link
                 .run(|mut c| async move {
                     redis::cmd("SET")
@@ -119,6 +134,7 @@ impl L2Store for RedisL2 {
                         .await
                 })
                 .await;
+            self.checked(stored);
         }
         .boxed()
     }
@@ -147,7 +163,7 @@ impl L2Store for RedisL2 {
                 })
                 .await;
             // Without Redis nobody can hold the lock: ask the upstream.
-            !matches!(set, Ok(None))
+            !matches!(self.checked(set), Some(None))
         }
         .boxed()
     }
