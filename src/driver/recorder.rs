@@ -4,6 +4,7 @@
 //! end, so memory stays flat however long the run.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -161,7 +162,6 @@ impl Totals {
 struct State {
     serializer: hdrhistogram::serialization::V2Serializer,
     totals: Totals,
-    open: u64,
     closed: bool,
     current: Current,
     rows: Vec<IntervalRow>,
@@ -172,7 +172,6 @@ impl std::fmt::Debug for State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("State")
             .field("rows", &self.rows.len())
-            .field("open", &self.open)
             .finish_non_exhaustive()
     }
 }
@@ -183,6 +182,9 @@ pub struct Recorder {
     start: Instant,
     interval: Duration,
     state: Mutex<State>,
+    /// Requests handed to the stack and not completed; outside the lock, so starting one costs
+    /// no lock (it changes under the lock only where it must agree with `closed`).
+    open: AtomicU64,
 }
 
 /// One finished request.
@@ -214,7 +216,6 @@ impl Recorder {
             state: Mutex::new(State {
                 serializer: hdrhistogram::serialization::V2Serializer::new(),
                 totals: Totals::new(),
-                open: 0,
                 closed: false,
                 current: Current {
                     index: 0,
@@ -224,6 +225,7 @@ impl Recorder {
                 rows: Vec::new(),
                 breaker: BreakerState::Closed,
             }),
+            open: AtomicU64::new(0),
         }
     }
 
@@ -303,7 +305,7 @@ impl Recorder {
 
     /// A request is handed to the stack; it stays open until [`completed`](Self::completed).
     pub fn begin(&self) {
-        self.lock().open += 1;
+        self.open.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A request finished; ignored after [`close`](Self::close) (it was counted as cut off).
@@ -314,7 +316,10 @@ impl Recorder {
         if s.closed {
             return;
         }
-        s.open = s.open.saturating_sub(1);
+        // Under the lock, so `close` never counts as cut off what was just completed.
+        let _ = self
+            .open
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
         self.roll(&mut s, c.done);
         let (outcome, ok) = match c.result {
             Ok(r) => (r.outcome.as_str(), true),
@@ -371,7 +376,7 @@ impl Recorder {
             return 0;
         }
         s.closed = true;
-        let n = std::mem::take(&mut s.open);
+        let n = self.open.swap(0, Ordering::Relaxed);
         if n == 0 {
             return 0;
         }
@@ -388,7 +393,7 @@ impl Recorder {
 
     /// Requests in flight now.
     pub fn open(&self) -> u64 {
-        self.lock().open
+        self.open.load(Ordering::Relaxed)
     }
 
     /// Closes the last interval and hands out everything recorded.
