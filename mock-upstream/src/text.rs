@@ -40,6 +40,27 @@ pub fn legacy_prompt_tokens(prompt: &str) -> u32 {
     TOKENS_PER_REQUEST + TOKENS_PER_MESSAGE + approx_tokens(prompt)
 }
 
+/// `prefix` then `hi` as 16 hex digits then `lo` as at least `lo_digits` hex digits: the ids of
+/// requests and completions (`req_…`, `chatcmpl-…`), the same text as
+/// `format!("{prefix}{hi:016x}{lo:0lo_digits$x}")` without the formatting machinery, which showed
+/// in profiles of the simulation (two ids per request).
+pub fn hex_id(prefix: &str, hi: u64, lo: u64, lo_digits: usize) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let lo_len = lo_digits
+        .max((64 - lo.leading_zeros() as usize).div_ceil(4))
+        .max(1);
+    let mut out = String::with_capacity(prefix.len() + 16 + lo_len);
+    out.push_str(prefix);
+    for i in (0..16).rev() {
+        out.push(char::from(HEX[((hi >> (i * 4)) & 0xf) as usize]));
+    }
+    for i in (0..lo_len).rev() {
+        let nibble = if i >= 16 { 0 } else { (lo >> (i * 4)) & 0xf };
+        out.push(char::from(HEX[nibble as usize]));
+    }
+    out
+}
+
 /// A stable 64-bit FNV-1a hash: the same in every process and every run, unlike `std`'s hasher,
 /// so the same prompt gets the same reply tomorrow.
 pub fn stable_hash(bytes: &[u8]) -> u64 {
@@ -217,6 +238,20 @@ pub fn generate_reply(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_ids_read_like_format() {
+        for (hi, lo, w) in [
+            (0u64, 0u64, 8usize),
+            (0xdead_beef, 42, 8),
+            (u64::MAX, u64::MAX, 8),
+            (7, 1 << 40, 8),
+            (1, 2, 16),
+            (3, 0, 0),
+        ] {
+            assert_eq!(hex_id("req_", hi, lo, w), format!("req_{hi:016x}{lo:0w$x}"));
+        }
+    }
 
     #[test]
     fn token_approximation_is_chars_over_four() {

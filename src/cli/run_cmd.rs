@@ -77,12 +77,12 @@ pub fn run(args: RunArgs) -> u8 {
         let node = slot.map_or(String::new(), |s| format!("-node{}", s.id));
         PathBuf::from("reports").join(format!("{}-{}{node}", scenario.name, utc_stamp(now)))
     });
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
     let (result, mode) = if args.sim {
-        (crate::sim::run(&scenario, ctrl_c), "sim")
+        (crate::sim::run(&scenario, crate::sim::ctrl_c()), "sim")
     } else {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
         let progress = Progress::for_stderr(args.quiet, scenario.duration.0);
         let interval = scenario.report.interval.0;
         let shown = progress.clone();

@@ -21,7 +21,7 @@ use super::fallback::FallbackLayer;
 use super::filter::{FilterLayer, InvalidFilter};
 use super::limiter::{InvalidLimiter, LimiterLayer};
 use super::observer::{BreakerState, NoopObserver, SharedObserver};
-use super::request::{ChatRequest, ChatResponse};
+use super::request::{ChatRequest, ChatResponse, Trace};
 use super::retry::{InvalidRetry, RetryLayer};
 use super::timeout::TimeoutLayer;
 use super::transport::{http_transport, HttpTransportConfig, Transport, TransportError};
@@ -52,6 +52,7 @@ pub enum StackError {
 /// A built client stack, with handles on the layers a dashboard wants to watch.
 #[derive(Debug, Clone)]
 pub struct ClientStack {
+    /// The layers, outermost first; [`ClientStack::send`] adds the trace to the answer.
     service: ChatService,
     breaker: Option<BreakerLayer>,
     limiter: Option<LimiterLayer>,
@@ -168,7 +169,7 @@ impl<'a> StackBuilder<'a> {
             svc = ChatService::new(FilterLayer::new(c, obs.clone())?.layer(svc));
         }
         Ok(ClientStack {
-            service: ChatService::new(annotate(svc)),
+            service: svc,
             breaker,
             limiter,
             cache,
@@ -190,14 +191,19 @@ fn annotate(
        + Send {
     tower::service_fn(move |req: ChatRequest| {
         let trace = req.trace.clone();
-        let fut = inner.clone().oneshot(req);
-        Box::pin(async move {
-            let mut resp = fut.await?;
-            resp.attempts = trace.attempts();
-            resp.limiter_wait = trace.limiter_wait();
-            Ok(resp)
-        }) as futures_util::future::BoxFuture<'static, _>
+        Box::pin(with_trace(inner.clone().oneshot(req), trace))
+            as futures_util::future::BoxFuture<'static, _>
     })
+}
+
+async fn with_trace(
+    call: impl std::future::Future<Output = Result<ChatResponse, ClientError>>,
+    trace: Arc<Trace>,
+) -> Result<ChatResponse, ClientError> {
+    let mut resp = call.await?;
+    resp.attempts = trace.attempts();
+    resp.limiter_wait = trace.limiter_wait();
+    Ok(resp)
 }
 
 /// A seed for one component, derived from the stack's seed and the component's name, so each
@@ -223,15 +229,22 @@ impl ClientStack {
         }
     }
 
-    /// Sends one request through every layer. The future owns what it needs, so it can be
-    /// spawned.
-    pub fn send(&self, req: ChatRequest) -> tower::util::Oneshot<ChatService, ChatRequest> {
-        self.service.clone().oneshot(req)
+    /// Sends one request through every layer; the answer says what it cost (attempts, limiter
+    /// wait). The future owns what it needs, so it can be spawned.
+    ///
+    /// A plain async wrapper rather than one more boxed service: this runs for every request.
+    pub fn send(
+        &self,
+        req: ChatRequest,
+    ) -> impl std::future::Future<Output = Result<ChatResponse, ClientError>> + Send + 'static {
+        let trace = req.trace.clone();
+        with_trace(self.service.clone().oneshot(req), trace)
     }
 
-    /// The stack as a tower service, to compose further.
+    /// The stack as a tower service, to compose further (answers carry the trace, as with
+    /// [`send`](Self::send)).
     pub fn service(&self) -> ChatService {
-        self.service.clone()
+        ChatService::new(annotate(self.service.clone()))
     }
 
     /// The breaker's state, if there is a breaker.

@@ -14,10 +14,14 @@ use crate::driver::run::RunError;
 use crate::driver::{self, RunOptions, RunResult, Target};
 use crate::scenario::Scenario;
 
-/// Runs `scenario` on virtual time; `stop` ends it early (Ctrl-C).
+/// Runs `scenario` on virtual time; `stop` ends it early (Ctrl-C: see [`ctrl_c`]).
+///
+/// The runtime has a clock and no I/O driver: nothing in a simulation touches a socket, and
+/// without one each jump of the virtual clock is a plain check instead of an `epoll_wait`
+/// system call (about 5 % of a simulation's time).
 pub fn run(scenario: &Scenario, stop: impl Future<Output = ()>) -> Result<RunResult, RunError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
+        .enable_time()
         .start_paused(true)
         .build()
         .map_err(RunError::Mock)?;
@@ -29,4 +33,32 @@ pub fn run(scenario: &Scenario, stop: impl Future<Output = ()>) -> Result<RunRes
         on_interval: None,
     };
     runtime.block_on(driver::run(scenario, options, stop))
+}
+
+/// Completes on Ctrl-C. A simulation's runtime has no I/O driver, which tokio's signal handling
+/// needs, so a helper thread with its own small runtime waits for the signal and passes it on.
+/// If that thread cannot start, the future never completes (the run goes to its end).
+pub fn ctrl_c() -> impl Future<Output = ()> {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name("gauntlet-ctrl-c".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    let _ = tx.send(());
+                }
+            });
+        });
+    async move {
+        // A dropped sender (no signal handler) must not end the run.
+        if spawned.is_err() || rx.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }

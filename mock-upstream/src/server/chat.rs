@@ -135,10 +135,7 @@ pub(crate) async fn chat_completions(State(state): State<MockState>, request: Re
         include_usage: req.stream_options.as_ref().is_some_and(|o| o.include_usage),
         prompt_tokens,
         created: state.created(&decision),
-        id: format!(
-            "chatcmpl-{:016x}{:08x}",
-            state.inner.id_salt, decision.sequence
-        ),
+        id: text::hex_id("chatcmpl-", state.inner.id_salt, decision.sequence, 8),
         finish_abandoned: state.inner.gate.finishes_abandoned(),
     };
     carry_out(decision, &ctx, permit).await

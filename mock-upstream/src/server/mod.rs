@@ -28,7 +28,7 @@ use axum::Router;
 use tokio::time::Instant;
 
 use crate::faults::{FaultConfig, FaultEngine};
-use crate::text::stable_hash;
+use crate::text::{hex_id, stable_hash};
 use concurrency::Gate;
 use errors::ApiError;
 use stats::{Observation, Stats};
@@ -138,7 +138,7 @@ impl MockState {
 
     fn next_request_id(&self) -> String {
         let n = self.inner.request_ids.fetch_add(1, Ordering::Relaxed);
-        format!("req_{:016x}{:016x}", self.inner.id_salt, n)
+        hex_id("req_", self.inner.id_salt, n, 16)
     }
 }
 

@@ -2,32 +2,42 @@
 
 use std::time::Duration;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use mock_upstream::duration::parse_duration;
 
 use crate::client::request::RateLimitInfo;
 
-fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+// Named once: a lookup by `&str` parses and validates the name on every call, and these are
+// read on every response.
+const LIMIT_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-limit-requests");
+const REMAINING_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-remaining-requests");
+const RESET_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-reset-requests");
+const LIMIT_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-limit-tokens");
+const REMAINING_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-remaining-tokens");
+const RESET_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-reset-tokens");
+const RETRY_AFTER_MS: HeaderName = HeaderName::from_static("retry-after-ms");
+
+fn header_str<'a>(h: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
     h.get(name)?.to_str().ok().map(str::trim)
 }
 
-fn header_u64(h: &HeaderMap, name: &str) -> Option<u64> {
+fn header_u64(h: &HeaderMap, name: &HeaderName) -> Option<u64> {
     header_str(h, name)?.parse().ok()
 }
 
-fn header_duration(h: &HeaderMap, name: &str) -> Option<Duration> {
+fn header_duration(h: &HeaderMap, name: &HeaderName) -> Option<Duration> {
     parse_duration(header_str(h, name)?).ok()
 }
 
 /// `x-ratelimit-*`, when any is present.
 pub fn rate_limit_info(h: &HeaderMap) -> Option<RateLimitInfo> {
     let info = RateLimitInfo {
-        limit_requests: header_u64(h, "x-ratelimit-limit-requests"),
-        remaining_requests: header_u64(h, "x-ratelimit-remaining-requests"),
-        reset_requests: header_duration(h, "x-ratelimit-reset-requests"),
-        limit_tokens: header_u64(h, "x-ratelimit-limit-tokens"),
-        remaining_tokens: header_u64(h, "x-ratelimit-remaining-tokens"),
-        reset_tokens: header_duration(h, "x-ratelimit-reset-tokens"),
+        limit_requests: header_u64(h, &LIMIT_REQUESTS),
+        remaining_requests: header_u64(h, &REMAINING_REQUESTS),
+        reset_requests: header_duration(h, &RESET_REQUESTS),
+        limit_tokens: header_u64(h, &LIMIT_TOKENS),
+        remaining_tokens: header_u64(h, &REMAINING_TOKENS),
+        reset_tokens: header_duration(h, &RESET_TOKENS),
     };
     (info != RateLimitInfo::default()).then_some(info)
 }
@@ -35,12 +45,12 @@ pub fn rate_limit_info(h: &HeaderMap) -> Option<RateLimitInfo> {
 /// When a 429 says to come back: `retry-after-ms`, then `retry-after` (seconds), then the
 /// `x-ratelimit-reset-*` of an exhausted bucket.
 pub fn retry_hint(h: &HeaderMap) -> Option<Duration> {
-    if let Some(ms) = header_str(h, "retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
+    if let Some(ms) = header_str(h, &RETRY_AFTER_MS).and_then(|v| v.parse::<f64>().ok()) {
         if ms.is_finite() && ms >= 0.0 {
             return Some(Duration::from_secs_f64(ms / 1000.0));
         }
     }
-    if let Some(s) = header_str(h, "retry-after").and_then(|v| v.parse::<f64>().ok()) {
+    if let Some(s) = header_str(h, &http::header::RETRY_AFTER).and_then(|v| v.parse::<f64>().ok()) {
         if s.is_finite() && s >= 0.0 {
             return Some(Duration::from_secs_f64(s));
         }

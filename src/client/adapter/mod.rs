@@ -18,7 +18,7 @@ use http_body_util::BodyExt;
 use mock_upstream::wire::{ErrorEnvelope, LegacyChatRequest, LegacyChatResponse, StreamOptions};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
-use tower::{Service, ServiceExt};
+use tower::Service;
 
 use super::error::ClientError;
 use super::observer::{Event, SharedObserver};
@@ -199,21 +199,28 @@ impl Adapter {
         const JSON: http::HeaderValue = http::HeaderValue::from_static("application/json");
         const RETRY_COUNT: http::HeaderName =
             http::HeaderName::from_static("x-stainless-retry-count");
-        let mut builder = http::Request::post(uri).header(http::header::CONTENT_TYPE, JSON);
+        // Built in place rather than with `http::request::Builder`, which moves the whole
+        // request head through a `Result` at every header: this runs once per attempt.
+        let mut request = http::Request::new(Bytes::from(body));
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = uri;
+        let headers = request.headers_mut();
+        headers.reserve(3);
+        headers.insert(http::header::CONTENT_TYPE, JSON);
         match (&req.api_key, &self.uris.bearer) {
             (Some(key), _) => {
-                builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {key}"));
+                let bearer = http::HeaderValue::try_from(format!("Bearer {key}"))
+                    .map_err(|e| ClientError::Malformed(format!("request: api key: {e}")))?;
+                headers.insert(http::header::AUTHORIZATION, bearer);
             }
             (None, Some(bearer)) => {
-                builder = builder.header(http::header::AUTHORIZATION, bearer.clone());
+                headers.insert(http::header::AUTHORIZATION, bearer.clone());
             }
             (None, None) => {}
         }
         let attempt = req.trace.attempts().saturating_sub(1);
-        builder = builder.header(RETRY_COUNT, attempt);
-        builder
-            .body(Bytes::from(body))
-            .map_err(|e| ClientError::Malformed(format!("request: {e}")))
+        headers.insert(RETRY_COUNT, http::HeaderValue::from(attempt));
+        Ok(request)
     }
 
     async fn attempt(mut self, req: ChatRequest) -> Result<ChatResponse, ClientError> {
@@ -239,15 +246,11 @@ impl Adapter {
         new_api: bool,
     ) -> Result<http::Response<TransportBody>, ClientError> {
         let request = self.build(req, new_api)?;
-        self.transport
-            .clone()
-            .oneshot(request)
-            .await
-            .map_err(|e| match e {
-                TransportError::Connect(m) => ClientError::Connect(m),
-                TransportError::Reset(m) => ClientError::Reset(m),
-                TransportError::Other(m) => ClientError::Connect(m),
-            })
+        self.transport.call(request).await.map_err(|e| match e {
+            TransportError::Connect(m) => ClientError::Connect(m),
+            TransportError::Reset(m) => ClientError::Reset(m),
+            TransportError::Other(m) => ClientError::Connect(m),
+        })
     }
 
     async fn read(
@@ -333,19 +336,30 @@ impl Service<ChatRequest> for Adapter {
 }
 
 async fn collect(mut body: TransportBody, limit: usize) -> Result<Bytes, ClientError> {
+    // Most bodies arrive as one frame: kept as they are, without a copy.
+    let mut first: Option<Bytes> = None;
     let mut buf = bytes::BytesMut::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| ClientError::Reset(format!("body cut off: {e}")))?;
-        if let Ok(data) = frame.into_data() {
-            if buf.len() + data.len() > limit {
-                return Err(ClientError::Malformed(format!(
-                    "response body over {limit} bytes"
-                )));
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let held = first.as_ref().map_or(0, Bytes::len) + buf.len();
+        if held + data.len() > limit {
+            return Err(ClientError::Malformed(format!(
+                "response body over {limit} bytes"
+            )));
+        }
+        match first.take() {
+            None if buf.is_empty() => first = Some(data),
+            None => buf.extend_from_slice(&data),
+            Some(f) => {
+                buf.extend_from_slice(&f);
+                buf.extend_from_slice(&data);
             }
-            buf.extend_from_slice(&data);
         }
     }
-    Ok(buf.freeze())
+    Ok(first.unwrap_or_else(|| buf.freeze()))
 }
 
 async fn read_stream(

@@ -8,7 +8,6 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use tower::util::BoxCloneSyncService;
 
 use super::{Transport, TransportError};
 
@@ -56,7 +55,7 @@ pub fn http_transport(config: &HttpTransportConfig) -> Result<Transport, Transpo
     // Plain `http://` (the mock, a local proxy) skips the TLS wrapper: its connector and futures
     // are several times smaller, which is most of the client's own cost per request.
     let plain_client: Client<_, Full<Bytes>> = pooled(config).build(http);
-    let service = tower::service_fn(move |req: http::Request<Bytes>| {
+    Ok(Transport::new(move |req: http::Request<Bytes>| {
         // The response future owns what it needs: no per-request clone of the client.
         let req = req.map(Full::new);
         let pending = if req.uri().scheme() == Some(&http::uri::Scheme::HTTPS) {
@@ -68,8 +67,7 @@ pub fn http_transport(config: &HttpTransportConfig) -> Result<Transport, Transpo
             let resp = pending.await.map_err(|e| classify(&e))?;
             Ok(resp.map(|b| b.map_err(|e| Box::new(e) as super::BoxError).boxed_unsync()))
         }
-    });
-    Ok(BoxCloneSyncService::new(service))
+    }))
 }
 
 fn pooled(config: &HttpTransportConfig) -> hyper_util::client::legacy::Builder {

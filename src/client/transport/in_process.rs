@@ -5,14 +5,13 @@
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use mock_upstream::server::ResetConnection;
-use tower::util::BoxCloneSyncService;
 use tower::ServiceExt;
 
 use super::{BoxError, Transport, TransportError};
 
 /// A transport that calls `router` directly.
 pub fn in_process_transport(router: axum::Router) -> Transport {
-    let service = tower::service_fn(move |req: http::Request<Bytes>| {
+    Transport::new(move |req: http::Request<Bytes>| {
         let router = router.clone();
         async move {
             let resp = match router.oneshot(req.map(axum::body::Body::from)).await {
@@ -26,6 +25,5 @@ pub fn in_process_transport(router: axum::Router) -> Transport {
             }
             Ok(resp.map(|b| b.map_err(|e| Box::new(e) as BoxError).boxed_unsync()))
         }
-    });
-    BoxCloneSyncService::new(service)
+    })
 }

@@ -1,14 +1,18 @@
 //! How requests reach the upstream: over HTTP with a connection pool, or in-process by calling
 //! mock-upstream's `Router` as a tower `Service` (no socket; the simulation runs on it).
 //!
-//! Both are the same boxed service type, so the adapter above does not know which one it has.
+//! Both are the same erased service type, so the adapter above does not know which one it has.
 
 mod http_client;
 mod in_process;
 
+use std::future::Future;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use http_body_util::combinators::UnsyncBoxBody;
-use tower::util::BoxCloneSyncService;
 
 pub use http_client::{http_transport, HttpTransportConfig};
 pub use in_process::in_process_transport;
@@ -19,9 +23,68 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A response body as the adapter reads it, frame by frame.
 pub type TransportBody = UnsyncBoxBody<Bytes, BoxError>;
 
+/// What a transport call resolves to.
+pub type TransportResult = Result<http::Response<TransportBody>, TransportError>;
+
 /// The transport service: a full request in, a streaming response out.
-pub type Transport =
-    BoxCloneSyncService<http::Request<Bytes>, http::Response<TransportBody>, TransportError>;
+///
+/// One function behind an `Arc`: cloning it (the adapter does, for every attempt) is a
+/// reference count, where tower's `BoxCloneSyncService` allocated a fresh box per clone.
+#[derive(Clone)]
+pub struct Transport(
+    Arc<dyn Fn(http::Request<Bytes>) -> BoxFuture<'static, TransportResult> + Send + Sync>,
+);
+
+impl Transport {
+    /// A transport from a function that starts a call; the future it returns must own what
+    /// it needs.
+    pub fn new<F, Fut>(call: F) -> Self
+    where
+        F: Fn(http::Request<Bytes>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = TransportResult> + Send + 'static,
+    {
+        Self(Arc::new(move |req| Box::pin(call(req))))
+    }
+
+    /// A transport from any always-usable tower service (an HTTP client of your own, a test
+    /// double): each call goes to a clone of it, once it is ready.
+    pub fn from_service<S>(service: S) -> Self
+    where
+        S: tower::Service<
+                http::Request<Bytes>,
+                Response = http::Response<TransportBody>,
+                Error = TransportError,
+            > + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        use tower::ServiceExt;
+        Self::new(move |req| service.clone().oneshot(req))
+    }
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Transport")
+    }
+}
+
+impl tower::Service<http::Request<Bytes>> for Transport {
+    type Response = http::Response<TransportBody>;
+    type Error = TransportError;
+    type Future = BoxFuture<'static, TransportResult>;
+
+    /// Always ready: a transport queues inside its call (the connection pool does).
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<Bytes>) -> Self::Future {
+        (self.0)(req)
+    }
+}
 
 /// Why no response arrived.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
