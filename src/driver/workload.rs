@@ -62,11 +62,35 @@ fn built_in_prompt(i: usize) -> String {
     let t = TEMPLATES[i % TEMPLATES.len()];
     let topic = TOPICS[(i / TEMPLATES.len()) % TOPICS.len()];
     let round = i / (TEMPLATES.len() * TOPICS.len());
-    if round == 0 {
-        format!("{t} {topic}.")
-    } else {
-        format!("{t} {topic} (variant {round}).")
+    // Pieces pushed rather than `format!`ted: one prompt per request, and the formatting
+    // machinery showed in the driver's profile.
+    let mut p = String::with_capacity(t.len() + topic.len() + 32);
+    p.push_str(t);
+    p.push(' ');
+    p.push_str(topic);
+    if round > 0 {
+        p.push_str(" (variant ");
+        push_decimal(&mut p, round as u64);
+        p.push(')');
     }
+    p.push('.');
+    p
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut String, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut len = 0;
+    let mut rest = n;
+    loop {
+        digits[len] = b'0' + (rest % 10) as u8;
+        len += 1;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend(digits[..len].iter().rev().map(|&d| char::from(d)));
 }
 
 impl PromptPool {
@@ -266,7 +290,12 @@ impl SessionFactory {
             })
             .collect();
         SessionPlan {
-            id: format!("{}{}", self.prefix, self.next_id),
+            id: {
+                let mut id = String::with_capacity(self.prefix.len() + 20);
+                id.push_str(&self.prefix);
+                push_decimal(&mut id, self.next_id);
+                id
+            },
             turns,
             api_key,
             user,
@@ -286,6 +315,24 @@ mod tests {
             "name = \"x\"\nduration = \"1s\"\n[workload]\nstages = [{{ for = \"1s\", rate = \"1/s\" }}]\n{extra}"
         );
         Scenario::parse(&text, "x").unwrap().workload
+    }
+
+    #[test]
+    fn prompts_and_ids_read_as_formatted() {
+        for n in [0u64, 7, 10, 99, 12345, u64::MAX] {
+            let mut s = String::from("s-");
+            push_decimal(&mut s, n);
+            assert_eq!(s, format!("s-{n}"));
+        }
+        let per_round = TEMPLATES.len() * TOPICS.len();
+        assert_eq!(
+            built_in_prompt(per_round * 3 + 1),
+            format!("{} {} (variant 3).", TEMPLATES[1], TOPICS[0])
+        );
+        assert_eq!(
+            built_in_prompt(0),
+            format!("{} {}.", TEMPLATES[0], TOPICS[0])
+        );
     }
 
     #[test]

@@ -99,6 +99,9 @@ struct Uris {
     chat: Result<http::Uri, String>,
     legacy: Result<http::Uri, String>,
     bearer: Option<http::HeaderValue>,
+    /// `Host` for plain HTTP/1.1, which the connection pool would otherwise format anew for
+    /// every request (`host:port`); `None` where the pool must choose (HTTPS may become h2).
+    host: Option<http::HeaderValue>,
 }
 
 /// The request body, borrowing the request's fields instead of copying them.
@@ -147,13 +150,27 @@ impl Adapter {
                 .parse::<http::Uri>()
                 .map_err(|e| format!("base_url {:?}: {e}", config.base_url))
         };
+        let chat = parse("/v1/chat/completions");
+        let host = chat
+            .as_ref()
+            .ok()
+            .filter(|u| u.scheme() == Some(&http::uri::Scheme::HTTP) && !config.http2)
+            .and_then(|u| {
+                let host = u.host()?;
+                let value = match u.port_u16() {
+                    Some(port) if port != 80 => format!("{host}:{port}"),
+                    _ => host.to_string(),
+                };
+                http::HeaderValue::try_from(value).ok()
+            });
         let uris = Uris {
-            chat: parse("/v1/chat/completions"),
+            chat,
             legacy: parse("/v1/chat"),
             bearer: config
                 .api_key
                 .as_ref()
                 .and_then(|k| http::HeaderValue::try_from(format!("Bearer {k}")).ok()),
+            host,
         };
         Self {
             transport,
@@ -205,7 +222,10 @@ impl Adapter {
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = uri;
         let headers = request.headers_mut();
-        headers.reserve(3);
+        headers.reserve(4);
+        if let Some(host) = &self.uris.host {
+            headers.insert(http::header::HOST, host.clone());
+        }
         headers.insert(http::header::CONTENT_TYPE, JSON);
         match (&req.api_key, &self.uris.bearer) {
             (Some(key), _) => {
