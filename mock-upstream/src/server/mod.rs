@@ -12,6 +12,7 @@ mod chat;
 pub mod concurrency;
 pub mod errors;
 pub mod metrics;
+mod observe;
 mod running;
 mod serve;
 pub mod stats;
@@ -19,9 +20,7 @@ pub mod stats;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::HeaderValue;
-use axum::middleware::{self, Next};
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -31,7 +30,7 @@ use crate::faults::{FaultConfig, FaultEngine};
 use crate::text::{hex_id, stable_hash};
 use concurrency::Gate;
 use errors::ApiError;
-use stats::{Observation, Stats};
+use stats::Stats;
 
 pub use running::RunningMock;
 pub use serve::{serve, ServeError};
@@ -40,7 +39,7 @@ pub use serve::{serve, ServeError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResetConnection;
 
-/// The fault a response carries, for stats; set by handlers, read by the stats middleware.
+/// The fault a response carries, for stats; set by handlers, read by the observe layer.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FaultTag {
     pub(crate) fault: Option<&'static str>,
@@ -155,7 +154,7 @@ pub fn router(state: MockState) -> Router {
         .route("/metrics", get(admin::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(observe::ObserveLayer::new(state.clone()))
         .with_state(state)
 }
 
@@ -165,37 +164,6 @@ async fn not_found(req: Request) -> Response {
 
 async fn method_not_allowed(req: Request) -> Response {
     ApiError::method_not_allowed(req.method().as_str(), req.uri().path()).into_response()
-}
-
-/// Adds `x-request-id` and `openai-processing-ms` to every response and counts it.
-async fn observe(State(state): State<MockState>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let retry_count = req.headers().get("x-stainless-retry-count").cloned();
-    let mut resp = next.run(req).await;
-    let processing = started.elapsed();
-    let tag = resp.extensions().get::<FaultTag>().copied();
-    let reset = resp.extensions().get::<ResetConnection>().is_some();
-    let route = route.as_ref().map_or("other", |p| p.as_str());
-    if !route.starts_with("/_mock") && route != "/metrics" {
-        state.inner.stats.record(&Observation {
-            route,
-            status: (!reset).then(|| resp.status().as_u16()),
-            fault: tag.and_then(|t| t.fault),
-            retry_count: retry_count.as_ref().and_then(|v| v.to_str().ok()),
-            spiked: tag.is_some_and(|t| t.spiked),
-            processing,
-        });
-    }
-    let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&state.next_request_id()) {
-        h.insert("x-request-id", v);
-    }
-    h.insert(
-        "openai-processing-ms",
-        HeaderValue::from(processing.as_millis() as u64),
-    );
-    resp
 }
 
 #[cfg(test)]

@@ -198,7 +198,19 @@ impl Adapter {
                     include_usage: true,
                 }),
             };
-            (&self.uris.chat, serde_json::to_vec(&wire))
+            // Sized up front: `to_vec` starts small and copies the body as it grows.
+            let estimate = 128
+                + req.model.len()
+                + req
+                    .messages
+                    .iter()
+                    .map(|m| 48 + m.text_ref().len())
+                    .sum::<usize>();
+            let mut buf = Vec::with_capacity(estimate);
+            (
+                &self.uris.chat,
+                serde_json::to_writer(&mut buf, &wire).map(|()| buf),
+            )
         } else {
             let prompt = req
                 .messages
