@@ -441,3 +441,45 @@ pub fn classify_status(status: u16, headers: &http::HeaderMap, body: &[u8]) -> C
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{BodyExt, StreamBody};
+
+    fn body_of(frames: &[&'static str]) -> TransportBody {
+        let frames: Vec<Result<http_body::Frame<Bytes>, super::super::transport::BoxError>> =
+            frames
+                .iter()
+                .map(|f| Ok(http_body::Frame::data(Bytes::from_static(f.as_bytes()))))
+                .collect();
+        StreamBody::new(futures_util::stream::iter(frames)).boxed_unsync()
+    }
+
+    #[tokio::test]
+    async fn a_body_is_read_whole_however_it_is_framed() {
+        assert_eq!(
+            collect(body_of(&["{\"a\":1}"]), 100).await.unwrap(),
+            "{\"a\":1}"
+        );
+        assert_eq!(
+            collect(body_of(&["{\"a\"", ":", "1}"]), 100).await.unwrap(),
+            "{\"a\":1}"
+        );
+        assert_eq!(collect(body_of(&[]), 100).await.unwrap(), "");
+        assert_eq!(collect(body_of(&["", "x"]), 100).await.unwrap(), "x");
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_refused_in_any_frame() {
+        for frames in [
+            &["0123456789"][..],
+            &["01234", "56789"],
+            &["0", "1", "23456789"],
+        ] {
+            let err = collect(body_of(frames), 9).await.unwrap_err();
+            assert!(matches!(err, ClientError::Malformed(m) if m.contains("over 9 bytes")));
+        }
+        assert!(collect(body_of(&["01234", "5678"]), 9).await.is_ok());
+    }
+}

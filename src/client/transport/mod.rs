@@ -99,3 +99,30 @@ pub enum TransportError {
     #[error("{0}")]
     Other(String),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{BodyExt, Full};
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn any_tower_service_can_be_the_transport() {
+        let echo = tower::service_fn(|req: http::Request<Bytes>| async move {
+            let body = Full::new(req.into_body())
+                .map_err(|never| match never {})
+                .boxed_unsync();
+            Ok::<_, TransportError>(http::Response::new(body))
+        });
+        let transport = Transport::from_service(echo);
+        let copy = transport.clone();
+        for t in [transport, copy] {
+            let resp = t
+                .oneshot(http::Request::new(Bytes::from_static(b"ping")))
+                .await
+                .unwrap();
+            let body = resp.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(body, "ping");
+        }
+    }
+}
