@@ -205,10 +205,24 @@ latency = { distribution = "fixed", value = "300ms" }
         cached_stack(&mock.url, &redis.url()),
     );
     // Two nodes ask the same question at once: one asks the upstream, the other waits for its
-    // answer in Redis.
+    // answer in Redis. The second asks once the first holds the question's lock (a fixed head
+    // start is not enough on a loaded machine: the first node's lazy connection may take longer).
     let q = || ChatRequest::user_text("m", "what is a token bucket?");
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let (ra, rb) = tokio::join!(a.service().oneshot(q()), async {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let t0 = std::time::Instant::now();
+        loop {
+            let locks: Vec<String> = redis::cmd("KEYS")
+                .arg("t:cache*:lock")
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            if !locks.is_empty() || t0.elapsed() > Duration::from_secs(5) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
         b.service().oneshot(q()).await
     });
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
