@@ -291,6 +291,43 @@ fn ctrl_c_still_writes_a_full_report() {
 }
 
 #[test]
+fn ctrl_c_ends_a_simulation_with_a_full_report() {
+    // The simulation's runtime has no I/O driver; Ctrl-C reaches it through a helper thread.
+    let dir = temp_dir("ctrlc-sim");
+    let file = dir.join("s.toml");
+    std::fs::write(
+        &file,
+        "name = \"ten-hours\"\nduration = \"10h\"\n[upstream]\nlatency = { distribution = \"fixed\", value = \"20ms\" }\n[workload]\nstages = [{ for = \"10h\", rate = \"50/s\" }]\n",
+    )
+    .unwrap();
+    let out = dir.join("report");
+    let mut child = Command::new(BIN)
+        .arg("run")
+        .arg(&file)
+        .arg("--sim")
+        .arg("--out")
+        .arg(&out)
+        .arg("--quiet")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let s: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["mode"], "sim");
+    assert_eq!(s["interrupted"], true);
+    assert!(f(&s, "requests.total") >= 1000.0);
+    assert!(f(&s, "duration_s") < 36_000.0);
+    assert!(out.join("timeseries.csv").exists() && out.join("latency.hgrm").exists());
+}
+
+#[test]
 fn every_shipped_scenario_validates() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let files: Vec<PathBuf> = std::fs::read_dir(&dir)

@@ -196,6 +196,8 @@ fn annotate(
     })
 }
 
+/// Awaits `call` and copies what the request's trace recorded into the answer: the one place
+/// both [`ClientStack::send`] and [`annotate`] do it.
 async fn with_trace(
     call: impl std::future::Future<Output = Result<ChatResponse, ClientError>>,
     trace: Arc<Trace>,
