@@ -256,19 +256,17 @@ fn remote_targets_need_allow_remote() {
     assert!(out.contains("--allow-remote"), "{out}");
 }
 
-#[test]
-fn ctrl_c_still_writes_a_full_report() {
-    let dir = temp_dir("ctrlc");
+/// Runs `scenario` with `args`, sends it SIGINT after 1.5 s, expects exit 0 and a full report,
+/// and returns its summary.
+fn interrupted_run(name: &str, scenario: &str, args: &[&str]) -> Value {
+    let dir = temp_dir(name);
     let file = dir.join("s.toml");
-    std::fs::write(
-        &file,
-        "name = \"long\"\nduration = \"60s\"\n[upstream]\nlatency = { distribution = \"fixed\", value = \"20ms\" }\n[workload]\nstages = [{ for = \"60s\", rate = \"20/s\" }]\n",
-    )
-    .unwrap();
+    std::fs::write(&file, scenario).unwrap();
     let out = dir.join("report");
     let mut child = Command::new(BIN)
         .arg("run")
         .arg(&file)
+        .args(args)
         .arg("--out")
         .arg(&out)
         .arg("--quiet")
@@ -282,49 +280,34 @@ fn ctrl_c_still_writes_a_full_report() {
         .unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
-    let s: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert!(out.join("timeseries.csv").exists() && out.join("latency.hgrm").exists());
+    serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn ctrl_c_still_writes_a_full_report() {
+    let s = interrupted_run(
+        "ctrlc",
+        "name = \"long\"\nduration = \"60s\"\n[upstream]\nlatency = { distribution = \"fixed\", value = \"20ms\" }\n[workload]\nstages = [{ for = \"60s\", rate = \"20/s\" }]\n",
+        &[],
+    );
     assert_eq!(s["interrupted"], true);
     assert!(f(&s, "requests.total") >= 10.0);
     assert!(f(&s, "duration_s") < 10.0);
-    assert!(out.join("timeseries.csv").exists() && out.join("latency.hgrm").exists());
 }
 
 #[test]
 fn ctrl_c_ends_a_simulation_with_a_full_report() {
     // The simulation's runtime has no I/O driver; Ctrl-C reaches it through a helper thread.
-    let dir = temp_dir("ctrlc-sim");
-    let file = dir.join("s.toml");
-    std::fs::write(
-        &file,
+    let s = interrupted_run(
+        "ctrlc-sim",
         "name = \"ten-hours\"\nduration = \"10h\"\n[upstream]\nlatency = { distribution = \"fixed\", value = \"20ms\" }\n[workload]\nstages = [{ for = \"10h\", rate = \"50/s\" }]\n",
-    )
-    .unwrap();
-    let out = dir.join("report");
-    let mut child = Command::new(BIN)
-        .arg("run")
-        .arg(&file)
-        .arg("--sim")
-        .arg("--out")
-        .arg(&out)
-        .arg("--quiet")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0));
-    let s: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+        &["--sim"],
+    );
     assert_eq!(s["mode"], "sim");
     assert_eq!(s["interrupted"], true);
     assert!(f(&s, "requests.total") >= 1000.0);
     assert!(f(&s, "duration_s") < 36_000.0);
-    assert!(out.join("timeseries.csv").exists() && out.join("latency.hgrm").exists());
 }
 
 #[test]
