@@ -245,6 +245,44 @@ prompts = { distinct = 100000, zipf_exponent = 0.0 }
     assert!((50.0..=60.0).contains(&f(&s, "latency_ms.p50")));
 }
 
+/// The open model's lanes: one driver thread or three, the same seeded arrivals and prompts.
+/// With the cache on (long TTL, coalescing), the upstream calls are the distinct prompts drawn,
+/// whatever thread sent them and however they overlapped: the lanes share one cache.
+#[test]
+fn any_number_of_lanes_sends_the_same_draws() {
+    let scenario = r#"
+name = "lanes"
+seed = 7
+duration = "1s"
+[upstream]
+latency = { distribution = "fixed", value = "5ms" }
+[workload]
+arrivals = "poisson"
+stages = [{ for = "1s", rate = "400/s" }]
+prompts = { distinct = 1000, zipf_exponent = 1.1 }
+[client.cache]
+ttl = "1h"
+coalesce = true
+"#;
+    let figures = |threads: &str| {
+        let (code, out, s) = run(
+            &format!("lanes{threads}"),
+            scenario,
+            &["--threads", threads],
+        );
+        assert_eq!(code, 0, "{out}");
+        let s = s.unwrap();
+        assert_eq!(f(&s, "requests.errors"), 0.0, "{s}");
+        (f(&s, "requests.total"), f(&s, "upstream.calls"))
+    };
+    let one = figures("1");
+    let three = figures("3");
+    assert_eq!(one, three);
+    // Poisson arrivals at 400/s for 1 s, and a Zipf mix: fewer calls than requests.
+    assert!((300.0..=500.0).contains(&one.0), "{one:?}");
+    assert!(one.1 < one.0, "{one:?}");
+}
+
 #[test]
 fn remote_targets_need_allow_remote() {
     let (code, out, _) = run(

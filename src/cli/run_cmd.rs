@@ -86,6 +86,10 @@ pub fn run(args: RunArgs) -> u8 {
         let progress = Progress::for_stderr(args.quiet, scenario.duration.0);
         let interval = scenario.report.interval.0;
         let shown = progress.clone();
+        let threads = args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .max(1);
         let options = RunOptions {
             target: args
                 .target
@@ -96,12 +100,12 @@ pub fn run(args: RunArgs) -> u8 {
             on_interval: Some(Box::new(move |row, open| {
                 shown.interval(row, interval, open)
             })),
+            // One lane per thread: each sends its share of the workload on a runtime of its
+            // own. This runtime keeps the embedded mock, the interval ticker and Ctrl-C.
+            lanes: threads,
         };
-        let threads = args
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
         let runtime = match tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads.max(1))
+            .worker_threads(threads)
             .enable_all()
             .build()
         {
@@ -111,8 +115,8 @@ pub fn run(args: RunArgs) -> u8 {
                 return EXIT_USAGE;
             }
         };
-        // The run goes on a worker thread, not on this one: with `block_on` the schedule loop
-        // would be a third thread on two cores, woken by the timer for every arrival and
+        // The run goes on a worker thread, not on this one: with one lane and `block_on` the
+        // schedule loop would be one thread more, woken by the timer for every arrival and
         // waking a worker for every request it starts.
         let on_worker = scenario.clone();
         let task = runtime.spawn(async move { driver::run(&on_worker, options, ctrl_c).await });

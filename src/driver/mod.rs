@@ -2,8 +2,12 @@
 //! recording latency without coordinated omission.
 
 pub mod arrivals;
+mod closed_model;
+mod lanes;
+mod open_model;
 pub mod recorder;
 pub mod run;
+mod session;
 pub mod workload;
 
 pub use recorder::{Completion, IntervalRow, Recorder, Totals};

@@ -1,33 +1,32 @@
 //! Running a scenario: start the embedded mock (or use a target), build the client stack, send
-//! the workload on schedule, drain, and hand back everything recorded.
+//! the workload on schedule (on one or several lanes), drain, and hand back everything recorded.
 //!
-//! Open model: each arrival is scheduled at `start + offset` and its latency counts from that
-//! intended time, so when the stack or the machine falls behind the delay shows in the latency
-//! (and in the schedule lag), never silently. Arrivals beyond `max_in_flight` are counted as
-//! dropped. When `duration` ends no request starts; those in flight get the drain period, and
-//! what is still open then is an error of kind `cut_off`.
+//! When `duration` ends no request starts; those in flight get the drain period, and what is
+//! still open then is an error of kind `cut_off`.
 
 use std::future::Future;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use mock_upstream::faults::engine::KeyUsage;
 use mock_upstream::server::stats::StatsSnapshot;
 use mock_upstream::server::{MockOptions, MockState, RunningMock};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::{sleep_until, Instant};
 
-use super::arrivals::{rate_at, segments, ArrivalClock};
-use super::recorder::{Completion, IntervalRow, Recorder, Totals};
-use super::workload::{PromptPool, SessionFactory, SessionPlan};
+use super::closed_model::run_users;
+use super::lanes::{run_lanes, Lane, LaneEnd, StopSignal};
+use super::open_model::send_arrivals;
+use super::recorder::{IntervalRow, Recorder, Totals};
+use super::session::RunCtx;
+use super::workload::{PromptPool, SessionFactory};
 use crate::client::stack::stream_seed;
-use crate::client::transport::{in_process_transport, Transport};
-use crate::client::{ChatRequest, ClientStack, SharedObserver, StackError};
+use crate::client::transport::{
+    http_transport, in_process_transport, HttpTransportConfig, Transport,
+};
+use crate::client::{ClientStack, SharedObserver, StackError};
 use crate::scenario::{LoadModel, Scenario};
 
 /// Where requests go.
@@ -54,6 +53,10 @@ pub struct RunOptions {
     pub epoch_secs: u64,
     /// Called after each interval with the row just closed and the requests open now.
     pub on_interval: Option<IntervalCallback>,
+    /// Driver threads, each with a current-thread runtime and a connection pool of its own
+    /// (see `lanes`); 1 runs everything on the caller's runtime. A simulation, and a client
+    /// that keeps state in Redis, always run on one.
+    pub lanes: usize,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -61,6 +64,7 @@ impl std::fmt::Debug for RunOptions {
         f.debug_struct("RunOptions")
             .field("target", &self.target)
             .field("allow_remote", &self.allow_remote)
+            .field("lanes", &self.lanes)
             .finish_non_exhaustive()
     }
 }
@@ -72,6 +76,7 @@ impl Default for RunOptions {
             allow_remote: false,
             epoch_secs: 0,
             on_interval: None,
+            lanes: 1,
         }
     }
 }
@@ -107,6 +112,9 @@ pub enum RunError {
     /// The run's task panicked (a bug): reported instead of aborting without a report.
     #[error("the run failed: {0}")]
     Panicked(String),
+    /// A driver thread or its runtime could not start.
+    #[error("starting a driver thread: {0}")]
+    Threads(String),
     /// A simulation of a scenario whose limiter or cache keeps state in Redis: virtual time
     /// cannot run another process's clock.
     #[error("--sim runs in one process on virtual time; it cannot share state in Redis (drop --redis, limiter.backend = \"redis\" and [client.cache.redis])")]
@@ -206,6 +214,13 @@ pub async fn run(
         (Target::Embedded, Some(url)) => Target::External(url.clone()),
         (t, _) => t.clone(),
     };
+    // A Redis connection's task runs on the runtime that opened it and would die with that
+    // lane's runtime; the simulation is one runtime on virtual time.
+    let lanes = if matches!(target, Target::InProcess) || client.uses_redis() {
+        1
+    } else {
+        options.lanes.max(1)
+    };
     let (mock, state, transport): (Option<RunningMock>, Option<MockState>, Option<Transport>) =
         match &target {
             Target::Embedded => {
@@ -243,27 +258,35 @@ pub async fn run(
     let start = Instant::now();
     let recorder = Arc::new(Recorder::new(start, scenario.report.interval.0));
     let observer: SharedObserver = recorder.clone();
-    let mut builder = ClientStack::builder(&client)
+    let builder = ClientStack::builder(&client)
         .seed(stream_seed(seed, "client"))
-        .observer(observer);
-    if let Some(t) = transport {
-        builder = builder.transport(t);
-    }
+        .observer(observer)
+        .transport(match transport {
+            Some(t) => t,
+            None => http_transport(&HttpTransportConfig {
+                http2_only: client.adapter.http2,
+                pools: lanes,
+                ..HttpTransportConfig::default()
+            })
+            .map_err(StackError::from)?,
+        });
     let stack = builder.build()?;
     // The mock's timeline starts with the run.
     if let Some(s) = &state {
         s.reset();
     }
+    // Checked once here; every lane builds its own factories.
+    SessionFactory::new(&scenario.workload, pool.clone(), seed, "").map_err(RunError::Prompts)?;
 
     let duration = scenario.duration.0;
-    let end = start + duration;
-    let drain = scenario.drain();
-    let ctx = Arc::new(SessionCtx {
+    let ctx = Arc::new(RunCtx {
         stack,
         recorder: recorder.clone(),
-        end,
-        model: scenario.workload.model_name.clone(),
-        max_tokens: scenario.workload.max_tokens,
+        scenario: scenario.clone(),
+        pool,
+        start,
+        end: start + duration,
+        in_flight: Arc::new(Semaphore::new(scenario.workload.max_in_flight)),
     });
 
     let ticker = {
@@ -285,75 +308,22 @@ pub async fn run(
         })
     };
 
-    tokio::pin!(stop);
-    let mut tasks = JoinSet::new();
-    let mut interrupted = false;
-    let mut max_lag = Duration::ZERO;
-    let factory = SessionFactory::new(&scenario.workload, pool.clone(), seed, "")
-        .map_err(RunError::Prompts)?;
-
-    match scenario.workload.model {
-        LoadModel::Open => {
-            let segs = segments(&scenario.workload.stages, duration);
-            let arrivals = ArrivalClock::new(
-                segs.clone(),
-                scenario.workload.arrivals,
-                ChaCha8Rng::seed_from_u64(stream_seed(seed, "arrivals")),
-            );
-            let in_flight = Arc::new(Semaphore::new(scenario.workload.max_in_flight));
-            let mut factory = factory;
-            for offset in arrivals {
-                if offset >= duration {
-                    break;
-                }
-                let intended = start + offset;
-                tokio::select! {
-                    biased;
-                    () = sleep_until(intended) => {}
-                    () = &mut stop => { interrupted = true; break; }
-                }
-                // Reap finished sessions so the set holds only live ones: memory stays flat
-                // however long the run.
-                while tasks.try_join_next().is_some() {}
-                let now = Instant::now();
-                let lag = now.saturating_duration_since(intended);
-                max_lag = max_lag.max(lag);
-                // The session is drawn even when dropped, so what follows does not shift.
-                let plan = factory.next_session();
-                let Ok(permit) = in_flight.clone().try_acquire_owned() else {
-                    recorder.dropped(intended);
-                    continue;
-                };
-                recorder.started(intended, lag, rate_at(&segs, offset.as_secs_f64()));
-                let ctx = ctx.clone();
-                tasks.spawn(async move {
-                    ctx.session(plan, Some(intended)).await;
-                    drop(permit);
-                });
-            }
-        }
-        LoadModel::Closed => {
-            interrupted =
-                closed_model(scenario, &ctx, &pool, seed, start, &mut tasks, &mut stop).await;
-        }
-    }
-
-    // Drain: requests in flight get `drain` to finish (none after Ctrl-C).
-    if !interrupted {
-        let deadline = Instant::now().max(end) + drain;
-        loop {
-            tokio::select! {
-                    biased;
-                joined = tasks.join_next() => if joined.is_none() { break },
-                () = sleep_until(deadline) => break,
-                () = &mut stop => { interrupted = true; break; }
-            }
-        }
-    }
+    let (raise_stop, signal) = StopSignal::new();
+    let work = move |lane: Lane| lane_work(ctx.clone(), lane, signal.clone());
+    let ended = if lanes == 1 {
+        until_done(
+            async { Ok(vec![work(Lane::ONLY).await]) },
+            stop,
+            &raise_stop,
+        )
+        .await
+    } else {
+        until_done(run_lanes(lanes, work, &raise_stop), stop, &raise_stop).await
+    };
     let finished = Instant::now();
     recorder.close(finished);
-    tasks.abort_all();
     ticker.abort();
+    let end = LaneEnd::merge(&ended?);
     let (totals, rows) = recorder.finish(finished);
     let (mock_stats, mock_keys) = match &state {
         Some(s) => (Some(s.stats()), s.key_usage()),
@@ -364,141 +334,68 @@ pub async fn run(
         totals,
         rows,
         elapsed: finished.saturating_duration_since(start),
-        duration: if interrupted {
+        duration: if end.interrupted {
             finished.saturating_duration_since(start).min(duration)
         } else {
             duration
         },
-        interrupted,
+        interrupted: end.interrupted,
         mock_stats,
         mock_keys,
         events,
         seed,
-        max_lag,
+        max_lag: end.max_lag,
         interval: recorder.interval(),
         epoch_secs: options_epoch,
     })
 }
 
-/// What every session task needs.
-struct SessionCtx {
-    stack: ClientStack,
-    recorder: Arc<Recorder>,
-    end: Instant,
-    model: String,
-    max_tokens: Option<u32>,
-}
-
-impl SessionCtx {
-    /// Sends a session's turns one after the other. `first_intended` is the open model's
-    /// scheduled time of the first turn (already recorded as started).
-    async fn session(&self, plan: SessionPlan, first_intended: Option<Instant>) {
-        for (i, turn) in plan.turns.iter().enumerate() {
-            let intended = match (i, first_intended) {
-                (0, Some(t)) => t,
-                _ => {
-                    let t = Instant::now() + turn.think;
-                    if t >= self.end {
-                        return;
-                    }
-                    // A zero think time must not wait for the timer's next millisecond tick.
-                    if !turn.think.is_zero() {
-                        sleep_until(t).await;
-                    }
-                    self.recorder.started(t, Duration::ZERO, 0.0);
-                    t
-                }
-            };
-            let mut req = ChatRequest::user_text(self.model.clone(), turn.prompt.clone());
-            req.max_tokens = self.max_tokens;
-            req.stream = plan.stream;
-            req.session = Some(plan.id.clone());
-            req.user = plan.user.clone();
-            req.priority = plan.priority;
-            req.api_key = plan.api_key.clone();
-            let trace = req.trace.clone();
-            let sent = Instant::now();
-            self.recorder.begin();
-            let result = self.stack.send(req).await;
-            self.recorder.completed(&Completion {
-                intended,
-                sent,
-                done: Instant::now(),
-                result: &result,
-                attempts: trace.attempts(),
-                limiter_wait: trace.limiter_wait(),
-                priority: plan.priority,
-            });
-        }
-    }
-}
-
-/// The closed model: users in stages, each sending a session, thinking, and sending again.
-/// Returns whether it was interrupted.
-async fn closed_model(
-    scenario: &Scenario,
-    ctx: &Arc<SessionCtx>,
-    pool: &PromptPool,
-    seed: u64,
-    start: Instant,
-    tasks: &mut JoinSet<()>,
-    stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
-) -> bool {
-    let w = &scenario.workload;
-    let mut plan: Vec<(Duration, u32)> = Vec::new();
-    let mut t = Duration::ZERO;
-    if w.stages.is_empty() {
-        plan.push((Duration::ZERO, w.users.unwrap_or(1)));
-    }
-    for s in &w.stages {
-        plan.push((t, s.users.unwrap_or(0)));
-        t += s.duration.0;
-    }
-    let target = Arc::new(AtomicU32::new(0));
-    let mut spawned = 0u32;
-    for (at, users) in plan {
-        if at >= scenario.duration.0 {
-            break;
-        }
+/// Awaits `work`, raising the lanes' stop signal when `stop` (Ctrl-C) completes first.
+async fn until_done<T>(
+    work: impl Future<Output = T>,
+    stop: impl Future<Output = ()>,
+    raise_stop: &watch::Sender<bool>,
+) -> T {
+    tokio::pin!(work, stop);
+    let mut stopped = false;
+    loop {
         tokio::select! {
-                    biased;
-            () = sleep_until(start + at) => {}
-            () = &mut *stop => return true,
+            biased;
+            done = &mut work => return done,
+            () = &mut stop, if !stopped => {
+                stopped = true;
+                let _ = raise_stop.send(true);
+            }
         }
-        target.store(users, Ordering::Relaxed);
-        while spawned < users {
-            let id = spawned;
-            spawned += 1;
-            let Ok(mut factory) = SessionFactory::new(w, pool.clone(), seed, &format!("-user{id}"))
-            else {
-                continue;
-            };
-            let ctx = ctx.clone();
-            let target = target.clone();
-            tasks.spawn(async move {
-                while id < target.load(Ordering::Relaxed) && Instant::now() < ctx.end {
-                    let plan = factory.next_session();
-                    let now = Instant::now();
-                    ctx.recorder.started(now, Duration::ZERO, 0.0);
-                    ctx.session(plan, Some(now)).await;
-                    let think = factory.think();
-                    if Instant::now() + think >= ctx.end {
-                        break;
-                    }
-                    if !think.is_zero() {
-                        tokio::time::sleep(think).await;
-                    }
-                }
-            });
+    }
+}
+
+/// One lane's part of the run: its share of the workload, then the drain: requests in flight
+/// get the drain period to finish (none after Ctrl-C); what is still open then is cut off by
+/// the recorder when the run closes.
+async fn lane_work(ctx: Arc<RunCtx>, lane: Lane, mut stop: StopSignal) -> LaneEnd {
+    let mut tasks = JoinSet::new();
+    let mut end = match ctx.scenario.workload.model {
+        LoadModel::Open => send_arrivals(&ctx, lane, &mut tasks, &mut stop).await,
+        LoadModel::Closed => LaneEnd {
+            interrupted: run_users(&ctx, lane, &mut tasks, &mut stop).await,
+            max_lag: Duration::ZERO,
+        },
+    };
+    if !end.interrupted {
+        let deadline = Instant::now().max(ctx.end) + ctx.scenario.drain();
+        loop {
+            tokio::select! {
+                biased;
+                joined = tasks.join_next() => if joined.is_none() { break },
+                () = sleep_until(deadline) => break,
+                () = stop.stopped() => { end.interrupted = true; break; }
+            }
         }
-        // Users above the new count stop after their session; a later stage may start them again.
-        spawned = spawned.min(users);
     }
-    tokio::select! {
-                    biased;
-        () = sleep_until(start + scenario.duration.0) => false,
-        () = &mut *stop => true,
-    }
+    // What is still running now is cut off: no completion of it may count after the drain.
+    tasks.abort_all();
+    end
 }
 
 #[cfg(test)]

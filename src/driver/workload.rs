@@ -239,13 +239,12 @@ impl SessionFactory {
         })
     }
 
-    fn prompt(&mut self) -> String {
+    fn prompt_index(&mut self) -> usize {
         let n = self.pool.len();
-        let idx = match &self.prompt_zipf {
+        match &self.prompt_zipf {
             Some(z) => (z.sample(&mut self.rng_prompt) as usize).clamp(1, n) - 1,
             None => self.rng_prompt.random_range(0..n),
-        };
-        self.pool.get(idx)
+        }
     }
 
     /// A think time.
@@ -258,25 +257,37 @@ impl SessionFactory {
 
     /// The next session.
     pub fn next_session(&mut self) -> SessionPlan {
+        let draw = self.draw();
+        self.build(draw)
+    }
+
+    /// Draws the next session and throws it away: a driver thread passes over the sessions
+    /// another thread sends, so that every thread sees the same sequence, without building their
+    /// strings.
+    pub fn skip_session(&mut self) {
+        let _ = self.draw();
+    }
+
+    /// Every random choice of a session, in the order they have always been drawn (changing it
+    /// would change every report of a seed).
+    fn draw(&mut self) -> SessionDraw {
         self.next_id += 1;
         let turns = self.rng_shape.random_range(self.min_turns..=self.max_turns);
-        let api_key = if self.tenants.is_empty() {
+        let tenant = if self.tenants.is_empty() {
             None
         } else {
             let mut x = self.rng_shape.random_range(0.0..self.tenant_total);
-            let mut chosen = self.tenants[self.tenants.len() - 1].0.clone();
-            for (k, share) in &self.tenants {
+            let mut chosen = self.tenants.len() - 1;
+            for (i, (_, share)) in self.tenants.iter().enumerate() {
                 if x < *share {
-                    chosen = k.clone();
+                    chosen = i;
                     break;
                 }
                 x -= share;
             }
             Some(chosen)
         };
-        let user = self
-            .user_zipf
-            .map(|z| format!("u{}", z.sample(&mut self.rng_shape) as u64));
+        let user = self.user_zipf.map(|z| z.sample(&mut self.rng_shape) as u64);
         let priority = if self.rng_shape.random_bool(self.batch_share) {
             Priority::Batch
         } else {
@@ -284,11 +295,22 @@ impl SessionFactory {
         };
         let stream = self.rng_shape.random_bool(self.stream_share);
         let turns = (0..turns)
-            .map(|i| TurnPlan {
-                prompt: self.prompt(),
-                think: if i == 0 { Duration::ZERO } else { self.think() },
+            .map(|i| {
+                let prompt = self.prompt_index();
+                let think = if i == 0 { Duration::ZERO } else { self.think() };
+                (prompt, think)
             })
             .collect();
+        SessionDraw {
+            turns,
+            tenant,
+            user,
+            priority,
+            stream,
+        }
+    }
+
+    fn build(&self, draw: SessionDraw) -> SessionPlan {
         SessionPlan {
             id: {
                 let mut id = String::with_capacity(self.prefix.len() + 20);
@@ -296,13 +318,35 @@ impl SessionFactory {
                 push_decimal(&mut id, self.next_id);
                 id
             },
-            turns,
-            api_key,
-            user,
-            priority,
-            stream,
+            turns: draw
+                .turns
+                .into_iter()
+                .map(|(prompt, think)| TurnPlan {
+                    prompt: self.pool.get(prompt),
+                    think,
+                })
+                .collect(),
+            api_key: draw.tenant.map(|i| self.tenants[i].0.clone()),
+            user: draw.user.map(|u| {
+                let mut s = String::with_capacity(21);
+                s.push('u');
+                push_decimal(&mut s, u);
+                s
+            }),
+            priority: draw.priority,
+            stream: draw.stream,
         }
     }
+}
+
+/// A session's random choices before any string is built.
+struct SessionDraw {
+    /// Prompt index and think time of each turn.
+    turns: Vec<(usize, Duration)>,
+    tenant: Option<usize>,
+    user: Option<u64>,
+    priority: Priority,
+    stream: bool,
 }
 
 #[cfg(test)]
@@ -367,5 +411,14 @@ mod tests {
         assert!((60..=90).contains(&share_a), "{share_a}");
         assert!(sa.iter().any(|s| s.turns.len() == 3));
         assert!(sa.iter().any(|s| s.priority == Priority::Batch));
+        // Skipping a session draws what building it would have drawn.
+        let mut c = SessionFactory::new(&s, PromptPool::built_in(50), 9, "").unwrap();
+        for (i, expected) in sa.iter().enumerate() {
+            if i % 3 == 1 {
+                c.skip_session();
+            } else {
+                assert_eq!(&c.next_session(), expected);
+            }
+        }
     }
 }

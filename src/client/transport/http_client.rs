@@ -1,6 +1,12 @@
 //! The HTTP transport: hyper's pooled client, plain HTTP or HTTPS (rustls with the `ring`
 //! provider and webpki roots, so no system certificate store or C toolchain is needed).
+//!
+//! A transport may hold several connection pools, one per driver thread: a connection's task
+//! runs on the runtime that opened it, so a request from another thread's runtime would cross
+//! threads twice (there and back) for every exchange. Each thread says which pool is its own
+//! with [`use_pool`]; threads that never say use the first.
 
+use std::cell::Cell;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -22,6 +28,19 @@ pub struct HttpTransportConfig {
     pub http2_only: bool,
     /// Connect timeout.
     pub connect_timeout: Duration,
+    /// Connection pools: one per thread that runs its own runtime (the driver's threads).
+    pub pools: usize,
+}
+
+thread_local! {
+    static POOL: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Makes HTTP calls made on this thread use connection pool `index` of every transport (modulo
+/// its number of pools). A thread that runs a current-thread runtime of its own calls this
+/// once, so its requests go over connections whose tasks run on that same runtime.
+pub fn use_pool(index: usize) {
+    POOL.with(|p| p.set(index));
 }
 
 impl Default for HttpTransportConfig {
@@ -31,6 +50,7 @@ impl Default for HttpTransportConfig {
             idle_timeout: Duration::from_secs(90),
             http2_only: false,
             connect_timeout: Duration::from_secs(10),
+            pools: 1,
         }
     }
 }
@@ -51,11 +71,17 @@ pub fn http_transport(config: &HttpTransportConfig) -> Result<Transport, Transpo
     } else {
         builder.enable_all_versions().wrap_connector(http.clone())
     };
-    let tls_client: Client<_, Full<Bytes>> = pooled(config).build(https);
     // Plain `http://` (the mock, a local proxy) skips the TLS wrapper: its connector and futures
     // are several times smaller, which is most of the client's own cost per request.
-    let plain_client: Client<_, Full<Bytes>> = pooled(config).build(http);
+    let pools: Box<[_]> = (0..config.pools.max(1))
+        .map(|_| {
+            let tls: Client<_, Full<Bytes>> = pooled(config).build(https.clone());
+            let plain: Client<_, Full<Bytes>> = pooled(config).build(http.clone());
+            (tls, plain)
+        })
+        .collect();
     Ok(Transport::new(move |req: http::Request<Bytes>| {
+        let (tls_client, plain_client) = &pools[POOL.with(Cell::get) % pools.len()];
         // The response future owns what it needs: no per-request clone of the client.
         let req = req.map(Full::new);
         let pending = if req.uri().scheme() == Some(&http::uri::Scheme::HTTPS) {

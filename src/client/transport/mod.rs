@@ -14,7 +14,7 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use http_body_util::combinators::UnsyncBoxBody;
 
-pub use http_client::{http_transport, HttpTransportConfig};
+pub use http_client::{http_transport, use_pool, HttpTransportConfig};
 pub use in_process::in_process_transport;
 
 /// Errors bodies and transports box into.
