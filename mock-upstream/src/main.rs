@@ -97,8 +97,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(cli.listen)
-            .await
+        let listener = mock_upstream::server::listen(cli.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cli.listen))?;
         let addr = listener.local_addr()?;
         let state = MockState::new(config, options);

@@ -33,7 +33,7 @@ use errors::ApiError;
 use stats::Stats;
 
 pub use running::RunningMock;
-pub use serve::{serve, ServeError};
+pub use serve::{listen, serve, ServeError};
 
 /// Marks a response that must not be sent: the connection is closed instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,10 +3,9 @@
 
 use std::net::SocketAddr;
 
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use super::{router, serve, MockOptions, MockState};
+use super::{listen, router, serve, MockOptions, MockState};
 use crate::faults::FaultConfig;
 
 /// A mock serving on a socket; it stops when dropped.
@@ -28,7 +27,7 @@ impl RunningMock {
         options: MockOptions,
         addr: SocketAddr,
     ) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(addr).await?;
+        let listener = listen(addr)?;
         let addr = listener.local_addr()?;
         let state = MockState::new(config, options);
         let (tx, rx) = oneshot::channel();

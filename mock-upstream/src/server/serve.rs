@@ -2,6 +2,7 @@
 //! without answering, which is how [`super::ResetConnection`] faults reach a real client.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -10,7 +11,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tower::ServiceExt;
 
 use super::ResetConnection;
@@ -27,6 +28,26 @@ pub enum ServeError {
 #[derive(Debug, thiserror::Error)]
 #[error("connection reset by mock-upstream (injected fault)")]
 struct InjectedReset;
+
+/// Connections the kernel may hold for `accept`. A load generator that starts at a high rate
+/// opens hundreds of connections at once; with tokio's default (1024) the queue overflowed
+/// here, the kernel dropped the handshakes, and the clients' SYN retransmission timer (1 s,
+/// then 3 s) turned into seconds of latency that were the mock's, not the fault config's.
+/// The kernel caps it at `net.core.somaxconn`.
+const ACCEPT_BACKLOG: u32 = 65_535;
+
+/// A listener on `addr` with a deep accept queue (see [`ACCEPT_BACKLOG`]).
+pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As std's `TcpListener::bind` does: a restarted mock may take its port back at once.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
+}
 
 /// How long in-flight requests get to finish after shutdown is asked for.
 const DRAIN: Duration = Duration::from_secs(5);

@@ -1,5 +1,6 @@
-//! The HTTP transport: hyper's pooled client, plain HTTP or HTTPS (rustls with the `ring`
-//! provider and webpki roots, so no system certificate store or C toolchain is needed).
+//! The HTTP transport: plain HTTP/1.1 over connection pools of its own (`http1_pool`), HTTPS
+//! and HTTP/2 over hyper-util's pooled client (rustls with the `ring` provider and webpki
+//! roots, so no system certificate store or C toolchain is needed).
 //!
 //! A transport may hold several connection pools, one per driver thread: a connection's task
 //! runs on the runtime that opened it, so a request from another thread's runtime would cross
@@ -9,18 +10,25 @@
 use std::cell::Cell;
 use std::time::Duration;
 
+use futures_util::future::Either;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
+use super::http1_pool::Http1Pool;
 use super::{Transport, TransportError};
 
 /// Connection-pool settings.
 #[derive(Debug, Clone)]
 pub struct HttpTransportConfig {
-    /// Idle connections kept per host.
+    /// Idle connections kept per host. Unbounded by default: a connection closed only because
+    /// more than N were idle after a burst must be opened again at the next one, and under a
+    /// high open-model rate that churn (a `connect` and a socket in TIME_WAIT each) fed on
+    /// itself until the kernel's search for a free local port took most of the CPU. Idle
+    /// connections still close after `idle_timeout`.
     pub max_idle_per_host: usize,
     /// How long an idle connection is kept.
     pub idle_timeout: Duration,
@@ -46,7 +54,7 @@ pub fn use_pool(index: usize) {
 impl Default for HttpTransportConfig {
     fn default() -> Self {
         Self {
-            max_idle_per_host: 256,
+            max_idle_per_host: usize::MAX,
             idle_timeout: Duration::from_secs(90),
             http2_only: false,
             connect_timeout: Duration::from_secs(10),
@@ -73,25 +81,34 @@ pub fn http_transport(config: &HttpTransportConfig) -> Result<Transport, Transpo
     };
     // Plain `http://` (the mock, a local proxy) skips the TLS wrapper: its connector and futures
     // are several times smaller, which is most of the client's own cost per request.
+    // Plain HTTP/1.1 takes the transport's own pool (see `http1_pool`).
+    let http2_only = config.http2_only;
     let pools: Box<[_]> = (0..config.pools.max(1))
         .map(|_| {
             let tls: Client<_, Full<Bytes>> = pooled(config).build(https.clone());
-            let plain: Client<_, Full<Bytes>> = pooled(config).build(http.clone());
-            (tls, plain)
+            let h2c: Client<_, Full<Bytes>> = pooled(config).build(http.clone());
+            (tls, h2c, Http1Pool::new(config.connect_timeout))
         })
         .collect();
     Ok(Transport::new(move |req: http::Request<Bytes>| {
-        let (tls_client, plain_client) = &pools[POOL.with(Cell::get) % pools.len()];
+        let (tls, h2c, http1) = &pools[POOL.with(Cell::get) % pools.len()];
         // The response future owns what it needs: no per-request clone of the client.
         let req = req.map(Full::new);
         let pending = if req.uri().scheme() == Some(&http::uri::Scheme::HTTPS) {
-            tls_client.request(req)
+            Either::Left(tls.request(req))
+        } else if http2_only {
+            Either::Left(h2c.request(req))
         } else {
-            plain_client.request(req)
+            Either::Right(http1.clone().send(req))
         };
         async move {
-            let resp = pending.await.map_err(|e| classify(&e))?;
-            Ok(resp.map(|b| b.map_err(|e| Box::new(e) as super::BoxError).boxed_unsync()))
+            match pending {
+                Either::Left(pending) => {
+                    let resp = pending.await.map_err(|e| classify(&e))?;
+                    Ok(resp.map(|b| b.map_err(|e| Box::new(e) as super::BoxError).boxed_unsync()))
+                }
+                Either::Right(sent) => sent.await,
+            }
         }
     }))
 }

@@ -3,6 +3,7 @@
 //!
 //! Both are the same erased service type, so the adapter above does not know which one it has.
 
+mod http1_pool;
 mod http_client;
 mod in_process;
 
