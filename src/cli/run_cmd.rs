@@ -115,9 +115,9 @@ pub fn run(args: RunArgs) -> u8 {
                 return EXIT_USAGE;
             }
         };
-        // The run goes on a worker thread, not on this one: with one lane and `block_on` the
-        // schedule loop would be one thread more, woken by the timer for every arrival and
-        // waking a worker for every request it starts.
+        // The run goes on a worker thread, not on this one: when it runs on this runtime (a
+        // Redis-backed client) the schedule loop would otherwise be one thread more, woken by
+        // the timer for every arrival and waking a worker for every request it starts.
         let on_worker = scenario.clone();
         let task = runtime.spawn(async move { driver::run(&on_worker, options, ctrl_c).await });
         let result = runtime

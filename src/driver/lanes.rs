@@ -37,7 +37,7 @@ pub(super) struct Lane {
 }
 
 impl Lane {
-    /// The lane of a run that has only one (the simulation's, or `--threads 1`).
+    /// The lane of a run on the caller's runtime (the simulation's, or a Redis-backed client).
     pub const ONLY: Lane = Lane { index: 0, count: 1 };
 
     /// How long a lane's turn of the open model's schedule lasts.
@@ -116,7 +116,6 @@ where
     let mut pending = FuturesUnordered::new();
     let mut failure = None;
     for index in 0..count {
-        let lane = Lane { index, count };
         let (tx, rx) = oneshot::channel();
         let work = work.clone();
         let mut released = released.clone();
@@ -134,6 +133,7 @@ where
                         return;
                     }
                 };
+                let lane = Lane { index, count };
                 runtime.block_on(async move {
                     let end = work(lane).await;
                     let _ = tx.send(Ok(end));

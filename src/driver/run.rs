@@ -54,8 +54,8 @@ pub struct RunOptions {
     /// Called after each interval with the row just closed and the requests open now.
     pub on_interval: Option<IntervalCallback>,
     /// Driver threads, each with a current-thread runtime and a connection pool of its own
-    /// (see `lanes`); 1 runs everything on the caller's runtime. A simulation, and a client
-    /// that keeps state in Redis, always run on one.
+    /// (see `lanes`); 0 runs the workload on the caller's runtime, as a simulation and a client
+    /// that keeps state in Redis always do.
     pub lanes: usize,
 }
 
@@ -76,7 +76,7 @@ impl Default for RunOptions {
             allow_remote: false,
             epoch_secs: 0,
             on_interval: None,
-            lanes: 1,
+            lanes: 0,
         }
     }
 }
@@ -215,11 +215,11 @@ pub async fn run(
         (t, _) => t.clone(),
     };
     // A Redis connection's task runs on the runtime that opened it and would die with that
-    // lane's runtime; the simulation is one runtime on virtual time.
+    // lane's runtime; the simulation is one runtime on virtual time. Both run on the caller's.
     let lanes = if matches!(target, Target::InProcess) || client.uses_redis() {
-        1
+        0
     } else {
-        options.lanes.max(1)
+        options.lanes
     };
     let (mock, state, transport): (Option<RunningMock>, Option<MockState>, Option<Transport>) =
         match &target {
@@ -265,7 +265,7 @@ pub async fn run(
             Some(t) => t,
             None => http_transport(&HttpTransportConfig {
                 http2_only: client.adapter.http2,
-                pools: lanes,
+                pools: lanes.max(1),
                 ..HttpTransportConfig::default()
             })
             .map_err(StackError::from)?,
@@ -310,7 +310,7 @@ pub async fn run(
 
     let (raise_stop, signal) = StopSignal::new();
     let work = move |lane: Lane| lane_work(ctx.clone(), lane, signal.clone());
-    let ended = if lanes == 1 {
+    let ended = if lanes == 0 {
         until_done(
             async { Ok(vec![work(Lane::ONLY).await]) },
             stop,

@@ -31,7 +31,7 @@ pub fn run(scenario: &Scenario, stop: impl Future<Output = ()>) -> Result<RunRes
         // `created` fields count from the Unix epoch: no wall-clock value enters a report.
         epoch_secs: 0,
         on_interval: None,
-        lanes: 1,
+        lanes: 0,
     };
     runtime.block_on(driver::run(scenario, options, stop))
 }
