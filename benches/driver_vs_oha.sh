@@ -63,8 +63,8 @@ for r in $(seq "$rounds"); do
   echo "round $r: oha $(cpu "$tmp/oha.time") s CPU for $oha_n requests ($oha_us us/request), driver $(cpu "$tmp/drv.time") s for $drv_n ($drv_us us/request), driver / oha $ratio"
 done
 echo "driver / oha CPU per request, median: $(median < "$tmp/ratios2")"
-# The same run on one worker thread: at a rate one core can carry, no thread hands work to
-# another, so fewer wake-ups and context switches (a knob, not the default: see README).
+# The same run on one driver thread (`--threads 1`): at a rate one core can carry it wakes less
+# often than two threads taking turns (a knob, not the default: see README).
 /usr/bin/time -v -o "$tmp/drv1.time" target/release/gauntlet run "$tmp/open10k.toml" --out "$tmp/open10k-1" --quiet --threads 1 > /dev/null || true
 drv1_n=$(field "$tmp/open10k-1/summary.json" "d['requests']['total']")
 echo "driver --threads 1: $(cpu "$tmp/drv1.time") s CPU for $drv1_n requests: $(awk -v c="$(cpu "$tmp/drv1.time")" -v n="$drv1_n" 'BEGIN {printf "%.1f", c / n * 1e6}') us/request; latency p50 $(field "$tmp/open10k-1/summary.json" "d['latency_ms']['p50']") ms (default threads, last round: $(field "$tmp/open10k/summary.json" "d['latency_ms']['p50']") ms)"
