@@ -23,9 +23,14 @@ use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{oneshot, watch};
+use tokio::time::Instant;
 
 use super::run::RunError;
 use crate::client::transport::use_pool;
+
+/// How far into a millisecond tick [`Lane::timer_deadline`] still leads: later, the thread is
+/// likely to park in the next tick, wake early and have to sleep again.
+const LATE_IN_TICK: Duration = Duration::from_micros(700);
 
 /// One lane of `count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,11 +39,45 @@ pub(super) struct Lane {
     pub index: usize,
     /// How many lanes the run has.
     pub count: usize,
+    /// Just after its runtime's timer started counting milliseconds; see
+    /// [`timer_deadline`](Self::timer_deadline). `None` on a runtime the driver did not build.
+    pub timer_origin: Option<Instant>,
 }
 
 impl Lane {
     /// The lane of a run on the caller's runtime (the simulation's, or a Redis-backed client).
-    pub const ONLY: Lane = Lane { index: 0, count: 1 };
+    pub const ONLY: Lane = Lane {
+        index: 0,
+        count: 1,
+        timer_origin: None,
+    };
+
+    /// The deadline to give tokio's timer, asked at `now`, for a wake-up at `intended` or less
+    /// than a millisecond after it if the thread parks within this millisecond.
+    ///
+    /// tokio's timer counts whole milliseconds from its start. It rounds a deadline up to the
+    /// next tick, and when the thread parks it waits the whole number of ticks from the current
+    /// one, so it wakes at the tick plus the fraction of a millisecond that had passed when it
+    /// parked: the two roundings make a millisecond of schedule lag on average. A deadline that
+    /// leads `intended` by that fraction wakes at the same point within its millisecond as the
+    /// park, after `intended` and less than a millisecond after it. A thread that parks in a
+    /// later millisecond than the one this was asked in may wake early: the caller checks.
+    pub fn timer_deadline(&self, intended: Instant, now: Instant) -> Instant {
+        let Some(origin) = self.timer_origin else {
+            return intended;
+        };
+        let since = now.saturating_duration_since(origin).as_nanos();
+        let fraction = Duration::from_nanos((since % 1_000_000) as u64);
+        if fraction > LATE_IN_TICK {
+            return intended;
+        }
+        match intended.checked_sub(fraction) {
+            // A deadline within the current millisecond would wait for the next tick anyway;
+            // one at or before now fires at once only if its tick has passed.
+            Some(earlier) if earlier > now => earlier,
+            _ => intended,
+        }
+    }
 
     /// How long a lane's turn of the open model's schedule lasts.
     pub const TURN: Duration = Duration::from_millis(20);
@@ -133,7 +172,11 @@ where
                         return;
                     }
                 };
-                let lane = Lane { index, count };
+                let lane = Lane {
+                    index,
+                    count,
+                    timer_origin: Some(Instant::now()),
+                };
                 runtime.block_on(async move {
                     let end = work(lane).await;
                     let _ = tx.send(Ok(end));
@@ -179,7 +222,13 @@ mod tests {
 
     #[test]
     fn lanes_deal_items_round_robin() {
-        let lanes: Vec<Lane> = (0..3).map(|index| Lane { index, count: 3 }).collect();
+        let lanes: Vec<Lane> = (0..3)
+            .map(|index| Lane {
+                index,
+                count: 3,
+                timer_origin: None,
+            })
+            .collect();
         for i in 0..30u64 {
             let owners: Vec<usize> = lanes
                 .iter()
@@ -203,6 +252,25 @@ mod tests {
         assert_eq!(at(59), vec![2]);
         assert_eq!(at(60), vec![0]);
         assert!(Lane::ONLY.owns_arrival_at(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn the_timer_deadline_leads_by_the_fraction_of_a_millisecond_since_the_timer_started() {
+        let origin = Instant::now();
+        let lane = Lane {
+            timer_origin: Some(origin),
+            ..Lane::ONLY
+        };
+        let ms = Duration::from_millis;
+        let us = Duration::from_micros;
+        // 3.4 ms into the timer: 0.4 ms ahead of the intended time.
+        let now = origin + ms(3) + us(400);
+        assert_eq!(lane.timer_deadline(now + ms(2), now), now + ms(2) - us(400));
+        // Unchanged when the lead would put it at or before now, and on a runtime the driver
+        // did not build.
+        assert_eq!(lane.timer_deadline(now + us(100), now), now + us(100));
+        assert_eq!(lane.timer_deadline(now - us(100), now), now - us(100));
+        assert_eq!(Lane::ONLY.timer_deadline(now + ms(2), now), now + ms(2));
     }
 
     #[tokio::test]
