@@ -85,8 +85,9 @@ pub struct RunArgs {
     /// Run on virtual time, in-process, reproducibly (an hour of traffic in seconds).
     #[arg(long, conflicts_with = "target")]
     pub sim: bool,
-    /// Runtime worker threads (default: every core). One thread spends less CPU per request
-    /// against an external target, at the cost of schedule accuracy at high rates.
+    /// Driver threads (default: every core), each with a runtime and connection pool of its own;
+    /// the open model's threads take 20 ms turns of the schedule. One thread spends a little
+    /// less CPU per request at rates one core can carry; more carry higher rates.
     #[arg(long)]
     pub threads: Option<usize>,
     /// This process's node in a fleet run (0..--nodes); it drives 1/--nodes of the workload.
