@@ -159,14 +159,7 @@ fn to_origin_form(req: &mut http::Request<Full<Bytes>>, authority: &Authority) {
 }
 
 fn reset(e: &hyper::Error) -> TransportError {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    TransportError::Reset(text)
+    TransportError::Reset(super::error_chain(e))
 }
 
 /// A response body that returns its connection to the pool at its end. Dropped before its

@@ -125,13 +125,7 @@ fn pooled(config: &HttpTransportConfig) -> hyper_util::client::legacy::Builder {
 }
 
 fn classify(e: &hyper_util::client::legacy::Error) -> TransportError {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
+    let text = super::error_chain(e);
     if e.is_connect() {
         TransportError::Connect(text)
     } else {

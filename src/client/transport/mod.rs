@@ -87,6 +87,19 @@ impl tower::Service<http::Request<Bytes>> for Transport {
     }
 }
 
+/// An error and its sources on one line: hyper's own message ("error trying to connect") says
+/// little without the cause beneath it ("Connection refused").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 /// Why no response arrived.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
