@@ -24,13 +24,15 @@ use super::{Transport, TransportError};
 /// Connection-pool settings.
 #[derive(Debug, Clone)]
 pub struct HttpTransportConfig {
-    /// Idle connections kept per host. Unbounded by default: a connection closed only because
-    /// more than N were idle after a burst must be opened again at the next one, and under a
-    /// high open-model rate that churn (a `connect` and a socket in TIME_WAIT each) fed on
-    /// itself until the kernel's search for a free local port took most of the CPU. Idle
-    /// connections still close after `idle_timeout`.
+    /// Idle HTTPS and HTTP/2 connections kept per host. Unbounded by default: a connection
+    /// closed only because more than N were idle after a burst must be opened again at the next
+    /// one, and under a high open-model rate that churn (a `connect` and a socket in TIME_WAIT
+    /// each) fed on itself until the kernel's search for a free local port took most of the
+    /// CPU. Plain HTTP/1.1 connections (`http1_pool`) are never capped: they are as many as
+    /// the most requests ever in flight at once.
     pub max_idle_per_host: usize,
-    /// How long an idle connection is kept.
+    /// How long an idle HTTPS or HTTP/2 connection is kept. A plain HTTP/1.1 connection is kept
+    /// until the server closes it or the transport is dropped.
     pub idle_timeout: Duration,
     /// Speak HTTP/2 only (with prior knowledge for `http://`, ALPN for `https://`).
     pub http2_only: bool,
