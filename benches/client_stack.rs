@@ -15,10 +15,10 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use gauntlet::client::transport::in_process_transport;
 use gauntlet::client::{
     ChatRequest, ChatResponse, ChatService, ClientConfig, ClientError, ClientStack, Outcome,
 };
+use gauntlet::in_process::in_process_transport;
 use mock_upstream::server::{router, MockOptions, MockState};
 use tower::ServiceExt;
 

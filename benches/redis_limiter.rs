@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gauntlet::client::limiter::{Backend, LimiterConfig, LimiterLayer};
-use gauntlet::client::rate::Rate;
 use gauntlet::client::testing::Scripted;
 use gauntlet::client::{ChatRequest, NoopObserver};
+use gauntlet_wire::rate::Rate;
 use hdrhistogram::Histogram;
 use tokio::time::Instant;
 use tower::{Layer, ServiceExt};
@@ -42,8 +42,8 @@ fn config(redis: Option<&str>) -> LimiterConfig {
     }
 }
 
-fn gauntlet_duration(d: Duration) -> mock_upstream::duration::HumanDuration {
-    mock_upstream::duration::HumanDuration(d)
+fn gauntlet_duration(d: Duration) -> gauntlet_wire::duration::HumanDuration {
+    gauntlet_wire::duration::HumanDuration(d)
 }
 
 struct Figures {

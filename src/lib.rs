@@ -7,11 +7,13 @@
 //! This crate is being built issue by issue; today it re-exports the mock so library users have
 //! one dependency to add.
 
+pub use gauntlet_client as client;
+pub use gauntlet_wire as wire;
 pub use mock_upstream;
 
 pub mod cli;
-pub mod client;
 pub mod driver;
+pub mod in_process;
 pub mod report;
 pub mod scenario;
 pub mod sim;

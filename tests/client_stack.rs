@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use common::{mock, status_count};
 use gauntlet::client::adapter::ApiVersion;
-use gauntlet::client::transport::in_process_transport;
 use gauntlet::client::{
     ChatRequest, ClientConfig, ClientError, ClientStack, CountingObserver, Outcome,
 };
+use gauntlet::in_process::in_process_transport;
 use mock_upstream::faults::parse_toml;
 use mock_upstream::server::{router, MockOptions, MockState};
 

@@ -12,10 +12,10 @@ use std::time::Duration;
 use common::redis_server::{free_port, RedisServer};
 use gauntlet::client::cache::RedisCacheConfig;
 use gauntlet::client::limiter::{Backend, LimiterConfig, LimiterLayer};
-use gauntlet::client::rate::Rate;
 use gauntlet::client::testing::Scripted;
 use gauntlet::client::{ChatRequest, ClientConfig, ClientStack, CountingObserver, Outcome};
-use mock_upstream::duration::HumanDuration;
+use gauntlet_wire::duration::HumanDuration;
+use gauntlet_wire::rate::Rate;
 use tokio::time::Instant;
 use tower::{Layer, ServiceExt};
 

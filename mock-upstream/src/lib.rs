@@ -8,10 +8,11 @@
 //! The decision logic ([`faults::FaultEngine`]) is a plain type that takes the time as an
 //! argument; [`server`] carries its decisions out over HTTP. Every clock read and sleep goes
 //! through `tokio::time`, so the whole server also runs in-process on a paused clock.
+//!
+//! The wire types, durations and token approximation come from `gauntlet-wire`, which the client
+//! shares; the mock never depends on the client.
 
-pub mod duration;
 pub mod faults;
 pub mod server;
 pub mod text;
 pub mod timeline;
-pub mod wire;

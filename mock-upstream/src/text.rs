@@ -1,44 +1,14 @@
-//! Deterministic reply text and the one token approximation used everywhere.
+//! Deterministic reply text and the ids of requests and completions.
 //!
-//! Token-per-minute limits only make sense if the mock, the client's limiter and the reports
-//! count tokens the same way, so there is exactly one rule here: a token is four characters of
-//! text (rounded up), and each message costs four tokens of framing, plus three for the reply's
-//! priming, close to what OpenAI's tokenizer gives for English.
+//! A reply is drawn from the prompt's hash and the seed, so the same prompt gets the same reply
+//! in every run; its length follows the fault file's reply distribution.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use gauntlet_wire::tokens::CHARS_PER_TOKEN;
+
 use crate::faults::distribution::Distribution;
-use crate::wire::ChatMessage;
-
-/// Characters per token in the approximation.
-pub const CHARS_PER_TOKEN: usize = 4;
-
-/// Tokens of framing each message costs.
-pub const TOKENS_PER_MESSAGE: u32 = 4;
-
-/// Tokens of priming every request costs.
-pub const TOKENS_PER_REQUEST: u32 = 3;
-
-/// Approximate token count of a text: characters / 4, rounded up.
-pub fn approx_tokens(text: &str) -> u32 {
-    let chars = text.chars().count();
-    chars.div_ceil(CHARS_PER_TOKEN) as u32
-}
-
-/// Prompt tokens of a conversation, the figure `usage.prompt_tokens` reports.
-pub fn prompt_tokens(messages: &[ChatMessage]) -> u32 {
-    TOKENS_PER_REQUEST
-        + messages
-            .iter()
-            .map(|m| TOKENS_PER_MESSAGE + approx_tokens(&m.text_ref()))
-            .sum::<u32>()
-}
-
-/// Prompt tokens of a legacy `/v1/chat` prompt (one user message).
-pub fn legacy_prompt_tokens(prompt: &str) -> u32 {
-    TOKENS_PER_REQUEST + TOKENS_PER_MESSAGE + approx_tokens(prompt)
-}
 
 /// `prefix` then `hi` as 16 hex digits then `lo` as at least `lo_digits` hex digits: the ids of
 /// requests and completions (`req_…`, `chatcmpl-…`), the same text as
@@ -59,27 +29,6 @@ pub fn hex_id(prefix: &str, hi: u64, lo: u64, lo_digits: usize) -> String {
         out.push(char::from(HEX[nibble as usize]));
     }
     out
-}
-
-/// A stable 64-bit FNV-1a hash: the same in every process and every run, unlike `std`'s hasher,
-/// so the same prompt gets the same reply tomorrow.
-pub fn stable_hash(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
-/// Hash of a conversation's roles and texts.
-pub fn conversation_hash(messages: &[ChatMessage]) -> u64 {
-    let mut h = 0u64;
-    for m in messages {
-        h = h.rotate_left(5) ^ stable_hash(m.role.as_bytes());
-        h = h.rotate_left(5) ^ stable_hash(m.text_ref().as_bytes());
-    }
-    h
 }
 
 const WORDS: &[&str] = &[
@@ -254,15 +203,6 @@ mod tests {
     }
 
     #[test]
-    fn token_approximation_is_chars_over_four() {
-        assert_eq!(approx_tokens(""), 0);
-        assert_eq!(approx_tokens("abcd"), 1);
-        assert_eq!(approx_tokens("abcde"), 2);
-        let msgs = vec![ChatMessage::new("user", "hello world!")];
-        assert_eq!(prompt_tokens(&msgs), 3 + 4 + 3);
-    }
-
-    #[test]
     fn replies_are_deterministic_and_sized() {
         let d = Distribution::Uniform {
             min: 10.0,
@@ -278,11 +218,5 @@ mod tests {
         assert!(a.text.ends_with('.'));
         let cut = generate_reply(7, 99, &d, Some(3));
         assert_eq!((cut.tokens, cut.finish_reason), (3, "length"));
-    }
-
-    #[test]
-    fn stable_hash_is_fnv1a() {
-        assert_eq!(stable_hash(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(stable_hash(b"a"), 0xaf63_dc4c_8601_ec8c);
     }
 }

@@ -3,8 +3,8 @@
 mod common;
 
 use common::{chat, client, start, start_with};
+use gauntlet_wire::openai::{ChatCompletion, ChatCompletionChunk};
 use mock_upstream::server::MockOptions;
-use mock_upstream::wire::{ChatCompletion, ChatCompletionChunk};
 use serde_json::{json, Value};
 
 /// Reads an SSE body as OpenAI's clients do: `data: ` lines separated by blank lines.

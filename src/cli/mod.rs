@@ -137,7 +137,7 @@ pub struct SweepArgs {
 }
 
 fn parse_duration_arg(s: &str) -> Result<Duration, String> {
-    mock_upstream::duration::parse_duration(s).map_err(|e| e.to_string())
+    gauntlet_wire::duration::parse_duration(s).map_err(|e| e.to_string())
 }
 
 /// Parses `args` and runs; returns the process exit code.

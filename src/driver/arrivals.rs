@@ -132,8 +132,8 @@ impl Iterator for ArrivalClock {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::rate::Rate;
-    use mock_upstream::duration::HumanDuration;
+    use gauntlet_wire::duration::HumanDuration;
+    use gauntlet_wire::rate::Rate;
     use rand::SeedableRng;
 
     fn stage(secs: u64, rate: Option<f64>, ramp_to: Option<f64>) -> Stage {

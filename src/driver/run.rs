@@ -23,9 +23,7 @@ use super::recorder::{IntervalRow, Recorder, Totals};
 use super::session::RunCtx;
 use super::workload::{PromptPool, SessionFactory};
 use crate::client::stack::stream_seed;
-use crate::client::transport::{
-    http_transport, in_process_transport, HttpTransportConfig, Transport,
-};
+use crate::client::transport::{http_transport, HttpTransportConfig, Transport};
 use crate::client::{ClientStack, SharedObserver, StackError};
 use crate::scenario::{LoadModel, Scenario};
 
@@ -233,7 +231,11 @@ pub async fn run(
                 let state = MockState::new(faults, mock_options);
                 let router = mock_upstream::server::router(state.clone());
                 client.adapter.base_url = "http://in-process".into();
-                (None, Some(state), Some(in_process_transport(router)))
+                (
+                    None,
+                    Some(state),
+                    Some(crate::in_process::in_process_transport(router)),
+                )
             }
             Target::External(url) => {
                 check_target(url, options.allow_remote)?;

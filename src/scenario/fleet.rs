@@ -3,8 +3,8 @@
 
 use crate::client::cache::RedisCacheConfig;
 use crate::client::limiter::Backend;
-use crate::client::rate::Rate;
 use crate::client::stack::stream_seed;
+use gauntlet_wire::rate::Rate;
 
 use super::Scenario;
 

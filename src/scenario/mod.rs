@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use mock_upstream::duration::HumanDuration;
+use gauntlet_wire::duration::HumanDuration;
 use mock_upstream::faults::load::toml_error;
 pub use mock_upstream::faults::ConfigError;
 use serde::{Deserialize, Serialize};

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
-use mock_upstream::duration::parse_duration;
+use gauntlet_wire::duration::parse_duration;
 
 /// Metrics a threshold can name.
 pub const METRICS: &[&str] = &[

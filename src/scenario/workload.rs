@@ -2,11 +2,11 @@
 
 use std::path::PathBuf;
 
-use mock_upstream::duration::HumanDuration;
+use gauntlet_wire::duration::HumanDuration;
 use mock_upstream::faults::distribution::{DistSpec, Distribution};
 use serde::{Deserialize, Serialize};
 
-use crate::client::rate::Rate;
+use gauntlet_wire::rate::Rate;
 
 /// Open (arrival rate) or closed (a number of users).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

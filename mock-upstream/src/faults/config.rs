@@ -9,8 +9,8 @@ use std::collections::HashSet;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::distribution::{DistSpec, Distribution};
-use crate::duration::HumanDuration;
 use crate::timeline::TimelineEvent;
+use gauntlet_wire::duration::HumanDuration;
 
 /// Everything the mock injects; `Default` is a well-behaved, unlimited, instant server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

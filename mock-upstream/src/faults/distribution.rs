@@ -9,7 +9,7 @@ use rand::Rng;
 use rand_distr::{Distribution as _, LogNormal, Normal};
 use serde::{Deserialize, Serialize};
 
-use crate::duration::HumanDuration;
+use gauntlet_wire::duration::HumanDuration;
 
 /// z-score of the 99th percentile of the standard normal, used to turn (median, p99) into sigma.
 const Z_P99: f64 = 2.326_347_874_040_841;

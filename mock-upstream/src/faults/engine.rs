@@ -50,7 +50,7 @@ pub struct RequestInfo<'a> {
     pub route: Route,
     /// The bearer token, if any.
     pub api_key: Option<&'a str>,
-    /// Prompt tokens (see [`crate::text::prompt_tokens`]).
+    /// Prompt tokens (see [`gauntlet_wire::tokens::prompt_tokens`]).
     pub prompt_tokens: u32,
     /// Hash of the prompt, which with the seed fixes the reply.
     pub prompt_hash: u64,

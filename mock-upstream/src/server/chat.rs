@@ -17,15 +17,16 @@ use super::body::{paced, reset, truncated_json};
 use super::concurrency::Admission;
 use super::errors::ApiError;
 use super::{FaultTag, MockState};
-use crate::duration::format_openai_duration;
 use crate::faults::engine::{
     Decision, InjectedFailure, LimitResource, Outcome, RateLimitState, RequestInfo, Route,
 };
 use crate::text::{self, Reply};
-use crate::wire::{
+use gauntlet_wire::duration::format_openai_duration;
+use gauntlet_wire::openai::{
     ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage, Choice, ChunkChoice,
     Delta, LegacyChatRequest, LegacyChatResponse, Model, ModelList, Usage,
 };
+use gauntlet_wire::{hash, tokens};
 
 /// What a handler knows about the request when it carries out a decision.
 struct Ctx {
@@ -116,13 +117,13 @@ pub(crate) async fn chat_completions(State(state): State<MockState>, request: Re
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    let prompt_tokens = text::prompt_tokens(&req.messages);
+    let prompt_tokens = tokens::prompt_tokens(&req.messages);
     let info = RequestInfo {
         route: Route::ChatCompletions,
         api_key: bearer(headers),
         prompt_tokens,
-        prompt_hash: text::conversation_hash(&req.messages)
-            ^ text::stable_hash(req.model.as_bytes()),
+        prompt_hash: hash::conversation_hash(&req.messages)
+            ^ hash::stable_hash(req.model.as_bytes()),
         max_tokens: req.token_limit(),
         queued,
     };
@@ -154,12 +155,12 @@ pub(crate) async fn legacy_chat(State(state): State<MockState>, request: Request
         Err(resp) => return resp,
     };
     let messages = [ChatMessage::new("user", req.prompt.clone())];
-    let prompt_tokens = text::legacy_prompt_tokens(&req.prompt);
+    let prompt_tokens = tokens::legacy_prompt_tokens(&req.prompt);
     let info = RequestInfo {
         route: Route::LegacyChat,
         api_key: bearer(headers),
         prompt_tokens,
-        prompt_hash: text::conversation_hash(&messages),
+        prompt_hash: hash::conversation_hash(&messages),
         max_tokens: None,
         queued,
     };

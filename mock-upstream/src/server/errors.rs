@@ -7,9 +7,9 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use crate::duration::format_openai_duration;
 use crate::faults::engine::LimitResource;
-use crate::wire::{ErrorBody, ErrorEnvelope};
+use gauntlet_wire::duration::format_openai_duration;
+use gauntlet_wire::openai::{ErrorBody, ErrorEnvelope};
 
 /// An error the mock answers with.
 #[derive(Debug, Clone)]

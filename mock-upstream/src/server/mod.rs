@@ -27,9 +27,10 @@ use axum::Router;
 use tokio::time::Instant;
 
 use crate::faults::{FaultConfig, FaultEngine};
-use crate::text::{hex_id, stable_hash};
+use crate::text::hex_id;
 use concurrency::Gate;
 use errors::ApiError;
+use gauntlet_wire::hash::stable_hash;
 use stats::Stats;
 
 pub use running::RunningMock;

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::duration::HumanDuration;
 use crate::faults::config::{Limits, Probability, SERVER_ERROR_STATUSES};
 use crate::faults::distribution::{DistSpec, Distribution};
+use gauntlet_wire::duration::HumanDuration;
 
 /// One validated timeline event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,0 +1,485 @@
+//! The adapter: Gauntlet's `ChatRequest` to the upstream's API version and back, with errors
+//! classified. It is the innermost layer: one call is one upstream attempt.
+//!
+//! `openai-chat` speaks `/v1/chat/completions`; `legacy` speaks `/v1/chat` with `{prompt}`;
+//! `auto` starts on the legacy API and moves to the newer one for good on 410 Gone or 404, the way
+//! an integration survives a provider's migration without a redeploy.
+
+mod headers;
+mod sse;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use gauntlet_wire::openai::{ErrorEnvelope, LegacyChatRequest, LegacyChatResponse, StreamOptions};
+use http_body_util::BodyExt;
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+use tower::Service;
+
+use super::error::ClientError;
+use super::observer::{Event, SharedObserver};
+use super::request::{ChatRequest, ChatResponse, Outcome};
+use super::transport::{Transport, TransportBody, TransportError};
+pub use headers::{rate_limit_info, retry_hint};
+pub use sse::SseReader;
+
+/// Which API the upstream speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ApiVersion {
+    /// `POST /v1/chat/completions`.
+    #[default]
+    #[serde(rename = "openai-chat")]
+    OpenAiChat,
+    /// `POST /v1/chat` with `{"prompt": ...}`.
+    #[serde(rename = "legacy")]
+    Legacy,
+    /// Legacy until the upstream says 410 or 404, then `openai-chat` for good.
+    #[serde(rename = "auto")]
+    Auto,
+}
+
+/// `[client.adapter]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdapterConfig {
+    /// The API version.
+    #[serde(default)]
+    pub api: ApiVersion,
+    /// Base URL of the upstream (`http://127.0.0.1:8089`); set by the driver for the embedded mock.
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+    /// Key sent when a request names none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    /// Largest response body read.
+    #[serde(default = "default_max_response_bytes")]
+    pub max_response_bytes: usize,
+    /// Speak HTTP/2 (prior knowledge for `http://`, ALPN for `https://`) instead of HTTP/1.1.
+    #[serde(default)]
+    pub http2: bool,
+}
+
+fn default_base_url() -> String {
+    "http://127.0.0.1:8089".into()
+}
+
+fn default_max_response_bytes() -> usize {
+    8 * 1024 * 1024
+}
+
+impl Default for AdapterConfig {
+    fn default() -> Self {
+        Self {
+            api: ApiVersion::default(),
+            base_url: default_base_url(),
+            api_key: None,
+            max_response_bytes: default_max_response_bytes(),
+            http2: false,
+        }
+    }
+}
+
+/// The innermost service: one call, one upstream attempt.
+#[derive(Clone, Debug)]
+pub struct Adapter {
+    transport: Transport,
+    config: Arc<AdapterConfig>,
+    uris: Arc<Uris>,
+    on_new_api: Arc<AtomicBool>,
+    observer: SharedObserver,
+}
+
+/// Parsed once: the two endpoints and the default key's header.
+#[derive(Debug)]
+struct Uris {
+    chat: Result<http::Uri, String>,
+    legacy: Result<http::Uri, String>,
+    bearer: Option<http::HeaderValue>,
+    /// `Host` for plain HTTP/1.1, which the connection pool would otherwise format anew for
+    /// every request (`host:port`); `None` where the pool must choose (HTTPS may become h2).
+    host: Option<http::HeaderValue>,
+}
+
+/// The request body, borrowing the request's fields instead of copying them.
+#[derive(Serialize)]
+struct OutgoingChat<'a> {
+    model: &'a str,
+    messages: &'a [gauntlet_wire::openai::ChatMessage],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+}
+
+/// The parts of a `chat.completion` the client uses; the rest is skipped unread.
+#[derive(Deserialize)]
+struct IncomingChat {
+    choices: Vec<IncomingChoice>,
+    #[serde(default)]
+    usage: Option<gauntlet_wire::openai::Usage>,
+}
+
+#[derive(Deserialize)]
+struct IncomingChoice {
+    message: IncomingMessage,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct IncomingMessage {
+    #[serde(default)]
+    content: Option<gauntlet_wire::openai::MessageContent>,
+}
+
+impl Adapter {
+    /// An adapter over `transport`.
+    pub fn new(transport: Transport, config: AdapterConfig, observer: SharedObserver) -> Self {
+        let on_new_api = config.api != ApiVersion::Legacy && config.api != ApiVersion::Auto;
+        let base = config.base_url.trim_end_matches('/');
+        let parse = |path: &str| {
+            format!("{base}{path}")
+                .parse::<http::Uri>()
+                .map_err(|e| format!("base_url {:?}: {e}", config.base_url))
+        };
+        let chat = parse("/v1/chat/completions");
+        let host = chat
+            .as_ref()
+            .ok()
+            .filter(|u| u.scheme() == Some(&http::uri::Scheme::HTTP) && !config.http2)
+            .and_then(|u| {
+                let host = u.host()?;
+                let value = match u.port_u16() {
+                    Some(port) if port != 80 => format!("{host}:{port}"),
+                    _ => host.to_string(),
+                };
+                http::HeaderValue::try_from(value).ok()
+            });
+        let uris = Uris {
+            chat,
+            legacy: parse("/v1/chat"),
+            bearer: config
+                .api_key
+                .as_ref()
+                .and_then(|k| http::HeaderValue::try_from(format!("Bearer {k}")).ok()),
+            host,
+        };
+        Self {
+            transport,
+            uris: Arc::new(uris),
+            config: Arc::new(config),
+            on_new_api: Arc::new(AtomicBool::new(on_new_api)),
+            observer,
+        }
+    }
+
+    /// Whether requests currently go to `/v1/chat/completions`.
+    pub fn uses_chat_completions(&self) -> bool {
+        self.on_new_api.load(Ordering::Relaxed)
+    }
+
+    fn build(&self, req: &ChatRequest, new_api: bool) -> Result<http::Request<Bytes>, ClientError> {
+        let (uri, body) = if new_api {
+            let wire = OutgoingChat {
+                model: &req.model,
+                messages: &req.messages,
+                stream: req.stream.then_some(true),
+                max_tokens: req.max_tokens,
+                temperature: req.temperature,
+                stream_options: req.stream.then_some(StreamOptions {
+                    include_usage: true,
+                }),
+            };
+            // Sized up front: `to_vec` starts small and copies the body as it grows.
+            let estimate = 128
+                + req.model.len()
+                + req
+                    .messages
+                    .iter()
+                    .map(|m| 48 + m.text_ref().len())
+                    .sum::<usize>();
+            let mut buf = Vec::with_capacity(estimate);
+            (
+                &self.uris.chat,
+                serde_json::to_writer(&mut buf, &wire).map(|()| buf),
+            )
+        } else {
+            let prompt = req
+                .messages
+                .iter()
+                .map(|m| m.text())
+                .collect::<Vec<_>>()
+                .join("\n");
+            (
+                &self.uris.legacy,
+                serde_json::to_vec(&LegacyChatRequest { prompt }),
+            )
+        };
+        let uri = uri.clone().map_err(ClientError::Connect)?;
+        let body = body.map_err(|e| ClientError::Malformed(format!("request encoding: {e}")))?;
+        const JSON: http::HeaderValue = http::HeaderValue::from_static("application/json");
+        const RETRY_COUNT: http::HeaderName =
+            http::HeaderName::from_static("x-stainless-retry-count");
+        // Built in place rather than with `http::request::Builder`, which moves the whole
+        // request head through a `Result` at every header: this runs once per attempt.
+        let mut request = http::Request::new(Bytes::from(body));
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = uri;
+        let headers = request.headers_mut();
+        headers.reserve(4);
+        if let Some(host) = &self.uris.host {
+            headers.insert(http::header::HOST, host.clone());
+        }
+        headers.insert(http::header::CONTENT_TYPE, JSON);
+        match (&req.api_key, &self.uris.bearer) {
+            (Some(key), _) => {
+                let bearer = http::HeaderValue::try_from(format!("Bearer {key}"))
+                    .map_err(|e| ClientError::Malformed(format!("request: api key: {e}")))?;
+                headers.insert(http::header::AUTHORIZATION, bearer);
+            }
+            (None, Some(bearer)) => {
+                headers.insert(http::header::AUTHORIZATION, bearer.clone());
+            }
+            (None, None) => {}
+        }
+        let attempt = req.trace.attempts().saturating_sub(1);
+        headers.insert(RETRY_COUNT, http::HeaderValue::from(attempt));
+        Ok(request)
+    }
+
+    async fn attempt(mut self, req: ChatRequest) -> Result<ChatResponse, ClientError> {
+        let number = req.trace.add_attempt();
+        self.observer.on_event(&Event::Attempt { number });
+        let started = Instant::now();
+        let new_api = self.uses_chat_completions();
+        let resp = self.send(&req, new_api).await?;
+        let status = resp.status().as_u16();
+        if !new_api && (status == 410 || status == 404) && self.config.api == ApiVersion::Auto {
+            self.on_new_api.store(true, Ordering::Relaxed);
+            self.observer
+                .on_event(&Event::ApiSwitched { to: "openai-chat" });
+            let resp = self.send(&req, true).await?;
+            return self.read(resp, &req, true, started).await;
+        }
+        self.read(resp, &req, new_api, started).await
+    }
+
+    async fn send(
+        &mut self,
+        req: &ChatRequest,
+        new_api: bool,
+    ) -> Result<http::Response<TransportBody>, ClientError> {
+        let request = self.build(req, new_api)?;
+        self.transport.call(request).await.map_err(|e| match e {
+            TransportError::Connect(m) => ClientError::Connect(m),
+            TransportError::Reset(m) => ClientError::Reset(m),
+            TransportError::Other(m) => ClientError::Connect(m),
+        })
+    }
+
+    async fn read(
+        &mut self,
+        resp: http::Response<TransportBody>,
+        req: &ChatRequest,
+        new_api: bool,
+        started: Instant,
+    ) -> Result<ChatResponse, ClientError> {
+        let (parts, body) = resp.into_parts();
+        let rate_limit = rate_limit_info(&parts.headers);
+        if let Some(info) = rate_limit {
+            self.observer.on_event(&Event::RateLimitSeen {
+                remaining_requests: info.remaining_requests,
+                limit_requests: info.limit_requests,
+            });
+        }
+        let status = parts.status.as_u16();
+        if !parts.status.is_success() {
+            let bytes = collect(body, 64 * 1024).await.unwrap_or_default();
+            return Err(classify_status(status, &parts.headers, &bytes));
+        }
+        let streamed = new_api
+            && req.stream
+            && parts
+                .headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("text/event-stream"));
+        if streamed {
+            let mut reply = read_stream(body, started).await?;
+            reply.rate_limit = rate_limit;
+            return Ok(reply);
+        }
+        let bytes = collect(body, self.config.max_response_bytes).await?;
+        if bytes.is_empty() {
+            return Err(ClientError::Malformed("empty body".into()));
+        }
+        let mut reply = if new_api {
+            let c: IncomingChat = serde_json::from_slice(&bytes)
+                .map_err(|e| ClientError::Malformed(format!("chat.completion: {e}")))?;
+            let choice = c
+                .choices
+                .into_iter()
+                .next()
+                .ok_or_else(|| ClientError::Malformed("no choices".into()))?;
+            let text = match choice.message.content {
+                Some(gauntlet_wire::openai::MessageContent::Text(t)) => t,
+                Some(parts) => gauntlet_wire::openai::ChatMessage {
+                    role: String::new(),
+                    content: Some(parts),
+                }
+                .text(),
+                None => String::new(),
+            };
+            ChatResponse {
+                usage: c.usage,
+                finish_reason: choice.finish_reason,
+                ..ChatResponse::local(text, Outcome::Upstream)
+            }
+        } else {
+            let c: LegacyChatResponse = serde_json::from_slice(&bytes)
+                .map_err(|e| ClientError::Malformed(format!("legacy reply: {e}")))?;
+            ChatResponse::local(c.reply, Outcome::Upstream)
+        };
+        reply.rate_limit = rate_limit;
+        Ok(reply)
+    }
+}
+
+impl Service<ChatRequest> for Adapter {
+    type Response = ChatResponse;
+    type Error = ClientError;
+    type Future = BoxFuture<'static, Result<ChatResponse, ClientError>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: ChatRequest) -> Self::Future {
+        Box::pin(self.clone().attempt(req))
+    }
+}
+
+async fn collect(mut body: TransportBody, limit: usize) -> Result<Bytes, ClientError> {
+    // Most bodies arrive as one frame: kept as they are, without a copy.
+    let mut first: Option<Bytes> = None;
+    let mut buf = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ClientError::Reset(format!("body cut off: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let held = first.as_ref().map_or(0, Bytes::len) + buf.len();
+        if held + data.len() > limit {
+            return Err(ClientError::Malformed(format!(
+                "response body over {limit} bytes"
+            )));
+        }
+        match first.take() {
+            None if buf.is_empty() => first = Some(data),
+            None => buf.extend_from_slice(&data),
+            Some(f) => {
+                buf.extend_from_slice(&f);
+                buf.extend_from_slice(&data);
+            }
+        }
+    }
+    Ok(first.unwrap_or_else(|| buf.freeze()))
+}
+
+async fn read_stream(
+    mut body: TransportBody,
+    started: Instant,
+) -> Result<ChatResponse, ClientError> {
+    let mut reader = SseReader::default();
+    let mut ttft = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ClientError::Reset(format!("stream cut off: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            let content = reader.feed(&data).map_err(ClientError::Malformed)?;
+            if content && ttft.is_none() {
+                ttft = Some(started.elapsed());
+            }
+        }
+    }
+    if !reader.done {
+        return Err(ClientError::Reset("stream ended before [DONE]".into()));
+    }
+    Ok(ChatResponse {
+        usage: reader.usage,
+        finish_reason: reader.finish_reason,
+        ttft,
+        ..ChatResponse::local(reader.text, Outcome::Upstream)
+    })
+}
+
+/// Maps a non-2xx answer to the error classification.
+pub fn classify_status(status: u16, headers: &http::HeaderMap, body: &[u8]) -> ClientError {
+    let envelope: Option<ErrorEnvelope> = serde_json::from_slice(body).ok();
+    let kind = envelope.as_ref().map(|e| e.error.kind.as_str());
+    let code = envelope.as_ref().and_then(|e| e.error.code.as_deref());
+    match status {
+        429 if kind == Some("insufficient_quota") || code == Some("insufficient_quota") => {
+            ClientError::QuotaExhausted
+        }
+        429 => ClientError::RateLimited {
+            retry_after: retry_hint(headers),
+        },
+        500..=599 => ClientError::Server { status },
+        _ => ClientError::Client {
+            status,
+            message: envelope
+                .map(|e| e.error.message)
+                .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{BodyExt, StreamBody};
+
+    fn body_of(frames: &[&'static str]) -> TransportBody {
+        let frames: Vec<Result<http_body::Frame<Bytes>, super::super::transport::BoxError>> =
+            frames
+                .iter()
+                .map(|f| Ok(http_body::Frame::data(Bytes::from_static(f.as_bytes()))))
+                .collect();
+        StreamBody::new(futures_util::stream::iter(frames)).boxed_unsync()
+    }
+
+    #[tokio::test]
+    async fn a_body_is_read_whole_however_it_is_framed() {
+        assert_eq!(
+            collect(body_of(&["{\"a\":1}"]), 100).await.unwrap(),
+            "{\"a\":1}"
+        );
+        assert_eq!(
+            collect(body_of(&["{\"a\"", ":", "1}"]), 100).await.unwrap(),
+            "{\"a\":1}"
+        );
+        assert_eq!(collect(body_of(&[]), 100).await.unwrap(), "");
+        assert_eq!(collect(body_of(&["", "x"]), 100).await.unwrap(), "x");
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_refused_in_any_frame() {
+        for frames in [
+            &["0123456789"][..],
+            &["01234", "56789"],
+            &["0", "1", "23456789"],
+        ] {
+            let err = collect(body_of(frames), 9).await.unwrap_err();
+            assert!(matches!(err, ClientError::Malformed(m) if m.contains("over 9 bytes")));
+        }
+        assert!(collect(body_of(&["01234", "5678"]), 9).await.is_ok());
+    }
+}

@@ -1,0 +1,46 @@
+//! What every layer shares: the bound on the service it wraps and the future it returns.
+//!
+//! Every layer's `Service` is always ready (back-pressure is the limiter's job, as a queue with
+//! a bound, not `poll_ready`), clones its inner service per call, and returns a boxed future.
+
+use futures_util::future::BoxFuture;
+use tower::Service;
+
+use super::error::ClientError;
+use super::request::{ChatRequest, ChatResponse};
+
+/// The future every layer returns.
+pub type ChatFuture = BoxFuture<'static, Result<ChatResponse, ClientError>>;
+
+/// A service a layer can wrap.
+pub trait Inner:
+    Service<ChatRequest, Response = ChatResponse, Error = ClientError, Future: Send + 'static>
+    + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> Inner for S where
+    S: Service<ChatRequest, Response = ChatResponse, Error = ClientError, Future: Send + 'static>
+        + Clone
+        + Send
+        + 'static
+{
+}
+
+/// The associated types and the always-ready `poll_ready` of a layer's `Service` impl.
+macro_rules! always_ready_chat_service {
+    () => {
+        type Response = $crate::request::ChatResponse;
+        type Error = $crate::error::ClientError;
+        type Future = $crate::layer_support::ChatFuture;
+
+        fn poll_ready(
+            &mut self,
+            _cx: &mut ::std::task::Context<'_>,
+        ) -> ::std::task::Poll<Result<(), Self::Error>> {
+            ::std::task::Poll::Ready(Ok(()))
+        }
+    };
+}

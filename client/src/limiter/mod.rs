@@ -1,0 +1,591 @@
+//! Client-side rate limiting so a small free quota is spent evenly instead of in 429s: a token
+//! bucket, GCRA (governor) or an adaptive AIMD bucket; global or per API key; when no permit is
+//! there, wait in a bounded queue up to `max_wait` or refuse at once. Optionally a fair share per
+//! end user and priority classes (interactive before batch).
+//!
+//! With `backend = "redis"` the permits come from one GCRA in Redis shared by every node, so a
+//! fleet spends one quota; while Redis is unreachable each node falls back to its local share
+//! (`rate / nodes`) and counts those decisions.
+
+mod lane;
+mod pacer;
+#[cfg(feature = "redis")]
+mod remote;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gauntlet_wire::duration::HumanDuration;
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+use tower::{Layer, Service, ServiceExt};
+
+pub use lane::{Lane, LaneSettings, Ticket};
+pub use pacer::{Adaptive, Gcra, Pacer, TokenBucket};
+#[cfg(feature = "redis")]
+pub use remote::{RemoteQuota, Reservation};
+
+use super::error::{ClientError, Rejection};
+use super::layer_support::Inner;
+use super::observer::{Event, SharedObserver};
+use super::request::{ChatRequest, ChatResponse, Priority};
+use gauntlet_wire::rate::Rate;
+
+/// The admission algorithm.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Algorithm {
+    /// Burst of `burst`, refilled at `rate`.
+    #[default]
+    TokenBucket,
+    /// GCRA through governor.
+    Gcra,
+    /// AIMD on a token bucket, following 429s and `x-ratelimit-remaining-*`.
+    Adaptive,
+}
+
+/// What the limit applies to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// One limit for everything this client sends.
+    #[default]
+    Global,
+    /// One limit per API key (tenant).
+    PerKey,
+}
+
+/// Where the permits are kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// In this process: each node has its own limit.
+    #[default]
+    Local,
+    /// In Redis: one limit for every node that uses the same `redis_url` and `key`.
+    Redis,
+}
+
+/// `[client.limiter]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimiterConfig {
+    /// `false` admits everything.
+    pub enabled: bool,
+    /// `token_bucket`, `gcra` or `adaptive`.
+    pub algorithm: Algorithm,
+    /// Sustained rate (the adaptive limiter's ceiling).
+    pub rate: Rate,
+    /// Permits available at once.
+    pub burst: u32,
+    /// Longest wait for a permit; `0s` refuses at once when none is there.
+    pub max_wait: HumanDuration,
+    /// Most requests waiting.
+    pub queue_size: usize,
+    /// `global` or `per_key`.
+    pub scope: Scope,
+    /// Fair share per end user while requests queue.
+    pub fair_share: bool,
+    /// Interactive requests before batch ones while requests queue.
+    pub priorities: bool,
+    /// Adaptive: lowest rate (default: rate / 20).
+    pub min_rate: Option<Rate>,
+    /// Adaptive: fraction of `rate` added per success.
+    pub increase: f64,
+    /// Adaptive: remaining / limit below which it slows down before any 429.
+    pub low_remaining: f64,
+    /// `local` or `redis`.
+    pub backend: Backend,
+    /// The Redis server of the `redis` backend, `redis://host:port[/db]`.
+    pub redis_url: Option<String>,
+    /// The Redis key of the quota; nodes that share a quota use the same key.
+    pub key: String,
+    /// Nodes sharing the quota: while Redis is unreachable each node admits `rate / nodes`.
+    pub nodes: u32,
+    /// Longest wait for Redis's answer before deciding locally.
+    pub redis_timeout: HumanDuration,
+}
+
+impl Default for LimiterConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            algorithm: Algorithm::TokenBucket,
+            rate: Rate::per_second(10.0),
+            burst: 10,
+            max_wait: HumanDuration(Duration::from_secs(2)),
+            queue_size: 1000,
+            scope: Scope::Global,
+            fair_share: false,
+            priorities: false,
+            min_rate: None,
+            increase: 0.02,
+            low_remaining: 0.1,
+            backend: Backend::Local,
+            redis_url: None,
+            key: "gauntlet:limiter".into(),
+            nodes: 1,
+            redis_timeout: HumanDuration(Duration::from_millis(250)),
+        }
+    }
+}
+
+/// Why a limiter config cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InvalidLimiter {
+    /// Rate of zero.
+    #[error("limiter.rate must be more than 0")]
+    ZeroRate,
+    /// Burst of zero.
+    #[error("limiter.burst must be at least 1")]
+    ZeroBurst,
+    /// Zero nodes.
+    #[error("limiter.nodes must be at least 1")]
+    ZeroNodes,
+    /// `backend = "redis"` without a server.
+    #[error("limiter.backend = \"redis\" needs limiter.redis_url (or --redis)")]
+    NoRedisUrl,
+    /// An option that orders or adapts a local queue, with the shared backend.
+    #[error("limiter.{0} works on a local queue; with backend = \"redis\" slots are reserved in arrival order, so turn it off")]
+    LocalOnly(&'static str),
+    /// The Redis link could not be set up.
+    #[error("limiter: {0}")]
+    Redis(#[from] crate::shared_store::InvalidRedis),
+}
+
+impl LimiterConfig {
+    /// Checks the values a config file may get wrong.
+    pub fn validate(&self) -> Result<(), InvalidLimiter> {
+        if self.rate.per_sec() <= 0.0 {
+            return Err(InvalidLimiter::ZeroRate);
+        }
+        if self.burst == 0 {
+            return Err(InvalidLimiter::ZeroBurst);
+        }
+        if self.nodes == 0 {
+            return Err(InvalidLimiter::ZeroNodes);
+        }
+        if self.backend == Backend::Redis {
+            if self.algorithm == Algorithm::Adaptive {
+                return Err(InvalidLimiter::LocalOnly("algorithm = \"adaptive\""));
+            }
+            if self.fair_share {
+                return Err(InvalidLimiter::LocalOnly("fair_share"));
+            }
+            if self.priorities {
+                return Err(InvalidLimiter::LocalOnly("priorities"));
+            }
+            // Last, so a scenario that leaves the URL to `--redis` is otherwise checked.
+            if self.redis_url.is_none() {
+                return Err(InvalidLimiter::NoRedisUrl);
+            }
+        }
+        Ok(())
+    }
+
+    /// The limit this process enforces alone: the whole limit with the local backend, its share
+    /// of it (`rate / nodes`, burst likewise, at least 1) when Redis decides and is unreachable.
+    fn local_share(&self) -> (f64, u32) {
+        match self.backend {
+            Backend::Local => (self.rate.per_sec(), self.burst),
+            Backend::Redis => {
+                let n = self.nodes.max(1);
+                (self.rate.per_sec() / f64::from(n), self.burst.div_ceil(n))
+            }
+        }
+    }
+
+    fn pacer(&self) -> Box<dyn Pacer> {
+        let (rate, burst) = self.local_share();
+        match self.algorithm {
+            Algorithm::TokenBucket => Box::new(TokenBucket::new(rate, burst)),
+            Algorithm::Gcra => Box::new(Gcra::new(rate, burst)),
+            Algorithm::Adaptive => Box::new(Adaptive::new(
+                rate,
+                burst,
+                self.min_rate.map_or(rate / 20.0, Rate::per_sec),
+                self.increase,
+                self.low_remaining,
+            )),
+        }
+    }
+}
+
+/// Adds the limiter; services it builds share the lanes.
+#[derive(Debug, Clone)]
+pub struct LimiterLayer {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    config: LimiterConfig,
+    lanes: Mutex<HashMap<String, Arc<Mutex<Lane>>>>,
+    observer: SharedObserver,
+    #[cfg(feature = "redis")]
+    remote: Option<RemoteQuota>,
+    /// Requests sleeping on a Redis reservation (bounded by `queue_size`).
+    remote_waiting: AtomicUsize,
+}
+
+impl LimiterLayer {
+    /// A limiter with full buckets.
+    /// With `backend = "redis"` this must run inside a tokio runtime (the connection is
+    /// opened lazily on the first request, so building never waits for Redis).
+    pub fn new(config: LimiterConfig, observer: SharedObserver) -> Result<Self, InvalidLimiter> {
+        config.validate()?;
+        #[cfg(not(feature = "redis"))]
+        if config.backend == Backend::Redis {
+            return Err(crate::shared_store::InvalidRedis::NotBuiltIn.into());
+        }
+        #[cfg(feature = "redis")]
+        let remote = match (&config.backend, &config.redis_url) {
+            (Backend::Redis, Some(url)) => Some(RemoteQuota::open(
+                url,
+                &config.key,
+                config.rate.per_sec(),
+                config.burst,
+                config.redis_timeout.0,
+            )?),
+            _ => None,
+        };
+        Ok(Self {
+            shared: Arc::new(Shared {
+                config,
+                lanes: Mutex::new(HashMap::new()),
+                observer,
+                #[cfg(feature = "redis")]
+                remote,
+                remote_waiting: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    /// Requests waiting in all lanes, for progress displays.
+    pub fn queue_depth(&self) -> usize {
+        self.shared
+            .lanes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .map(|l| l.lock().unwrap_or_else(|p| p.into_inner()).depth())
+            .sum::<usize>()
+            + self.shared.remote_waiting.load(Ordering::Relaxed)
+    }
+}
+
+impl Shared {
+    fn lane_key<'r>(&self, req: &'r ChatRequest) -> &'r str {
+        match self.config.scope {
+            Scope::Global => "",
+            Scope::PerKey => req.api_key.as_deref().unwrap_or(""),
+        }
+    }
+
+    fn lane(&self, req: &ChatRequest) -> Arc<Mutex<Lane>> {
+        let key = self.lane_key(req);
+        let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(l) = lanes.get(key) {
+            return l.clone();
+        }
+        let lane = Arc::new(Mutex::new(Lane::new(
+            self.config.pacer(),
+            LaneSettings {
+                max_wait: self.config.max_wait.0,
+                queue_size: self.config.queue_size,
+                fair_share: self.config.fair_share,
+                priorities: self.config.priorities,
+            },
+            self.observer.clone(),
+        )));
+        lanes.insert(key.to_string(), lane.clone());
+        lane
+    }
+}
+
+impl<S> Layer<S> for LimiterLayer {
+    type Service = Limiter<S>;
+    fn layer(&self, inner: S) -> Limiter<S> {
+        Limiter {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// The limited service.
+#[derive(Debug, Clone)]
+pub struct Limiter<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S: Inner> Service<ChatRequest> for Limiter<S> {
+    always_ready_chat_service!();
+
+    fn call(&mut self, req: ChatRequest) -> Self::Future {
+        let inner = self.inner.clone();
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            #[cfg(feature = "redis")]
+            if let Some(remote) = &shared.remote {
+                match admit_remote(&shared, remote, &req).await {
+                    Some(Ok(())) => return inner.oneshot(req).await,
+                    Some(Err(e)) => return Err(e),
+                    // Redis is unreachable: this node's share of the limit decides.
+                    None => shared.observer.on_event(&Event::LimiterFallback),
+                }
+            }
+            let lane = shared.lane(&req);
+            let started = Instant::now();
+            let class = match req.priority {
+                Priority::Interactive => 0,
+                Priority::Batch => 1,
+            };
+            let (ticket, start_dispatcher) = lane.lock().unwrap_or_else(|p| p.into_inner()).enter(
+                started,
+                class,
+                req.user.as_deref(),
+            );
+            if start_dispatcher {
+                tokio::spawn(lane::dispatch(lane.clone()));
+            }
+            match ticket {
+                Ticket::Now => {}
+                Ticket::Full => {
+                    shared.observer.on_event(&Event::LimiterRejected);
+                    return Err(ClientError::Rejected(Rejection::LimiterFull));
+                }
+                Ticket::Wait(key, rx) => {
+                    let granted = tokio::time::timeout(shared.config.max_wait.0, rx).await;
+                    if !matches!(granted, Ok(Ok(()))) {
+                        lane.lock().unwrap_or_else(|p| p.into_inner()).leave(&key);
+                        shared.observer.on_event(&Event::LimiterRejected);
+                        return Err(ClientError::Rejected(Rejection::LimiterFull));
+                    }
+                    let wait = started.elapsed();
+                    req.trace.add_limiter_wait(wait);
+                    shared.observer.on_event(&Event::LimiterWait { wait });
+                }
+            }
+            let result = inner.oneshot(req).await;
+            if shared.config.algorithm == Algorithm::Adaptive {
+                feed_back(&shared, &lane, &result);
+            }
+            result
+        })
+    }
+}
+
+/// Asks Redis for a slot and waits for it; `None` when Redis did not answer.
+#[cfg(feature = "redis")]
+async fn admit_remote(
+    shared: &Shared,
+    remote: &RemoteQuota,
+    req: &ChatRequest,
+) -> Option<Result<(), ClientError>> {
+    let refuse = || {
+        shared.observer.on_event(&Event::LimiterRejected);
+        Some(Err(ClientError::Rejected(Rejection::LimiterFull)))
+    };
+    if shared.remote_waiting.load(Ordering::Relaxed) >= shared.config.queue_size {
+        return refuse();
+    }
+    let started = Instant::now();
+    match remote
+        .reserve(shared.lane_key(req), shared.config.max_wait.0)
+        .await
+    {
+        Err(_) => None,
+        Ok(Reservation::Refused) => refuse(),
+        Ok(Reservation::Go(wait)) => {
+            if !wait.is_zero() {
+                shared.remote_waiting.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(wait).await;
+                shared.remote_waiting.fetch_sub(1, Ordering::Relaxed);
+            }
+            // The round trip to Redis is part of the limiter's cost too.
+            let waited = started.elapsed();
+            if waited >= Duration::from_millis(1) {
+                req.trace.add_limiter_wait(waited);
+                shared
+                    .observer
+                    .on_event(&Event::LimiterWait { wait: waited });
+            }
+            Some(Ok(()))
+        }
+    }
+}
+
+/// Tells an adaptive pacer how the upstream answered.
+fn feed_back(shared: &Shared, lane: &Mutex<Lane>, result: &Result<ChatResponse, ClientError>) {
+    let now = Instant::now();
+    let mut l = lane.lock().unwrap_or_else(|p| p.into_inner());
+    let before = l.pacer.rate();
+    match result {
+        Err(ClientError::RateLimited { .. }) => l.pacer.on_throttled(now),
+        Ok(resp) => {
+            let ratio = resp.rate_limit.and_then(|r| {
+                let (rem, lim) = (r.remaining_requests?, r.limit_requests?);
+                (lim > 0).then(|| rem as f64 / lim as f64)
+            });
+            l.pacer.on_success(now, ratio);
+        }
+        Err(_) => {}
+    }
+    let after = l.pacer.rate();
+    drop(l);
+    if (after - before).abs() > before * 0.05 {
+        shared
+            .observer
+            .on_event(&Event::LimiterRate { rate: after });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observer::NoopObserver;
+    use crate::testing::Scripted;
+
+    fn layer(cfg: LimiterConfig) -> LimiterLayer {
+        LimiterLayer::new(cfg, Arc::new(NoopObserver)).unwrap()
+    }
+
+    fn cfg(rate: f64, burst: u32, max_wait_ms: u64) -> LimiterConfig {
+        LimiterConfig {
+            rate: Rate::per_second(rate),
+            burst,
+            max_wait: HumanDuration(Duration::from_millis(max_wait_ms)),
+            ..LimiterConfig::default()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn queued_requests_go_at_the_rate() {
+        let up = Scripted::default();
+        let svc = layer(cfg(10.0, 2, 2000)).layer(up.clone());
+        let t0 = Instant::now();
+        let calls: Vec<_> = (0..5)
+            .map(|_| tokio::spawn(svc.clone().oneshot(ChatRequest::user_text("m", "q"))))
+            .collect();
+        for c in calls {
+            c.await.unwrap().unwrap();
+        }
+        let at: Vec<u64> = up
+            .calls()
+            .iter()
+            .map(|t| (*t - t0).as_millis() as u64)
+            .collect();
+        assert_eq!(at, [0, 0, 100, 200, 300]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refuses_when_the_wait_would_be_too_long() {
+        let up = Scripted::default();
+        let svc = layer(cfg(1.0, 1, 0)).layer(up.clone());
+        svc.clone()
+            .oneshot(ChatRequest::user_text("m", "q"))
+            .await
+            .unwrap();
+        let err = svc
+            .clone()
+            .oneshot(ChatRequest::user_text("m", "q"))
+            .await
+            .unwrap_err();
+        assert_eq!(err, ClientError::Rejected(Rejection::LimiterFull));
+        assert_eq!(up.call_count(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fair_share_and_priorities_order_the_queue() {
+        let up = Scripted::default();
+        let config = LimiterConfig {
+            fair_share: true,
+            priorities: true,
+            ..cfg(10.0, 1, 10_000)
+        };
+        let svc = layer(config).layer(up.clone());
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let send = |user: &str, prio: Priority, label: &'static str| {
+            let mut req = ChatRequest::user_text("m", "q");
+            req.user = Some(user.into());
+            req.priority = prio;
+            let svc = svc.clone();
+            let order = order.clone();
+            tokio::spawn(async move {
+                svc.oneshot(req).await.unwrap();
+                order.lock().unwrap().push(label);
+            })
+        };
+        // The first takes the only permit; the heavy user's backlog queues.
+        let mut handles = vec![send("heavy", Priority::Interactive, "h0")];
+        tokio::task::yield_now().await;
+        for label in ["h1", "h2", "h3"] {
+            handles.push(send("heavy", Priority::Interactive, label));
+            tokio::task::yield_now().await;
+        }
+        handles.push(send("batch", Priority::Batch, "b1"));
+        tokio::task::yield_now().await;
+        handles.push(send("light", Priority::Interactive, "l1"));
+        for h in handles {
+            h.await.unwrap();
+        }
+        // The light user's one request overtakes the heavy backlog; batch goes last.
+        assert_eq!(*order.lock().unwrap(), ["h0", "h1", "l1", "h2", "h3", "b1"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn adaptive_slows_down_on_429() {
+        use crate::testing::Step;
+        let config = LimiterConfig {
+            algorithm: Algorithm::Adaptive,
+            ..cfg(10.0, 1, 10_000)
+        };
+        let limiter = layer(config);
+        let up = Scripted::new([Step::err(ClientError::RateLimited { retry_after: None })]);
+        let svc = limiter.layer(up.clone());
+        let _ = svc.clone().oneshot(ChatRequest::user_text("m", "q")).await;
+        let t1 = Instant::now();
+        svc.clone()
+            .oneshot(ChatRequest::user_text("m", "q"))
+            .await
+            .unwrap();
+        // At 5/s after the 429, the next permit comes 200 ms later.
+        assert_eq!(up.calls()[1] - t1, Duration::from_millis(200));
+    }
+
+    #[test]
+    fn the_redis_backend_refuses_what_needs_a_local_queue() {
+        let redis = LimiterConfig {
+            backend: Backend::Redis,
+            redis_url: Some("redis://127.0.0.1:6379".into()),
+            ..LimiterConfig::default()
+        };
+        assert_eq!(redis.validate(), Ok(()));
+        let fair = LimiterConfig {
+            fair_share: true,
+            redis_url: None,
+            ..redis.clone()
+        };
+        assert_eq!(
+            fair.validate(),
+            Err(InvalidLimiter::LocalOnly("fair_share"))
+        );
+        let no_url = LimiterConfig {
+            redis_url: None,
+            ..redis.clone()
+        };
+        assert_eq!(no_url.validate(), Err(InvalidLimiter::NoRedisUrl));
+        // While Redis is away, each of 4 nodes admits a quarter (burst rounded up).
+        let share = LimiterConfig {
+            nodes: 4,
+            rate: Rate::per_second(10.0),
+            burst: 3,
+            ..redis
+        };
+        assert_eq!(share.local_share(), (2.5, 1));
+    }
+}

@@ -1,0 +1,205 @@
+//! Gauntlet's own request and response types, independent of the upstream API version.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gauntlet_wire::openai::{ChatMessage, Usage};
+use serde::{Deserialize, Serialize};
+
+/// A chat request as the application sees it. The adapter turns it into whatever API version
+/// the upstream speaks, so every other layer works on one shape.
+#[derive(Debug, Clone)]
+pub struct ChatRequest {
+    /// Model name.
+    pub model: String,
+    /// The new turn(s); the context layer prepends the system prompt and history.
+    pub messages: Vec<ChatMessage>,
+    /// Completion-token limit.
+    pub max_tokens: Option<u32>,
+    /// Sampling temperature.
+    pub temperature: Option<f32>,
+    /// Ask for a streamed answer (time to first token is then measured).
+    pub stream: bool,
+    /// Dialogue session, for the context layer.
+    pub session: Option<String>,
+    /// End user, for fair sharing of a small quota.
+    pub user: Option<String>,
+    /// Interactive requests go before batch ones when the limiter queues.
+    pub priority: Priority,
+    /// The API key (tenant) this request is sent with; `None` uses the transport's default.
+    pub api_key: Option<String>,
+    /// What happened to this request across layers and attempts; shared with the caller so it
+    /// can be read even when the request fails.
+    pub trace: Arc<Trace>,
+}
+
+impl ChatRequest {
+    /// A one-message user request with defaults.
+    pub fn user_text(model: impl Into<String>, text: impl Into<String>) -> Self {
+        Self {
+            model: model.into(),
+            messages: vec![ChatMessage::new("user", text)],
+            max_tokens: None,
+            temperature: None,
+            stream: false,
+            session: None,
+            user: None,
+            priority: Priority::Interactive,
+            api_key: None,
+            trace: Arc::new(Trace::default()),
+        }
+    }
+}
+
+/// Priority class of a request.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    /// A person is waiting.
+    #[default]
+    Interactive,
+    /// Background work that can wait.
+    Batch,
+}
+
+impl Priority {
+    /// Lower-case name for reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Interactive => "interactive",
+            Priority::Batch => "batch",
+        }
+    }
+}
+
+/// Per-request record written by the layers (attempts, waits) and read by the driver.
+#[derive(Debug, Default)]
+pub struct Trace {
+    attempts: AtomicU32,
+    limiter_wait_us: AtomicU64,
+    retry_wait_us: AtomicU64,
+}
+
+impl Trace {
+    /// Counts one upstream attempt.
+    pub fn add_attempt(&self) -> u32 {
+        self.attempts.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Adds time spent waiting in the limiter.
+    pub fn add_limiter_wait(&self, d: Duration) {
+        self.limiter_wait_us
+            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Adds time spent in retry backoff.
+    pub fn add_retry_wait(&self, d: Duration) {
+        self.retry_wait_us
+            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Upstream attempts made.
+    pub fn attempts(&self) -> u32 {
+        self.attempts.load(Ordering::Relaxed)
+    }
+
+    /// Total time spent waiting in the limiter.
+    pub fn limiter_wait(&self) -> Duration {
+        Duration::from_micros(self.limiter_wait_us.load(Ordering::Relaxed))
+    }
+
+    /// Total time spent in retry backoff.
+    pub fn retry_wait(&self) -> Duration {
+        Duration::from_micros(self.retry_wait_us.load(Ordering::Relaxed))
+    }
+}
+
+/// How a response was produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Answered by the upstream.
+    Upstream,
+    /// Served from the cache.
+    CacheHit,
+    /// Shared the answer of an identical request in flight.
+    Coalesced,
+    /// An expired cache entry served because the upstream failed.
+    Stale,
+    /// A local answer, because the upstream path failed.
+    Fallback,
+    /// Accepted while the upstream was unavailable and answered later.
+    Queued,
+}
+
+impl Outcome {
+    /// snake_case name, as in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Upstream => "upstream",
+            Outcome::CacheHit => "cache_hit",
+            Outcome::Coalesced => "coalesced",
+            Outcome::Stale => "stale",
+            Outcome::Fallback => "fallback",
+            Outcome::Queued => "queued",
+        }
+    }
+}
+
+/// Rate-limit figures the upstream reported (`x-ratelimit-*`), for adaptive limiting and quota
+/// reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RateLimitInfo {
+    /// `x-ratelimit-limit-requests`.
+    pub limit_requests: Option<u64>,
+    /// `x-ratelimit-remaining-requests`.
+    pub remaining_requests: Option<u64>,
+    /// `x-ratelimit-reset-requests`.
+    pub reset_requests: Option<Duration>,
+    /// `x-ratelimit-limit-tokens`.
+    pub limit_tokens: Option<u64>,
+    /// `x-ratelimit-remaining-tokens`.
+    pub remaining_tokens: Option<u64>,
+    /// `x-ratelimit-reset-tokens`.
+    pub reset_tokens: Option<Duration>,
+}
+
+/// An answer, with how it was produced.
+#[derive(Debug, Clone)]
+pub struct ChatResponse {
+    /// The assistant's text.
+    pub text: String,
+    /// Token usage, when the upstream reported it.
+    pub usage: Option<Usage>,
+    /// `stop`, `length`, ...
+    pub finish_reason: Option<String>,
+    /// How it was produced.
+    pub outcome: Outcome,
+    /// Time to first token of a streamed answer, from the start of the successful attempt.
+    pub ttft: Option<Duration>,
+    /// The upstream's rate-limit headers on this answer.
+    pub rate_limit: Option<RateLimitInfo>,
+    /// Upstream attempts this request made (set by the stack).
+    pub attempts: u32,
+    /// Time it waited in the limiter (set by the stack).
+    pub limiter_wait: Duration,
+}
+
+impl ChatResponse {
+    /// A local answer (fallback or test double).
+    pub fn local(text: impl Into<String>, outcome: Outcome) -> Self {
+        Self {
+            text: text.into(),
+            usage: None,
+            finish_reason: Some("stop".into()),
+            outcome,
+            ttft: None,
+            rate_limit: None,
+            attempts: 0,
+            limiter_wait: Duration::ZERO,
+        }
+    }
+}
