@@ -245,13 +245,13 @@ prompts = { distinct = 100000, zipf_exponent = 0.0 }
     assert!((50.0..=60.0).contains(&f(&s, "latency_ms.p50")));
 }
 
-/// The open model's lanes: one driver thread or three, the same seeded arrivals and prompts.
+/// The open model's threads: one driver thread or three, the same seeded arrivals and prompts.
 /// With the cache on (long TTL, coalescing), the upstream calls are the distinct prompts drawn,
-/// whatever thread sent them and however they overlapped: the lanes share one cache.
+/// whatever thread sent them and however they overlapped: the threads share one cache.
 #[test]
 fn any_number_of_lanes_sends_the_same_draws() {
     let scenario = r#"
-name = "lanes"
+name = "threads"
 seed = 7
 duration = "1s"
 [upstream]
@@ -266,7 +266,7 @@ coalesce = true
 "#;
     let figures = |threads: &str| {
         let (code, out, s) = run(
-            &format!("lanes{threads}"),
+            &format!("threads{threads}"),
             scenario,
             &["--threads", threads],
         );

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use gauntlet::driver::recorder::new_histogram;
+use gauntlet::record::new_histogram;
 use gauntlet::report::histograms::read_histograms;
 use gauntlet::report::load::{load_recorded, load_summary};
 

@@ -136,6 +136,22 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome in declaration order: the one list that reports' outcome counters, columns
+    /// and colours derive from (the toolkit's recorded outcome adds "error" after these).
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Upstream,
+        Outcome::CacheHit,
+        Outcome::Coalesced,
+        Outcome::Stale,
+        Outcome::Fallback,
+        Outcome::Queued,
+    ];
+
+    /// Position in [`Outcome::ALL`], for counters kept in arrays.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
     /// snake_case name, as in reports.
     pub fn as_str(self) -> &'static str {
         match self {

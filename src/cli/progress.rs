@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::driver::IntervalRow;
+use crate::record::IntervalRow;
 
 /// How progress is shown.
 #[derive(Debug, Clone)]

@@ -100,9 +100,9 @@ pub fn run(args: RunArgs) -> u8 {
             on_interval: Some(Box::new(move |row, open| {
                 shown.interval(row, interval, open)
             })),
-            // One lane per thread: each sends its share of the workload on a runtime of its
+            // One thread per thread: each sends its share of the workload on a runtime of its
             // own. This runtime keeps the embedded mock, the interval ticker and Ctrl-C.
-            lanes: threads,
+            threads,
         };
         let runtime = match tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)

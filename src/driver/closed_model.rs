@@ -8,15 +8,15 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::{sleep_until, Instant};
 
-use super::lanes::{Lane, StopSignal};
 use super::session::RunCtx;
+use super::threads::{DriverThread, StopSignal};
 use super::workload::SessionFactory;
 
-/// Runs `lane`'s users (user `n` is lane `n % lanes`'s) through the stages until the run's
+/// Runs `thread`'s users (user `n` is thread `n % threads`'s) through the stages until the run's
 /// duration; the users go into `tasks`. Returns whether `stop` ended it.
 pub(super) async fn run_users(
     ctx: &Arc<RunCtx>,
-    lane: Lane,
+    thread: DriverThread,
     tasks: &mut JoinSet<()>,
     stop: &mut StopSignal,
 ) -> bool {
@@ -46,7 +46,7 @@ pub(super) async fn run_users(
         while spawned < users {
             let id = spawned;
             spawned += 1;
-            if !lane.owns(u64::from(id)) {
+            if !thread.owns(u64::from(id)) {
                 continue;
             }
             let salt = format!("-user{id}");

@@ -3,12 +3,13 @@
 
 pub mod arrivals;
 mod closed_model;
-mod lanes;
+mod error;
 mod open_model;
 pub mod recorder;
 pub mod run;
 mod session;
+mod threads;
 pub mod workload;
 
-pub use recorder::{Completion, IntervalRow, Recorder, Totals};
-pub use run::{run, RunOptions, RunResult, Target};
+pub use recorder::{Completion, Recorder};
+pub use run::{run, RunOptions, Target};

@@ -14,12 +14,12 @@ use tokio::task::JoinSet;
 use tokio::time::{sleep_until, Instant};
 
 use super::arrivals::{rate_at, segments, ArrivalClock};
-use super::lanes::{Lane, LaneEnd, StopSignal};
 use super::session::RunCtx;
+use super::threads::{DriverThread, StopSignal, ThreadEnd};
 use super::workload::SessionFactory;
 use crate::client::stack::stream_seed;
 
-/// The highest offered rate at which arrivals wait with [`Lane::timer_deadline`]. Waking as
+/// The highest offered rate at which arrivals wait with [`DriverThread::timer_deadline`]. Waking as
 /// soon after each arrival as the timer allows means waking more often than once per tick: at
 /// 2 000/s that costs little and takes the schedule lag's p50 from 0.84–1.16 ms to 0.52–0.62 ms;
 /// at 10 000/s, where a tick holds ten arrivals that go out together anyway, it cut the lag from
@@ -28,15 +28,15 @@ const PRECISE_UP_TO: f64 = 5_000.0;
 
 /// Waits until `intended`; false if `stop` was raised first.
 ///
-/// With `activity`, the timer is set to wake the lane as soon after `intended` as tokio's
-/// millisecond ticks allow from the moment the thread parks ([`Lane::timer_deadline`]); the
-/// lane parks again after every burst of work its requests bring, at a new point within a
+/// With `activity`, the timer is set to wake the thread as soon after `intended` as tokio's
+/// millisecond ticks allow from the moment the thread parks ([`DriverThread::timer_deadline`]); the
+/// thread parks again after every burst of work its requests bring, at a new point within a
 /// millisecond, so the timer is set again each time one of its sessions ends. Without it, the
-/// timer wakes the lane at the first tick after `intended` plus the park's fraction of a
+/// timer wakes the thread at the first tick after `intended` plus the park's fraction of a
 /// millisecond: a millisecond late on average.
 async fn wait_for(
     intended: Instant,
-    lane: Lane,
+    thread: DriverThread,
     activity: Option<&Notify>,
     stop: &mut StopSignal,
 ) -> bool {
@@ -47,7 +47,7 @@ async fn wait_for(
             () = stop.stopped() => return false,
         }
     };
-    let timer = sleep_until(lane.timer_deadline(intended, Instant::now()));
+    let timer = sleep_until(thread.timer_deadline(intended, Instant::now()));
     tokio::pin!(timer);
     loop {
         tokio::select! {
@@ -65,22 +65,22 @@ async fn wait_for(
                 if now >= intended {
                     return true;
                 }
-                timer.as_mut().reset(lane.timer_deadline(intended, now));
+                timer.as_mut().reset(thread.timer_deadline(intended, now));
             }
             () = stop.stopped() => return false,
         }
     }
 }
 
-/// Sends `lane`'s share of the arrivals (the lanes take turns, see [`Lane::owns_arrival_at`])
+/// Sends `thread`'s share of the arrivals (the threads take turns, see [`DriverThread::owns_arrival_at`])
 /// until the schedule passes the run's duration or `stop` is raised; the sessions go into
 /// `tasks`.
 pub(super) async fn send_arrivals(
     ctx: &Arc<RunCtx>,
-    lane: Lane,
+    thread: DriverThread,
     tasks: &mut JoinSet<()>,
     stop: &mut StopSignal,
-) -> LaneEnd {
+) -> ThreadEnd {
     let workload = &ctx.scenario.workload;
     let seed = ctx.scenario.seed;
     let duration = ctx.scenario.duration.0;
@@ -92,27 +92,27 @@ pub(super) async fn send_arrivals(
     );
     // The run checked that the factory can be built.
     let Ok(mut factory) = SessionFactory::new(workload, ctx.pool.clone(), seed, "") else {
-        return LaneEnd::default();
+        return ThreadEnd::default();
     };
-    let mut end = LaneEnd::default();
-    // Raised when a session of this lane ends: the thread is awake, and the schedule's timer
+    let mut end = ThreadEnd::default();
+    // Raised when a session of this thread ends: the thread is awake, and the schedule's timer
     // is set again from there (see `wait_for`).
     let activity = Arc::new(Notify::new());
     for offset in arrivals {
         if offset >= duration {
             break;
         }
-        // Every lane draws every session, so what each arrival sends does not depend on how
-        // many lanes there are.
-        if !lane.owns_arrival_at(offset) {
+        // Every thread draws every session, so what each arrival sends does not depend on how
+        // many threads there are.
+        if !thread.owns_arrival_at(offset) {
             factory.skip_session();
             continue;
         }
         let intended = ctx.start + offset;
         let rate = rate_at(&segs, offset.as_secs_f64());
-        // Only on a lane's own runtime: elsewhere (the simulation) the timer's origin is unknown.
-        let precise = rate <= PRECISE_UP_TO && lane.timer_origin.is_some();
-        if !wait_for(intended, lane, precise.then_some(&*activity), stop).await {
+        // Only on a thread's own runtime: elsewhere (the simulation) the timer's origin is unknown.
+        let precise = rate <= PRECISE_UP_TO && thread.timer_origin.is_some();
+        if !wait_for(intended, thread, precise.then_some(&*activity), stop).await {
             end.interrupted = true;
             break;
         }
@@ -144,7 +144,7 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    /// However the lane's timer is set and set again, an arrival never goes out before its
+    /// However the thread's timer is set and set again, an arrival never goes out before its
     /// intended time.
     #[test]
     fn an_arrival_never_waits_less_than_until_its_time() {
@@ -152,9 +152,9 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
-        let lane = Lane {
+        let thread = DriverThread {
             timer_origin: Some(Instant::now()),
-            ..Lane::ONLY
+            ..DriverThread::ONLY
         };
         runtime.block_on(async {
             let (_raise, mut stop) = StopSignal::new();
@@ -171,7 +171,7 @@ mod tests {
             };
             for i in 0..60u64 {
                 let intended = Instant::now() + Duration::from_micros(100 + (i * 173) % 2_500);
-                assert!(wait_for(intended, lane, Some(&activity), &mut stop).await);
+                assert!(wait_for(intended, thread, Some(&activity), &mut stop).await);
                 assert!(Instant::now() >= intended, "woke before the arrival's time");
             }
             ticker.abort();

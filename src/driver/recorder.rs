@@ -3,160 +3,22 @@
 //! per priority and per interval. Interval histograms are summarised and reset at each interval's
 //! end, so memory stays flat however long the run.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use hdrhistogram::serialization::Serializer as _;
 use hdrhistogram::Histogram;
-use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::client::{BreakerState, ChatResponse, ClientError, Event, Observer, Priority};
-
-/// Highest latency recorded exactly: one hour, in microseconds.
-const MAX_US: u64 = 3_600_000_000;
-
-/// A latency histogram in microseconds, 3 significant digits.
-pub fn new_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_US, 3).expect("static bounds are valid")
-}
-
-fn record(h: &mut Histogram<u64>, d: Duration) {
-    h.saturating_record((d.as_micros() as u64).clamp(1, MAX_US));
-}
-
-/// The outcome names reports use, errors included.
-pub const OUTCOMES: [&str; 7] = [
-    "upstream",
-    "cache_hit",
-    "coalesced",
-    "stale",
-    "fallback",
-    "queued",
-    "error",
-];
-
-/// One interval's figures, kept for the time series.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct IntervalRow {
-    /// Start offset, seconds.
-    pub start_s: f64,
-    /// Requests whose intended start fell in the interval.
-    pub started: u64,
-    /// Requests completed in it.
-    pub completed: u64,
-    /// Successful answers completed in it.
-    pub ok: u64,
-    /// Errors completed in it.
-    pub errors: u64,
-    /// Arrivals dropped (in-flight bound).
-    pub dropped: u64,
-    /// Latency percentiles of the requests completed in it, ms.
-    pub p50_ms: f64,
-    /// 95th percentile, ms.
-    pub p95_ms: f64,
-    /// 99th percentile, ms.
-    pub p99_ms: f64,
-    /// Maximum, ms.
-    pub max_ms: f64,
-    /// Completed per outcome, in [`OUTCOMES`] order.
-    pub outcomes: [u64; 7],
-    /// Upstream attempts of the requests completed in it.
-    pub attempts: u64,
-    /// Retries scheduled in it.
-    pub retries: u64,
-    /// Time requests spent in the limiter, ms (requests completed in it).
-    pub limiter_wait_ms: f64,
-    /// Deepest limiter queue seen.
-    pub queue_depth_max: u64,
-    /// Breaker state at the interval's end.
-    pub breaker: &'static str,
-    /// Last `x-ratelimit-remaining-requests` seen.
-    pub quota_remaining: Option<u64>,
-    /// Offered rate of the schedule, per second (open model).
-    pub offered_rps: f64,
-    /// The interval's latency histogram (µs), HdrHistogram V2 encoded (compressed only when
-    /// `latency.hlog` is written, once), for `latency.hlog` and merges.
-    #[serde(skip)]
-    pub histogram: Vec<u8>,
-}
+use crate::record::{new_histogram, record, IntervalRow, Outcome, Totals};
 
 #[derive(Debug)]
 struct Current {
     index: u64,
     hist: Histogram<u64>,
     row: IntervalRow,
-}
-
-/// Totals over the run.
-#[derive(Debug)]
-pub struct Totals {
-    /// Latency from intended start, µs.
-    pub latency: Histogram<u64>,
-    /// Latency from actual send, µs (the stack's own queueing excluded from the difference).
-    pub service: Histogram<u64>,
-    /// Per outcome.
-    pub by_outcome: BTreeMap<&'static str, Histogram<u64>>,
-    /// Per priority class: latency and errors.
-    pub by_priority: BTreeMap<&'static str, (Histogram<u64>, u64)>,
-    /// Time to first token of streams, µs.
-    pub ttft: Histogram<u64>,
-    /// How late the driver started requests, µs.
-    pub lag: Histogram<u64>,
-    /// Requests started.
-    pub started: u64,
-    /// Successful answers.
-    pub ok: u64,
-    /// Errors (cut-off ones included).
-    pub errors: u64,
-    /// Arrivals dropped by the in-flight bound.
-    pub dropped: u64,
-    /// Requests still open when the drain ended.
-    pub cut_off: u64,
-    /// Completed per outcome name.
-    pub outcomes: BTreeMap<&'static str, u64>,
-    /// Errors per kind.
-    pub error_kinds: BTreeMap<&'static str, u64>,
-    /// Upstream attempts.
-    pub attempts: u64,
-    /// Retries scheduled.
-    pub retries: u64,
-    /// Total limiter wait.
-    pub limiter_wait: Duration,
-    /// Limiter decisions taken locally because the shared (Redis) limiter was unreachable.
-    pub limiter_fallbacks: u64,
-    /// Shared (Redis) cache operations that failed.
-    pub shared_cache_errors: u64,
-    /// Last rate-limit figures seen (remaining, limit).
-    pub last_rate_limit: Option<(Option<u64>, Option<u64>)>,
-}
-
-impl Totals {
-    fn new() -> Self {
-        Self {
-            latency: new_histogram(),
-            service: new_histogram(),
-            by_outcome: BTreeMap::new(),
-            by_priority: BTreeMap::new(),
-            ttft: new_histogram(),
-            lag: new_histogram(),
-            started: 0,
-            ok: 0,
-            errors: 0,
-            dropped: 0,
-            cut_off: 0,
-            outcomes: BTreeMap::new(),
-            error_kinds: BTreeMap::new(),
-            attempts: 0,
-            retries: 0,
-            limiter_wait: Duration::ZERO,
-            limiter_fallbacks: 0,
-            shared_cache_errors: 0,
-            last_rate_limit: None,
-        }
-    }
 }
 
 struct State {
@@ -321,15 +183,14 @@ impl Recorder {
             .open
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
         self.roll(&mut s, c.done);
-        let (outcome, ok) = match c.result {
-            Ok(r) => (r.outcome.as_str(), true),
-            Err(_) => ("error", false),
-        };
+        let outcome = Outcome::of(c.result);
         let t = &mut s.totals;
         record(&mut t.latency, latency);
         record(&mut t.service, service);
         record(
-            t.by_outcome.entry(outcome).or_insert_with(new_histogram),
+            t.by_outcome
+                .entry(outcome.name())
+                .or_insert_with(new_histogram),
             latency,
         );
         let prio = t
@@ -337,7 +198,7 @@ impl Recorder {
             .entry(c.priority.as_str())
             .or_insert_with(|| (new_histogram(), 0));
         record(&mut prio.0, latency);
-        *t.outcomes.entry(outcome).or_default() += 1;
+        t.outcomes[outcome.index()] += 1;
         t.attempts += u64::from(c.attempts);
         t.limiter_wait += c.limiter_wait;
         match c.result {
@@ -356,14 +217,12 @@ impl Recorder {
         record(&mut s.current.hist, latency);
         let row = &mut s.current.row;
         row.completed += 1;
-        if ok {
-            row.ok += 1;
-        } else {
+        if outcome == Outcome::Error {
             row.errors += 1;
+        } else {
+            row.ok += 1;
         }
-        if let Some(i) = OUTCOMES.iter().position(|o| *o == outcome) {
-            row.outcomes[i] += 1;
-        }
+        row.outcomes[outcome.index()] += 1;
         row.attempts += u64::from(c.attempts);
         row.limiter_wait_ms += c.limiter_wait.as_secs_f64() * 1000.0;
     }
@@ -384,10 +243,10 @@ impl Recorder {
         s.totals.cut_off += n;
         s.totals.errors += n;
         *s.totals.error_kinds.entry("cut_off").or_default() += n;
-        *s.totals.outcomes.entry("error").or_default() += n;
+        s.totals.outcomes[Outcome::Error.index()] += n;
         s.current.row.errors += n;
         s.current.row.completed += n;
-        s.current.row.outcomes[6] += n;
+        s.current.row.outcomes[Outcome::Error.index()] += n;
         n
     }
 

@@ -1,5 +1,5 @@
 //! Running a scenario: start the embedded mock (or use a target), build the client stack, send
-//! the workload on schedule (on one or several lanes), drain, and hand back everything recorded.
+//! the workload on schedule (on one or several threads), drain, and hand back everything recorded.
 //!
 //! When `duration` ends no request starts; those in flight get the drain period, and what is
 //! still open then is an error of kind `cut_off`.
@@ -9,22 +9,22 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mock_upstream::faults::engine::KeyUsage;
-use mock_upstream::server::stats::StatsSnapshot;
 use mock_upstream::server::{MockOptions, MockState, RunningMock};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::{sleep_until, Instant};
 
 use super::closed_model::run_users;
-use super::lanes::{run_lanes, Lane, LaneEnd, StopSignal};
+pub use super::error::RunError;
 use super::open_model::send_arrivals;
-use super::recorder::{IntervalRow, Recorder, Totals};
+use super::recorder::Recorder;
 use super::session::RunCtx;
+use super::threads::{run_threads, DriverThread, StopSignal, ThreadEnd};
 use super::workload::{PromptPool, SessionFactory};
 use crate::client::stack::stream_seed;
 use crate::client::transport::{http_transport, HttpTransportConfig, Transport};
 use crate::client::{ClientStack, SharedObserver, StackError};
+use crate::record::{EventWindow, IntervalRow, RunResult};
 use crate::scenario::{LoadModel, Scenario};
 
 /// Where requests go.
@@ -52,9 +52,9 @@ pub struct RunOptions {
     /// Called after each interval with the row just closed and the requests open now.
     pub on_interval: Option<IntervalCallback>,
     /// Driver threads, each with a current-thread runtime and a connection pool of its own
-    /// (see `lanes`); 0 runs the workload on the caller's runtime, as a simulation and a client
+    /// (see `threads`); 0 runs the workload on the caller's runtime, as a simulation and a client
     /// that keeps state in Redis always do.
-    pub lanes: usize,
+    pub threads: usize,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -62,7 +62,7 @@ impl std::fmt::Debug for RunOptions {
         f.debug_struct("RunOptions")
             .field("target", &self.target)
             .field("allow_remote", &self.allow_remote)
-            .field("lanes", &self.lanes)
+            .field("threads", &self.threads)
             .finish_non_exhaustive()
     }
 }
@@ -74,91 +74,9 @@ impl Default for RunOptions {
             allow_remote: false,
             epoch_secs: 0,
             on_interval: None,
-            lanes: 0,
+            threads: 0,
         }
     }
-}
-
-/// Why a run could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    /// A non-loopback target without `--allow-remote`.
-    #[error(
-        "target {0} is not on this machine; pass --allow-remote if you really mean to load-test it"
-    )]
-    RemoteTarget(String),
-    /// A target URL that cannot be read.
-    #[error("target {0:?} is not an http(s) URL")]
-    BadTarget(String),
-    /// The embedded mock could not start.
-    #[error("starting the embedded mock: {0}")]
-    Mock(#[from] std::io::Error),
-    /// The upstream config is invalid.
-    #[error("upstream: {0}")]
-    Upstream(String),
-    /// The client stack could not be built.
-    #[error("client: {0}")]
-    Stack(#[from] StackError),
-    /// The prompts file.
-    #[error("workload.prompts: {0}")]
-    Prompts(String),
-    /// A simulation of a scenario whose upstream is an external server.
-    #[error(
-        "--sim runs against the embedded mock; this scenario's [upstream] names a target ({0})"
-    )]
-    SimNeedsMock(String),
-    /// The run's task panicked (a bug): reported instead of aborting without a report.
-    #[error("the run failed: {0}")]
-    Panicked(String),
-    /// A driver thread or its runtime could not start.
-    #[error("starting a driver thread: {0}")]
-    Threads(String),
-    /// A simulation of a scenario whose limiter or cache keeps state in Redis: virtual time
-    /// cannot run another process's clock.
-    #[error("--sim runs in one process on virtual time; it cannot share state in Redis (drop --redis, limiter.backend = \"redis\" and [client.cache.redis])")]
-    SimNeedsLocal,
-}
-
-/// A scripted event, for reports.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventWindow {
-    /// Its label (`outage 503`).
-    pub label: String,
-    /// Its kind (`outage`, `latency`, ...).
-    pub kind: String,
-    /// Start offset, seconds.
-    pub at_s: f64,
-    /// End offset, seconds, if it ends.
-    pub until_s: Option<f64>,
-}
-
-/// Everything a run saw.
-#[derive(Debug)]
-pub struct RunResult {
-    /// Totals.
-    pub totals: Totals,
-    /// One row per interval.
-    pub rows: Vec<IntervalRow>,
-    /// Time from start until the last request finished or was cut off.
-    pub elapsed: Duration,
-    /// The configured duration (or where Ctrl-C stopped it).
-    pub duration: Duration,
-    /// Whether the run was interrupted.
-    pub interrupted: bool,
-    /// The embedded mock's counters.
-    pub mock_stats: Option<StatsSnapshot>,
-    /// The embedded mock's per-key usage.
-    pub mock_keys: Vec<KeyUsage>,
-    /// The scripted events.
-    pub events: Vec<EventWindow>,
-    /// The seed used.
-    pub seed: u64,
-    /// Worst schedule lag.
-    pub max_lag: Duration,
-    /// The interval length.
-    pub interval: Duration,
-    /// Unix time of the start (0 in simulation), for the hlog's `StartTime`.
-    pub epoch_secs: u64,
 }
 
 fn check_target(url: &str, allow_remote: bool) -> Result<(), RunError> {
@@ -213,11 +131,11 @@ pub async fn run(
         (t, _) => t.clone(),
     };
     // A Redis connection's task runs on the runtime that opened it and would die with that
-    // lane's runtime; the simulation is one runtime on virtual time. Both run on the caller's.
-    let lanes = if matches!(target, Target::InProcess) || client.uses_redis() {
+    // thread's runtime; the simulation is one runtime on virtual time. Both run on the caller's.
+    let threads = if matches!(target, Target::InProcess) || client.uses_redis() {
         0
     } else {
-        options.lanes
+        options.threads
     };
     let (mock, state, transport): (Option<RunningMock>, Option<MockState>, Option<Transport>) =
         match &target {
@@ -267,7 +185,7 @@ pub async fn run(
             Some(t) => t,
             None => http_transport(&HttpTransportConfig {
                 http2_only: client.adapter.http2,
-                pools: lanes.max(1),
+                pools: threads.max(1),
                 ..HttpTransportConfig::default()
             })
             .map_err(StackError::from)?,
@@ -277,7 +195,7 @@ pub async fn run(
     if let Some(s) = &state {
         s.reset();
     }
-    // Checked once here; every lane builds its own factories.
+    // Checked once here; every thread builds its own factories.
     SessionFactory::new(&scenario.workload, pool.clone(), seed, "").map_err(RunError::Prompts)?;
 
     let duration = scenario.duration.0;
@@ -311,21 +229,21 @@ pub async fn run(
     };
 
     let (raise_stop, signal) = StopSignal::new();
-    let work = move |lane: Lane| lane_work(ctx.clone(), lane, signal.clone());
-    let ended = if lanes == 0 {
+    let work = move |thread: DriverThread| thread_work(ctx.clone(), thread, signal.clone());
+    let ended = if threads == 0 {
         until_done(
-            async { Ok(vec![work(Lane::ONLY).await]) },
+            async { Ok(vec![work(DriverThread::ONLY).await]) },
             stop,
             &raise_stop,
         )
         .await
     } else {
-        until_done(run_lanes(lanes, work, &raise_stop), stop, &raise_stop).await
+        until_done(run_threads(threads, work, &raise_stop), stop, &raise_stop).await
     };
     let finished = Instant::now();
     recorder.close(finished);
     ticker.abort();
-    let end = LaneEnd::merge(&ended?);
+    let end = ThreadEnd::merge(&ended?);
     let (totals, rows) = recorder.finish(finished);
     let (mock_stats, mock_keys) = match &state {
         Some(s) => (Some(s.stats()), s.key_usage()),
@@ -352,7 +270,7 @@ pub async fn run(
     })
 }
 
-/// Awaits `work`, raising the lanes' stop signal when `stop` (Ctrl-C) completes first.
+/// Awaits `work`, raising the threads' stop signal when `stop` (Ctrl-C) completes first.
 async fn until_done<T>(
     work: impl Future<Output = T>,
     stop: impl Future<Output = ()>,
@@ -372,15 +290,15 @@ async fn until_done<T>(
     }
 }
 
-/// One lane's part of the run: its share of the workload, then the drain: requests in flight
+/// One thread's part of the run: its share of the workload, then the drain: requests in flight
 /// get the drain period to finish (none after Ctrl-C); what is still open then is cut off by
 /// the recorder when the run closes.
-async fn lane_work(ctx: Arc<RunCtx>, lane: Lane, mut stop: StopSignal) -> LaneEnd {
+async fn thread_work(ctx: Arc<RunCtx>, thread: DriverThread, mut stop: StopSignal) -> ThreadEnd {
     let mut tasks = JoinSet::new();
     let mut end = match ctx.scenario.workload.model {
-        LoadModel::Open => send_arrivals(&ctx, lane, &mut tasks, &mut stop).await,
-        LoadModel::Closed => LaneEnd {
-            interrupted: run_users(&ctx, lane, &mut tasks, &mut stop).await,
+        LoadModel::Open => send_arrivals(&ctx, thread, &mut tasks, &mut stop).await,
+        LoadModel::Closed => ThreadEnd {
+            interrupted: run_users(&ctx, thread, &mut tasks, &mut stop).await,
             max_lag: Duration::ZERO,
         },
     };

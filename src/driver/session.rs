@@ -1,4 +1,4 @@
-//! What every lane and session task of a run shares, and a session sent turn by turn.
+//! What every thread and session task of a run shares, and a session sent turn by turn.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,9 +11,9 @@ use super::workload::{PromptPool, SessionPlan};
 use crate::client::{ChatRequest, ClientStack};
 use crate::scenario::Scenario;
 
-/// The run's shared state: one per run, behind an `Arc`, used from every lane.
+/// The run's shared state: one per run, behind an `Arc`, used from every thread.
 pub(super) struct RunCtx {
-    /// The client stack (its stateful layers are shared by all lanes).
+    /// The client stack (its stateful layers are shared by all threads).
     pub stack: ClientStack,
     /// Where every request is recorded.
     pub recorder: Arc<Recorder>,
@@ -25,7 +25,7 @@ pub(super) struct RunCtx {
     pub start: Instant,
     /// When no new request may start.
     pub end: Instant,
-    /// The bound on open-model requests in flight, across lanes.
+    /// The bound on open-model requests in flight, across threads.
     pub in_flight: Arc<Semaphore>,
 }
 

@@ -13,9 +13,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
-use crate::driver::recorder::OUTCOMES;
-use crate::driver::run::EventWindow;
-use crate::driver::IntervalRow;
+use crate::client::Outcome as Answer;
+use crate::record::EventWindow;
+use crate::record::IntervalRow;
+use crate::record::Outcome;
 
 /// DejaVu Sans (see `assets/DejaVuSans-LICENSE.txt`).
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
@@ -264,15 +265,18 @@ where
     Ok(())
 }
 
-const OUTCOME_COLOURS: [RGBColor; 7] = [
-    RGBColor(31, 119, 180),
-    RGBColor(44, 160, 44),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(255, 127, 14),
-    RGBColor(23, 190, 207),
-    RGBColor(214, 39, 40),
-];
+/// Each outcome's band colour in the stacked chart (errors red, answers from the upstream blue).
+fn outcome_colour(o: Outcome) -> RGBColor {
+    match o {
+        Outcome::Answer(Answer::Upstream) => RGBColor(31, 119, 180),
+        Outcome::Answer(Answer::CacheHit) => RGBColor(44, 160, 44),
+        Outcome::Answer(Answer::Coalesced) => RGBColor(148, 103, 189),
+        Outcome::Answer(Answer::Stale) => RGBColor(140, 86, 75),
+        Outcome::Answer(Answer::Fallback) => RGBColor(255, 127, 14),
+        Outcome::Answer(Answer::Queued) => RGBColor(23, 190, 207),
+        Outcome::Error => RGBColor(214, 39, 40),
+    }
+}
 
 fn throughput_by_outcome<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
@@ -297,8 +301,9 @@ where
         top,
     )?;
     // Stacked: each band is drawn from the cumulative sum of the outcomes below it.
-    for (i, name) in OUTCOMES.iter().enumerate().rev() {
-        let colour = OUTCOME_COLOURS[i];
+    for outcome in Outcome::ALL.into_iter().rev() {
+        let i = outcome.index();
+        let colour = outcome_colour(outcome);
         chart
             .draw_series(AreaSeries::new(
                 d.rows.iter().map(|r| {
@@ -308,7 +313,7 @@ where
                 0.0,
                 colour.mix(0.7),
             ))?
-            .label(*name)
+            .label(outcome.name())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], colour.filled()));
     }
     chart

@@ -63,7 +63,7 @@ pub fn write_hgrm<W: Write>(h: &Histogram<u64>, mut out: W) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::driver::recorder::new_histogram;
+    use crate::record::new_histogram;
 
     #[test]
     fn prints_the_distribution_and_the_footer() {

@@ -13,7 +13,7 @@ use hdrhistogram::serialization::interval_log::{
 use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 
-use crate::driver::recorder::Totals;
+use crate::record::Totals;
 
 /// Named whole-run histograms, µs, in a stable order.
 pub type NamedHistograms = Vec<(String, Histogram<u64>)>;
@@ -87,7 +87,7 @@ pub fn read_histograms(text: &[u8]) -> Result<NamedHistograms, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::driver::recorder::new_histogram;
+    use crate::record::new_histogram;
 
     #[test]
     fn round_trips_every_count() {

@@ -10,7 +10,7 @@ use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
 use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 
-use crate::driver::IntervalRow;
+use crate::record::IntervalRow;
 
 /// Writes the log; `epoch_secs` is the run's start (0 in simulation, so the file is reproducible).
 pub fn write_hlog<W: Write>(
@@ -47,7 +47,7 @@ pub fn write_hlog<W: Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::driver::recorder::new_histogram;
+    use crate::record::new_histogram;
     use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
     use hdrhistogram::serialization::Serializer as _;
 

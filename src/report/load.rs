@@ -12,17 +12,8 @@ use hdrhistogram::Histogram;
 
 use super::summary::Summary;
 use super::Recorded;
-use crate::driver::recorder::new_histogram;
-use crate::driver::run::EventWindow;
-use crate::driver::IntervalRow;
-
-fn breaker(s: &str) -> &'static str {
-    match s {
-        "open" => "open",
-        "half_open" => "half_open",
-        _ => "closed",
-    }
-}
+use crate::record::new_histogram;
+use crate::record::EventWindow;
 
 /// Reads `summary.json`.
 pub fn load_summary(dir: &Path) -> Result<Summary, String> {
@@ -34,55 +25,10 @@ pub fn load_summary(dir: &Path) -> Result<Summary, String> {
 /// Reads the recorded data of a run directory.
 pub fn load_recorded(dir: &Path, summary: &Summary) -> Result<Recorded, String> {
     let csv_path = dir.join("timeseries.csv");
-    let mut reader =
-        csv::Reader::from_path(&csv_path).map_err(|e| format!("{}: {e}", csv_path.display()))?;
-    let mut rows = Vec::new();
-    for (line, record) in reader.records().enumerate() {
-        let r = record.map_err(|e| format!("{}: {e}", csv_path.display()))?;
-        let num = |i: usize| -> Result<f64, String> {
-            let field = r.get(i).unwrap_or("");
-            if field.is_empty() {
-                return Ok(0.0);
-            }
-            field.parse().map_err(|_| {
-                format!(
-                    "{}:{}: column {} is not a number",
-                    csv_path.display(),
-                    line + 2,
-                    i + 1
-                )
-            })
-        };
-        let int = |i: usize| num(i).map(|v| v as u64);
-        let mut outcomes = [0u64; 7];
-        for (k, o) in outcomes.iter_mut().enumerate() {
-            *o = int(12 + k)?;
-        }
-        rows.push(IntervalRow {
-            start_s: num(0)?,
-            offered_rps: num(1)?,
-            started: int(2)?,
-            completed: int(3)?,
-            ok: int(4)?,
-            errors: int(5)?,
-            dropped: int(6)?,
-            p50_ms: num(8)?,
-            p95_ms: num(9)?,
-            p99_ms: num(10)?,
-            max_ms: num(11)?,
-            outcomes,
-            attempts: int(19)?,
-            retries: int(20)?,
-            limiter_wait_ms: num(21)?,
-            queue_depth_max: int(22)?,
-            breaker: breaker(r.get(23).unwrap_or("")),
-            quota_remaining: r
-                .get(24)
-                .filter(|v| !v.is_empty())
-                .and_then(|v| v.parse().ok()),
-            histogram: Vec::new(),
-        });
-    }
+    let file =
+        std::fs::File::open(&csv_path).map_err(|e| format!("{}: {e}", csv_path.display()))?;
+    let mut rows = super::timeseries::read_csv(std::io::BufReader::new(file))
+        .map_err(|e| format!("{}: {e}", csv_path.display()))?;
 
     let hlog_path = dir.join("latency.hlog");
     let text = std::fs::read(&hlog_path).map_err(|e| format!("{}: {e}", hlog_path.display()))?;

@@ -9,13 +9,13 @@ use std::time::Duration;
 use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
 use hdrhistogram::Histogram;
 
-use super::histograms::NamedHistograms;
+use super::counters::Counters;
 use super::load::{load_recorded, load_summary};
 use super::recovery::recoveries_of;
-use super::summary::{Fleet, Percentiles, PriorityFigures, Summary, ThresholdResult};
+use super::summary::{Fleet, Percentiles, Quota, Summary, ThresholdResult};
 use super::Recorded;
-use crate::driver::recorder::new_histogram;
-use crate::driver::IntervalRow;
+use crate::record::new_histogram;
+use crate::record::IntervalRow;
 use crate::scenario::Condition;
 
 /// One node's run directory, read back.
@@ -49,16 +49,6 @@ pub fn load_node(dir: &Path) -> Result<NodeRun, String> {
 
 fn add_into(into: &mut Histogram<u64>, h: &Histogram<u64>) -> Result<(), String> {
     into.add(h).map_err(|e| format!("adding histograms: {e:?}"))
-}
-
-fn sum_maps(maps: impl Iterator<Item = BTreeMap<String, u64>>) -> BTreeMap<String, u64> {
-    let mut out = BTreeMap::new();
-    for m in maps {
-        for (k, v) in m {
-            *out.entry(k).or_insert(0) += v;
-        }
-    }
-    out
 }
 
 fn merge_histograms(nodes: &[NodeRun]) -> Result<BTreeMap<String, Histogram<u64>>, String> {
@@ -148,12 +138,9 @@ fn merge_rows(nodes: &[NodeRun], interval: Duration) -> Result<Vec<IntervalRow>,
     Ok(rows)
 }
 
-/// The fleet's summary and recorded data from its nodes' runs.
-pub fn merge(nodes: &[NodeRun]) -> Result<(Summary, Recorded), String> {
-    let Some(first) = nodes.first() else {
-        return Err("nothing to merge".into());
-    };
-    for n in &nodes[1..] {
+/// Checks that the nodes ran one scenario in one mode with one report interval.
+fn check_alike(first: &NodeRun, nodes: &[NodeRun]) -> Result<(), String> {
+    for n in nodes {
         if n.summary.scenario != first.summary.scenario || n.summary.mode != first.summary.mode {
             return Err(format!(
                 "{} is a {} run of {:?}, {} a {} run of {:?}: only one scenario's nodes merge",
@@ -172,27 +159,38 @@ pub fn merge(nodes: &[NodeRun]) -> Result<(Summary, Recorded), String> {
             ));
         }
     }
-    let interval = first.recorded.interval;
-    let hists = merge_histograms(nodes)?;
-    let pct = |name: &str| hists.get(name).map(Percentiles::of).unwrap_or_default();
-    let sum = |f: &dyn Fn(&Summary) -> u64| nodes.iter().map(|n| f(&n.summary)).sum::<u64>();
-    let ratio = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
+    Ok(())
+}
 
-    let mut s = first.summary.clone();
-    s.duration_s = nodes
+/// The nodes' counts added up.
+fn total_counters(nodes: &[NodeRun]) -> Counters {
+    let mut sum = Counters::default();
+    for n in nodes {
+        sum += &Counters::of_summary(&n.summary);
+    }
+    sum
+}
+
+/// One account's quota, seen by every node: the most any node saw used.
+fn merged_quota(nodes: &[NodeRun], quota: &Quota) -> Quota {
+    let used = nodes
         .iter()
-        .map(|n| n.summary.duration_s)
-        .fold(0.0, f64::max);
-    let secs = s.duration_s.max(1e-9);
-    s.interrupted = nodes.iter().any(|n| n.summary.interrupted);
-    s.requests.total = sum(&|x| x.requests.total);
-    s.requests.ok = sum(&|x| x.requests.ok);
-    s.requests.errors = sum(&|x| x.requests.errors);
-    s.requests.dropped = sum(&|x| x.requests.dropped);
-    s.requests.cut_off = sum(&|x| x.requests.cut_off);
-    s.outcomes = sum_maps(nodes.iter().map(|n| n.summary.outcomes.clone()));
-    s.error_kinds = sum_maps(nodes.iter().map(|n| n.summary.error_kinds.clone()));
-    s.error_rate = ratio(s.requests.errors, s.requests.ok + s.requests.errors);
+        .filter_map(|n| n.summary.quota.used)
+        .reduce(f64::max);
+    let ratio = match (used, quota.limit_per_day) {
+        (Some(u), Some(l)) if l > 0 => Some(u / l as f64),
+        _ => quota.ratio,
+    };
+    Quota {
+        used,
+        ratio,
+        ..quota.clone()
+    }
+}
+
+/// The percentile figures read off the merged histograms.
+fn apply_histograms(s: &mut Summary, hists: &BTreeMap<String, Histogram<u64>>, c: &Counters) {
+    let pct = |name: &str| hists.get(name).map(Percentiles::of).unwrap_or_default();
     s.latency_ms = pct("latency");
     s.ttft_ms = pct("ttft");
     s.schedule.lag_ms = pct("lag");
@@ -201,53 +199,35 @@ pub fn merge(nodes: &[NodeRun]) -> Result<(Summary, Recorded), String> {
         .iter()
         .filter_map(|(k, h)| Some((k.strip_prefix("outcome.")?.to_string(), Percentiles::of(h))))
         .collect();
-    // A class's errors are its error rate times its count on each node, summed.
-    let mut class_errors: BTreeMap<String, f64> = BTreeMap::new();
-    for n in nodes {
-        for (k, p) in &n.summary.by_priority {
-            *class_errors.entry(k.clone()).or_insert(0.0) +=
-                (p.error_rate * p.latency_ms.count as f64).round();
-        }
-    }
     s.by_priority = hists
         .iter()
         .filter_map(|(k, h)| {
             let class = k.strip_prefix("priority.")?;
-            let errors = class_errors.get(class).copied().unwrap_or(0.0);
-            Some((
-                class.to_string(),
-                PriorityFigures {
-                    latency_ms: Percentiles::of(h),
-                    error_rate: if h.is_empty() {
-                        0.0
-                    } else {
-                        errors / h.len() as f64
-                    },
-                },
-            ))
+            Some((class.to_string(), c.priority_figures(class, h)))
         })
         .collect();
-    s.upstream.calls = sum(&|x| x.upstream.calls);
-    s.upstream.retries = sum(&|x| x.upstream.retries);
-    s.upstream.status_counts = sum_maps(
-        nodes
-            .iter()
-            .map(|n| n.summary.upstream.status_counts.clone()),
-    );
-    s.amplification = ratio(s.upstream.calls, s.requests.total);
-    s.goodput_rps = s.requests.ok as f64 / secs;
-    s.offered_rps = (s.requests.total + s.requests.dropped) as f64 / secs;
-    s.limiter.fallback_decisions = sum(&|x| x.limiter.fallback_decisions);
-    s.cache.shared_errors = sum(&|x| x.cache.shared_errors);
-    // One account's quota, seen by every node: the most any node saw used.
-    s.quota.used = nodes
-        .iter()
-        .filter_map(|n| n.summary.quota.used)
-        .reduce(f64::max);
-    s.quota.ratio = match (s.quota.used, s.quota.limit_per_day) {
-        (Some(u), Some(l)) if l > 0 => Some(u / l as f64),
-        _ => s.quota.ratio,
+}
+
+/// The fleet's summary and recorded data from its nodes' runs.
+pub fn merge(nodes: &[NodeRun]) -> Result<(Summary, Recorded), String> {
+    let Some(first) = nodes.first() else {
+        return Err("nothing to merge".into());
     };
+    check_alike(first, &nodes[1..])?;
+    let interval = first.recorded.interval;
+    let hists = merge_histograms(nodes)?;
+    let counters = total_counters(nodes);
+
+    let mut s = first.summary.clone();
+    s.duration_s = nodes
+        .iter()
+        .map(|n| n.summary.duration_s)
+        .fold(0.0, f64::max);
+    let secs = s.duration_s.max(1e-9);
+    s.interrupted = nodes.iter().any(|n| n.summary.interrupted);
+    counters.apply(&mut s, secs);
+    apply_histograms(&mut s, &hists, &counters);
+    s.quota = merged_quota(nodes, &s.quota);
     s.fleet = Some(Fleet {
         nodes: nodes.len() as u32,
         node_id: None,
@@ -257,15 +237,13 @@ pub fn merge(nodes: &[NodeRun]) -> Result<(Summary, Recorded), String> {
     let rows = merge_rows(nodes, interval)?;
     let events = first.recorded.events.clone();
     s.recovery = recoveries_of(&rows, &events, interval, Duration::from_secs_f64(secs));
-    let checked: Vec<ThresholdResult> = s
+    s.thresholds = s
         .thresholds
         .iter()
         .map(|t| recheck(&s, t))
         .collect::<Result<_, _>>()?;
-    s.thresholds = checked;
 
     let latency = hists.get("latency").cloned().unwrap_or_else(new_histogram);
-    let histograms: NamedHistograms = hists.into_iter().collect();
     let recorded = Recorded {
         rows,
         interval,
@@ -276,7 +254,7 @@ pub fn merge(nodes: &[NodeRun]) -> Result<(Summary, Recorded), String> {
             .unwrap_or(0),
         latency,
         events,
-        histograms,
+        histograms: hists.into_iter().collect(),
     };
     Ok((s, recorded))
 }

@@ -3,6 +3,7 @@
 
 pub mod charts;
 pub mod compare;
+pub mod counters;
 pub mod hgrm;
 pub mod histograms;
 pub mod hlog;
@@ -24,7 +25,7 @@ use std::time::Duration;
 
 pub use summary::Summary;
 
-use crate::driver::RunResult;
+use crate::record::RunResult;
 
 /// Why report files could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +71,7 @@ fn create(path: &Path) -> Result<BufWriter<File>, ReportError> {
 #[derive(Debug, Clone)]
 pub struct Recorded {
     /// One row per interval.
-    pub rows: Vec<crate::driver::IntervalRow>,
+    pub rows: Vec<crate::record::IntervalRow>,
     /// Interval length.
     pub interval: std::time::Duration,
     /// Unix time of the start (0 in simulation).
@@ -78,7 +79,7 @@ pub struct Recorded {
     /// Latency of the whole run, µs.
     pub latency: hdrhistogram::Histogram<u64>,
     /// The scripted events.
-    pub events: Vec<crate::driver::run::EventWindow>,
+    pub events: Vec<crate::record::EventWindow>,
     /// Every whole-run histogram by name (empty when read back from a directory without
     /// `histograms.hlog`).
     pub histograms: histograms::NamedHistograms,

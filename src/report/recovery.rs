@@ -2,10 +2,24 @@
 //! return to their level before it — or `null` when they never do within the run, which is what
 //! a metastable collapse looks like.
 
-use crate::driver::run::{EventWindow, RunResult};
-use crate::driver::IntervalRow;
+use crate::record::IntervalRow;
+use serde::{Deserialize, Serialize};
 
-use super::summary::Recovery;
+use crate::record::{EventWindow, RunResult};
+
+/// One entry of `recovery`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recovery {
+    /// The event's label.
+    pub event: String,
+    /// When it started, seconds.
+    pub at_s: f64,
+    /// When it ended, seconds (= `at_s` for step changes).
+    pub end_s: f64,
+    /// Seconds after the end until success ratio and p99 were back at their level before the
+    /// event for 3 intervals; `null`: did not recover within the run.
+    pub recovered_after_s: Option<f64>,
+}
 
 /// Intervals before the event that make its baseline.
 const BASELINE_INTERVALS: usize = 5;

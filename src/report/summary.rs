@@ -6,8 +6,11 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::driver::recorder::OUTCOMES;
-use crate::driver::run::RunResult;
+use mock_upstream::faults::engine::KeyUsage;
+
+use super::counters::Counters;
+pub use super::recovery::Recovery;
+use crate::record::RunResult;
 use crate::scenario::{Condition, MetricName, Scenario};
 
 /// Latency percentiles in milliseconds.
@@ -80,20 +83,6 @@ pub struct Upstream {
     pub status_counts: BTreeMap<String, u64>,
 }
 
-/// One entry of `recovery`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Recovery {
-    /// The event's label.
-    pub event: String,
-    /// When it started, seconds.
-    pub at_s: f64,
-    /// When it ended, seconds (= `at_s` for step changes).
-    pub end_s: f64,
-    /// Seconds after the end until success ratio and p99 were back at their level before the
-    /// event for 3 intervals; `null`: did not recover within the run.
-    pub recovered_after_s: Option<f64>,
-}
-
 /// `quota`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Quota {
@@ -103,6 +92,26 @@ pub struct Quota {
     pub used: Option<f64>,
     /// used / limit.
     pub ratio: Option<f64>,
+}
+
+impl Quota {
+    /// The daily quota over every key the embedded mock accounted, if any key has one.
+    fn of_keys(keys: &[KeyUsage]) -> Self {
+        let limits: Vec<(u64, f64)> = keys
+            .iter()
+            .filter_map(|k| k.quota_limit.map(|l| (u64::from(l), k.quota_used)))
+            .collect();
+        if limits.is_empty() {
+            return Quota::default();
+        }
+        let limit: u64 = limits.iter().map(|l| l.0).sum();
+        let used: f64 = limits.iter().map(|l| l.1).sum();
+        Quota {
+            limit_per_day: Some(limit),
+            used: Some((used * 100.0).round() / 100.0),
+            ratio: Some(if limit == 0 { 0.0 } else { used / limit as f64 }),
+        }
+    }
 }
 
 /// One entry of `thresholds`.
@@ -231,32 +240,8 @@ impl Summary {
     /// Builds the summary of a run.
     pub fn build(scenario: &Scenario, run: &RunResult, mode: &str) -> Self {
         let t = &run.totals;
-        let completed = t.ok + t.errors;
-        let ratio = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
         let secs = run.duration.as_secs_f64().max(1e-9);
-        let mut outcomes: BTreeMap<String, u64> =
-            OUTCOMES.iter().map(|o| (o.to_string(), 0)).collect();
-        for (k, v) in &t.outcomes {
-            outcomes.insert(k.to_string(), *v);
-        }
-        let quota = {
-            let limits: Vec<(u64, f64)> = run
-                .mock_keys
-                .iter()
-                .filter_map(|k| k.quota_limit.map(|l| (u64::from(l), k.quota_used)))
-                .collect();
-            if limits.is_empty() {
-                Quota::default()
-            } else {
-                let limit: u64 = limits.iter().map(|l| l.0).sum();
-                let used: f64 = limits.iter().map(|l| l.1).sum();
-                Quota {
-                    limit_per_day: Some(limit),
-                    used: Some((used * 100.0).round() / 100.0),
-                    ratio: Some(if limit == 0 { 0.0 } else { used / limit as f64 }),
-                }
-            }
-        };
+        let counters = Counters::of_run(run);
         let mut summary = Summary {
             scenario: scenario.name.clone(),
             description: scenario.description.trim().to_string(),
@@ -264,20 +249,10 @@ impl Summary {
             mode: mode.to_string(),
             duration_s: secs,
             interrupted: run.interrupted,
-            requests: Requests {
-                total: t.started,
-                ok: t.ok,
-                errors: t.errors,
-                dropped: t.dropped,
-                cut_off: t.cut_off,
-            },
-            outcomes,
-            error_kinds: t
-                .error_kinds
-                .iter()
-                .map(|(k, v)| (k.to_string(), *v))
-                .collect(),
-            error_rate: ratio(t.errors, completed),
+            requests: Requests::default(),
+            outcomes: BTreeMap::new(),
+            error_kinds: BTreeMap::new(),
+            error_rate: 0.0,
             latency_ms: Percentiles::of(&t.latency),
             latency_by_outcome_ms: t
                 .by_outcome
@@ -287,44 +262,25 @@ impl Summary {
             by_priority: t
                 .by_priority
                 .iter()
-                .map(|(k, (h, errors))| {
-                    (
-                        k.to_string(),
-                        PriorityFigures {
-                            latency_ms: Percentiles::of(h),
-                            error_rate: ratio(*errors, h.len()),
-                        },
-                    )
-                })
+                .map(|(k, (h, _))| (k.to_string(), counters.priority_figures(k, h)))
                 .collect(),
             ttft_ms: Percentiles::of(&t.ttft),
-            upstream: Upstream {
-                calls: t.attempts,
-                retries: t.retries,
-                status_counts: run
-                    .mock_stats
-                    .as_ref()
-                    .map(|s| s.by_status.clone())
-                    .unwrap_or_default(),
-            },
-            amplification: ratio(t.attempts, t.started),
-            goodput_rps: t.ok as f64 / secs,
-            offered_rps: (t.started + t.dropped) as f64 / secs,
+            upstream: Upstream::default(),
+            amplification: 0.0,
+            goodput_rps: 0.0,
+            offered_rps: 0.0,
             recovery: super::recovery::recoveries(run),
-            quota,
+            quota: Quota::of_keys(&run.mock_keys),
             schedule: Schedule {
                 lag_ms: Percentiles::of(&t.lag),
                 service_ms: Percentiles::of(&t.service),
             },
-            limiter: LimiterFigures {
-                fallback_decisions: t.limiter_fallbacks,
-            },
-            cache: CacheFigures {
-                shared_errors: t.shared_cache_errors,
-            },
+            limiter: LimiterFigures::default(),
+            cache: CacheFigures::default(),
             fleet: None,
             thresholds: Vec::new(),
         };
+        counters.apply(&mut summary, secs);
         summary.thresholds = scenario
             .thresholds
             .iter()

@@ -11,7 +11,8 @@ pub mod sweep;
 use std::future::Future;
 
 use crate::driver::run::RunError;
-use crate::driver::{self, RunOptions, RunResult, Target};
+use crate::driver::{self, RunOptions, Target};
+use crate::record::RunResult;
 use crate::scenario::Scenario;
 
 /// Runs `scenario` on virtual time; `stop` ends it early (Ctrl-C: see [`ctrl_c`]).
@@ -31,7 +32,7 @@ pub fn run(scenario: &Scenario, stop: impl Future<Output = ()>) -> Result<RunRes
         // `created` fields count from the Unix epoch: no wall-clock value enters a report.
         epoch_secs: 0,
         on_interval: None,
-        lanes: 0,
+        threads: 0,
     };
     runtime.block_on(driver::run(scenario, options, stop))
 }

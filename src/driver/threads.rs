@@ -1,21 +1,21 @@
-//! Lanes: the driver's work dealt over threads, each running a current-thread runtime and a
+//! Driver threads: the driver's work dealt over threads, each running a current-thread runtime and a
 //! connection pool of its own.
 //!
 //! In one multi-thread runtime a request's work hops between workers: the session task on one,
 //! the pooled connection's task on another, the I/O driver's wake-ups on whichever worker
-//! parked on it, and every hop is a wake-up and often a context switch. A lane keeps a
-//! request's whole life on one thread, as oha does. What the lanes share (the stack's limiter,
+//! parked on it, and every hop is a wake-up and often a context switch. A driver thread keeps a
+//! request's whole life on one thread, as oha does. What the threads share (the stack's limiter,
 //! cache, breaker and retry budget, the recorder, the in-flight bound) sits behind locks and
-//! atomics that work from any thread. Every lane walks the same seeded schedule and sends its
-//! share of it, so what is drawn does not depend on the number of lanes.
+//! atomics that work from any thread. Every thread walks the same seeded schedule and sends its
+//! share of it, so what is drawn does not depend on the number of threads.
 //!
-//! The open model's lanes take turns of 20 ms rather than alternate arrivals: dealt one by
-//! one, every lane would wake on every tick of its timer for a share of that tick's arrivals and
+//! The open model's threads take turns of 20 ms rather than alternate arrivals: dealt one by
+//! one, every thread would wake on every tick of its timer for a share of that tick's arrivals and
 //! of their responses, and at high rates a wake-up (an `epoll_wait`, a context switch) costs more
 //! than the requests it serves. Measured at 10 000/s for 10 s on two cores: 55 000–74 000
 //! `epoll_wait`s dealt one by one, 29 000–33 000 in turns of 5 ms, 26 000–29 000 in turns of
-//! 20 ms (one lane: 26 000); CPU per request against oha's in alternating rounds, medians: 1.01×
-//! in turns of 5 ms, 0.92× in turns of 20 ms. A turn is short enough that a lane falling behind
+//! 20 ms (one thread: 26 000); CPU per request against oha's in alternating rounds, medians: 1.01×
+//! in turns of 5 ms, 0.92× in turns of 20 ms. A turn is short enough that a thread falling behind
 //! in its turn catches up in the others'.
 
 use std::future::Future;
@@ -25,28 +25,28 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 
-use super::run::RunError;
+use super::error::RunError;
 use crate::client::transport::use_pool;
 
-/// How far into a millisecond tick [`Lane::timer_deadline`] still leads: later, the thread is
+/// How far into a millisecond tick [`DriverThread::timer_deadline`] still leads: later, the thread is
 /// likely to park in the next tick, wake early and have to sleep again.
 const LATE_IN_TICK: Duration = Duration::from_micros(700);
 
-/// One lane of `count`.
+/// One thread of `count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Lane {
+pub(super) struct DriverThread {
     /// Its number, from 0.
     pub index: usize,
-    /// How many lanes the run has.
+    /// How many threads the run has.
     pub count: usize,
     /// Just after its runtime's timer started counting milliseconds; see
     /// [`timer_deadline`](Self::timer_deadline). `None` on a runtime the driver did not build.
     pub timer_origin: Option<Instant>,
 }
 
-impl Lane {
-    /// The lane of a run on the caller's runtime (the simulation's, or a Redis-backed client).
-    pub const ONLY: Lane = Lane {
+impl DriverThread {
+    /// The thread of a run on the caller's runtime (the simulation's, or a Redis-backed client).
+    pub const ONLY: DriverThread = DriverThread {
         index: 0,
         count: 1,
         timer_origin: None,
@@ -79,23 +79,23 @@ impl Lane {
         }
     }
 
-    /// How long a lane's turn of the open model's schedule lasts.
+    /// How long a thread's turn of the open model's schedule lasts.
     pub const TURN: Duration = Duration::from_millis(20);
 
-    /// Whether item `i` of a sequence dealt round the lanes (a closed-model user) is this
-    /// lane's.
+    /// Whether item `i` of a sequence dealt round the threads (a closed-model user) is this
+    /// thread's.
     pub fn owns(&self, i: u64) -> bool {
         i % self.count as u64 == self.index as u64
     }
 
-    /// Whether the open-model arrival at `offset` into the run is this lane's: the lanes take
+    /// Whether the open-model arrival at `offset` into the run is this thread's: the threads take
     /// turns of [`TURN`](Self::TURN).
     pub fn owns_arrival_at(&self, offset: Duration) -> bool {
         self.owns((offset.as_nanos() / Self::TURN.as_nanos()) as u64)
     }
 }
 
-/// Ctrl-C as every lane sees it, whichever runtime it runs on.
+/// Ctrl-C as every thread sees it, whichever runtime it runs on.
 #[derive(Debug, Clone)]
 pub(super) struct StopSignal(watch::Receiver<bool>);
 
@@ -115,41 +115,41 @@ impl StopSignal {
     }
 }
 
-/// How a lane's part of the run ended.
+/// How a thread's part of the run ended.
 #[derive(Debug, Clone, Copy, Default)]
-pub(super) struct LaneEnd {
+pub(super) struct ThreadEnd {
     /// Ctrl-C ended it.
     pub interrupted: bool,
     /// Its worst schedule lag.
     pub max_lag: Duration,
 }
 
-impl LaneEnd {
-    /// The run's end from its lanes' ends.
-    pub fn merge(ends: &[LaneEnd]) -> LaneEnd {
-        LaneEnd {
+impl ThreadEnd {
+    /// The run's end from its threads' ends.
+    pub fn merge(ends: &[ThreadEnd]) -> ThreadEnd {
+        ThreadEnd {
             interrupted: ends.iter().any(|e| e.interrupted),
             max_lag: ends.iter().map(|e| e.max_lag).max().unwrap_or_default(),
         }
     }
 }
 
-/// Runs `work` once per lane, each on a thread of its own with a current-thread runtime that
-/// uses connection pool `index` of the transport, and hands back the lanes' ends. `stop` is
-/// raised when a lane cannot start or panics, so the others end at once instead of running
+/// Runs `work` once per thread, each on a thread of its own with a current-thread runtime that
+/// uses connection pool `index` of the transport, and hands back the threads' ends. `stop` is
+/// raised when a thread cannot start or panics, so the others end at once instead of running
 /// the scenario to its end for a run that has failed.
 ///
-/// A lane keeps its runtime until every lane has finished: a task the lanes share (the
+/// A thread keeps its runtime until every thread has finished: a task the threads share (the
 /// limiter's dispatcher) runs on whichever runtime started it, and must outlive the others'
 /// requests.
-pub(super) async fn run_lanes<W, F>(
+pub(super) async fn run_threads<W, F>(
     count: usize,
     work: W,
     stop: &watch::Sender<bool>,
-) -> Result<Vec<LaneEnd>, RunError>
+) -> Result<Vec<ThreadEnd>, RunError>
 where
-    W: Fn(Lane) -> F + Clone + Send + 'static,
-    F: Future<Output = LaneEnd>,
+    W: Fn(DriverThread) -> F + Clone + Send + 'static,
+    F: Future<Output = ThreadEnd>,
 {
     let (release, released) = watch::channel(false);
     let mut pending = FuturesUnordered::new();
@@ -159,7 +159,7 @@ where
         let work = work.clone();
         let mut released = released.clone();
         let spawned = std::thread::Builder::new()
-            .name(format!("gauntlet-lane-{index}"))
+            .name(format!("gauntlet-driver-{index}"))
             .spawn(move || {
                 use_pool(index);
                 let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -172,13 +172,13 @@ where
                         return;
                     }
                 };
-                let lane = Lane {
+                let thread = DriverThread {
                     index,
                     count,
                     timer_origin: Some(Instant::now()),
                 };
                 runtime.block_on(async move {
-                    let end = work(lane).await;
+                    let end = work(thread).await;
                     let _ = tx.send(Ok(end));
                     let _ = released.wait_for(|r| *r).await;
                 });
@@ -194,7 +194,7 @@ where
     if failure.is_some() {
         let _ = stop.send(true);
     }
-    // In the order they finish: a lane that fails late must not wait behind one that runs on.
+    // In the order they finish: a thread that fails late must not wait behind one that runs on.
     let mut ends = Vec::with_capacity(count);
     while let Some(ended) = pending.next().await {
         match ended {
@@ -222,25 +222,25 @@ mod tests {
 
     #[test]
     fn lanes_deal_items_round_robin() {
-        let lanes: Vec<Lane> = (0..3)
-            .map(|index| Lane {
+        let threads: Vec<DriverThread> = (0..3)
+            .map(|index| DriverThread {
                 index,
                 count: 3,
                 timer_origin: None,
             })
             .collect();
         for i in 0..30u64 {
-            let owners: Vec<usize> = lanes
+            let owners: Vec<usize> = threads
                 .iter()
                 .filter(|l| l.owns(i))
                 .map(|l| l.index)
                 .collect();
             assert_eq!(owners, vec![(i % 3) as usize]);
         }
-        assert!((0..10).all(|i| Lane::ONLY.owns(i)));
-        // Arrivals: turns of 20 ms, round the lanes.
+        assert!((0..10).all(|i| DriverThread::ONLY.owns(i)));
+        // Arrivals: turns of 20 ms, round the threads.
         let at = |ms: u64| -> Vec<usize> {
-            lanes
+            threads
                 .iter()
                 .filter(|l| l.owns_arrival_at(Duration::from_micros(ms * 1000 + 300)))
                 .map(|l| l.index)
@@ -251,42 +251,48 @@ mod tests {
         assert_eq!(at(20), vec![1]);
         assert_eq!(at(59), vec![2]);
         assert_eq!(at(60), vec![0]);
-        assert!(Lane::ONLY.owns_arrival_at(Duration::from_secs(3600)));
+        assert!(DriverThread::ONLY.owns_arrival_at(Duration::from_secs(3600)));
     }
 
     #[test]
     fn the_timer_deadline_leads_by_the_fraction_of_a_millisecond_since_the_timer_started() {
         let origin = Instant::now();
-        let lane = Lane {
+        let thread = DriverThread {
             timer_origin: Some(origin),
-            ..Lane::ONLY
+            ..DriverThread::ONLY
         };
         let ms = Duration::from_millis;
         let us = Duration::from_micros;
         // 3.4 ms into the timer: 0.4 ms ahead of the intended time.
         let now = origin + ms(3) + us(400);
-        assert_eq!(lane.timer_deadline(now + ms(2), now), now + ms(2) - us(400));
+        assert_eq!(
+            thread.timer_deadline(now + ms(2), now),
+            now + ms(2) - us(400)
+        );
         // Unchanged when the lead would put it at or before now, and on a runtime the driver
         // did not build.
-        assert_eq!(lane.timer_deadline(now + us(100), now), now + us(100));
-        assert_eq!(lane.timer_deadline(now - us(100), now), now - us(100));
-        assert_eq!(Lane::ONLY.timer_deadline(now + ms(2), now), now + ms(2));
+        assert_eq!(thread.timer_deadline(now + us(100), now), now + us(100));
+        assert_eq!(thread.timer_deadline(now - us(100), now), now - us(100));
+        assert_eq!(
+            DriverThread::ONLY.timer_deadline(now + ms(2), now),
+            now + ms(2)
+        );
     }
 
     #[tokio::test]
     async fn every_lane_runs_on_its_own_thread_and_ends() {
         let (stop, _signal) = StopSignal::new();
-        let ends = run_lanes(
+        let ends = run_threads(
             3,
-            |lane: Lane| async move {
-                // A timer and a spawned task on the lane's own runtime.
-                let t = tokio::spawn(async move { lane.index });
+            |thread: DriverThread| async move {
+                // A timer and a spawned task on the thread's own runtime.
+                let t = tokio::spawn(async move { thread.index });
                 tokio::time::sleep(Duration::from_millis(1)).await;
                 let index = t.await.unwrap();
                 assert!(std::thread::current()
                     .name()
-                    .is_some_and(|n| n == format!("gauntlet-lane-{index}")));
-                LaneEnd {
+                    .is_some_and(|n| n == format!("gauntlet-driver-{index}")));
+                ThreadEnd {
                     interrupted: false,
                     max_lag: Duration::from_millis(index as u64),
                 }
@@ -296,26 +302,26 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(ends.len(), 3);
-        assert_eq!(LaneEnd::merge(&ends).max_lag, Duration::from_millis(2));
+        assert_eq!(ThreadEnd::merge(&ends).max_lag, Duration::from_millis(2));
         assert!(!*stop.borrow());
     }
 
     #[tokio::test]
     async fn a_lane_that_panics_stops_the_others() {
         let (stop, signal) = StopSignal::new();
-        let result = run_lanes(
+        let result = run_threads(
             2,
-            move |lane: Lane| {
+            move |thread: DriverThread| {
                 let mut signal = signal.clone();
                 async move {
-                    if lane.index == 1 {
-                        panic!("lane 1 fails");
+                    if thread.index == 1 {
+                        panic!("thread 1 fails");
                     }
-                    // Lane 0 would run for an hour; the failure stops it.
+                    // DriverThread 0 would run for an hour; the failure stops it.
                     tokio::select! {
                         biased;
-                        () = signal.stopped() => LaneEnd { interrupted: true, ..LaneEnd::default() },
-                        () = tokio::time::sleep(Duration::from_secs(3600)) => LaneEnd::default(),
+                        () = signal.stopped() => ThreadEnd { interrupted: true, ..ThreadEnd::default() },
+                        () = tokio::time::sleep(Duration::from_secs(3600)) => ThreadEnd::default(),
                     }
                 }
             },

@@ -1,0 +1,44 @@
+//! Why a run could not start or did not finish: its own module, so the run and the driver
+//! threads that fail it both import it instead of each other.
+
+use crate::client::StackError;
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A non-loopback target without `--allow-remote`.
+    #[error(
+        "target {0} is not on this machine; pass --allow-remote if you really mean to load-test it"
+    )]
+    RemoteTarget(String),
+    /// A target URL that cannot be read.
+    #[error("target {0:?} is not an http(s) URL")]
+    BadTarget(String),
+    /// The embedded mock could not start.
+    #[error("starting the embedded mock: {0}")]
+    Mock(#[from] std::io::Error),
+    /// The upstream config is invalid.
+    #[error("upstream: {0}")]
+    Upstream(String),
+    /// The client stack could not be built.
+    #[error("client: {0}")]
+    Stack(#[from] StackError),
+    /// The prompts file.
+    #[error("workload.prompts: {0}")]
+    Prompts(String),
+    /// A simulation of a scenario whose upstream is an external server.
+    #[error(
+        "--sim runs against the embedded mock; this scenario's [upstream] names a target ({0})"
+    )]
+    SimNeedsMock(String),
+    /// The run's task panicked (a bug): reported instead of aborting without a report.
+    #[error("the run failed: {0}")]
+    Panicked(String),
+    /// A driver thread or its runtime could not start.
+    #[error("starting a driver thread: {0}")]
+    Threads(String),
+    /// A simulation of a scenario whose limiter or cache keeps state in Redis: virtual time
+    /// cannot run another process's clock.
+    #[error("--sim runs in one process on virtual time; it cannot share state in Redis (drop --redis, limiter.backend = \"redis\" and [client.cache.redis])")]
+    SimNeedsLocal,
+}

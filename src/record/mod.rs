@@ -1,0 +1,18 @@
+//! What a run records, in the shape every reader reads: interval rows, the run's totals, the
+//! scripted events, the run result and the one list of outcomes, and the one way a histogram is
+//! made.
+//!
+//! The driver writes these; reports, the simulation's sweeps and the CLI read them. Neither side
+//! imports the other: both import this module.
+
+mod histogram;
+mod interval;
+mod outcome;
+mod run;
+mod totals;
+
+pub use histogram::{new_histogram, record, MAX_US};
+pub use interval::IntervalRow;
+pub use outcome::{Outcome, OutcomeCounts};
+pub use run::{EventWindow, RunResult};
+pub use totals::Totals;

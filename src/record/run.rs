@@ -1,0 +1,51 @@
+//! Everything a run saw, handed from the driver to the reports.
+
+use std::time::Duration;
+
+use mock_upstream::faults::engine::KeyUsage;
+use mock_upstream::server::stats::StatsSnapshot;
+
+use super::interval::IntervalRow;
+use super::totals::Totals;
+
+/// A scripted event, for reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventWindow {
+    /// Its label (`outage 503`).
+    pub label: String,
+    /// Its kind (`outage`, `latency`, ...).
+    pub kind: String,
+    /// Start offset, seconds.
+    pub at_s: f64,
+    /// End offset, seconds, if it ends.
+    pub until_s: Option<f64>,
+}
+
+/// Everything a run saw.
+#[derive(Debug)]
+pub struct RunResult {
+    /// Totals.
+    pub totals: Totals,
+    /// One row per interval.
+    pub rows: Vec<IntervalRow>,
+    /// Time from start until the last request finished or was cut off.
+    pub elapsed: Duration,
+    /// The configured duration (or where Ctrl-C stopped it).
+    pub duration: Duration,
+    /// Whether the run was interrupted.
+    pub interrupted: bool,
+    /// The embedded mock's counters.
+    pub mock_stats: Option<StatsSnapshot>,
+    /// The embedded mock's per-key usage.
+    pub mock_keys: Vec<KeyUsage>,
+    /// The scripted events.
+    pub events: Vec<EventWindow>,
+    /// The seed used.
+    pub seed: u64,
+    /// Worst schedule lag.
+    pub max_lag: Duration,
+    /// The interval length.
+    pub interval: Duration,
+    /// Unix time of the start (0 in simulation), for the hlog's `StartTime`.
+    pub epoch_secs: u64,
+}

@@ -1,0 +1,86 @@
+//! What a whole run adds up to: the histograms and counters `summary.json` and
+//! `histograms.hlog` are made from.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use super::histogram::new_histogram;
+use super::outcome::{Outcome, OutcomeCounts};
+
+/// Totals over the run.
+#[derive(Debug)]
+pub struct Totals {
+    /// Latency from intended start, µs.
+    pub latency: Histogram<u64>,
+    /// Latency from actual send, µs (the stack's own queueing excluded from the difference).
+    pub service: Histogram<u64>,
+    /// Per outcome, by [`Outcome::name`] (so in name order, the order of `histograms.hlog`).
+    pub by_outcome: BTreeMap<&'static str, Histogram<u64>>,
+    /// Per priority class: latency and errors.
+    pub by_priority: BTreeMap<&'static str, (Histogram<u64>, u64)>,
+    /// Time to first token of streams, µs.
+    pub ttft: Histogram<u64>,
+    /// How late the driver started requests, µs.
+    pub lag: Histogram<u64>,
+    /// Requests started.
+    pub started: u64,
+    /// Successful answers.
+    pub ok: u64,
+    /// Errors (cut-off ones included).
+    pub errors: u64,
+    /// Arrivals dropped by the in-flight bound.
+    pub dropped: u64,
+    /// Requests still open when the drain ended.
+    pub cut_off: u64,
+    /// Completed per outcome, indexed by [`Outcome::index`].
+    pub outcomes: OutcomeCounts,
+    /// Errors per kind.
+    pub error_kinds: BTreeMap<&'static str, u64>,
+    /// Upstream attempts.
+    pub attempts: u64,
+    /// Retries scheduled.
+    pub retries: u64,
+    /// Total limiter wait.
+    pub limiter_wait: Duration,
+    /// Limiter decisions taken locally because the shared (Redis) limiter was unreachable.
+    pub limiter_fallbacks: u64,
+    /// Shared (Redis) cache operations that failed.
+    pub shared_cache_errors: u64,
+    /// Last rate-limit figures seen (remaining, limit).
+    pub last_rate_limit: Option<(Option<u64>, Option<u64>)>,
+}
+
+impl Default for Totals {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Totals {
+    /// Nothing recorded yet.
+    pub fn new() -> Self {
+        Self {
+            latency: new_histogram(),
+            service: new_histogram(),
+            by_outcome: BTreeMap::new(),
+            by_priority: BTreeMap::new(),
+            ttft: new_histogram(),
+            lag: new_histogram(),
+            started: 0,
+            ok: 0,
+            errors: 0,
+            dropped: 0,
+            cut_off: 0,
+            outcomes: [0; Outcome::COUNT],
+            error_kinds: BTreeMap::new(),
+            attempts: 0,
+            retries: 0,
+            limiter_wait: Duration::ZERO,
+            limiter_fallbacks: 0,
+            shared_cache_errors: 0,
+            last_rate_limit: None,
+        }
+    }
+}
