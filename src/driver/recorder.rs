@@ -262,7 +262,7 @@ impl Recorder {
         let last = end + self.interval - Duration::from_nanos(1);
         self.roll(&mut s, last);
         let rows = std::mem::take(&mut s.rows);
-        let totals = std::mem::replace(&mut s.totals, Totals::new());
+        let totals = std::mem::take(&mut s.totals);
         (totals, rows)
     }
 
