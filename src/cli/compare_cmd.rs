@@ -5,16 +5,11 @@ use std::path::Path;
 use super::{CompareArgs, EXIT_OK, EXIT_THRESHOLDS, EXIT_USAGE};
 use crate::report::charts::{write_overlay, ChartData};
 use crate::report::compare::{compare, write_table};
-use crate::report::load::load_recorded;
+use crate::report::load::{load_recorded, load_summary};
 use crate::report::Summary;
 
-fn load(dir: &Path) -> Result<Summary, String> {
-    let path = dir.join("summary.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-fn tolerance(text: &str) -> Result<f64, String> {
+/// `--fail-on-regression` as a fraction.
+fn tolerance(text: &str) -> anyhow::Result<f64> {
     let t = text.trim();
     let v = match t.strip_suffix('%') {
         Some(p) => p.trim().parse::<f64>().map(|x| x / 100.0),
@@ -22,7 +17,9 @@ fn tolerance(text: &str) -> Result<f64, String> {
     };
     v.ok()
         .filter(|v| v.is_finite() && *v >= 0.0)
-        .ok_or_else(|| format!("--fail-on-regression {text:?}: write a percentage like 10%"))
+        .ok_or_else(|| {
+            anyhow::anyhow!("--fail-on-regression {text:?}: write a percentage like 10%")
+        })
 }
 
 /// Runs the comparison; exit 1 when a metric regressed beyond the tolerance.
@@ -33,9 +30,9 @@ pub fn run(args: CompareArgs) -> u8 {
             .as_deref()
             .map(tolerance)
             .transpose()?;
-        let base = load(&args.base)?;
-        let candidate = load(&args.candidate)?;
-        Ok::<_, String>((compare(&base, &candidate, tol), base, candidate))
+        let base = load_summary(&args.base)?;
+        let candidate = load_summary(&args.candidate)?;
+        Ok::<_, anyhow::Error>((compare(&base, &candidate, tol), base, candidate))
     })();
     let (deltas, base, candidate) = match result {
         Ok(r) => r,
@@ -57,7 +54,8 @@ pub fn run(args: CompareArgs) -> u8 {
         let label = |s: &Summary, dir: &Path| format!("{} ({})", s.scenario, dir.display());
         let bd = ChartData::of(&label(&base, &args.base), &b);
         let cd = ChartData::of(&label(&candidate, &args.candidate), &c);
-        write_overlay(&args.candidate, "compare_percentiles", &bd, &cd).map_err(|e| e.to_string())
+        write_overlay(&args.candidate, "compare_percentiles", &bd, &cd)
+            .map_err(|e| anyhow::anyhow!("{e}"))
     })();
     match chart {
         Ok(()) => println!(

@@ -8,16 +8,15 @@ use crate::report::write_run;
 
 /// Merges `dirs` into `out`; exit 1 when a threshold fails on the merged figures.
 pub fn run(dirs: &[PathBuf], out: &Path) -> u8 {
-    let result = dirs
-        .iter()
-        .map(|d| load_node(d))
-        .collect::<Result<Vec<_>, _>>()
-        .and_then(|nodes| merge(&nodes))
-        .and_then(|(summary, recorded)| {
-            write_run(out, &summary, &recorded)
-                .map(|()| summary)
-                .map_err(|e| e.to_string())
-        });
+    let result = (|| -> anyhow::Result<_> {
+        let nodes = dirs
+            .iter()
+            .map(|d| load_node(d))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (summary, recorded) = merge(&nodes)?;
+        write_run(out, &summary, &recorded)?;
+        Ok(summary)
+    })();
     match result {
         Ok(summary) => super::report_written(&summary, out),
         Err(e) => {

@@ -136,8 +136,8 @@ pub struct SweepArgs {
     pub quiet: bool,
 }
 
-fn parse_duration_arg(s: &str) -> Result<Duration, String> {
-    gauntlet_wire::duration::parse_duration(s).map_err(|e| e.to_string())
+fn parse_duration_arg(s: &str) -> Result<Duration, gauntlet_wire::duration::DurationError> {
+    gauntlet_wire::duration::parse_duration(s)
 }
 
 /// Parses `args` and runs; returns the process exit code.

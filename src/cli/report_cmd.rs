@@ -8,9 +8,12 @@ use crate::report::write_run;
 
 /// Regenerates the report files in `dir`.
 pub fn run(dir: &Path) -> u8 {
-    let result = load_summary(dir)
-        .and_then(|s| load_recorded(dir, &s).map(|r| (s, r)))
-        .and_then(|(s, r)| write_run(dir, &s, &r).map_err(|e| e.to_string()));
+    let result = (|| -> anyhow::Result<()> {
+        let summary = load_summary(dir)?;
+        let recorded = load_recorded(dir, &summary)?;
+        write_run(dir, &summary, &recorded)?;
+        Ok(())
+    })();
     match result {
         Ok(()) => {
             println!("report    {}", dir.display());

@@ -1,6 +1,7 @@
 //! `gauntlet sweep`: a grid of settings in simulation, with `sweep.csv`, `sweep.md` (Pareto rows
 //! marked, the objective's best first) and `pareto.svg`.
 
+use anyhow::Context as _;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -36,14 +37,14 @@ pub fn run(args: SweepArgs) -> u8 {
     }
 }
 
-fn sweep(args: &SweepArgs) -> Result<(), String> {
+fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
     let axes: Vec<Axis> = args
         .set
         .iter()
         .map(|s| parse_axis(s))
         .collect::<Result<_, _>>()?;
     if axes.is_empty() {
-        return Err("give at least one --set key=value1,value2".into());
+        anyhow::bail!("give at least one --set key=value1,value2");
     }
     let objective: Objective = args
         .objective
@@ -51,9 +52,9 @@ fn sweep(args: &SweepArgs) -> Result<(), String> {
         .unwrap_or("min latency.p99")
         .parse()?;
     let path = args.scenario.display().to_string();
-    let text = std::fs::read_to_string(&args.scenario).map_err(|e| format!("{path}: {e}"))?;
+    let text = std::fs::read_to_string(&args.scenario).with_context(|| path.clone())?;
     // The base file must be valid on its own: its errors point at its own lines.
-    let base = crate::scenario::Scenario::parse(&text, &path).map_err(|e| e.to_string())?;
+    let base = crate::scenario::Scenario::parse(&text, &path)?;
     let variants = variants(&text, &path, &axes)?;
     let jobs = args
         .jobs
@@ -79,10 +80,11 @@ fn sweep(args: &SweepArgs) -> Result<(), String> {
             .map_or(0, |d| d.as_secs());
         PathBuf::from("reports").join(format!("{}-sweep-{}", base.name, utc_stamp(now)))
     });
-    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    std::fs::create_dir_all(&out).with_context(|| out.display().to_string())?;
     write_csv(&out.join("sweep.csv"), &axes, &rows)?;
     let md = markdown(&base.name, &axes, &rows, &objective);
-    std::fs::write(out.join("sweep.md"), &md).map_err(|e| e.to_string())?;
+    let md_path = out.join("sweep.md");
+    std::fs::write(&md_path, &md).with_context(|| md_path.display().to_string())?;
     let points: Vec<ParetoPoint> = rows
         .iter()
         .map(|r| ParetoPoint {
@@ -92,24 +94,25 @@ fn sweep(args: &SweepArgs) -> Result<(), String> {
             front: r.pareto,
         })
         .collect();
-    let svg = std::fs::File::create(out.join("pareto.svg")).map_err(|e| e.to_string())?;
+    let svg_path = out.join("pareto.svg");
+    let svg = std::fs::File::create(&svg_path).with_context(|| svg_path.display().to_string())?;
     write_pareto_svg(
         &format!("{}: p99 against error rate", base.name),
         &points,
         svg,
     )
-    .map_err(|e| e.to_string())?;
+    .with_context(|| svg_path.display().to_string())?;
     let _ = std::io::stdout().write_all(md.as_bytes());
     println!("report    {}", out.display());
     Ok(())
 }
 
-fn write_csv(path: &std::path::Path, axes: &[Axis], rows: &[SweepRow]) -> Result<(), String> {
-    let mut w = csv::Writer::from_path(path).map_err(|e| e.to_string())?;
+fn write_csv(path: &std::path::Path, axes: &[Axis], rows: &[SweepRow]) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_path(path).with_context(|| path.display().to_string())?;
     let mut header: Vec<&str> = axes.iter().map(|a| a.key.as_str()).collect();
     header.extend(COLUMNS.iter().map(|c| c.0));
     header.extend(["pareto", "feasible"]);
-    w.write_record(&header).map_err(|e| e.to_string())?;
+    w.write_record(&header)?;
     for r in rows {
         let mut rec = r.settings.clone();
         rec.extend(
@@ -119,9 +122,10 @@ fn write_csv(path: &std::path::Path, axes: &[Axis], rows: &[SweepRow]) -> Result
         );
         rec.push(r.pareto.to_string());
         rec.push(r.feasible.to_string());
-        w.write_record(&rec).map_err(|e| e.to_string())?;
+        w.write_record(&rec)?;
     }
-    w.flush().map_err(|e| e.to_string())
+    w.flush()?;
+    Ok(())
 }
 
 fn markdown(name: &str, axes: &[Axis], rows: &[SweepRow], objective: &Objective) -> String {

@@ -60,25 +60,40 @@ pub fn write_histograms<W: Write>(
     out.write_all(&text)
 }
 
+/// Why `histograms.hlog` could not be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadHistogramsError {
+    /// A line is not an interval-log entry.
+    #[error("not a histogram log entry ({0})")]
+    BadEntry(String),
+    /// An entry has no tag, so it cannot be told which histogram it is.
+    #[error("an entry without a tag")]
+    Untagged,
+    /// An entry's histogram is not base64.
+    #[error("{0}")]
+    Base64(#[from] base64::DecodeError),
+    /// An entry's histogram does not decode.
+    #[error("a histogram does not decode ({0})")]
+    Decode(String),
+}
+
 /// Reads what [`write_histograms`] wrote.
-pub fn read_histograms(text: &[u8]) -> Result<NamedHistograms, String> {
+pub fn read_histograms(text: &[u8]) -> Result<NamedHistograms, ReadHistogramsError> {
     let mut de = Deserializer::new();
     let mut out = Vec::new();
     for entry in IntervalLogIterator::new(text) {
-        let entry = entry.map_err(|e| format!("{e:?}"))?;
+        let entry = entry.map_err(|e| ReadHistogramsError::BadEntry(format!("{e:?}")))?;
         let LogEntry::Interval(h) = entry else {
             continue;
         };
         let name = h
             .tag()
             .map(|t| t.as_str().to_string())
-            .ok_or("an entry without a tag")?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(h.encoded_histogram())
-            .map_err(|e| e.to_string())?;
+            .ok_or(ReadHistogramsError::Untagged)?;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(h.encoded_histogram())?;
         let hist: Histogram<u64> = de
             .deserialize(&mut bytes.as_slice())
-            .map_err(|e| format!("{name}: {e:?}"))?;
+            .map_err(|e| ReadHistogramsError::Decode(format!("{name}: {e:?}")))?;
         out.push((name, hist));
     }
     Ok(out)

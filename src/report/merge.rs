@@ -10,13 +10,53 @@ use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
 use hdrhistogram::Histogram;
 
 use super::counters::Counters;
-use super::load::{load_recorded, load_summary};
+use super::load::{load_recorded, load_summary, LoadError};
 use super::recovery::recoveries_of;
 use super::summary::{Fleet, Percentiles, Quota, Summary, ThresholdResult};
 use super::Recorded;
 use crate::record::new_histogram;
 use crate::record::IntervalRow;
-use crate::scenario::Condition;
+use crate::scenario::{Condition, ConditionError};
+
+/// Why a fleet's runs could not be merged.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    /// A node's directory does not read.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// A node's directory predates `histograms.hlog`.
+    #[error("{0}: no histograms.hlog, so its percentiles cannot be merged exactly (run it again with this version of gauntlet)")]
+    NoHistograms(String),
+    /// No directories.
+    #[error("nothing to merge")]
+    Nothing,
+    /// Two nodes ran different scenarios or modes.
+    #[error("{first} is {first_run}, {other} {other_run}: only one scenario's nodes merge")]
+    Unlike {
+        /// The first node's directory.
+        first: String,
+        /// What it ran: `a sim run of "name"`.
+        first_run: String,
+        /// The other node's directory.
+        other: String,
+        /// What that one ran.
+        other_run: String,
+    },
+    /// Two nodes' rows cover intervals of different lengths.
+    #[error("{0} and {1} have different report intervals")]
+    Intervals(String, String),
+    /// Histograms that do not add or encode (a damaged file).
+    #[error("{0}")]
+    Histogram(String),
+    /// A threshold in a node's summary no longer reads.
+    #[error("threshold {metric}: {source}")]
+    Threshold {
+        /// The threshold's metric.
+        metric: String,
+        /// Why its condition does not read.
+        source: ConditionError,
+    },
+}
 
 /// One node's run directory, read back.
 #[derive(Debug)]
@@ -30,15 +70,11 @@ pub struct NodeRun {
 }
 
 /// Reads a run directory for merging; it must have `histograms.hlog`.
-pub fn load_node(dir: &Path) -> Result<NodeRun, String> {
+pub fn load_node(dir: &Path) -> Result<NodeRun, MergeError> {
     let summary = load_summary(dir)?;
     let recorded = load_recorded(dir, &summary)?;
     if recorded.histograms.is_empty() {
-        return Err(format!(
-            "{}: no histograms.hlog, so its percentiles cannot be merged exactly (run it again \
-             with this version of gauntlet)",
-            dir.display()
-        ));
+        return Err(MergeError::NoHistograms(dir.display().to_string()));
     }
     Ok(NodeRun {
         dir: dir.display().to_string(),
@@ -47,11 +83,12 @@ pub fn load_node(dir: &Path) -> Result<NodeRun, String> {
     })
 }
 
-fn add_into(into: &mut Histogram<u64>, h: &Histogram<u64>) -> Result<(), String> {
-    into.add(h).map_err(|e| format!("adding histograms: {e:?}"))
+fn add_into(into: &mut Histogram<u64>, h: &Histogram<u64>) -> Result<(), MergeError> {
+    into.add(h)
+        .map_err(|e| MergeError::Histogram(format!("adding histograms: {e:?}")))
 }
 
-fn merge_histograms(nodes: &[NodeRun]) -> Result<BTreeMap<String, Histogram<u64>>, String> {
+fn merge_histograms(nodes: &[NodeRun]) -> Result<BTreeMap<String, Histogram<u64>>, MergeError> {
     let mut out: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
     for n in nodes {
         for (name, h) in &n.recorded.histograms {
@@ -71,7 +108,7 @@ fn breaker_rank(s: &str) -> u8 {
 
 /// Adds the nodes' rows interval by interval; a node that started later is shifted by whole
 /// intervals (its Unix start time against the earliest node's).
-fn merge_rows(nodes: &[NodeRun], interval: Duration) -> Result<Vec<IntervalRow>, String> {
+fn merge_rows(nodes: &[NodeRun], interval: Duration) -> Result<Vec<IntervalRow>, MergeError> {
     let step = interval.as_secs_f64().max(1e-9);
     let first = nodes
         .iter()
@@ -113,9 +150,10 @@ fn merge_rows(nodes: &[NodeRun], interval: Duration) -> Result<Vec<IntervalRow>,
                 (a, b) => a.or(b),
             };
             if !r.histogram.is_empty() {
-                let h: Histogram<u64> = de
-                    .deserialize(&mut r.histogram.as_slice())
-                    .map_err(|e| format!("{}: interval histogram: {e:?}", n.dir))?;
+                let h: Histogram<u64> =
+                    de.deserialize(&mut r.histogram.as_slice()).map_err(|e| {
+                        MergeError::Histogram(format!("{}: interval histogram: {e:?}", n.dir))
+                    })?;
                 add_into(hist, &h)?;
             }
         }
@@ -131,7 +169,7 @@ fn merge_rows(nodes: &[NodeRun], interval: Duration) -> Result<Vec<IntervalRow>,
         }
         let mut bytes = Vec::new();
         ser.serialize(&hist, &mut bytes)
-            .map_err(|e| format!("encoding a histogram: {e:?}"))?;
+            .map_err(|e| MergeError::Histogram(format!("encoding a histogram: {e:?}")))?;
         row.histogram = bytes;
         rows.push(row);
     }
@@ -139,24 +177,19 @@ fn merge_rows(nodes: &[NodeRun], interval: Duration) -> Result<Vec<IntervalRow>,
 }
 
 /// Checks that the nodes ran one scenario in one mode with one report interval.
-fn check_alike(first: &NodeRun, nodes: &[NodeRun]) -> Result<(), String> {
+fn check_alike(first: &NodeRun, nodes: &[NodeRun]) -> Result<(), MergeError> {
     for n in nodes {
         if n.summary.scenario != first.summary.scenario || n.summary.mode != first.summary.mode {
-            return Err(format!(
-                "{} is a {} run of {:?}, {} a {} run of {:?}: only one scenario's nodes merge",
-                first.dir,
-                first.summary.mode,
-                first.summary.scenario,
-                n.dir,
-                n.summary.mode,
-                n.summary.scenario
-            ));
+            let run = |s: &Summary| format!("a {} run of {:?}", s.mode, s.scenario);
+            return Err(MergeError::Unlike {
+                first: first.dir.clone(),
+                first_run: run(&first.summary),
+                other: n.dir.clone(),
+                other_run: run(&n.summary),
+            });
         }
         if n.recorded.interval != first.recorded.interval {
-            return Err(format!(
-                "{} and {} have different report intervals",
-                first.dir, n.dir
-            ));
+            return Err(MergeError::Intervals(first.dir.clone(), n.dir.clone()));
         }
     }
     Ok(())
@@ -209,9 +242,9 @@ fn apply_histograms(s: &mut Summary, hists: &BTreeMap<String, Histogram<u64>>, c
 }
 
 /// The fleet's summary and recorded data from its nodes' runs.
-pub fn merge(nodes: &[NodeRun]) -> Result<(Summary, Recorded), String> {
+pub fn merge(nodes: &[NodeRun]) -> Result<(Summary, Recorded), MergeError> {
     let Some(first) = nodes.first() else {
-        return Err("nothing to merge".into());
+        return Err(MergeError::Nothing);
     };
     check_alike(first, &nodes[1..])?;
     let interval = first.recorded.interval;
@@ -260,10 +293,14 @@ pub fn merge(nodes: &[NodeRun]) -> Result<(Summary, Recorded), String> {
 }
 
 /// A threshold checked again on the merged figures.
-fn recheck(s: &Summary, t: &ThresholdResult) -> Result<ThresholdResult, String> {
-    let cond: Condition = format!("{} {}", t.op, t.limit)
-        .parse()
-        .map_err(|e| format!("threshold {}: {e}", t.metric))?;
+fn recheck(s: &Summary, t: &ThresholdResult) -> Result<ThresholdResult, MergeError> {
+    let cond: Condition =
+        format!("{} {}", t.op, t.limit)
+            .parse()
+            .map_err(|source| MergeError::Threshold {
+                metric: t.metric.clone(),
+                source,
+            })?;
     let actual = s.metric(&t.metric);
     Ok(ThresholdResult {
         actual,

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::client::ClientConfig;
 pub use fleet::{FleetError, NodeSlot};
-pub use thresholds::{Condition, MetricName, Op, METRICS};
+pub use thresholds::{Condition, ConditionError, MetricName, Op, METRICS};
 pub use upstream::UpstreamSpec;
 pub use workload::{
     Arrivals, DurationSpec, EndUsers, LoadModel, PromptSpec, Stage, Tenant, TurnSpec, WorkloadSpec,

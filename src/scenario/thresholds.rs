@@ -111,9 +111,20 @@ pub struct Condition {
     pub text: String,
 }
 
+/// Why a threshold's condition could not be read; the message names the text and what to write.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConditionError {
+    /// It does not start with a comparison.
+    #[error("threshold {0:?}: start with <, <=, > or >= (like \"< 3s\")")]
+    NoComparison(String),
+    /// What follows the comparison is not a finite limit.
+    #[error("threshold {0:?}: the limit must be a number, a percentage (5%), a rate (5/s) or a duration (3s)")]
+    BadLimit(String),
+}
+
 impl std::str::FromStr for Condition {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
+    type Err = ConditionError;
+    fn from_str(text: &str) -> Result<Self, ConditionError> {
         let t = text.trim();
         let (op, rest) = if let Some(r) = t.strip_prefix("<=") {
             (Op::Le, r)
@@ -124,9 +135,7 @@ impl std::str::FromStr for Condition {
         } else if let Some(r) = t.strip_prefix('>') {
             (Op::Gt, r)
         } else {
-            return Err(format!(
-                "threshold {text:?}: start with <, <=, > or >= (like \"< 3s\")"
-            ));
+            return Err(ConditionError::NoComparison(text.to_string()));
         };
         let v = rest.trim();
         let limit = if let Some(p) = v.strip_suffix('%') {
@@ -138,9 +147,9 @@ impl std::str::FromStr for Condition {
         } else {
             parse_duration(v).ok().map(|d| d.as_secs_f64() * 1000.0)
         };
-        let limit = limit.filter(|l| l.is_finite()).ok_or_else(|| {
-            format!("threshold {text:?}: the limit must be a number, a percentage (5%), a rate (5/s) or a duration (3s)")
-        })?;
+        let limit = limit
+            .filter(|l| l.is_finite())
+            .ok_or_else(|| ConditionError::BadLimit(text.to_string()))?;
         Ok(Condition {
             op,
             limit,

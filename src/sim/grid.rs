@@ -13,20 +13,61 @@ pub struct Axis {
     pub values: Vec<String>,
 }
 
+/// Why a `--set` argument could not be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AxisError {
+    /// No `=`.
+    #[error("--set {0:?}: write key=value1,value2")]
+    NoValues(String),
+    /// An empty key or an empty segment in it.
+    #[error("--set {0:?}: the key must be a dotted path like client.retry.max_attempts")]
+    BadKey(String),
+    /// An empty value in the list.
+    #[error("--set {0:?}: a value is empty")]
+    EmptyValue(String),
+}
+
+/// Why a value could not be set at a dotted path of a scenario.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SetError {
+    /// The path has no segments.
+    #[error("empty key")]
+    EmptyKey,
+    /// A segment under an array is not a number.
+    #[error("{path}: {segment:?} is not an index")]
+    NotAnIndex {
+        /// The whole path.
+        path: String,
+        /// The segment.
+        segment: String,
+    },
+    /// An index past the array's end.
+    #[error("{path}: index {index} out of range (the array has {len})")]
+    OutOfRange {
+        /// The whole path.
+        path: String,
+        /// The index.
+        index: usize,
+        /// The array's length.
+        len: usize,
+    },
+    /// A segment under a string, number or boolean.
+    #[error("{0}: cannot set a key inside a plain value")]
+    InsidePlainValue(String),
+}
+
 /// Reads `key=v1,v2,...`.
-pub fn parse_axis(arg: &str) -> Result<Axis, String> {
+pub fn parse_axis(arg: &str) -> Result<Axis, AxisError> {
     let (key, values) = arg
         .split_once('=')
-        .ok_or_else(|| format!("--set {arg:?}: write key=value1,value2"))?;
+        .ok_or_else(|| AxisError::NoValues(arg.to_string()))?;
     let key = key.trim();
     if key.is_empty() || key.split('.').any(str::is_empty) {
-        return Err(format!(
-            "--set {arg:?}: the key must be a dotted path like client.retry.max_attempts"
-        ));
+        return Err(AxisError::BadKey(arg.to_string()));
     }
     let values: Vec<String> = values.split(',').map(|v| v.trim().to_string()).collect();
     if values.iter().any(String::is_empty) {
-        return Err(format!("--set {arg:?}: a value is empty"));
+        return Err(AxisError::EmptyValue(arg.to_string()));
     }
     Ok(Axis {
         key: key.to_string(),
@@ -43,13 +84,13 @@ pub fn toml_value(text: &str) -> Value {
 }
 
 /// Sets `path` in `root`, creating tables on the way; numeric segments index arrays.
-pub fn set_path(root: &mut Table, path: &str, value: Value) -> Result<(), String> {
+pub fn set_path(root: &mut Table, path: &str, value: Value) -> Result<(), SetError> {
     let parts: Vec<&str> = path.split('.').collect();
     set_in_table(root, &parts, value, path)
 }
 
-fn set_in_table(t: &mut Table, parts: &[&str], value: Value, path: &str) -> Result<(), String> {
-    let (first, rest) = parts.split_first().ok_or("empty key")?;
+fn set_in_table(t: &mut Table, parts: &[&str], value: Value, path: &str) -> Result<(), SetError> {
+    let (first, rest) = parts.split_first().ok_or(SetError::EmptyKey)?;
     if rest.is_empty() {
         t.insert((*first).to_string(), value);
         return Ok(());
@@ -60,18 +101,21 @@ fn set_in_table(t: &mut Table, parts: &[&str], value: Value, path: &str) -> Resu
     set_in_value(child, rest, value, path)
 }
 
-fn set_in_value(v: &mut Value, parts: &[&str], value: Value, path: &str) -> Result<(), String> {
+fn set_in_value(v: &mut Value, parts: &[&str], value: Value, path: &str) -> Result<(), SetError> {
     match v {
         Value::Table(t) => set_in_table(t, parts, value, path),
         Value::Array(a) => {
-            let (first, rest) = parts.split_first().ok_or("empty key")?;
-            let i: usize = first
-                .parse()
-                .map_err(|_| format!("{path}: {first:?} is not an index"))?;
+            let (first, rest) = parts.split_first().ok_or(SetError::EmptyKey)?;
+            let i: usize = first.parse().map_err(|_| SetError::NotAnIndex {
+                path: path.to_string(),
+                segment: (*first).to_string(),
+            })?;
             let len = a.len();
-            let item = a
-                .get_mut(i)
-                .ok_or_else(|| format!("{path}: index {i} out of range (the array has {len})"))?;
+            let item = a.get_mut(i).ok_or_else(|| SetError::OutOfRange {
+                path: path.to_string(),
+                index: i,
+                len,
+            })?;
             if rest.is_empty() {
                 *item = value;
                 Ok(())
@@ -79,7 +123,7 @@ fn set_in_value(v: &mut Value, parts: &[&str], value: Value, path: &str) -> Resu
                 set_in_value(item, rest, value, path)
             }
         }
-        _ => Err(format!("{path}: cannot set a key inside a plain value")),
+        _ => Err(SetError::InsidePlainValue(path.to_string())),
     }
 }
 

@@ -8,7 +8,8 @@ use std::sync::Mutex;
 use serde::Serialize;
 use toml::Table;
 
-use super::grid::{combinations, set_path, toml_value, Axis};
+use super::grid::{combinations, set_path, toml_value, Axis, SetError};
+use crate::driver::run::RunError;
 use crate::report::Summary;
 use crate::scenario::{Condition, Scenario, METRICS};
 
@@ -37,11 +38,44 @@ pub struct Objective {
     pub constraints: Vec<(String, Condition)>,
 }
 
+/// Why an `--objective` could not be read: the text and what was wrong with it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("--objective {text:?}: {problem} (like \"min latency.p99 where error_rate < 1%\")")]
+pub struct ObjectiveError {
+    /// The objective as written.
+    pub text: String,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+/// Why the variants of a sweep could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum VariantError {
+    /// The scenario file is not TOML.
+    #[error("{path}: {source}")]
+    Toml {
+        /// The scenario file.
+        path: String,
+        /// Where and why.
+        source: toml::de::Error,
+    },
+    /// A `--set` key cannot be set.
+    #[error(transparent)]
+    Set(#[from] SetError),
+    /// A variant does not serialise back to TOML.
+    #[error("{0}")]
+    Serialise(#[from] toml::ser::Error),
+    /// A variant is not a valid scenario (the error names its settings).
+    #[error(transparent)]
+    Scenario(#[from] crate::scenario::ConfigError),
+}
+
 impl std::str::FromStr for Objective {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let err = |m: &str| {
-            format!("--objective {s:?}: {m} (like \"min latency.p99 where error_rate < 1%\")")
+    type Err = ObjectiveError;
+    fn from_str(s: &str) -> Result<Self, ObjectiveError> {
+        let err = |m: &str| ObjectiveError {
+            text: s.to_string(),
+            problem: m.to_string(),
         };
         let (head, constraints) = match s.split_once(" where ") {
             Some((h, c)) => (h, Some(c)),
@@ -73,7 +107,7 @@ impl std::str::FromStr for Objective {
             }
             parsed.push((
                 m.to_string(),
-                cond.parse::<Condition>().map_err(|e| err(&e))?,
+                cond.parse::<Condition>().map_err(|e| err(&e.to_string()))?,
             ));
         }
         Ok(Self {
@@ -89,8 +123,11 @@ pub fn variants(
     text: &str,
     path: &str,
     axes: &[Axis],
-) -> Result<Vec<(Vec<String>, Scenario)>, String> {
-    let base: Table = toml::from_str(text).map_err(|e| format!("{path}: {e}"))?;
+) -> Result<Vec<(Vec<String>, Scenario)>, VariantError> {
+    let base: Table = toml::from_str(text).map_err(|source| VariantError::Toml {
+        path: path.to_string(),
+        source,
+    })?;
     combinations(axes)
         .into_iter()
         .map(|combo| {
@@ -98,17 +135,32 @@ pub fn variants(
             for (axis, v) in axes.iter().zip(&combo) {
                 set_path(&mut t, &axis.key, toml_value(v))?;
             }
-            let text = toml::to_string(&t).map_err(|e| e.to_string())?;
+            let text = toml::to_string(&t)?;
             let label: Vec<String> = axes
                 .iter()
                 .zip(&combo)
                 .map(|(a, v)| format!("{}={v}", a.key))
                 .collect();
-            let scenario = Scenario::parse(&text, &format!("{path} with {}", label.join(" ")))
-                .map_err(|e| e.to_string())?;
+            let scenario = Scenario::parse(&text, &format!("{path} with {}", label.join(" ")))?;
             Ok((combo, scenario))
         })
         .collect()
+}
+
+/// Why a sweep's grid did not run through; names the variant.
+#[derive(Debug, thiserror::Error)]
+pub enum GridError {
+    /// A variant's simulation failed.
+    #[error("{}: {source}", settings.join(" "))]
+    Run {
+        /// The variant's values.
+        settings: Vec<String>,
+        /// Why it failed.
+        source: RunError,
+    },
+    /// A variant was never run (its thread stopped early).
+    #[error("{}: did not run", .0.join(" "))]
+    NotRun(Vec<String>),
 }
 
 /// Runs every variant in simulation on `jobs` threads; `progress` is called after each.
@@ -116,11 +168,11 @@ pub fn run_grid(
     variants: Vec<(Vec<String>, Scenario)>,
     jobs: usize,
     progress: &(dyn Fn(usize) + Sync),
-) -> Result<Vec<SweepRow>, String> {
+) -> Result<Vec<SweepRow>, GridError> {
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<Summary, String>>>> =
-        Mutex::new(vec![None; variants.len()]);
+    type Outcome = Option<Result<Summary, RunError>>;
+    let results: Mutex<Vec<Outcome>> = Mutex::new((0..variants.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
             scope.spawn(|| loop {
@@ -129,8 +181,7 @@ pub fn run_grid(
                     break;
                 };
                 let result = super::run(scenario, std::future::pending())
-                    .map(|r| Summary::build(scenario, &r, "sim"))
-                    .map_err(|e| e.to_string());
+                    .map(|r| Summary::build(scenario, &r, "sim"));
                 results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(result);
                 progress(done.fetch_add(1, Ordering::Relaxed) + 1);
             });
@@ -139,7 +190,11 @@ pub fn run_grid(
     let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
     let mut rows = Vec::with_capacity(variants.len());
     for ((settings, _), r) in variants.into_iter().zip(results) {
-        let summary = r.ok_or("a variant did not run")??;
+        let summary = match r {
+            Some(Ok(summary)) => summary,
+            Some(Err(source)) => return Err(GridError::Run { settings, source }),
+            None => return Err(GridError::NotRun(settings)),
+        };
         rows.push(SweepRow {
             settings,
             summary,
