@@ -5,10 +5,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::progress::Progress;
 use super::{RunArgs, EXIT_USAGE};
+use crate::driver::run::RunError;
 use crate::driver::{self, RunOptions, Target};
+use crate::record::RunResult;
 use crate::report::summary::Fleet;
-use crate::report::{self, Summary};
-use crate::scenario::{FleetError, NodeSlot, Scenario};
+use crate::report::{self, ReportError, Summary};
+use crate::scenario::{ConfigError, FleetError, NodeSlot, Scenario};
 
 /// `YYYYMMDDTHHMMSSZ` of Unix seconds (civil-from-days, no time-zone database needed).
 pub fn utc_stamp(secs: u64) -> String {
@@ -44,15 +46,36 @@ fn fleet_slot(args: &RunArgs, scenario: &mut Scenario) -> Result<Option<NodeSlot
     Ok(Some(slot))
 }
 
+/// Why `gauntlet run` stopped before writing a report (each is a usage or config error, exit 2).
+#[derive(Debug, thiserror::Error)]
+enum RunCmdError {
+    /// The scenario file: its message names the file, line and column.
+    #[error("{0}")]
+    Scenario(#[from] ConfigError),
+    /// `--node-id`, `--nodes` or `--redis`.
+    #[error("gauntlet: {0}")]
+    Fleet(#[from] FleetError),
+    /// The run could not start or failed.
+    #[error("gauntlet: {0}")]
+    Run(#[from] RunError),
+    /// The report could not be written.
+    #[error("gauntlet: writing the report: {0}")]
+    Report(#[from] ReportError),
+}
+
 /// Runs the scenario and writes its report; returns the exit code.
 pub fn run(args: RunArgs) -> u8 {
-    let mut scenario = match Scenario::load(&args.scenario) {
-        Ok(s) => s,
+    match run_and_report(&args) {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("{e}");
-            return EXIT_USAGE;
+            EXIT_USAGE
         }
-    };
+    }
+}
+
+fn run_and_report(args: &RunArgs) -> Result<u8, RunCmdError> {
+    let mut scenario = Scenario::load(&args.scenario)?;
     if let Some(seed) = args.seed {
         scenario.seed = seed;
     }
@@ -61,13 +84,7 @@ pub fn run(args: RunArgs) -> u8 {
     }
     // A node's own draws use a stream derived from this; the report names the fleet's seed.
     let fleet_seed = scenario.seed;
-    let slot = match fleet_slot(&args, &mut scenario) {
-        Ok(slot) => slot,
-        Err(e) => {
-            eprintln!("gauntlet: {e}");
-            return EXIT_USAGE;
-        }
-    };
+    let slot = fleet_slot(args, &mut scenario)?;
     // The only wall-clock reads: the report directory's name and the mock's `created` base.
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -78,60 +95,9 @@ pub fn run(args: RunArgs) -> u8 {
         PathBuf::from("reports").join(format!("{}-{}{node}", scenario.name, utc_stamp(now)))
     });
     let (result, mode) = if args.sim {
-        (crate::sim::run(&scenario, crate::sim::ctrl_c()), "sim")
+        (crate::sim::run(&scenario, crate::sim::ctrl_c())?, "sim")
     } else {
-        let ctrl_c = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        let progress = Progress::for_stderr(args.quiet, scenario.duration.0);
-        let interval = scenario.report.interval.0;
-        let shown = progress.clone();
-        let threads = args
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-            .max(1);
-        let options = RunOptions {
-            target: args
-                .target
-                .clone()
-                .map_or(Target::Embedded, Target::External),
-            allow_remote: args.allow_remote,
-            epoch_secs: now,
-            on_interval: Some(Box::new(move |row, open| {
-                shown.interval(row, interval, open)
-            })),
-            // One thread per thread: each sends its share of the workload on a runtime of its
-            // own. This runtime keeps the embedded mock, the interval ticker and Ctrl-C.
-            threads,
-        };
-        let runtime = match tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build()
-        {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("gauntlet: cannot start the runtime: {e}");
-                return EXIT_USAGE;
-            }
-        };
-        // The run goes on a worker thread, not on this one: when it runs on this runtime (a
-        // Redis-backed client) the schedule loop would otherwise be one thread more, woken by
-        // the timer for every arrival and waking a worker for every request it starts.
-        let on_worker = scenario.clone();
-        let task = runtime.spawn(async move { driver::run(&on_worker, options, ctrl_c).await });
-        let result = runtime
-            .block_on(task)
-            .unwrap_or_else(|e| Err(driver::run::RunError::Panicked(e.to_string())));
-        progress.finish();
-        (result, "real")
-    };
-    let result = match result {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("gauntlet: {e}");
-            return EXIT_USAGE;
-        }
+        (run_real(args, &scenario, now)?, "real")
     };
     let mut summary = Summary::build(&scenario, &result, mode);
     if slot.is_some() {
@@ -142,11 +108,52 @@ pub fn run(args: RunArgs) -> u8 {
         node_id: Some(s.id),
         merged_from: Vec::new(),
     });
-    if let Err(e) = report::write_run(&out, &summary, &report::Recorded::of(&result)) {
-        eprintln!("gauntlet: writing the report: {e}");
-        return EXIT_USAGE;
-    }
-    super::report_written(&summary, &out)
+    report::write_run(&out, &summary, &report::Recorded::of(&result))?;
+    Ok(super::report_written(&summary, &out))
+}
+
+/// A real run on a multi-thread runtime of `--threads` workers, with progress on stderr and
+/// Ctrl-C ending it early.
+fn run_real(args: &RunArgs, scenario: &Scenario, now: u64) -> Result<RunResult, RunError> {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let progress = Progress::for_stderr(args.quiet, scenario.duration.0);
+    let interval = scenario.report.interval.0;
+    let shown = progress.clone();
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max(1);
+    let options = RunOptions {
+        target: args
+            .target
+            .clone()
+            .map_or(Target::Embedded, Target::External),
+        allow_remote: args.allow_remote,
+        epoch_secs: now,
+        on_interval: Some(Box::new(move |row, open| {
+            shown.interval(row, interval, open)
+        })),
+        // Each driver thread sends its share of the workload on a runtime of its own; this
+        // runtime keeps the embedded mock, the interval ticker and Ctrl-C.
+        threads,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .map_err(RunError::Runtime)?;
+    // The run goes on a worker thread, not on this one: when it runs on this runtime (a
+    // Redis-backed client) the schedule loop would otherwise be one thread more, woken by
+    // the timer for every arrival and waking a worker for every request it starts.
+    let on_worker = scenario.clone();
+    let task = runtime.spawn(async move { driver::run(&on_worker, options, ctrl_c).await });
+    let result = runtime
+        .block_on(task)
+        .unwrap_or_else(|e| Err(RunError::Panicked(e.to_string())));
+    progress.finish();
+    result
 }
 
 #[cfg(test)]

@@ -34,9 +34,12 @@ pub enum RunError {
     /// The run's task panicked (a bug): reported instead of aborting without a report.
     #[error("the run failed: {0}")]
     Panicked(String),
-    /// A driver thread or its runtime could not start.
+    /// A driver thread or its runtime could not start (the system's thread or file limit).
     #[error("starting a driver thread: {0}")]
-    Threads(String),
+    Threads(#[source] std::io::Error),
+    /// The run's own runtime could not be built (the system's thread or file limit).
+    #[error("starting the runtime: {0}")]
+    Runtime(#[source] std::io::Error),
     /// A simulation of a scenario whose limiter or cache keeps state in Redis: virtual time
     /// cannot run another process's clock.
     #[error("--sim runs in one process on virtual time; it cannot share state in Redis (drop --redis, limiter.backend = \"redis\" and [client.cache.redis])")]

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mock_upstream::faults::FaultConfig;
 use mock_upstream::server::{MockOptions, MockState, RunningMock};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
@@ -23,7 +24,7 @@ use super::threads::{run_threads, DriverThread, StopSignal, ThreadEnd};
 use super::workload::{PromptPool, SessionFactory};
 use crate::client::stack::stream_seed;
 use crate::client::transport::{http_transport, HttpTransportConfig, Transport};
-use crate::client::{ClientStack, SharedObserver, StackError};
+use crate::client::{ClientConfig, ClientStack, SharedObserver, StackError};
 use crate::record::{EventWindow, IntervalRow, RunResult};
 use crate::scenario::{LoadModel, Scenario};
 
@@ -94,18 +95,9 @@ fn check_target(url: &str, allow_remote: bool) -> Result<(), RunError> {
     }
 }
 
-/// Runs `scenario` until it ends or `stop` completes (Ctrl-C).
-pub async fn run(
-    scenario: &Scenario,
-    options: RunOptions,
-    stop: impl Future<Output = ()>,
-) -> Result<RunResult, RunError> {
-    let seed = scenario.seed;
-    let faults = scenario
-        .upstream
-        .fault_config(seed)
-        .map_err(RunError::Upstream)?;
-    let events: Vec<EventWindow> = faults
+/// The scripted events of the timeline, for reports.
+fn events_of(faults: &FaultConfig) -> Vec<EventWindow> {
+    faults
         .spec()
         .timeline
         .iter()
@@ -115,119 +107,114 @@ pub async fn run(
             at_s: e.at.as_secs_f64(),
             until_s: e.until.map(|u| u.as_secs_f64()),
         })
-        .collect();
-    let options_epoch = options.epoch_secs;
-    let mock_options = MockOptions {
-        seed: Some(seed),
-        admin_token: None,
-        epoch_secs: options.epoch_secs,
-    };
-    let mut client = scenario.client.clone();
-    let target = match (&options.target, &scenario.upstream.target) {
-        (Target::InProcess, Some(url)) => return Err(RunError::SimNeedsMock(url.clone())),
-        (Target::InProcess, _) if client.uses_redis() => return Err(RunError::SimNeedsLocal),
-        (Target::External(url), _) => Target::External(url.clone()),
-        (Target::Embedded, Some(url)) => Target::External(url.clone()),
-        (t, _) => t.clone(),
-    };
-    // A Redis connection's task runs on the runtime that opened it and would die with that
-    // thread's runtime; the simulation is one runtime on virtual time. Both run on the caller's.
-    let threads = if matches!(target, Target::InProcess) || client.uses_redis() {
-        0
-    } else {
-        options.threads
-    };
-    let (mock, state, transport): (Option<RunningMock>, Option<MockState>, Option<Transport>) =
-        match &target {
-            Target::Embedded => {
-                let m = RunningMock::start_local(faults, mock_options).await?;
-                client.adapter.base_url = m.url.clone();
-                let state = m.state.clone();
-                (Some(m), Some(state), None)
-            }
-            Target::InProcess => {
-                let state = MockState::new(faults, mock_options);
-                let router = mock_upstream::server::router(state.clone());
-                client.adapter.base_url = "http://in-process".into();
-                (
-                    None,
-                    Some(state),
-                    Some(crate::in_process::in_process_transport(router)),
-                )
-            }
-            Target::External(url) => {
-                check_target(url, options.allow_remote)?;
-                client.adapter.base_url = url.clone();
-                if client.adapter.api_key.is_none() {
-                    client.adapter.api_key = scenario.upstream.api_keys.first().cloned();
-                }
-                (None, None, None)
-            }
-        };
+        .collect()
+}
 
-    let pool = match &scenario.workload.prompts.file {
+/// Where this run's requests really go: a scenario's `[upstream] target` overrides the
+/// embedded mock, and a simulation can use neither an external server nor Redis.
+fn resolve_target(options: &RunOptions, scenario: &Scenario) -> Result<Target, RunError> {
+    match (&options.target, &scenario.upstream.target) {
+        (Target::InProcess, Some(url)) => Err(RunError::SimNeedsMock(url.clone())),
+        (Target::InProcess, _) if scenario.client.uses_redis() => Err(RunError::SimNeedsLocal),
+        (Target::External(url), _) => Ok(Target::External(url.clone())),
+        (Target::Embedded, Some(url)) => Ok(Target::External(url.clone())),
+        (t, _) => Ok(t.clone()),
+    }
+}
+
+/// The upstream a run talks to: the embedded mock (kept alive for the run), its state (for
+/// its counters and timeline), and the transport to it when it is in-process.
+struct Upstream {
+    mock: Option<RunningMock>,
+    state: Option<MockState>,
+    transport: Option<Transport>,
+}
+
+/// Starts the upstream for `target` and points `client` at it.
+async fn start_upstream(
+    target: &Target,
+    faults: FaultConfig,
+    mock_options: MockOptions,
+    scenario: &Scenario,
+    allow_remote: bool,
+    client: &mut ClientConfig,
+) -> Result<Upstream, RunError> {
+    Ok(match target {
+        Target::Embedded => {
+            let m = RunningMock::start_local(faults, mock_options).await?;
+            client.adapter.base_url = m.url.clone();
+            let state = m.state.clone();
+            Upstream {
+                mock: Some(m),
+                state: Some(state),
+                transport: None,
+            }
+        }
+        Target::InProcess => {
+            let state = MockState::new(faults, mock_options);
+            let router = mock_upstream::server::router(state.clone());
+            client.adapter.base_url = "http://in-process".into();
+            Upstream {
+                mock: None,
+                state: Some(state),
+                transport: Some(crate::in_process::in_process_transport(router)),
+            }
+        }
+        Target::External(url) => {
+            check_target(url, allow_remote)?;
+            client.adapter.base_url = url.clone();
+            if client.adapter.api_key.is_none() {
+                client.adapter.api_key = scenario.upstream.api_keys.first().cloned();
+            }
+            Upstream {
+                mock: None,
+                state: None,
+                transport: None,
+            }
+        }
+    })
+}
+
+/// The prompt pool: the scenario's prompts file, or the built-in prompts.
+fn load_prompts(scenario: &Scenario) -> Result<PromptPool, RunError> {
+    let prompts = &scenario.workload.prompts;
+    match &prompts.file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| RunError::Prompts(format!("{}: {e}", path.display())))?;
-            PromptPool::from_text(&text, scenario.workload.prompts.distinct)
-                .map_err(RunError::Prompts)?
+            PromptPool::from_text(&text, prompts.distinct).map_err(RunError::Prompts)
         }
-        None => PromptPool::built_in(scenario.workload.prompts.distinct),
-    };
-
-    let start = Instant::now();
-    let recorder = Arc::new(Recorder::new(start, scenario.report.interval.0));
-    let observer: SharedObserver = recorder.clone();
-    let builder = ClientStack::builder(&client)
-        .seed(stream_seed(seed, "client"))
-        .observer(observer)
-        .transport(match transport {
-            Some(t) => t,
-            None => http_transport(&HttpTransportConfig {
-                http2_only: client.adapter.http2,
-                pools: threads.max(1),
-                ..HttpTransportConfig::default()
-            })
-            .map_err(StackError::from)?,
-        });
-    let stack = builder.build()?;
-    // The mock's timeline starts with the run.
-    if let Some(s) = &state {
-        s.reset();
+        None => Ok(PromptPool::built_in(prompts.distinct)),
     }
-    // Checked once here; every thread builds its own factories.
-    SessionFactory::new(&scenario.workload, pool.clone(), seed, "").map_err(RunError::Prompts)?;
+}
 
-    let duration = scenario.duration.0;
-    let ctx = Arc::new(RunCtx {
-        stack,
-        recorder: recorder.clone(),
-        scenario: scenario.clone(),
-        pool,
-        start,
-        end: start + duration,
-        in_flight: Arc::new(Semaphore::new(scenario.workload.max_in_flight)),
-    });
-
-    let ticker = {
-        let recorder = recorder.clone();
-        let on_interval = options.on_interval;
-        tokio::spawn(async move {
-            let interval = recorder.interval();
-            let mut next = recorder.start() + interval;
-            loop {
-                sleep_until(next).await;
-                recorder.tick(next);
-                if let Some(cb) = &on_interval {
-                    if let Some(row) = recorder.last_row() {
-                        cb(&row, recorder.open());
-                    }
+/// Closes an interval at each interval's end, idle ones included, and reports it.
+fn spawn_ticker(
+    recorder: Arc<Recorder>,
+    on_interval: Option<IntervalCallback>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let interval = recorder.interval();
+        let mut next = recorder.start() + interval;
+        loop {
+            sleep_until(next).await;
+            recorder.tick(next);
+            if let Some(cb) = &on_interval {
+                if let Some(row) = recorder.last_row() {
+                    cb(&row, recorder.open());
                 }
-                next += interval;
             }
-        })
-    };
+            next += interval;
+        }
+    })
+}
 
+/// Sends the workload on `threads` driver threads (0: on this runtime) until it ends or `stop`.
+async fn drive(
+    ctx: Arc<RunCtx>,
+    threads: usize,
+    stop: impl Future<Output = ()>,
+) -> Result<ThreadEnd, RunError> {
     let (raise_stop, signal) = StopSignal::new();
     let work = move |thread: DriverThread| thread_work(ctx.clone(), thread, signal.clone());
     let ended = if threads == 0 {
@@ -240,22 +227,99 @@ pub async fn run(
     } else {
         until_done(run_threads(threads, work, &raise_stop), stop, &raise_stop).await
     };
+    Ok(ThreadEnd::merge(&ended?))
+}
+
+/// Runs `scenario` until it ends or `stop` completes (Ctrl-C).
+pub async fn run(
+    scenario: &Scenario,
+    options: RunOptions,
+    stop: impl Future<Output = ()>,
+) -> Result<RunResult, RunError> {
+    let seed = scenario.seed;
+    let faults = scenario
+        .upstream
+        .fault_config(seed)
+        .map_err(RunError::Upstream)?;
+    let events = events_of(&faults);
+    let mock_options = MockOptions {
+        seed: Some(seed),
+        admin_token: None,
+        epoch_secs: options.epoch_secs,
+    };
+    let target = resolve_target(&options, scenario)?;
+    let mut client = scenario.client.clone();
+    // A Redis connection's task runs on the runtime that opened it and would die with that
+    // thread's runtime; the simulation is one runtime on virtual time. Both run on the caller's.
+    let threads = if matches!(target, Target::InProcess) || client.uses_redis() {
+        0
+    } else {
+        options.threads
+    };
+    let upstream = start_upstream(
+        &target,
+        faults,
+        mock_options,
+        scenario,
+        options.allow_remote,
+        &mut client,
+    )
+    .await?;
+    let pool = load_prompts(scenario)?;
+
+    let start = Instant::now();
+    let recorder = Arc::new(Recorder::new(start, scenario.report.interval.0));
+    let observer: SharedObserver = recorder.clone();
+    let transport = match upstream.transport {
+        Some(t) => t,
+        None => http_transport(&HttpTransportConfig {
+            http2_only: client.adapter.http2,
+            pools: threads.max(1),
+            ..HttpTransportConfig::default()
+        })
+        .map_err(StackError::from)?,
+    };
+    let stack = ClientStack::builder(&client)
+        .seed(stream_seed(seed, "client"))
+        .observer(observer)
+        .transport(transport)
+        .build()?;
+    // The mock's timeline starts with the run.
+    if let Some(s) = &upstream.state {
+        s.reset();
+    }
+    // Checked once here; every driver thread builds its own factories.
+    SessionFactory::new(&scenario.workload, pool.clone(), seed, "").map_err(RunError::Prompts)?;
+
+    let duration = scenario.duration.0;
+    let ctx = Arc::new(RunCtx {
+        stack,
+        recorder: recorder.clone(),
+        scenario: scenario.clone(),
+        pool,
+        start,
+        end: start + duration,
+        in_flight: Arc::new(Semaphore::new(scenario.workload.max_in_flight)),
+    });
+    let ticker = spawn_ticker(recorder.clone(), options.on_interval);
+    let ended = drive(ctx, threads, stop).await;
     let finished = Instant::now();
     recorder.close(finished);
     ticker.abort();
-    let end = ThreadEnd::merge(&ended?);
+    let end = ended?;
     let (totals, rows) = recorder.finish(finished);
-    let (mock_stats, mock_keys) = match &state {
+    let (mock_stats, mock_keys) = match &upstream.state {
         Some(s) => (Some(s.stats()), s.key_usage()),
         None => (None, Vec::new()),
     };
-    drop(mock);
+    drop(upstream.mock);
+    let elapsed = finished.saturating_duration_since(start);
     Ok(RunResult {
         totals,
         rows,
-        elapsed: finished.saturating_duration_since(start),
+        elapsed,
         duration: if end.interrupted {
-            finished.saturating_duration_since(start).min(duration)
+            elapsed.min(duration)
         } else {
             duration
         },
@@ -266,7 +330,7 @@ pub async fn run(
         seed,
         max_lag: end.max_lag,
         interval: recorder.interval(),
-        epoch_secs: options_epoch,
+        epoch_secs: options.epoch_secs,
     })
 }
 

@@ -168,7 +168,7 @@ where
                 {
                     Ok(r) => r,
                     Err(e) => {
-                        let _ = tx.send(Err(e.to_string()));
+                        let _ = tx.send(Err(e));
                         return;
                     }
                 };
@@ -186,7 +186,7 @@ where
         match spawned {
             Ok(_) => pending.push(rx),
             Err(e) => {
-                failure = Some(RunError::Threads(e.to_string()));
+                failure = Some(RunError::Threads(e));
                 break;
             }
         }

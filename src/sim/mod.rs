@@ -25,7 +25,7 @@ pub fn run(scenario: &Scenario, stop: impl Future<Output = ()>) -> Result<RunRes
         .enable_time()
         .start_paused(true)
         .build()
-        .map_err(RunError::Mock)?;
+        .map_err(RunError::Runtime)?;
     let options = RunOptions {
         target: Target::InProcess,
         allow_remote: false,
