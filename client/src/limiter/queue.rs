@@ -1,5 +1,6 @@
-//! One limiter lane (global, or one per API key): a pacer and a bounded queue ordered by
-//! priority class, then by fair-share virtual time, then by arrival.
+//! One limiter queue (the only one with `scope = "global"`, one per API key with `per_key`): a
+//! pacer and the bounded set of requests waiting for its permits, ordered by priority class, then
+//! by fair-share virtual time, then by arrival.
 //!
 //! Fair share is start-time fair queueing with equal weights: each end user's next request gets
 //! the tag `max(virtual clock, that user's last tag) + 1`, so a heavy user's backlog queues behind
@@ -15,12 +16,13 @@ use tokio::time::Instant;
 use super::pacer::Pacer;
 use crate::observer::{Event, SharedObserver};
 
-/// Queue order: (priority class, virtual time, arrival).
-pub type QueueKey = (u8, u64, u64);
+/// Where a waiter stands: (priority class, virtual time, arrival), compared in that order, so
+/// the smallest place gets the next permit; also what a waiter that gives up is removed by.
+pub type Place = (u8, u64, u64);
 
-/// Queue settings of a lane.
+/// The part of `LimiterConfig` a queue needs, copied so each queue is built without the config.
 #[derive(Debug, Clone, Copy)]
-pub struct LaneSettings {
+pub struct QueueSettings {
     /// Longest a request may wait.
     pub max_wait: Duration,
     /// Most requests waiting.
@@ -31,12 +33,12 @@ pub struct LaneSettings {
     pub priorities: bool,
 }
 
-/// A lane's state.
+/// One pacer and its waiters; shared behind a mutex by the callers and the dispatcher task.
 #[derive(Debug)]
-pub struct Lane {
+pub struct Queue {
     pub(super) pacer: Box<dyn Pacer>,
-    settings: LaneSettings,
-    queue: BTreeMap<QueueKey, oneshot::Sender<()>>,
+    settings: QueueSettings,
+    waiting: BTreeMap<Place, oneshot::Sender<()>>,
     user_tags: HashMap<String, u64>,
     virtual_clock: u64,
     seq: u64,
@@ -44,24 +46,24 @@ pub struct Lane {
     observer: SharedObserver,
 }
 
-/// A request's place: admitted now, waiting, or refused.
+/// What [`Queue::enter`] decided for a request: go now, wait at a place, or be refused.
 #[derive(Debug)]
 pub enum Ticket {
     /// Go now.
     Now,
-    /// Wait for the dispatcher's signal; remove `key` if giving up.
-    Wait(QueueKey, oneshot::Receiver<()>),
+    /// Wait for the dispatcher's signal; [`Queue::leave`] this place if giving up.
+    Wait(Place, oneshot::Receiver<()>),
     /// Queue full, or the wait would exceed `max_wait`.
     Full,
 }
 
-impl Lane {
-    /// A lane around `pacer`.
-    pub fn new(pacer: Box<dyn Pacer>, settings: LaneSettings, observer: SharedObserver) -> Self {
+impl Queue {
+    /// An empty queue; its pacer starts full, so the first `burst` requests go at once.
+    pub fn new(pacer: Box<dyn Pacer>, settings: QueueSettings, observer: SharedObserver) -> Self {
         Self {
             pacer,
             settings,
-            queue: BTreeMap::new(),
+            waiting: BTreeMap::new(),
             user_tags: HashMap::new(),
             virtual_clock: 0,
             seq: 0,
@@ -73,11 +75,11 @@ impl Lane {
     /// Admits, enqueues or refuses a request; `class` 0 goes first. Returns whether a dispatcher
     /// must be started.
     pub fn enter(&mut self, now: Instant, class: u8, user: Option<&str>) -> (Ticket, bool) {
-        if self.queue.is_empty() && self.pacer.try_take(now).is_ok() {
+        if self.waiting.is_empty() && self.pacer.try_take(now).is_ok() {
             return (Ticket::Now, false);
         }
-        let estimate = self.pacer.interval().mul_f64(self.queue.len() as f64 + 1.0);
-        if self.queue.len() >= self.settings.queue_size || estimate > self.settings.max_wait {
+        let estimate = self.pacer.interval().mul_f64(self.waiting.len() as f64 + 1.0);
+        if self.waiting.len() >= self.settings.queue_size || estimate > self.settings.max_wait {
             return (Ticket::Full, false);
         }
         let class = if self.settings.priorities { class } else { 0 };
@@ -94,54 +96,54 @@ impl Lane {
             0
         };
         self.seq += 1;
-        let key = (class, tag, self.seq);
+        let place = (class, tag, self.seq);
         let (tx, rx) = oneshot::channel();
-        self.queue.insert(key, tx);
+        self.waiting.insert(place, tx);
         self.observer.on_event(&Event::QueueDepth {
-            depth: self.queue.len(),
+            depth: self.waiting.len(),
         });
         let start = !self.dispatching;
         self.dispatching = true;
-        (Ticket::Wait(key, rx), start)
+        (Ticket::Wait(place, rx), start)
     }
 
     /// A waiter gave up.
-    pub fn leave(&mut self, key: &QueueKey) {
-        self.queue.remove(key);
+    pub fn leave(&mut self, place: &Place) {
+        self.waiting.remove(place);
     }
 
     /// Requests waiting.
     pub fn depth(&self) -> usize {
-        self.queue.len()
+        self.waiting.len()
     }
 }
 
 /// Hands permits to waiters in queue order, one at a time, sleeping on the tokio clock between
 /// them; runs while the queue is not empty.
-pub async fn dispatch(lane: Arc<Mutex<Lane>>) {
+pub async fn dispatch(queue: Arc<Mutex<Queue>>) {
     loop {
         let wait = {
-            let mut l = lane.lock().unwrap_or_else(|p| p.into_inner());
+            let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
             // Drop waiters that gave up, so no permit is spent on them.
-            while let Some(entry) = l.queue.first_entry() {
+            while let Some(entry) = q.waiting.first_entry() {
                 if entry.get().is_closed() {
                     entry.remove();
                 } else {
                     break;
                 }
             }
-            if l.queue.is_empty() {
-                l.dispatching = false;
+            if q.waiting.is_empty() {
+                q.dispatching = false;
                 return;
             }
-            match l.pacer.try_take(Instant::now()) {
+            match q.pacer.try_take(Instant::now()) {
                 Ok(()) => {
-                    if let Some(((_, tag, _), tx)) = l.queue.pop_first() {
-                        l.virtual_clock = l.virtual_clock.max(tag);
+                    if let Some(((_, tag, _), tx)) = q.waiting.pop_first() {
+                        q.virtual_clock = q.virtual_clock.max(tag);
                         let _ = tx.send(());
                     }
-                    let depth = l.queue.len();
-                    l.observer.on_event(&Event::QueueDepth { depth });
+                    let depth = q.waiting.len();
+                    q.observer.on_event(&Event::QueueDepth { depth });
                     None
                 }
                 Err(wait) => Some(wait),
