@@ -361,7 +361,10 @@ impl<S: Inner> Service<ChatRequest> for Limiter<S> {
                 Ticket::Wait(place, rx) => {
                     let granted = tokio::time::timeout(shared.config.max_wait.0, rx).await;
                     if !matches!(granted, Ok(Ok(()))) {
-                        queue.lock().unwrap_or_else(|p| p.into_inner()).leave(&place);
+                        queue
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .leave(&place);
                         shared.observer.on_event(&Event::LimiterRejected);
                         return Err(ClientError::Rejected(Rejection::LimiterFull));
                     }

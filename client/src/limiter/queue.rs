@@ -78,7 +78,10 @@ impl Queue {
         if self.waiting.is_empty() && self.pacer.try_take(now).is_ok() {
             return (Ticket::Now, false);
         }
-        let estimate = self.pacer.interval().mul_f64(self.waiting.len() as f64 + 1.0);
+        let estimate = self
+            .pacer
+            .interval()
+            .mul_f64(self.waiting.len() as f64 + 1.0);
         if self.waiting.len() >= self.settings.queue_size || estimate > self.settings.max_wait {
             return (Ticket::Full, false);
         }

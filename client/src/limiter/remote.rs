@@ -61,7 +61,11 @@ impl RemoteQuota {
     }
 
     /// Reserves the next slot of `queue` if it comes within `max_wait`.
-    pub async fn reserve(&self, queue: &str, max_wait: Duration) -> Result<Reservation, StoreError> {
+    pub async fn reserve(
+        &self,
+        queue: &str,
+        max_wait: Duration,
+    ) -> Result<Reservation, StoreError> {
         let key = self.key(queue);
         let max_wait_us = u64::try_from(max_wait.as_micros()).unwrap_or(u64::MAX / 2);
         let script = self.script.clone();
