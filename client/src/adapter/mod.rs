@@ -46,7 +46,7 @@ pub enum ApiVersion {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdapterConfig {
-    /// The API version.
+    /// `openai-chat` (the default), `legacy` or `auto`.
     #[serde(default)]
     pub api: ApiVersion,
     /// Base URL of the upstream (`http://127.0.0.1:8089`); set by the driver for the embedded mock.
@@ -150,7 +150,8 @@ struct IncomingMessage {
 }
 
 impl Adapter {
-    /// An adapter over `transport`.
+    /// An adapter over `transport`; a `base_url` that does not parse fails each request instead of
+    /// this.
     pub fn new(transport: Transport, config: AdapterConfig, observer: SharedObserver) -> Self {
         let on_new_api = config.api != ApiVersion::Legacy && config.api != ApiVersion::Auto;
         let base = config.base_url.trim_end_matches('/');

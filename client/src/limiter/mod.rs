@@ -23,7 +23,6 @@ use tokio::time::Instant;
 use tower::{Layer, Service, ServiceExt};
 
 pub use pacer::{Adaptive, Gcra, Pacer, TokenBucket};
-pub use queue::{Place, Queue, QueueSettings, Ticket};
 #[cfg(feature = "redis")]
 pub use remote::{RemoteQuota, Reservation};
 
@@ -32,15 +31,18 @@ use super::layer_support::Inner;
 use super::observer::{Event, SharedObserver};
 use super::request::{ChatRequest, ChatResponse, Priority};
 use gauntlet_wire::rate::Rate;
+use queue::{Queue, QueueSettings, Ticket};
 
-/// The admission algorithm.
+/// How permits come back: a bucket refilled at `rate`, GCRA's even spacing, or a rate that follows
+/// the upstream's 429s and remaining quota.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Algorithm {
     /// Burst of `burst`, refilled at `rate`.
     #[default]
     TokenBucket,
-    /// GCRA through governor.
+    /// Even spacing with a burst allowance, through governor; what the Redis backend runs whatever
+    /// the algorithm.
     Gcra,
     /// AIMD on a token bucket, following 429s and `x-ratelimit-remaining-*`.
     Adaptive,
@@ -135,13 +137,13 @@ impl Default for LimiterConfig {
 /// Why a limiter config cannot be used.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum InvalidLimiter {
-    /// Rate of zero.
+    /// A `rate` of 0 would never admit anything.
     #[error("limiter.rate must be more than 0")]
     ZeroRate,
-    /// Burst of zero.
+    /// A `burst` of 0 leaves no room for even one permit.
     #[error("limiter.burst must be at least 1")]
     ZeroBurst,
-    /// Zero nodes.
+    /// `nodes = 0` leaves no local share to fall back on while Redis is away.
     #[error("limiter.nodes must be at least 1")]
     ZeroNodes,
     /// `backend = "redis"` without a server.
@@ -315,7 +317,8 @@ impl<S> Layer<S> for LimiterLayer {
     }
 }
 
-/// The limited service.
+/// A service behind [`LimiterLayer`]: each call takes a permit, waits in its queue for one, or is
+/// refused with `Rejection::LimiterFull`.
 #[derive(Debug, Clone)]
 pub struct Limiter<S> {
     inner: S,

@@ -18,24 +18,24 @@ use crate::observer::{Event, SharedObserver};
 
 /// Where a waiter stands: (priority class, virtual time, arrival), compared in that order, so
 /// the smallest place gets the next permit; also what a waiter that gives up is removed by.
-pub type Place = (u8, u64, u64);
+pub(super) type Place = (u8, u64, u64);
 
 /// The part of `LimiterConfig` a queue needs, copied so each queue is built without the config.
 #[derive(Debug, Clone, Copy)]
-pub struct QueueSettings {
+pub(super) struct QueueSettings {
     /// Longest a request may wait.
-    pub max_wait: Duration,
+    pub(super) max_wait: Duration,
     /// Most requests waiting.
-    pub queue_size: usize,
+    pub(super) queue_size: usize,
     /// Order by fair-share tags.
-    pub fair_share: bool,
+    pub(super) fair_share: bool,
     /// Order by priority class.
-    pub priorities: bool,
+    pub(super) priorities: bool,
 }
 
 /// One pacer and its waiters; shared behind a mutex by the callers and the dispatcher task.
 #[derive(Debug)]
-pub struct Queue {
+pub(super) struct Queue {
     pub(super) pacer: Box<dyn Pacer>,
     settings: QueueSettings,
     waiting: BTreeMap<Place, oneshot::Sender<()>>,
@@ -48,7 +48,7 @@ pub struct Queue {
 
 /// What [`Queue::enter`] decided for a request: go now, wait at a place, or be refused.
 #[derive(Debug)]
-pub enum Ticket {
+pub(super) enum Ticket {
     /// Go now.
     Now,
     /// Wait for the dispatcher's signal; [`Queue::leave`] this place if giving up.
@@ -59,7 +59,11 @@ pub enum Ticket {
 
 impl Queue {
     /// An empty queue; its pacer starts full, so the first `burst` requests go at once.
-    pub fn new(pacer: Box<dyn Pacer>, settings: QueueSettings, observer: SharedObserver) -> Self {
+    pub(super) fn new(
+        pacer: Box<dyn Pacer>,
+        settings: QueueSettings,
+        observer: SharedObserver,
+    ) -> Self {
         Self {
             pacer,
             settings,
@@ -74,7 +78,7 @@ impl Queue {
 
     /// Admits, enqueues or refuses a request; `class` 0 goes first. Returns whether a dispatcher
     /// must be started.
-    pub fn enter(&mut self, now: Instant, class: u8, user: Option<&str>) -> (Ticket, bool) {
+    pub(super) fn enter(&mut self, now: Instant, class: u8, user: Option<&str>) -> (Ticket, bool) {
         if self.waiting.is_empty() && self.pacer.try_take(now).is_ok() {
             return (Ticket::Now, false);
         }
@@ -110,20 +114,20 @@ impl Queue {
         (Ticket::Wait(place, rx), start)
     }
 
-    /// A waiter gave up.
-    pub fn leave(&mut self, place: &Place) {
+    /// Removes a waiter that gave up, so no permit is kept for it.
+    pub(super) fn leave(&mut self, place: &Place) {
         self.waiting.remove(place);
     }
 
-    /// Requests waiting.
-    pub fn depth(&self) -> usize {
+    /// Requests waiting, for [`LimiterLayer::queue_depth`](super::LimiterLayer::queue_depth).
+    pub(super) fn depth(&self) -> usize {
         self.waiting.len()
     }
 }
 
 /// Hands permits to waiters in queue order, one at a time, sleeping on the tokio clock between
 /// them; runs while the queue is not empty.
-pub async fn dispatch(queue: Arc<Mutex<Queue>>) {
+pub(super) async fn dispatch(queue: Arc<Mutex<Queue>>) {
     loop {
         let wait = {
             let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
