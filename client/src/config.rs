@@ -14,34 +14,39 @@ use super::limiter::LimiterConfig;
 use super::retry::RetryConfig;
 use super::timeout::TimeoutConfig;
 
-/// The client stack's configuration.
+/// `[client]` of a scenario, which [`ClientStack::from_config`](crate::ClientStack::from_config)
+/// builds: the adapter always, every other layer only when its table is present and does not say
+/// `enabled = false`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClientConfig {
     /// API version and base URL (always present).
     pub adapter: AdapterConfig,
-    /// Sensitive-term filter.
+    /// `[client.filter]`; the outermost layer, so a refused prompt costs nothing further in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filter: Option<FilterConfig>,
-    /// Dialogue context.
+    /// `[client.context]`; outside the cache, so the cache key covers the history that is sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<ContextConfig>,
-    /// Response cache.
+    /// `[client.cache]`; outside the retries and the limiter, so a hit spends no attempt and no
+    /// permit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache: Option<CacheConfig>,
-    /// Client-side rate limiter.
+    /// `[client.limiter]`; inside the retries and the breaker, so every attempt, retried ones too,
+    /// takes a permit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limiter: Option<LimiterConfig>,
-    /// Retries.
+    /// `[client.retry]`; each retry passes the breaker, the limiter and the attempt timeout again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetryConfig>,
-    /// Circuit breaker.
+    /// `[client.breaker]`; inside the retries, so it counts attempts, not requests.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub breaker: Option<BreakerConfig>,
-    /// Timeouts.
+    /// `[client.timeout]`: `attempt` bounds each attempt (inside the retries), `total` the whole
+    /// request (outside them).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<TimeoutConfig>,
-    /// Fallback.
+    /// `[client.fallback]`; outside the cache, whose stale entries its `stale` step serves.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback: Option<FallbackConfig>,
 }

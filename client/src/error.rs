@@ -18,16 +18,17 @@ pub enum ClientError {
     /// 5xx from the upstream.
     #[error("upstream server error {status}")]
     Server {
-        /// The status.
+        /// The 5xx status: 500, 502, 503 and 504 are retried, the others not.
         status: u16,
     },
     /// A timeout fired.
     #[error("{scope} timeout")]
     Timeout {
-        /// Which one.
+        /// An attempt timeout is retried; the total one ends the request.
         scope: TimeoutScope,
     },
-    /// Could not connect.
+    /// No connection to the upstream (refused, DNS, TLS, a `base_url` that does not parse);
+    /// retried.
     #[error("connect error: {0}")]
     Connect(String),
     /// The connection closed before a complete answer (reset, truncated body or stream).
@@ -39,9 +40,10 @@ pub enum ClientError {
     /// 4xx other than 429 (400, 401, 404, 410, ...).
     #[error("client error {status}: {message}")]
     Client {
-        /// The status.
+        /// The 4xx status: 408 and 409 are retried, the others not.
         status: u16,
-        /// The upstream's message.
+        /// The upstream's error message, or the body's first 200 characters when it is not an
+        /// OpenAI error envelope.
         message: String,
     },
     /// Refused by a local layer without an upstream call.

@@ -9,10 +9,12 @@ use tower::Service;
 use super::error::ClientError;
 use super::request::{ChatRequest, ChatResponse};
 
-/// The future every layer returns.
+/// Boxed and `'static`: each call owns a clone of the inner service, so it can be spawned, and
+/// layers stack without naming each other's future types.
 pub type ChatFuture = BoxFuture<'static, Result<ChatResponse, ClientError>>;
 
-/// A service a layer can wrap.
+/// What a layer can wrap: a chat service that is cloned for each call and whose future can be
+/// spawned; any layer of this crate, or a caller's own client.
 pub trait Inner:
     Service<ChatRequest, Response = ChatResponse, Error = ClientError, Future: Send + 'static>
     + Clone

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use super::request::Outcome;
 
-/// Circuit-breaker states.
+/// Where the breaker is in its cycle, as [`Event::Breaker`] reports it and
+/// `ClientStack::breaker_state` shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BreakerState {
     /// Calls flow.
@@ -19,7 +20,7 @@ pub enum BreakerState {
 }
 
 impl BreakerState {
-    /// snake_case name.
+    /// The name reports and progress displays use (`closed`, `open`, `half_open`).
     pub fn as_str(self) -> &'static str {
         match self {
             BreakerState::Closed => "closed",
@@ -29,12 +30,13 @@ impl BreakerState {
     }
 }
 
-/// Something a layer did.
+/// Something a layer did, sent to the [`Observer`] as it happens: the driver's counters and reports
+/// are built from these, so no layer knows about reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// An upstream attempt starts (1 = first).
     Attempt {
-        /// Attempt number.
+        /// 1 for the first attempt, 2 for the first retry, and so on.
         number: u32,
     },
     /// A retry is scheduled after `delay`.
@@ -50,7 +52,8 @@ pub enum Event {
     RetryBudgetExhausted,
     /// The limiter made a request wait.
     LimiterWait {
-        /// How long.
+        /// From arrival at the limiter to the permit (with the Redis backend, the round trip
+        /// included).
         wait: Duration,
     },
     /// The limiter refused a request.
@@ -61,19 +64,19 @@ pub enum Event {
     SharedCacheError,
     /// The adaptive limiter changed its rate (requests per second).
     LimiterRate {
-        /// The new rate.
+        /// Permits per second now; sent only when the rate moved by more than 5 %.
         rate: f64,
     },
     /// Requests waiting in the limiter's queue now.
     QueueDepth {
-        /// Waiting requests.
+        /// Requests waiting in the queue that changed (one API key's, with `scope = "per_key"`).
         depth: usize,
     },
     /// The breaker changed state.
     Breaker {
-        /// Old state.
+        /// The state the breaker left.
         from: BreakerState,
-        /// New state.
+        /// The state it entered; `Open` is what [`CountingObserver::breaker_opened`] counts.
         to: BreakerState,
     },
     /// The upstream reported its remaining quota.
@@ -87,14 +90,14 @@ pub enum Event {
     CacheMiss,
     /// A response was produced other than by the upstream.
     Served {
-        /// How.
+        /// Which way: a cache hit, a coalesced call, a stale entry, the fallback, the queue.
         outcome: Outcome,
     },
     /// The input filter acted.
     Filtered {
         /// `redact` or `reject`.
         action: &'static str,
-        /// Terms found.
+        /// Occurrences of sensitive terms in the request's messages, repeats included.
         matches: usize,
     },
     /// The adapter moved to another API version.
@@ -118,21 +121,21 @@ impl Observer for NoopObserver {
     fn on_event(&self, _event: &Event) {}
 }
 
-/// Shared handle to an observer.
+/// How layers hold the observer: one for the whole stack, cloned into every layer.
 pub type SharedObserver = Arc<dyn Observer>;
 
 /// An observer that counts events by kind, for tests and simple reports.
 #[derive(Debug, Default)]
 pub struct CountingObserver {
-    /// Upstream attempts.
+    /// [`Event::Attempt`]s: every upstream attempt, retries included.
     pub attempts: AtomicU64,
-    /// Retries scheduled.
+    /// [`Event::Retry`]s: retries decided, each sent after its backoff.
     pub retries: AtomicU64,
     /// Retries skipped for lack of budget.
     pub budget_exhausted: AtomicU64,
-    /// Limiter waits.
+    /// [`Event::LimiterWait`]s: requests the limiter made wait (not those it admitted at once).
     pub limiter_waits: AtomicU64,
-    /// Limiter rejections.
+    /// [`Event::LimiterRejected`]s: requests refused with `Rejection::LimiterFull`.
     pub limiter_rejections: AtomicU64,
     /// Decisions taken by the local share while the shared limiter was unreachable.
     pub limiter_fallbacks: AtomicU64,
@@ -140,11 +143,12 @@ pub struct CountingObserver {
     pub shared_cache_errors: AtomicU64,
     /// Breaker transitions to open.
     pub breaker_opened: AtomicU64,
-    /// Cache misses.
+    /// [`Event::CacheMiss`]es: requests neither this process's cache nor the L2 store could answer.
     pub cache_misses: AtomicU64,
-    /// Non-upstream answers.
+    /// [`Event::Served`]s: answers the upstream did not give to this request (see
+    /// [`Outcome`]).
     pub served_locally: AtomicU64,
-    /// Filter actions.
+    /// [`Event::Filtered`]s: requests the filter redacted or refused.
     pub filtered: AtomicU64,
     /// Events of any kind, as a log, for exact assertions in tests.
     pub log: std::sync::Mutex<Vec<Event>>,
@@ -180,12 +184,13 @@ impl Observer for CountingObserver {
 }
 
 impl CountingObserver {
-    /// Reads a counter.
+    /// The value of one of the counters above; a relaxed load, so read it once the calls that count
+    /// have returned.
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }
 
-    /// A copy of the event log.
+    /// The events so far, in order, copied out so no lock is held while a test looks at them.
     pub fn events(&self) -> Vec<Event> {
         self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }

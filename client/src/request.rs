@@ -11,13 +11,14 @@ use serde::{Deserialize, Serialize};
 /// the upstream speaks, so every other layer works on one shape.
 #[derive(Debug, Clone)]
 pub struct ChatRequest {
-    /// Model name.
+    /// The model to ask for; part of the cache key.
     pub model: String,
     /// The new turn(s); the context layer prepends the system prompt and history.
     pub messages: Vec<ChatMessage>,
-    /// Completion-token limit.
+    /// Sent upstream as `max_tokens`; part of the cache key, as a lower limit can give a shorter
+    /// answer.
     pub max_tokens: Option<u32>,
-    /// Sampling temperature.
+    /// Sent upstream; part of the cache key, to the thousandth.
     pub temperature: Option<f32>,
     /// Ask for a streamed answer (time to first token is then measured).
     pub stream: bool,
@@ -52,7 +53,8 @@ impl ChatRequest {
     }
 }
 
-/// Priority class of a request.
+/// Which class a request waits in while the limiter queues with `priorities` on; no other layer
+/// reads it.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
 )]
@@ -84,7 +86,8 @@ pub struct Trace {
 }
 
 impl Trace {
-    /// Counts one upstream attempt.
+    /// Called by the innermost service (the adapter, or a test double) as each attempt starts;
+    /// returns its number (1 = first) for [`Event::Attempt`](crate::Event::Attempt).
     pub fn add_attempt(&self) -> u32 {
         self.attempts.fetch_add(1, Ordering::Relaxed) + 1
     }
@@ -101,7 +104,7 @@ impl Trace {
             .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
     }
 
-    /// Upstream attempts made.
+    /// Upstream attempts so far: 0 when the cache or a local layer answered.
     pub fn attempts(&self) -> u32 {
         self.attempts.load(Ordering::Relaxed)
     }
@@ -186,13 +189,14 @@ pub struct RateLimitInfo {
 /// An answer, with how it was produced.
 #[derive(Debug, Clone)]
 pub struct ChatResponse {
-    /// The assistant's text.
+    /// The assistant's text; for a streamed answer, its deltas joined.
     pub text: String,
     /// Token usage, when the upstream reported it.
     pub usage: Option<Usage>,
     /// `stop`, `length`, ...
     pub finish_reason: Option<String>,
-    /// How it was produced.
+    /// Who answered (the upstream, the cache, the fallback, ...), which reports break answers down
+    /// by.
     pub outcome: Outcome,
     /// Time to first token of a streamed answer, from the start of the successful attempt.
     pub ttft: Option<Duration>,

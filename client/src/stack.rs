@@ -43,7 +43,7 @@ pub enum StackError {
     /// `[client.filter]`.
     #[error(transparent)]
     Filter(#[from] InvalidFilter),
-    /// The transport.
+    /// The default HTTP transport could not be built.
     #[error("transport: {0}")]
     Transport(#[from] TransportError),
     /// `[client.cache.redis]`.
@@ -86,13 +86,14 @@ impl<'a> StackBuilder<'a> {
         self
     }
 
-    /// Where events go.
+    /// Receives every layer's events; without one they are dropped.
     pub fn observer(mut self, o: SharedObserver) -> Self {
         self.observer = o;
         self
     }
 
-    /// A second-level cache store.
+    /// A second-level cache store to use instead of the one `[client.cache.redis]` would open (an
+    /// in-memory one for a simulation, say).
     pub fn l2(mut self, l2: Arc<dyn L2Store>) -> Self {
         self.l2 = Some(l2);
         self
@@ -259,12 +260,12 @@ impl ClientStack {
         self.breaker.as_ref().map(BreakerLayer::state)
     }
 
-    /// Requests waiting in the limiter.
+    /// Requests waiting in the limiter (0 without one), for progress displays.
     pub fn queue_depth(&self) -> usize {
         self.limiter.as_ref().map_or(0, LimiterLayer::queue_depth)
     }
 
-    /// Entries in the cache.
+    /// Entries in this process's cache, not the L2 store's (0 without a cache).
     pub fn cache_len(&self) -> u64 {
         self.cache.as_ref().map_or(0, |c| c.len())
     }

@@ -78,7 +78,7 @@ impl Scripted {
             .clone()
     }
 
-    /// Number of calls so far.
+    /// Calls so far, counting those still in their scripted delay.
     pub fn call_count(&self) -> usize {
         self.script
             .lock()

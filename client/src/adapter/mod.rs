@@ -25,7 +25,7 @@ use super::observer::{Event, SharedObserver};
 use super::request::{ChatRequest, ChatResponse, Outcome};
 use super::transport::{Transport, TransportBody, TransportError};
 pub use headers::{rate_limit_info, retry_hint};
-pub use sse::SseReader;
+pub use sse::{SseError, SseReader};
 
 /// Which API the upstream speaks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,7 +46,7 @@ pub enum ApiVersion {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdapterConfig {
-    /// The API version.
+    /// `openai-chat` (the default), `legacy` or `auto`.
     #[serde(default)]
     pub api: ApiVersion,
     /// Base URL of the upstream (`http://127.0.0.1:8089`); set by the driver for the embedded mock.
@@ -96,12 +96,21 @@ pub struct Adapter {
 /// Parsed once: the two endpoints and the default key's header.
 #[derive(Debug)]
 struct Uris {
-    chat: Result<http::Uri, String>,
-    legacy: Result<http::Uri, String>,
+    chat: Result<http::Uri, InvalidBaseUrl>,
+    legacy: Result<http::Uri, InvalidBaseUrl>,
     bearer: Option<http::HeaderValue>,
     /// `Host` for plain HTTP/1.1, which the connection pool would otherwise format anew for
     /// every request (`host:port`); `None` where the pool must choose (HTTPS may become h2).
     host: Option<http::HeaderValue>,
+}
+
+/// `adapter.base_url` does not make a URL with an endpoint's path appended. Kept, not returned by
+/// [`Adapter::new`], so every request fails with it as a connect error that the report shows.
+#[derive(Debug, thiserror::Error)]
+#[error("base_url {base_url:?}: {source}")]
+struct InvalidBaseUrl {
+    base_url: String,
+    source: http::uri::InvalidUri,
 }
 
 /// The request body, borrowing the request's fields instead of copying them.
@@ -141,14 +150,18 @@ struct IncomingMessage {
 }
 
 impl Adapter {
-    /// An adapter over `transport`.
+    /// An adapter over `transport`; a `base_url` that does not parse fails each request instead of
+    /// this.
     pub fn new(transport: Transport, config: AdapterConfig, observer: SharedObserver) -> Self {
         let on_new_api = config.api != ApiVersion::Legacy && config.api != ApiVersion::Auto;
         let base = config.base_url.trim_end_matches('/');
         let parse = |path: &str| {
             format!("{base}{path}")
                 .parse::<http::Uri>()
-                .map_err(|e| format!("base_url {:?}: {e}", config.base_url))
+                .map_err(|source| InvalidBaseUrl {
+                    base_url: config.base_url.clone(),
+                    source,
+                })
         };
         let chat = parse("/v1/chat/completions");
         let host = chat
@@ -223,7 +236,10 @@ impl Adapter {
                 serde_json::to_vec(&LegacyChatRequest { prompt }),
             )
         };
-        let uri = uri.clone().map_err(ClientError::Connect)?;
+        let uri = uri
+            .as_ref()
+            .map_err(|e| ClientError::Connect(e.to_string()))?
+            .clone();
         let body = body.map_err(|e| ClientError::Malformed(format!("request encoding: {e}")))?;
         const JSON: http::HeaderValue = http::HeaderValue::from_static("application/json");
         const RETRY_COUNT: http::HeaderName =
@@ -403,7 +419,9 @@ async fn read_stream(
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| ClientError::Reset(format!("stream cut off: {e}")))?;
         if let Ok(data) = frame.into_data() {
-            let content = reader.feed(&data).map_err(ClientError::Malformed)?;
+            let content = reader
+                .feed(&data)
+                .map_err(|e| ClientError::Malformed(e.to_string()))?;
             if content && ttft.is_none() {
                 ttft = Some(started.elapsed());
             }
@@ -468,6 +486,25 @@ mod tests {
         );
         assert_eq!(collect(body_of(&[]), 100).await.unwrap(), "");
         assert_eq!(collect(body_of(&["", "x"]), 100).await.unwrap(), "x");
+    }
+
+    #[tokio::test]
+    async fn a_bad_base_url_fails_each_request_as_a_connect_error_naming_it() {
+        let transport =
+            Transport::new(|_| async { Err(TransportError::Other("never called".into())) });
+        let config = AdapterConfig {
+            base_url: "http://bad host".into(),
+            ..AdapterConfig::default()
+        };
+        let mut adapter = Adapter::new(transport, config, Arc::new(crate::NoopObserver));
+        let err = adapter
+            .call(ChatRequest::user_text("m", "q"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, ClientError::Connect(m) if m.starts_with("base_url \"http://bad host\": ")),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]

@@ -2,6 +2,21 @@
 
 use gauntlet_wire::openai::{ChatCompletionChunk, Usage};
 
+/// Why a streamed answer cannot be read; the adapter reports it as a malformed response, so the
+/// text names what broke the stream.
+#[derive(Debug, thiserror::Error)]
+pub enum SseError {
+    /// An event (the bytes up to a blank line) is not UTF-8, so none of its lines can be read.
+    #[error("stream event is not UTF-8")]
+    NotUtf8(#[source] std::str::Utf8Error),
+    /// A `data:` line came after `data: [DONE]`, which ends the stream.
+    #[error("data after [DONE]")]
+    DataAfterDone,
+    /// A `data:` line is not a `chat.completion.chunk`.
+    #[error("bad stream chunk: {0}")]
+    BadChunk(#[source] serde_json::Error),
+}
+
 /// Accumulates a streamed answer from raw bytes, in whatever pieces they arrive.
 #[derive(Debug, Default)]
 pub struct SseReader {
@@ -18,19 +33,18 @@ pub struct SseReader {
 
 impl SseReader {
     /// Feeds bytes; returns whether content arrived in them (for time to first token).
-    pub fn feed(&mut self, bytes: &[u8]) -> Result<bool, String> {
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<bool, SseError> {
         self.buf.extend_from_slice(bytes);
         let mut got_content = false;
         while let Some(end) = find_event_end(&self.buf) {
             let event: Vec<u8> = self.buf.drain(..end.0 + end.1).collect();
-            let event = std::str::from_utf8(&event[..end.0])
-                .map_err(|_| "stream event is not UTF-8".to_string())?;
+            let event = std::str::from_utf8(&event[..end.0]).map_err(SseError::NotUtf8)?;
             got_content |= self.event(event)?;
         }
         Ok(got_content)
     }
 
-    fn event(&mut self, event: &str) -> Result<bool, String> {
+    fn event(&mut self, event: &str) -> Result<bool, SseError> {
         let mut got_content = false;
         for line in event.lines() {
             let Some(data) = line.strip_prefix("data:") else {
@@ -42,10 +56,10 @@ impl SseReader {
                 continue;
             }
             if self.done {
-                return Err("data after [DONE]".into());
+                return Err(SseError::DataAfterDone);
             }
             let chunk: ChatCompletionChunk =
-                serde_json::from_str(data).map_err(|e| format!("bad stream chunk: {e}"))?;
+                serde_json::from_str(data).map_err(SseError::BadChunk)?;
             if let Some(u) = chunk.usage {
                 self.usage = Some(u);
             }
@@ -108,6 +122,8 @@ mod tests {
     #[test]
     fn broken_chunk_is_an_error() {
         let mut r = SseReader::default();
-        assert!(r.feed(b"data: {\"id\": oops\n\n").is_err());
+        let err = r.feed(b"data: {\"id\": oops\n\n").unwrap_err();
+        assert!(matches!(err, SseError::BadChunk(_)), "{err:?}");
+        assert!(err.to_string().starts_with("bad stream chunk: "), "{err}");
     }
 }

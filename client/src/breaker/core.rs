@@ -32,7 +32,8 @@ struct Slot {
     failures: u32,
 }
 
-/// The breaker's bookkeeping.
+/// The state machine behind [`BreakerLayer`](super::BreakerLayer): every decision takes `now`, so
+/// it runs on the tokio clock, a paused one, or a simulation's.
 #[derive(Debug)]
 pub struct BreakerCore {
     settings: BreakerSettings,
@@ -56,7 +57,7 @@ pub enum Admit {
 }
 
 impl BreakerCore {
-    /// A closed breaker.
+    /// A breaker that starts closed, with no calls in its window.
     pub fn new(settings: BreakerSettings) -> Self {
         Self {
             settings,

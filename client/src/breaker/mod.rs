@@ -55,7 +55,7 @@ pub enum InvalidBreaker {
     /// Ratio outside (0, 1].
     #[error("breaker.failure_ratio must be in (0, 1], not {0}")]
     Ratio(f64),
-    /// Zero window.
+    /// A `window` of 0 would never hold a call to count.
     #[error("breaker.window must be longer than 0")]
     Window,
 }
@@ -81,7 +81,7 @@ pub struct BreakerLayer {
 }
 
 impl BreakerLayer {
-    /// A closed breaker.
+    /// A breaker that starts closed, or the reason [`BreakerConfig::validate`] refused the config.
     pub fn new(config: &BreakerConfig, observer: SharedObserver) -> Result<Self, InvalidBreaker> {
         config.validate()?;
         Ok(Self {
@@ -115,7 +115,8 @@ impl<S> Layer<S> for BreakerLayer {
     }
 }
 
-/// The guarded service.
+/// A service behind [`BreakerLayer`]: fails fast with `Rejection::BreakerOpen` while open, lets
+/// probes through while half-open.
 #[derive(Debug, Clone)]
 pub struct Breaker<S> {
     inner: S,

@@ -3,7 +3,8 @@
 
 use crate::request::ChatRequest;
 
-/// A 64-bit cache key.
+/// What two requests that ask the same question share: a hash of the model, the messages (roles
+/// lower-cased, whitespace runs folded), `max_tokens` and the temperature to the thousandth.
 pub type CacheKey = u64;
 
 /// FNV-1a fed piece by piece (the same function as `gauntlet_wire::hash::stable_hash`), so
@@ -35,7 +36,8 @@ fn normalised_len(text: &str) -> usize {
     len
 }
 
-/// The key of a request.
+/// The [`CacheKey`] of `req`, computed without allocating; the same in every run and process, so
+/// nodes sharing an L2 store agree on it.
 pub fn cache_key(req: &ChatRequest) -> CacheKey {
     let mut h = Fnv(0xcbf2_9ce4_8422_2325);
     let model = req.model.trim().as_bytes();

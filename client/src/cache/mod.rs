@@ -65,13 +65,11 @@ impl Default for CacheConfig {
     }
 }
 
-/// A cached answer.
+/// An entry: the answer and when it was stored, which decides fresh or stale on the tokio clock.
 #[derive(Debug, Clone)]
-pub struct CachedAnswer {
-    /// The answer as the upstream gave it.
-    pub response: ChatResponse,
-    /// When it was stored.
-    pub stored_at: Instant,
+struct CachedAnswer {
+    response: ChatResponse,
+    stored_at: Instant,
 }
 
 /// A second-level store shared across processes, so a fleet asks the upstream once per
@@ -110,7 +108,7 @@ pub struct ResponseCache {
 }
 
 impl ResponseCache {
-    /// An empty cache.
+    /// An empty cache; `l2`, if any, is the level shared with other processes.
     pub fn new(config: &CacheConfig, l2: Option<Arc<dyn L2Store>>) -> Self {
         Self {
             // A fixed hasher: moka's eviction order then depends on the keys only, so a
@@ -126,7 +124,8 @@ impl ResponseCache {
         }
     }
 
-    /// A fresh answer.
+    /// The answer stored for `key` less than `ttl` before `now`, in this process (asking the L2
+    /// store is the cache layer's job).
     pub fn fresh(&self, key: CacheKey, now: Instant) -> Option<ChatResponse> {
         let e = self.entries.get(&key)?;
         (now.saturating_duration_since(e.stored_at) < self.ttl).then(|| e.response.clone())
@@ -153,13 +152,14 @@ impl ResponseCache {
         );
     }
 
-    /// Entries held.
+    /// Entries held in this process, not the L2 store's; runs moka's pending evictions first, so
+    /// the figure is current.
     pub fn len(&self) -> u64 {
         self.entries.run_pending_tasks();
         self.entries.entry_count()
     }
 
-    /// Whether it holds nothing.
+    /// Whether [`len`](Self::len) is 0 (at the same cost).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -189,7 +189,8 @@ impl<S> Layer<S> for CacheLayer {
     }
 }
 
-/// The caching service.
+/// A service behind [`CacheLayer`]: answers fresh hits itself, then asks the L2 store, then the
+/// inner service (once per key in flight, with `coalesce`).
 #[derive(Debug, Clone)]
 pub struct Cache<S> {
     inner: S,

@@ -24,7 +24,8 @@ struct StoredAnswer {
     finish_reason: Option<String>,
 }
 
-/// The Redis L2 store.
+/// The [`L2Store`](crate::cache::L2Store) that `[client.cache.redis]` opens: answers under `prefix`
+/// that Redis expires itself (`PX`) and, with `coalesce`, a lock per key shared across nodes.
 #[derive(Debug)]
 pub struct RedisL2 {
     link: RedisLink,

@@ -26,7 +26,7 @@ pub struct ContextConfig {
     pub max_turns: usize,
     /// Most history tokens kept (4 characters a token), oldest dropped first.
     pub max_tokens: u32,
-    /// Sessions remembered.
+    /// Most sessions remembered; beyond it, the least recently used is forgotten.
     pub max_sessions: u64,
 }
 
@@ -91,7 +91,8 @@ impl<S> Layer<S> for ContextLayer {
     }
 }
 
-/// The service that keeps dialogue context.
+/// A service behind [`ContextLayer`]: sends the system prompt and the session's history before the
+/// new turn, and appends the answer to the history.
 #[derive(Debug, Clone)]
 pub struct ContextService<S> {
     inner: S,

@@ -41,7 +41,7 @@ pub struct FallbackConfig {
     pub enabled: bool,
     /// Steps tried in order.
     pub order: Vec<FallbackStep>,
-    /// The local answer.
+    /// The text the `local` step answers with.
     pub local_answer: String,
     /// Longest a queued request waits for capacity.
     pub queue_max_wait: HumanDuration,
@@ -105,7 +105,8 @@ impl<S> Layer<S> for FallbackLayer {
     }
 }
 
-/// The service with a fallback.
+/// A service behind [`FallbackLayer`]: when the inner call fails in a way [`falls_back`] covers,
+/// tries the configured steps in order.
 #[derive(Debug, Clone)]
 pub struct Fallback<S> {
     inner: S,

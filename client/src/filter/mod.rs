@@ -54,7 +54,7 @@ pub enum InvalidFilter {
     Build(String),
 }
 
-/// Adds the filter.
+/// The compiled matcher and mode, shared by every service the layer builds.
 #[derive(Debug, Clone)]
 pub struct FilterLayer {
     matcher: Arc<AhoCorasick>,
@@ -107,7 +107,8 @@ impl<S> Layer<S> for FilterLayer {
     }
 }
 
-/// The filtering service.
+/// A service behind [`FilterLayer`]: redacts or refuses a request whose messages contain a term,
+/// before any other layer sees it.
 #[derive(Debug, Clone)]
 pub struct Filter<S> {
     inner: S,

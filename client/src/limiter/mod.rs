@@ -7,8 +7,8 @@
 //! fleet spends one quota; while Redis is unreachable each node falls back to its local share
 //! (`rate / nodes`) and counts those decisions.
 
-mod lane;
 mod pacer;
+mod queue;
 #[cfg(feature = "redis")]
 mod remote;
 
@@ -22,7 +22,6 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use tower::{Layer, Service, ServiceExt};
 
-pub use lane::{Lane, LaneSettings, Ticket};
 pub use pacer::{Adaptive, Gcra, Pacer, TokenBucket};
 #[cfg(feature = "redis")]
 pub use remote::{RemoteQuota, Reservation};
@@ -32,15 +31,18 @@ use super::layer_support::Inner;
 use super::observer::{Event, SharedObserver};
 use super::request::{ChatRequest, ChatResponse, Priority};
 use gauntlet_wire::rate::Rate;
+use queue::{Queue, QueueSettings, Ticket};
 
-/// The admission algorithm.
+/// How permits come back: a bucket refilled at `rate`, GCRA's even spacing, or a rate that follows
+/// the upstream's 429s and remaining quota.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Algorithm {
     /// Burst of `burst`, refilled at `rate`.
     #[default]
     TokenBucket,
-    /// GCRA through governor.
+    /// Even spacing with a burst allowance, through governor; what the Redis backend runs whatever
+    /// the algorithm.
     Gcra,
     /// AIMD on a token bucket, following 429s and `x-ratelimit-remaining-*`.
     Adaptive,
@@ -135,13 +137,13 @@ impl Default for LimiterConfig {
 /// Why a limiter config cannot be used.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum InvalidLimiter {
-    /// Rate of zero.
+    /// A `rate` of 0 would never admit anything.
     #[error("limiter.rate must be more than 0")]
     ZeroRate,
-    /// Burst of zero.
+    /// A `burst` of 0 leaves no room for even one permit.
     #[error("limiter.burst must be at least 1")]
     ZeroBurst,
-    /// Zero nodes.
+    /// `nodes = 0` leaves no local share to fall back on while Redis is away.
     #[error("limiter.nodes must be at least 1")]
     ZeroNodes,
     /// `backend = "redis"` without a server.
@@ -213,7 +215,7 @@ impl LimiterConfig {
     }
 }
 
-/// Adds the limiter; services it builds share the lanes.
+/// Adds the limiter; services it builds share the queues.
 #[derive(Debug, Clone)]
 pub struct LimiterLayer {
     shared: Arc<Shared>,
@@ -222,7 +224,7 @@ pub struct LimiterLayer {
 #[derive(Debug)]
 struct Shared {
     config: LimiterConfig,
-    lanes: Mutex<HashMap<String, Arc<Mutex<Lane>>>>,
+    queues: Mutex<HashMap<String, Arc<Mutex<Queue>>>>,
     observer: SharedObserver,
     #[cfg(feature = "redis")]
     remote: Option<RemoteQuota>,
@@ -254,7 +256,7 @@ impl LimiterLayer {
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
-                lanes: Mutex::new(HashMap::new()),
+                queues: Mutex::new(HashMap::new()),
                 observer,
                 #[cfg(feature = "redis")]
                 remote,
@@ -263,36 +265,36 @@ impl LimiterLayer {
         })
     }
 
-    /// Requests waiting in all lanes, for progress displays.
+    /// Requests waiting in all queues, for progress displays.
     pub fn queue_depth(&self) -> usize {
         self.shared
-            .lanes
+            .queues
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .values()
-            .map(|l| l.lock().unwrap_or_else(|p| p.into_inner()).depth())
+            .map(|q| q.lock().unwrap_or_else(|p| p.into_inner()).depth())
             .sum::<usize>()
             + self.shared.remote_waiting.load(Ordering::Relaxed)
     }
 }
 
 impl Shared {
-    fn lane_key<'r>(&self, req: &'r ChatRequest) -> &'r str {
+    fn queue_key<'r>(&self, req: &'r ChatRequest) -> &'r str {
         match self.config.scope {
             Scope::Global => "",
             Scope::PerKey => req.api_key.as_deref().unwrap_or(""),
         }
     }
 
-    fn lane(&self, req: &ChatRequest) -> Arc<Mutex<Lane>> {
-        let key = self.lane_key(req);
-        let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(l) = lanes.get(key) {
-            return l.clone();
+    fn queue(&self, req: &ChatRequest) -> Arc<Mutex<Queue>> {
+        let key = self.queue_key(req);
+        let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(q) = queues.get(key) {
+            return q.clone();
         }
-        let lane = Arc::new(Mutex::new(Lane::new(
+        let queue = Arc::new(Mutex::new(Queue::new(
             self.config.pacer(),
-            LaneSettings {
+            QueueSettings {
                 max_wait: self.config.max_wait.0,
                 queue_size: self.config.queue_size,
                 fair_share: self.config.fair_share,
@@ -300,8 +302,8 @@ impl Shared {
             },
             self.observer.clone(),
         )));
-        lanes.insert(key.to_string(), lane.clone());
-        lane
+        queues.insert(key.to_string(), queue.clone());
+        queue
     }
 }
 
@@ -315,7 +317,8 @@ impl<S> Layer<S> for LimiterLayer {
     }
 }
 
-/// The limited service.
+/// A service behind [`LimiterLayer`]: each call takes a permit, waits in its queue for one, or is
+/// refused with `Rejection::LimiterFull`.
 #[derive(Debug, Clone)]
 pub struct Limiter<S> {
     inner: S,
@@ -338,19 +341,19 @@ impl<S: Inner> Service<ChatRequest> for Limiter<S> {
                     None => shared.observer.on_event(&Event::LimiterFallback),
                 }
             }
-            let lane = shared.lane(&req);
+            let queue = shared.queue(&req);
             let started = Instant::now();
             let class = match req.priority {
                 Priority::Interactive => 0,
                 Priority::Batch => 1,
             };
-            let (ticket, start_dispatcher) = lane.lock().unwrap_or_else(|p| p.into_inner()).enter(
+            let (ticket, start_dispatcher) = queue.lock().unwrap_or_else(|p| p.into_inner()).enter(
                 started,
                 class,
                 req.user.as_deref(),
             );
             if start_dispatcher {
-                tokio::spawn(lane::dispatch(lane.clone()));
+                tokio::spawn(queue::dispatch(queue.clone()));
             }
             match ticket {
                 Ticket::Now => {}
@@ -358,10 +361,13 @@ impl<S: Inner> Service<ChatRequest> for Limiter<S> {
                     shared.observer.on_event(&Event::LimiterRejected);
                     return Err(ClientError::Rejected(Rejection::LimiterFull));
                 }
-                Ticket::Wait(key, rx) => {
+                Ticket::Wait(place, rx) => {
                     let granted = tokio::time::timeout(shared.config.max_wait.0, rx).await;
                     if !matches!(granted, Ok(Ok(()))) {
-                        lane.lock().unwrap_or_else(|p| p.into_inner()).leave(&key);
+                        queue
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .leave(&place);
                         shared.observer.on_event(&Event::LimiterRejected);
                         return Err(ClientError::Rejected(Rejection::LimiterFull));
                     }
@@ -372,7 +378,7 @@ impl<S: Inner> Service<ChatRequest> for Limiter<S> {
             }
             let result = inner.oneshot(req).await;
             if shared.config.algorithm == Algorithm::Adaptive {
-                feed_back(&shared, &lane, &result);
+                feed_back(&shared, &queue, &result);
             }
             result
         })
@@ -395,7 +401,7 @@ async fn admit_remote(
     }
     let started = Instant::now();
     match remote
-        .reserve(shared.lane_key(req), shared.config.max_wait.0)
+        .reserve(shared.queue_key(req), shared.config.max_wait.0)
         .await
     {
         Err(_) => None,
@@ -420,23 +426,23 @@ async fn admit_remote(
 }
 
 /// Tells an adaptive pacer how the upstream answered.
-fn feed_back(shared: &Shared, lane: &Mutex<Lane>, result: &Result<ChatResponse, ClientError>) {
+fn feed_back(shared: &Shared, queue: &Mutex<Queue>, result: &Result<ChatResponse, ClientError>) {
     let now = Instant::now();
-    let mut l = lane.lock().unwrap_or_else(|p| p.into_inner());
-    let before = l.pacer.rate();
+    let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
+    let before = q.pacer.rate();
     match result {
-        Err(ClientError::RateLimited { .. }) => l.pacer.on_throttled(now),
+        Err(ClientError::RateLimited { .. }) => q.pacer.on_throttled(now),
         Ok(resp) => {
             let ratio = resp.rate_limit.and_then(|r| {
                 let (rem, lim) = (r.remaining_requests?, r.limit_requests?);
                 (lim > 0).then(|| rem as f64 / lim as f64)
             });
-            l.pacer.on_success(now, ratio);
+            q.pacer.on_success(now, ratio);
         }
         Err(_) => {}
     }
-    let after = l.pacer.rate();
-    drop(l);
+    let after = q.pacer.rate();
+    drop(q);
     if (after - before).abs() > before * 0.05 {
         shared
             .observer

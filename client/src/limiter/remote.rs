@@ -50,19 +50,23 @@ impl RemoteQuota {
         })
     }
 
-    /// The Redis key of a lane: the prefix, then a hash of the API key (never the key itself,
-    /// which is a secret) for per-key limits.
-    pub fn key(&self, lane: &str) -> String {
-        if lane.is_empty() {
+    /// The Redis key of a queue (`queue` is empty for the global limit, the API key per key): the
+    /// prefix, then a hash of the API key (never the key itself, which is a secret).
+    pub fn key(&self, queue: &str) -> String {
+        if queue.is_empty() {
             self.prefix.clone()
         } else {
-            format!("{}:{:016x}", self.prefix, stable_hash(lane.as_bytes()))
+            format!("{}:{:016x}", self.prefix, stable_hash(queue.as_bytes()))
         }
     }
 
-    /// Reserves the next slot of `lane` if it comes within `max_wait`.
-    pub async fn reserve(&self, lane: &str, max_wait: Duration) -> Result<Reservation, StoreError> {
-        let key = self.key(lane);
+    /// Reserves the next slot of `queue` if it comes within `max_wait`.
+    pub async fn reserve(
+        &self,
+        queue: &str,
+        max_wait: Duration,
+    ) -> Result<Reservation, StoreError> {
+        let key = self.key(queue);
         let max_wait_us = u64::try_from(max_wait.as_micros()).unwrap_or(u64::MAX / 2);
         let script = self.script.clone();
         let (interval, tolerance) = (self.interval_us, self.tolerance_us);

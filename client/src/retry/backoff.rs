@@ -23,13 +23,13 @@ pub enum Jitter {
 /// The backoff schedule of one request.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Backoff {
-    /// First delay.
+    /// Delay before the first retry, before jitter.
     pub base: Duration,
-    /// Growth per retry.
+    /// Factor from one retry's delay to the next, before jitter.
     pub multiplier: f64,
     /// Upper bound of any delay.
     pub cap: Duration,
-    /// Jitter kind.
+    /// How the delay is randomised, so clients that failed together do not retry together.
     pub jitter: Jitter,
 }
 

@@ -65,7 +65,7 @@ impl RetryBudget {
         self.slots.back_mut().expect("a slot was just ensured")
     }
 
-    /// A success.
+    /// Records a success, which lets `ratio` more retries through within the window.
     pub fn deposit(&mut self, now: Instant) {
         self.current(now).deposits += 1;
     }

@@ -31,9 +31,9 @@ pub struct RetryConfig {
     pub enabled: bool,
     /// Attempts in all, the first included.
     pub max_attempts: u32,
-    /// First backoff.
+    /// Backoff before the first retry, before jitter.
     pub base_delay: HumanDuration,
-    /// Growth per retry.
+    /// Factor from one backoff to the next; at least 1.
     pub multiplier: f64,
     /// Upper bound of a backoff.
     pub max_delay: HumanDuration,
@@ -49,7 +49,7 @@ pub struct RetryConfig {
     pub budget_ratio: Option<f64>,
     /// Retries per second always allowed by the budget.
     pub budget_min_per_sec: f64,
-    /// The budget's sliding window.
+    /// How far back the budget counts successes and retries.
     pub budget_window: HumanDuration,
 }
 
@@ -165,7 +165,8 @@ impl<S> Layer<S> for RetryLayer {
     }
 }
 
-/// The retrying service.
+/// A service behind [`RetryLayer`]: sends the request again after a backoff on a retryable error,
+/// while attempts, deadline and budget allow.
 #[derive(Debug, Clone)]
 pub struct Retry<S> {
     inner: S,

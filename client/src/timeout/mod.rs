@@ -59,7 +59,8 @@ impl<S> Layer<S> for TimeoutLayer {
     }
 }
 
-/// The service with a deadline.
+/// A service behind [`TimeoutLayer`]: drops the inner call at `limit` and fails with
+/// `ClientError::Timeout` of its scope.
 #[derive(Debug, Clone)]
 pub struct Timeout<S> {
     inner: S,

@@ -36,7 +36,7 @@ pub struct HttpTransportConfig {
     pub idle_timeout: Duration,
     /// Speak HTTP/2 only (with prior knowledge for `http://`, ALPN for `https://`).
     pub http2_only: bool,
-    /// Connect timeout.
+    /// Longest wait for a TCP connection; a slower one fails as a connect error, which is retried.
     pub connect_timeout: Duration,
     /// Connection pools: one per thread that runs its own runtime (the driver's threads).
     pub pools: usize,
