@@ -10,6 +10,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::distribution::{DistSpec, Distribution};
 use crate::timeline::TimelineEvent;
+// Defined in `values` so that `timeline` can use them without importing this module;
+// re-exported here, where they have always been found.
+pub use super::values::{Limits, Probability, SERVER_ERROR_STATUSES};
 use gauntlet_wire::duration::HumanDuration;
 
 /// Everything the mock injects; `Default` is a well-behaved, unlimited, instant server.
@@ -137,32 +140,6 @@ impl FaultConfig {
     }
 }
 
-/// Rate limits in the provider's terms; an absent limit is unlimited.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Limits {
-    /// Requests per minute (RPM).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requests_per_minute: Option<u32>,
-    /// Tokens per minute (TPM): prompt plus completion tokens.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tokens_per_minute: Option<u32>,
-    /// Requests per day (RPD): the daily quota; when spent, 429 `insufficient_quota`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requests_per_day: Option<u32>,
-}
-
-impl Limits {
-    /// These limits with every limit `other` sets taking precedence.
-    pub fn overridden_by(self, other: &Limits) -> Limits {
-        Limits {
-            requests_per_minute: other.requests_per_minute.or(self.requests_per_minute),
-            tokens_per_minute: other.tokens_per_minute.or(self.tokens_per_minute),
-            requests_per_day: other.requests_per_day.or(self.requests_per_day),
-        }
-    }
-}
-
 /// A known API key; limits it does not set come from `[limits]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -187,23 +164,6 @@ impl KeyConfig {
             requests_per_minute: self.requests_per_minute,
             tokens_per_minute: self.tokens_per_minute,
             requests_per_day: self.requests_per_day,
-        }
-    }
-}
-
-/// A probability in `[0, 1]`, rejected at its line when outside.
-#[derive(Debug, Clone, Copy, Default, PartialEq, PartialOrd, Serialize)]
-pub struct Probability(pub f64);
-
-impl<'de> Deserialize<'de> for Probability {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = f64::deserialize(d)?;
-        if (0.0..=1.0).contains(&v) {
-            Ok(Probability(v))
-        } else {
-            Err(serde::de::Error::custom(format!(
-                "probability {v} is outside 0..=1 (write 2 % as 0.02)"
-            )))
         }
     }
 }
@@ -480,9 +440,6 @@ pub struct FailureSpec {
     #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
     pub hang_for: Option<HumanDuration>,
 }
-
-/// Statuses a provider's server errors use; each gets OpenAI's body for it.
-pub const SERVER_ERROR_STATUSES: [u16; 4] = [500, 502, 503, 504];
 
 /// Default bound of a hang.
 pub const DEFAULT_HANG: std::time::Duration = std::time::Duration::from_secs(60);

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::faults::config::{Limits, Probability, SERVER_ERROR_STATUSES};
 use crate::faults::distribution::{DistSpec, Distribution};
+use crate::faults::values::{Limits, Probability, SERVER_ERROR_STATUSES};
 use gauntlet_wire::duration::HumanDuration;
 
 /// One validated timeline event.
