@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::distribution::{DistSpec, Distribution};
+use super::distribution::{DistError, DistSpec, Distribution};
 use crate::timeline::TimelineEvent;
 // Defined in `values` so that `timeline` can use them without importing this module;
 // re-exported here, where they have always been found.
@@ -89,29 +89,65 @@ impl Default for FaultConfig {
     }
 }
 
+/// The smallest `max_body_bytes` accepted, so that a slip (a cap meant in kilobytes, say) is
+/// refused when the file is read instead of answering every request 413.
+pub const MIN_BODY_BYTES: usize = 64;
+
+/// Why a fault config as a whole was refused (each table's own errors come from its type); the
+/// message starts with the field it is about.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FaultConfigError {
+    /// Two `[[keys]]` entries have the same key, so which limits apply would be ambiguous.
+    #[error("keys: key {key:?} is listed twice")]
+    DuplicateKey {
+        /// The key.
+        key: String,
+    },
+    /// A timeline `set` event names a key that is not under `[[keys]]`, a likely typo.
+    #[error("timeline[{index}]: key {key:?} is not listed under [[keys]]")]
+    UnlistedTimelineKey {
+        /// Position of the event in `[[timeline]]`, from 0.
+        index: usize,
+        /// The key it names.
+        key: String,
+    },
+    /// `models` is empty, which would leave `GET /v1/models` nothing to list.
+    #[error("models: list at least one model")]
+    NoModels,
+    /// `max_body_bytes` is below [`MIN_BODY_BYTES`].
+    #[error("max_body_bytes: must be at least {min}", min = MIN_BODY_BYTES)]
+    BodyLimitTooSmall {
+        /// The value given.
+        max_body_bytes: usize,
+    },
+}
+
 impl TryFrom<FaultConfigSpec> for FaultConfig {
-    type Error = String;
-    fn try_from(spec: FaultConfigSpec) -> Result<Self, String> {
+    type Error = FaultConfigError;
+    fn try_from(spec: FaultConfigSpec) -> Result<Self, FaultConfigError> {
         let mut seen = HashSet::new();
         for k in &spec.keys {
             if !seen.insert(k.key.as_str()) {
-                return Err(format!("keys: key {:?} is listed twice", k.key));
+                return Err(FaultConfigError::DuplicateKey { key: k.key.clone() });
             }
         }
-        for (i, ev) in spec.timeline.iter().enumerate() {
+        for (index, ev) in spec.timeline.iter().enumerate() {
             if let Some(key) = ev.set_key() {
                 if !seen.contains(key) {
-                    return Err(format!(
-                        "timeline[{i}]: key {key:?} is not listed under [[keys]]"
-                    ));
+                    return Err(FaultConfigError::UnlistedTimelineKey {
+                        index,
+                        key: key.to_string(),
+                    });
                 }
             }
         }
         if spec.models.is_empty() {
-            return Err("models: list at least one model".into());
+            return Err(FaultConfigError::NoModels);
         }
-        if spec.max_body_bytes < 64 {
-            return Err("max_body_bytes: must be at least 64".into());
+        if spec.max_body_bytes < MIN_BODY_BYTES {
+            return Err(FaultConfigError::BodyLimitTooSmall {
+                max_body_bytes: spec.max_body_bytes,
+            });
         }
         Ok(Self { spec })
     }
@@ -125,7 +161,7 @@ impl From<FaultConfig> for FaultConfigSpec {
 
 impl FaultConfig {
     /// Validates a spec built in code.
-    pub fn from_spec(spec: FaultConfigSpec) -> Result<Self, String> {
+    pub fn from_spec(spec: FaultConfigSpec) -> Result<Self, FaultConfigError> {
         Self::try_from(spec)
     }
 
@@ -273,17 +309,27 @@ macro_rules! dist_spec_of {
     };
 }
 
+/// Why `[latency]` was refused: its own distribution, or its spike's (which says `spike:`,
+/// since both tables use the same field names).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LatencyError {
+    /// The base distribution's fields.
+    #[error(transparent)]
+    Base(#[from] DistError),
+    /// `[latency.spike]`'s distribution fields.
+    #[error("spike: {0}")]
+    Spike(DistError),
+}
+
 impl TryFrom<LatencySpec> for LatencyConfig {
-    type Error = String;
-    fn try_from(spec: LatencySpec) -> Result<Self, String> {
+    type Error = LatencyError;
+    fn try_from(spec: LatencySpec) -> Result<Self, LatencyError> {
         let base = dist_spec_of!(spec).build()?;
         let spike = match &spec.spike {
             None => None,
             Some(s) => Some(Spike {
                 probability: s.probability.0,
-                extra: dist_spec_of!(s)
-                    .build()
-                    .map_err(|e| format!("spike: {e}"))?,
+                extra: dist_spec_of!(s).build().map_err(LatencyError::Spike)?,
             }),
         };
         Ok(Self { spec, base, spike })
@@ -444,20 +490,53 @@ pub struct FailureSpec {
 /// Default bound of a hang.
 pub const DEFAULT_HANG: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// Why a `[[failures]]` entry, or the list, was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FailureError {
+    /// A `status` failure with a status that is not one of [`SERVER_ERROR_STATUSES`] (429s
+    /// come from `[limits]`, and other codes have no OpenAI body to send).
+    #[error("status {status}: use one of 500, 502, 503, 504")]
+    StatusNotServerError {
+        /// The status given.
+        status: u16,
+    },
+    /// A `status` failure without its status.
+    #[error("kind \"status\" needs `status`")]
+    MissingStatus,
+    /// `status` on another kind, where it would be silently ignored.
+    #[error("`status` only goes with kind \"status\"")]
+    StatusOnOtherKind {
+        /// The entry's kind.
+        kind: FailureKind,
+    },
+    /// `for` on a kind other than `hang`, where it would be silently ignored.
+    #[error("`for` only goes with kind \"hang\"")]
+    ForOnOtherKind {
+        /// The entry's kind.
+        kind: FailureKind,
+    },
+    /// The entries' probabilities add up to more than 1, so they cannot all hold.
+    #[error("failure probabilities add up to {total}, more than 1")]
+    ProbabilitiesOverOne {
+        /// Their sum.
+        total: f64,
+    },
+}
+
 impl TryFrom<FailureSpec> for Failure {
-    type Error = String;
-    fn try_from(s: FailureSpec) -> Result<Self, String> {
+    type Error = FailureError;
+    fn try_from(s: FailureSpec) -> Result<Self, FailureError> {
         let status = match (s.kind, s.status) {
             (FailureKind::Status, Some(code)) if SERVER_ERROR_STATUSES.contains(&code) => code,
             (FailureKind::Status, Some(code)) => {
-                return Err(format!("status {code}: use one of 500, 502, 503, 504"))
+                return Err(FailureError::StatusNotServerError { status: code })
             }
-            (FailureKind::Status, None) => return Err("kind \"status\" needs `status`".into()),
-            (_, Some(_)) => return Err("`status` only goes with kind \"status\"".into()),
+            (FailureKind::Status, None) => return Err(FailureError::MissingStatus),
+            (kind, Some(_)) => return Err(FailureError::StatusOnOtherKind { kind }),
             (_, None) => 0,
         };
         if s.hang_for.is_some() && s.kind != FailureKind::Hang {
-            return Err("`for` only goes with kind \"hang\"".into());
+            return Err(FailureError::ForOnOtherKind { kind: s.kind });
         }
         Ok(Self {
             kind: s.kind,
@@ -485,13 +564,11 @@ impl From<Failure> for FailureSpec {
 pub struct Failures(Vec<Failure>);
 
 impl TryFrom<Vec<Failure>> for Failures {
-    type Error = String;
-    fn try_from(v: Vec<Failure>) -> Result<Self, String> {
+    type Error = FailureError;
+    fn try_from(v: Vec<Failure>) -> Result<Self, FailureError> {
         let total: f64 = v.iter().map(|f| f.probability).sum();
         if total > 1.0 + 1e-9 {
-            return Err(format!(
-                "failure probabilities add up to {total}, more than 1"
-            ));
+            return Err(FailureError::ProbabilitiesOverOne { total });
         }
         Ok(Self(v))
     }
