@@ -165,12 +165,13 @@ impl FaultConfig {
         Self::try_from(spec)
     }
 
-    /// The validated settings.
+    /// The settings as written; validation has passed, so every field is usable as is.
     pub fn spec(&self) -> &FaultConfigSpec {
         &self.spec
     }
 
-    /// The configuration of a listed key.
+    /// The `[[keys]]` entry for `key`; `None` for an unlisted key, which then gets `[limits]`
+    /// (or 401).
     pub fn key(&self, key: &str) -> Option<&KeyConfig> {
         self.spec.keys.iter().find(|k| k.key == key)
     }
@@ -361,7 +362,8 @@ impl LatencyConfig {
     }
 }
 
-/// How streamed answers are paced.
+/// How streamed answers are paced; a client's stream timeouts (first token, between chunks)
+/// are tested against these.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StreamConfig {
@@ -389,7 +391,7 @@ pub enum OverloadMode {
 pub struct ConcurrencyConfig {
     /// Requests served at once.
     pub limit: u32,
-    /// What the others get.
+    /// Whether the requests beyond `limit` get 503 or wait.
     pub mode: OverloadMode,
     /// Queue mode: each request waiting when one is admitted adds this fraction to its service
     /// time, so an overloaded provider slows down for everyone (what makes retry storms last).
@@ -432,14 +434,14 @@ impl Default for ReplyConfig {
 }
 
 impl ReplyConfig {
-    /// The validated length distribution.
+    /// The length distribution, already checked when the config was read.
     pub fn distribution(&self) -> Distribution {
         // Validated when read; a spec built in code with a mistake falls back to a sane length.
         self.tokens.build().unwrap_or(Distribution::Fixed(50.0))
     }
 }
 
-/// The kinds of random failure.
+/// The ways a response can go wrong; each exercises a different error path of a client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FailureKind {
@@ -461,7 +463,7 @@ pub enum FailureKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, try_from = "FailureSpec", into = "FailureSpec")]
 pub struct Failure {
-    /// What goes wrong.
+    /// Which error path of the client it exercises.
     pub kind: FailureKind,
     /// Chance per request.
     pub probability: f64,
@@ -487,7 +489,8 @@ pub struct FailureSpec {
     pub hang_for: Option<HumanDuration>,
 }
 
-/// Default bound of a hang.
+/// How long a hang lasts when `for` is not given: longer than most clients' timeouts, so the
+/// client gives up first.
 pub const DEFAULT_HANG: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Why a `[[failures]]` entry, or the list, was refused.
@@ -586,7 +589,7 @@ impl Failures {
         self.0.iter()
     }
 
-    /// Whether there are none.
+    /// Whether there are none, so that a config without failures writes no `[[failures]]`.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

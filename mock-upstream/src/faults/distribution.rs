@@ -21,23 +21,24 @@ pub enum Distribution {
     Fixed(f64),
     /// Uniform in `[min, max]`.
     Uniform {
-        /// Lower bound.
+        /// Smallest value drawn, inclusive.
         min: f64,
-        /// Upper bound.
+        /// Largest value drawn, inclusive.
         max: f64,
     },
     /// Normal, clamped at zero.
     Normal {
-        /// Mean.
+        /// Centre of the bell; draws below zero are clamped, so the mean of the draws is higher
+        /// when `stddev` is large.
         mean: f64,
-        /// Standard deviation.
+        /// Spread of the bell, in the same unit as `mean`.
         stddev: f64,
     },
     /// Log-normal given by its median and 99th percentile, the two figures people know.
     LogNormal {
-        /// Median.
+        /// Half the draws are below it; must be positive.
         median: f64,
-        /// 99th percentile.
+        /// One draw in a hundred is above it: the tail a client's timeouts must allow for.
         p99: f64,
     },
     /// Uniform choice among observed values, to replay a measured latency profile.

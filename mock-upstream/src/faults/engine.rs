@@ -22,7 +22,8 @@ use crate::timeline::{limits_at, Effect, TimelineEvent};
 const MINUTE: Duration = Duration::from_secs(60);
 const DAY: Duration = Duration::from_secs(86_400);
 
-/// The routes the engine tells apart.
+/// The routes whose faults differ: only the chat routes are rate-limited, and each can be
+/// deprecated on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Route {
     /// `POST /v1/chat/completions`.
@@ -47,7 +48,7 @@ impl Route {
 /// What the engine needs to know about a request.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestInfo<'a> {
-    /// Which route.
+    /// Decides which timeline `deprecate` events apply, and exempts `/v1/models` from limits.
     pub route: Route,
     /// The bearer token, if any.
     pub api_key: Option<&'a str>,
@@ -158,7 +159,8 @@ pub struct RateLimitState {
     pub tokens: Option<BucketView>,
 }
 
-/// Pacing of a streamed answer.
+/// Pacing of a streamed answer, decided with the rest so that a timeline latency window and
+/// queue slowdown stretch streams too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StreamTiming {
     /// Delay before the first chunk.
@@ -167,14 +169,15 @@ pub struct StreamTiming {
     pub per_token: Duration,
 }
 
-/// The engine's decision about one request.
+/// Everything the HTTP layer needs to answer one request, decided under the engine's lock so
+/// that the answer itself is built without holding it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
     /// Position of the request since start or reset; ids derive from it.
     pub sequence: u64,
     /// Time since the timeline started, when the request arrived.
     pub offset: Duration,
-    /// What to do.
+    /// Whether to answer, refuse or fail, and how.
     pub outcome: Outcome,
     /// Processing time before a non-streamed answer or an injected failure.
     pub delay: Duration,
@@ -182,7 +185,7 @@ pub struct Decision {
     pub stream: StreamTiming,
     /// Whether a latency spike was added.
     pub spiked: bool,
-    /// Rate-limit headers.
+    /// Sent as `x-ratelimit-*` headers on answers and refusals alike, as OpenAI does.
     pub rate_limits: RateLimitState,
     /// The reply's plan, for requests that passed the limits.
     pub reply: Option<ReplyPlan>,
@@ -368,17 +371,17 @@ impl FaultEngine {
         }
     }
 
-    /// The seed in use.
+    /// The seed in use after `--seed` overrides the file's: the one that reproduces this run.
     pub fn seed(&self) -> u64 {
         self.seed
     }
 
-    /// The config in force.
+    /// The config in force, which [`set_config`](Self::set_config) may have replaced since start.
     pub fn config(&self) -> &FaultConfig {
         &self.config
     }
 
-    /// When the timeline started.
+    /// When the timeline started (or was last reset): timeline offsets count from here.
     pub fn start(&self) -> Instant {
         self.start
     }

@@ -13,7 +13,8 @@ use crate::faults::distribution::{DistError, DistSpec, Distribution};
 use crate::faults::values::{Limits, Probability, SERVER_ERROR_STATUSES};
 use gauntlet_wire::duration::HumanDuration;
 
-/// One validated timeline event.
+/// A timeline event, validated when read so that a bad event fails at load, not when its
+/// time comes mid-run; it keeps the spec it was read from to write it back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "TimelineSpec", into = "TimelineSpec")]
 pub struct TimelineEvent {
@@ -43,7 +44,7 @@ pub enum Effect {
     },
     /// Extra failures with a status, on top of `[[failures]]`.
     Errors {
-        /// The status.
+        /// Answered with OpenAI's body for it: 429 or a server error.
         status: u16,
         /// Chance per request.
         probability: f64,
@@ -52,7 +53,7 @@ pub enum Effect {
     Set {
         /// The key it changes; `None` changes `[limits]`.
         key: Option<String>,
-        /// The limits that change.
+        /// Only the limits it sets change; the others stay as they were.
         limits: Limits,
     },
     /// A route answers 410 Gone.
@@ -99,7 +100,8 @@ pub struct TimelineSpec {
     pub route: Option<String>,
 }
 
-/// Routes that can be deprecated.
+/// The routes a `deprecate` event may name: those the mock serves, so a typo is refused at
+/// load instead of deprecating nothing.
 pub const DEPRECATABLE_ROUTES: [&str; 3] = ["/v1/chat", "/v1/chat/completions", "/v1/models"];
 
 /// Why a `[[timeline]]` event was refused; the message names the field and the kind.
