@@ -92,7 +92,7 @@ const WORDS: &[&str] = &[
 pub struct Reply {
     /// The answer; ASCII, exactly `tokens * 4` characters.
     pub text: String,
-    /// Completion tokens.
+    /// Completion tokens, as `usage` reports them and TPM limits count them.
     pub tokens: u32,
     /// `stop`, or `length` when `max_tokens` cut it.
     pub finish_reason: &'static str,
@@ -174,19 +174,18 @@ impl ReplyPlan {
     }
 }
 
-/// Plans and renders in one go.
-pub fn generate_reply(
-    seed: u64,
-    prompt_hash: u64,
-    length: &Distribution,
-    max_tokens: Option<u32>,
-) -> Reply {
-    plan_reply(seed, prompt_hash, length, max_tokens).render()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn generate_reply(
+        seed: u64,
+        prompt_hash: u64,
+        length: &Distribution,
+        max_tokens: Option<u32>,
+    ) -> Reply {
+        plan_reply(seed, prompt_hash, length, max_tokens).render()
+    }
 
     #[test]
     fn hex_ids_read_like_format() {

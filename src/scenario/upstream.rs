@@ -74,5 +74,6 @@ impl UpstreamSpec {
             models: self.models.clone().unwrap_or(defaults.models),
             max_body_bytes: self.max_body_bytes.unwrap_or(defaults.max_body_bytes),
         })
+        .map_err(|e| e.to_string())
     }
 }

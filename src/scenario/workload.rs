@@ -65,7 +65,7 @@ impl DurationSpec {
     pub fn distribution(&self) -> Result<Distribution, String> {
         match self {
             DurationSpec::Fixed(d) => Ok(Distribution::Fixed(d.0.as_secs_f64())),
-            DurationSpec::Drawn(spec) => spec.build(),
+            DurationSpec::Drawn(spec) => spec.build().map_err(|e| e.to_string()),
         }
     }
 }

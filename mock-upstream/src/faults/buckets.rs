@@ -29,7 +29,7 @@ pub struct BucketView {
 }
 
 impl Bucket {
-    /// A full bucket.
+    /// A bucket that is full at its first check, whatever capacity that check brings.
     pub fn new(now: Instant) -> Self {
         Self {
             level: 0.0,

@@ -8,8 +8,11 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::distribution::{DistSpec, Distribution};
+use super::distribution::{DistError, DistSpec, Distribution};
 use crate::timeline::TimelineEvent;
+// Defined in `values` so that `timeline` can use them without importing this module;
+// re-exported here, where they have always been found.
+pub use super::values::{Limits, Probability, SERVER_ERROR_STATUSES};
 use gauntlet_wire::duration::HumanDuration;
 
 /// Everything the mock injects; `Default` is a well-behaved, unlimited, instant server.
@@ -86,29 +89,65 @@ impl Default for FaultConfig {
     }
 }
 
+/// The smallest `max_body_bytes` accepted, so that a slip (a cap meant in kilobytes, say) is
+/// refused when the file is read instead of answering every request 413.
+pub const MIN_BODY_BYTES: usize = 64;
+
+/// Why a fault config as a whole was refused (each table's own errors come from its type); the
+/// message starts with the field it is about.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FaultConfigError {
+    /// Two `[[keys]]` entries have the same key, so which limits apply would be ambiguous.
+    #[error("keys: key {key:?} is listed twice")]
+    DuplicateKey {
+        /// The key.
+        key: String,
+    },
+    /// A timeline `set` event names a key that is not under `[[keys]]`, a likely typo.
+    #[error("timeline[{index}]: key {key:?} is not listed under [[keys]]")]
+    UnlistedTimelineKey {
+        /// Position of the event in `[[timeline]]`, from 0.
+        index: usize,
+        /// The key it names.
+        key: String,
+    },
+    /// `models` is empty, which would leave `GET /v1/models` nothing to list.
+    #[error("models: list at least one model")]
+    NoModels,
+    /// `max_body_bytes` is below [`MIN_BODY_BYTES`].
+    #[error("max_body_bytes: must be at least {min}", min = MIN_BODY_BYTES)]
+    BodyLimitTooSmall {
+        /// The value given.
+        max_body_bytes: usize,
+    },
+}
+
 impl TryFrom<FaultConfigSpec> for FaultConfig {
-    type Error = String;
-    fn try_from(spec: FaultConfigSpec) -> Result<Self, String> {
+    type Error = FaultConfigError;
+    fn try_from(spec: FaultConfigSpec) -> Result<Self, FaultConfigError> {
         let mut seen = HashSet::new();
         for k in &spec.keys {
             if !seen.insert(k.key.as_str()) {
-                return Err(format!("keys: key {:?} is listed twice", k.key));
+                return Err(FaultConfigError::DuplicateKey { key: k.key.clone() });
             }
         }
-        for (i, ev) in spec.timeline.iter().enumerate() {
+        for (index, ev) in spec.timeline.iter().enumerate() {
             if let Some(key) = ev.set_key() {
                 if !seen.contains(key) {
-                    return Err(format!(
-                        "timeline[{i}]: key {key:?} is not listed under [[keys]]"
-                    ));
+                    return Err(FaultConfigError::UnlistedTimelineKey {
+                        index,
+                        key: key.to_string(),
+                    });
                 }
             }
         }
         if spec.models.is_empty() {
-            return Err("models: list at least one model".into());
+            return Err(FaultConfigError::NoModels);
         }
-        if spec.max_body_bytes < 64 {
-            return Err("max_body_bytes: must be at least 64".into());
+        if spec.max_body_bytes < MIN_BODY_BYTES {
+            return Err(FaultConfigError::BodyLimitTooSmall {
+                max_body_bytes: spec.max_body_bytes,
+            });
         }
         Ok(Self { spec })
     }
@@ -122,44 +161,19 @@ impl From<FaultConfig> for FaultConfigSpec {
 
 impl FaultConfig {
     /// Validates a spec built in code.
-    pub fn from_spec(spec: FaultConfigSpec) -> Result<Self, String> {
+    pub fn from_spec(spec: FaultConfigSpec) -> Result<Self, FaultConfigError> {
         Self::try_from(spec)
     }
 
-    /// The validated settings.
+    /// The settings as written; validation has passed, so every field is usable as is.
     pub fn spec(&self) -> &FaultConfigSpec {
         &self.spec
     }
 
-    /// The configuration of a listed key.
+    /// The `[[keys]]` entry for `key`; `None` for an unlisted key, which then gets `[limits]`
+    /// (or 401).
     pub fn key(&self, key: &str) -> Option<&KeyConfig> {
         self.spec.keys.iter().find(|k| k.key == key)
-    }
-}
-
-/// Rate limits in the provider's terms; an absent limit is unlimited.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Limits {
-    /// Requests per minute (RPM).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requests_per_minute: Option<u32>,
-    /// Tokens per minute (TPM): prompt plus completion tokens.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tokens_per_minute: Option<u32>,
-    /// Requests per day (RPD): the daily quota; when spent, 429 `insufficient_quota`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requests_per_day: Option<u32>,
-}
-
-impl Limits {
-    /// These limits with every limit `other` sets taking precedence.
-    pub fn overridden_by(self, other: &Limits) -> Limits {
-        Limits {
-            requests_per_minute: other.requests_per_minute.or(self.requests_per_minute),
-            tokens_per_minute: other.tokens_per_minute.or(self.tokens_per_minute),
-            requests_per_day: other.requests_per_day.or(self.requests_per_day),
-        }
     }
 }
 
@@ -187,23 +201,6 @@ impl KeyConfig {
             requests_per_minute: self.requests_per_minute,
             tokens_per_minute: self.tokens_per_minute,
             requests_per_day: self.requests_per_day,
-        }
-    }
-}
-
-/// A probability in `[0, 1]`, rejected at its line when outside.
-#[derive(Debug, Clone, Copy, Default, PartialEq, PartialOrd, Serialize)]
-pub struct Probability(pub f64);
-
-impl<'de> Deserialize<'de> for Probability {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = f64::deserialize(d)?;
-        if (0.0..=1.0).contains(&v) {
-            Ok(Probability(v))
-        } else {
-            Err(serde::de::Error::custom(format!(
-                "probability {v} is outside 0..=1 (write 2 % as 0.02)"
-            )))
         }
     }
 }
@@ -313,17 +310,27 @@ macro_rules! dist_spec_of {
     };
 }
 
+/// Why `[latency]` was refused: its own distribution, or its spike's (which says `spike:`,
+/// since both tables use the same field names).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LatencyError {
+    /// The base distribution's fields.
+    #[error(transparent)]
+    Base(#[from] DistError),
+    /// `[latency.spike]`'s distribution fields.
+    #[error("spike: {0}")]
+    Spike(DistError),
+}
+
 impl TryFrom<LatencySpec> for LatencyConfig {
-    type Error = String;
-    fn try_from(spec: LatencySpec) -> Result<Self, String> {
+    type Error = LatencyError;
+    fn try_from(spec: LatencySpec) -> Result<Self, LatencyError> {
         let base = dist_spec_of!(spec).build()?;
         let spike = match &spec.spike {
             None => None,
             Some(s) => Some(Spike {
                 probability: s.probability.0,
-                extra: dist_spec_of!(s)
-                    .build()
-                    .map_err(|e| format!("spike: {e}"))?,
+                extra: dist_spec_of!(s).build().map_err(LatencyError::Spike)?,
             }),
         };
         Ok(Self { spec, base, spike })
@@ -355,7 +362,8 @@ impl LatencyConfig {
     }
 }
 
-/// How streamed answers are paced.
+/// How streamed answers are paced; a client's stream timeouts (first token, between chunks)
+/// are tested against these.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StreamConfig {
@@ -383,7 +391,7 @@ pub enum OverloadMode {
 pub struct ConcurrencyConfig {
     /// Requests served at once.
     pub limit: u32,
-    /// What the others get.
+    /// Whether the requests beyond `limit` get 503 or wait.
     pub mode: OverloadMode,
     /// Queue mode: each request waiting when one is admitted adds this fraction to its service
     /// time, so an overloaded provider slows down for everyone (what makes retry storms last).
@@ -426,14 +434,14 @@ impl Default for ReplyConfig {
 }
 
 impl ReplyConfig {
-    /// The validated length distribution.
+    /// The length distribution, already checked when the config was read.
     pub fn distribution(&self) -> Distribution {
         // Validated when read; a spec built in code with a mistake falls back to a sane length.
         self.tokens.build().unwrap_or(Distribution::Fixed(50.0))
     }
 }
 
-/// The kinds of random failure.
+/// The ways a response can go wrong; each exercises a different error path of a client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FailureKind {
@@ -455,7 +463,7 @@ pub enum FailureKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, try_from = "FailureSpec", into = "FailureSpec")]
 pub struct Failure {
-    /// What goes wrong.
+    /// Which error path of the client it exercises.
     pub kind: FailureKind,
     /// Chance per request.
     pub probability: f64,
@@ -481,26 +489,57 @@ pub struct FailureSpec {
     pub hang_for: Option<HumanDuration>,
 }
 
-/// Statuses a provider's server errors use; each gets OpenAI's body for it.
-pub const SERVER_ERROR_STATUSES: [u16; 4] = [500, 502, 503, 504];
-
-/// Default bound of a hang.
+/// How long a hang lasts when `for` is not given: longer than most clients' timeouts, so the
+/// client gives up first.
 pub const DEFAULT_HANG: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// Why a `[[failures]]` entry, or the list, was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FailureError {
+    /// A `status` failure with a status that is not one of [`SERVER_ERROR_STATUSES`] (429s
+    /// come from `[limits]`, and other codes have no OpenAI body to send).
+    #[error("status {status}: use one of 500, 502, 503, 504")]
+    StatusNotServerError {
+        /// The status given.
+        status: u16,
+    },
+    /// A `status` failure without its status.
+    #[error("kind \"status\" needs `status`")]
+    MissingStatus,
+    /// `status` on another kind, where it would be silently ignored.
+    #[error("`status` only goes with kind \"status\"")]
+    StatusOnOtherKind {
+        /// The entry's kind.
+        kind: FailureKind,
+    },
+    /// `for` on a kind other than `hang`, where it would be silently ignored.
+    #[error("`for` only goes with kind \"hang\"")]
+    ForOnOtherKind {
+        /// The entry's kind.
+        kind: FailureKind,
+    },
+    /// The entries' probabilities add up to more than 1, so they cannot all hold.
+    #[error("failure probabilities add up to {total}, more than 1")]
+    ProbabilitiesOverOne {
+        /// Their sum.
+        total: f64,
+    },
+}
+
 impl TryFrom<FailureSpec> for Failure {
-    type Error = String;
-    fn try_from(s: FailureSpec) -> Result<Self, String> {
+    type Error = FailureError;
+    fn try_from(s: FailureSpec) -> Result<Self, FailureError> {
         let status = match (s.kind, s.status) {
             (FailureKind::Status, Some(code)) if SERVER_ERROR_STATUSES.contains(&code) => code,
             (FailureKind::Status, Some(code)) => {
-                return Err(format!("status {code}: use one of 500, 502, 503, 504"))
+                return Err(FailureError::StatusNotServerError { status: code })
             }
-            (FailureKind::Status, None) => return Err("kind \"status\" needs `status`".into()),
-            (_, Some(_)) => return Err("`status` only goes with kind \"status\"".into()),
+            (FailureKind::Status, None) => return Err(FailureError::MissingStatus),
+            (kind, Some(_)) => return Err(FailureError::StatusOnOtherKind { kind }),
             (_, None) => 0,
         };
         if s.hang_for.is_some() && s.kind != FailureKind::Hang {
-            return Err("`for` only goes with kind \"hang\"".into());
+            return Err(FailureError::ForOnOtherKind { kind: s.kind });
         }
         Ok(Self {
             kind: s.kind,
@@ -528,13 +567,11 @@ impl From<Failure> for FailureSpec {
 pub struct Failures(Vec<Failure>);
 
 impl TryFrom<Vec<Failure>> for Failures {
-    type Error = String;
-    fn try_from(v: Vec<Failure>) -> Result<Self, String> {
+    type Error = FailureError;
+    fn try_from(v: Vec<Failure>) -> Result<Self, FailureError> {
         let total: f64 = v.iter().map(|f| f.probability).sum();
         if total > 1.0 + 1e-9 {
-            return Err(format!(
-                "failure probabilities add up to {total}, more than 1"
-            ));
+            return Err(FailureError::ProbabilitiesOverOne { total });
         }
         Ok(Self(v))
     }
@@ -552,7 +589,7 @@ impl Failures {
         self.0.iter()
     }
 
-    /// Whether there are none.
+    /// Whether there are none, so that a config without failures writes no `[[failures]]`.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -21,23 +21,24 @@ pub enum Distribution {
     Fixed(f64),
     /// Uniform in `[min, max]`.
     Uniform {
-        /// Lower bound.
+        /// Smallest value drawn, inclusive.
         min: f64,
-        /// Upper bound.
+        /// Largest value drawn, inclusive.
         max: f64,
     },
     /// Normal, clamped at zero.
     Normal {
-        /// Mean.
+        /// Centre of the bell; draws below zero are clamped, so the mean of the draws is higher
+        /// when `stddev` is large.
         mean: f64,
-        /// Standard deviation.
+        /// Spread of the bell, in the same unit as `mean`.
         stddev: f64,
     },
     /// Log-normal given by its median and 99th percentile, the two figures people know.
     LogNormal {
-        /// Median.
+        /// Half the draws are below it; must be positive.
         median: f64,
-        /// 99th percentile.
+        /// One draw in a hundred is above it: the tail a client's timeouts must allow for.
         p99: f64,
     },
     /// Uniform choice among observed values, to replay a measured latency profile.
@@ -152,64 +153,125 @@ pub struct DistSpec<T> {
     pub values: Option<Vec<T>>,
 }
 
+/// Why a distribution's fields were refused; the message names the distribution and field,
+/// and serde reports it at the value's line.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DistError {
+    /// `distribution` names a shape this crate does not know.
+    #[error(
+        "unknown distribution \"{distribution}\" (expected fixed, uniform, normal, lognormal or empirical)"
+    )]
+    Unknown {
+        /// The name as written.
+        distribution: String,
+    },
+    /// The shape needs a field that is absent.
+    #[error("distribution \"{distribution}\" needs `{field}`")]
+    MissingField {
+        /// The shape.
+        distribution: &'static str,
+        /// The absent field.
+        field: &'static str,
+    },
+    /// A `uniform` range that is empty.
+    #[error("uniform: min ({min}) is greater than max ({max})")]
+    UniformMinAboveMax {
+        /// `min`, as a real number (seconds for durations).
+        min: f64,
+        /// `max`, as a real number.
+        max: f64,
+    },
+    /// A `lognormal` outside `0 < median <= p99`, which has no sigma.
+    #[error("lognormal: needs 0 < median <= p99 (median {median}, p99 {p99})")]
+    LogNormalOrder {
+        /// `median`, as a real number.
+        median: f64,
+        /// `p99`, as a real number.
+        p99: f64,
+    },
+    /// An `empirical` list with nothing to choose from.
+    #[error("empirical: `values` is empty")]
+    EmptyEmpirical,
+    /// A field of another shape was written too, probably a mistyped `distribution`.
+    #[error("distribution \"{distribution}\" has fields that belong to another distribution")]
+    ForeignFields {
+        /// The shape named.
+        distribution: &'static str,
+    },
+}
+
+fn need<T: DistValue>(
+    v: Option<T>,
+    distribution: &'static str,
+    field: &'static str,
+) -> Result<f64, DistError> {
+    v.map(DistValue::to_f64).ok_or(DistError::MissingField {
+        distribution,
+        field,
+    })
+}
+
 impl<T: DistValue> DistSpec<T> {
     /// Checks that the named distribution has the fields it needs and sane values.
-    pub fn build(&self) -> Result<Distribution, String> {
-        fn need<T: DistValue>(v: Option<T>, dist: &str, field: &str) -> Result<f64, String> {
-            v.map(DistValue::to_f64)
-                .ok_or_else(|| format!("distribution \"{dist}\" needs `{field}`"))
-        }
+    pub fn build(&self) -> Result<Distribution, DistError> {
         let d = self.distribution.as_str();
-        let dist = match d {
-            "fixed" => Distribution::Fixed(need(self.value, d, "value")?),
+        let (name, dist) = match d {
+            "fixed" => (
+                "fixed",
+                Distribution::Fixed(need(self.value, "fixed", "value")?),
+            ),
             "uniform" => {
-                let (min, max) = (need(self.min, d, "min")?, need(self.max, d, "max")?);
+                let min = need(self.min, "uniform", "min")?;
+                let max = need(self.max, "uniform", "max")?;
                 if min > max {
-                    return Err(format!("uniform: min ({min}) is greater than max ({max})"));
+                    return Err(DistError::UniformMinAboveMax { min, max });
                 }
-                Distribution::Uniform { min, max }
+                ("uniform", Distribution::Uniform { min, max })
             }
-            "normal" => Distribution::Normal {
-                mean: need(self.mean, d, "mean")?,
-                stddev: need(self.stddev, d, "stddev")?,
-            },
+            "normal" => (
+                "normal",
+                Distribution::Normal {
+                    mean: need(self.mean, "normal", "mean")?,
+                    stddev: need(self.stddev, "normal", "stddev")?,
+                },
+            ),
             "lognormal" => {
-                let (median, p99) = (need(self.median, d, "median")?, need(self.p99, d, "p99")?);
+                let median = need(self.median, "lognormal", "median")?;
+                let p99 = need(self.p99, "lognormal", "p99")?;
                 if median <= 0.0 || p99 < median {
-                    return Err(format!(
-                        "lognormal: needs 0 < median <= p99 (median {median}, p99 {p99})"
-                    ));
+                    return Err(DistError::LogNormalOrder { median, p99 });
                 }
-                Distribution::LogNormal { median, p99 }
+                ("lognormal", Distribution::LogNormal { median, p99 })
             }
             "empirical" => {
                 let values: Vec<f64> = self
                     .values
                     .as_ref()
-                    .ok_or("distribution \"empirical\" needs `values`")?
+                    .ok_or(DistError::MissingField {
+                        distribution: "empirical",
+                        field: "values",
+                    })?
                     .iter()
                     .map(|v| v.to_f64())
                     .collect();
                 if values.is_empty() {
-                    return Err("empirical: `values` is empty".into());
+                    return Err(DistError::EmptyEmpirical);
                 }
-                Distribution::Empirical(values)
+                ("empirical", Distribution::Empirical(values))
             }
             other => {
-                return Err(format!(
-                    "unknown distribution \"{other}\" (expected fixed, uniform, normal, lognormal or empirical)"
-                ))
+                return Err(DistError::Unknown {
+                    distribution: other.to_string(),
+                })
             }
         };
-        let unused = match d {
+        let unused = match name {
             "fixed" => self.min.is_some() || self.max.is_some() || self.median.is_some(),
             "uniform" => self.value.is_some() || self.median.is_some() || self.mean.is_some(),
             _ => false,
         };
         if unused {
-            return Err(format!(
-                "distribution \"{d}\" has fields that belong to another distribution"
-            ));
+            return Err(DistError::ForeignFields { distribution: name });
         }
         Ok(dist)
     }
@@ -258,13 +320,18 @@ mod tests {
     fn missing_fields_are_named() {
         let e = spec("distribution = \"uniform\"\nmin = \"1s\"")
             .build()
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`max`"), "{e}");
-        let e = spec("distribution = \"pareto\"").build().unwrap_err();
+        let e = spec("distribution = \"pareto\"")
+            .build()
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("pareto"), "{e}");
         let e = spec("distribution = \"uniform\"\nmin = \"2s\"\nmax = \"1s\"")
             .build()
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("greater"), "{e}");
     }
 

@@ -6,6 +6,7 @@
 //! stream derived from the seed, so adding a draw in one does not shift the others.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
@@ -16,12 +17,13 @@ use super::buckets::{Bucket, BucketView};
 use super::config::{FailureKind, FaultConfig, FaultConfigSpec, Limits};
 use super::distribution::Distribution;
 use crate::text::{plan_reply, ReplyPlan};
-use crate::timeline::{limits_at, Effect};
+use crate::timeline::{limits_at, Effect, TimelineEvent};
 
 const MINUTE: Duration = Duration::from_secs(60);
 const DAY: Duration = Duration::from_secs(86_400);
 
-/// The routes the engine tells apart.
+/// The routes whose faults differ: only the chat routes are rate-limited, and each can be
+/// deprecated on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Route {
     /// `POST /v1/chat/completions`.
@@ -46,7 +48,7 @@ impl Route {
 /// What the engine needs to know about a request.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestInfo<'a> {
-    /// Which route.
+    /// Decides which timeline `deprecate` events apply, and exempts `/v1/models` from limits.
     pub route: Route,
     /// The bearer token, if any.
     pub api_key: Option<&'a str>,
@@ -157,7 +159,8 @@ pub struct RateLimitState {
     pub tokens: Option<BucketView>,
 }
 
-/// Pacing of a streamed answer.
+/// Pacing of a streamed answer, decided with the rest so that a timeline latency window and
+/// queue slowdown stretch streams too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StreamTiming {
     /// Delay before the first chunk.
@@ -166,14 +169,15 @@ pub struct StreamTiming {
     pub per_token: Duration,
 }
 
-/// The engine's decision about one request.
+/// Everything the HTTP layer needs to answer one request, decided under the engine's lock so
+/// that the answer itself is built without holding it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
     /// Position of the request since start or reset; ids derive from it.
     pub sequence: u64,
     /// Time since the timeline started, when the request arrived.
     pub offset: Duration,
-    /// What to do.
+    /// Whether to answer, refuse or fail, and how.
     pub outcome: Outcome,
     /// Processing time before a non-streamed answer or an injected failure.
     pub delay: Duration,
@@ -181,7 +185,7 @@ pub struct Decision {
     pub stream: StreamTiming,
     /// Whether a latency spike was added.
     pub spiked: bool,
-    /// Rate-limit headers.
+    /// Sent as `x-ratelimit-*` headers on answers and refusals alike, as OpenAI does.
     pub rate_limits: RateLimitState,
     /// The reply's plan, for requests that passed the limits.
     pub reply: Option<ReplyPlan>,
@@ -195,6 +199,118 @@ struct KeyState {
     served: u64,
     prompt_tokens: u64,
     completion_tokens: u64,
+}
+
+/// A key's bucket checks for one request, made before anything is taken so that a request
+/// refused by one limit costs nothing from the others.
+#[derive(Debug, Clone, Copy)]
+struct LimitChecks {
+    /// The daily quota's check, when the key has one.
+    daily: Option<Result<(), Duration>>,
+    /// The requests-per-minute cap and its check, when limited.
+    rpm: Option<(u32, Result<(), Duration>)>,
+    /// The tokens-per-minute cap and its check, when limited.
+    tpm: Option<(u32, Result<(), Duration>)>,
+}
+
+impl LimitChecks {
+    /// The refusal, if any; a spent quota wins over a rate limit (the provider answers
+    /// `insufficient_quota`, which clients must not retry), and requests over tokens.
+    fn refusal(&self, token_cost: f64) -> Option<Outcome> {
+        if let Some(Err(_)) = self.daily {
+            Some(Outcome::QuotaExhausted)
+        } else if let Some((cap, Err(wait))) = self.rpm {
+            Some(Outcome::RateLimited {
+                resource: LimitResource::Requests,
+                retry_after: wait,
+                limit: cap,
+                requested: 1,
+            })
+        } else if let Some((cap, Err(wait))) = self.tpm {
+            Some(Outcome::RateLimited {
+                resource: LimitResource::Tokens,
+                retry_after: wait,
+                limit: cap,
+                requested: token_cost as u32,
+            })
+        } else {
+            None
+        }
+    }
+}
+
+impl KeyState {
+    fn new(now: Instant) -> Self {
+        Self {
+            requests: Bucket::new(now),
+            tokens: Bucket::new(now),
+            daily: Bucket::new(now),
+            served: 0,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+        }
+    }
+
+    /// Checks the quota and rate limits; when all admit the request, takes from each bucket
+    /// and counts its usage. Returns the refusal otherwise.
+    fn admit(
+        &mut self,
+        now: Instant,
+        limits: &Limits,
+        prompt_tokens: u32,
+        completion_tokens: u32,
+    ) -> Option<Outcome> {
+        let token_cost = f64::from(prompt_tokens + completion_tokens);
+        let checks = self.check(now, limits, token_cost);
+        let refusal = checks.refusal(token_cost);
+        if refusal.is_none() {
+            self.take(&checks, token_cost);
+            self.served += 1;
+            self.prompt_tokens += u64::from(prompt_tokens);
+            self.completion_tokens += u64::from(completion_tokens);
+        }
+        refusal
+    }
+
+    /// Checks every limit in force, quota first, without taking anything.
+    fn check(&mut self, now: Instant, limits: &Limits, token_cost: f64) -> LimitChecks {
+        LimitChecks {
+            daily: limits
+                .requests_per_day
+                .map(|cap| self.daily.check(now, cap, DAY, 1.0)),
+            rpm: limits
+                .requests_per_minute
+                .map(|cap| (cap, self.requests.check(now, cap, MINUTE, 1.0))),
+            tpm: limits
+                .tokens_per_minute
+                .map(|cap| (cap, self.tokens.check(now, cap, MINUTE, token_cost))),
+        }
+    }
+
+    /// Takes the request's cost from each bucket that was checked.
+    fn take(&mut self, checks: &LimitChecks, token_cost: f64) {
+        if checks.daily.is_some() {
+            self.daily.take(1.0);
+        }
+        if checks.rpm.is_some() {
+            self.requests.take(1.0);
+        }
+        if checks.tpm.is_some() {
+            self.tokens.take(token_cost);
+        }
+    }
+
+    /// The `x-ratelimit-*` figures after this request, for both answers and refusals.
+    fn rate_limits(&mut self, now: Instant, limits: &Limits) -> RateLimitState {
+        RateLimitState {
+            requests: limits
+                .requests_per_minute
+                .map(|cap| self.requests.view(now, cap, MINUTE)),
+            tokens: limits
+                .tokens_per_minute
+                .map(|cap| self.tokens.view(now, cap, MINUTE)),
+        }
+    }
 }
 
 /// Per-key usage for `/_mock/stats`.
@@ -255,17 +371,17 @@ impl FaultEngine {
         }
     }
 
-    /// The seed in use.
+    /// The seed in use after `--seed` overrides the file's: the one that reproduces this run.
     pub fn seed(&self) -> u64 {
         self.seed
     }
 
-    /// The config in force.
+    /// The config in force, which [`set_config`](Self::set_config) may have replaced since start.
     pub fn config(&self) -> &FaultConfig {
         &self.config
     }
 
-    /// When the timeline started.
+    /// When the timeline started (or was last reset): timeline offsets count from here.
     pub fn start(&self) -> Instant {
         self.start
     }
@@ -301,52 +417,22 @@ impl FaultEngine {
     }
 
     /// Decides what happens to a request arriving at `now`.
+    ///
+    /// The steps run in a fixed order, and each RNG is drawn from in the same order on every
+    /// run, so a seeded run decides the same things byte for byte: who the key is, what the
+    /// timeline does, the limits and quota, injected failures, then latency.
     pub fn decide(&mut self, now: Instant, req: &RequestInfo<'_>) -> Decision {
         self.sequence += 1;
         let offset = now.saturating_duration_since(self.start);
-        let mut decision = Decision {
-            sequence: self.sequence,
-            offset,
-            outcome: Outcome::Serve,
-            delay: Duration::ZERO,
-            stream: StreamTiming::default(),
-            spiked: false,
-            rate_limits: RateLimitState::default(),
-            reply: None,
-        };
+        let mut decision = Decision::serve(self.sequence, offset);
         let key = match self.account_key(req.api_key) {
             Ok(k) => k,
-            Err(provided) => {
-                decision.outcome = Outcome::Unauthorized { provided };
-                return decision;
-            }
+            Err(provided) => return decision.with(Outcome::Unauthorized { provided }),
         };
-        let timeline = &self.config.spec().timeline;
-        let mut multiplier = 1.0;
-        let mut replaced: Option<&Distribution> = None;
-        for ev in timeline.iter().filter(|e| e.is_active(offset)) {
-            match &ev.effect {
-                Effect::Deprecate { route } if route == req.route.path() => {
-                    decision.outcome = Outcome::Gone;
-                    return decision;
-                }
-                Effect::Outage { status } => {
-                    decision.outcome = match status {
-                        Some(s) => Outcome::Outage(*s),
-                        None => Outcome::OutageReset,
-                    };
-                    return decision;
-                }
-                Effect::Latency {
-                    multiplier: m,
-                    replace,
-                } => {
-                    multiplier *= m;
-                    replaced = replace.as_ref().or(replaced);
-                }
-                _ => {}
-            }
-        }
+        let window = match timeline_effect(&self.config.spec().timeline, offset, req.route) {
+            ControlFlow::Break(outcome) => return decision.with(outcome),
+            ControlFlow::Continue(window) => window,
+        };
         if req.route == Route::Models {
             return decision;
         }
@@ -358,99 +444,32 @@ impl FaultEngine {
             &self.reply_length,
             req.max_tokens,
         );
-        let token_cost = f64::from(req.prompt_tokens + reply.tokens);
+        // `get_mut` first: the hit path, every request after a key's first, allocates nothing.
         let state = match self.keys.get_mut(key) {
             Some(s) => s,
-            None => self.keys.entry(key.to_string()).or_insert(KeyState {
-                requests: Bucket::new(now),
-                tokens: Bucket::new(now),
-                daily: Bucket::new(now),
-                served: 0,
-                prompt_tokens: 0,
-                completion_tokens: 0,
-            }),
+            None => self
+                .keys
+                .entry(key.to_string())
+                .or_insert(KeyState::new(now)),
         };
-        let daily = limits
-            .requests_per_day
-            .map(|cap| state.daily.check(now, cap, DAY, 1.0));
-        let rpm = limits
-            .requests_per_minute
-            .map(|cap| (cap, state.requests.check(now, cap, MINUTE, 1.0)));
-        let tpm = limits
-            .tokens_per_minute
-            .map(|cap| (cap, state.tokens.check(now, cap, MINUTE, token_cost)));
-        let blocked = if let Some(Err(_)) = daily {
-            Some(Outcome::QuotaExhausted)
-        } else if let Some((cap, Err(wait))) = rpm {
-            Some(Outcome::RateLimited {
-                resource: LimitResource::Requests,
-                retry_after: wait,
-                limit: cap,
-                requested: 1,
-            })
-        } else if let Some((cap, Err(wait))) = tpm {
-            Some(Outcome::RateLimited {
-                resource: LimitResource::Tokens,
-                retry_after: wait,
-                limit: cap,
-                requested: token_cost as u32,
-            })
-        } else {
-            None
-        };
-        if blocked.is_none() {
-            if daily.is_some() {
-                state.daily.take(1.0);
-            }
-            if rpm.is_some() {
-                state.requests.take(1.0);
-            }
-            if tpm.is_some() {
-                state.tokens.take(token_cost);
-            }
-            state.served += 1;
-            state.prompt_tokens += u64::from(req.prompt_tokens);
-            state.completion_tokens += u64::from(reply.tokens);
-        }
-        decision.rate_limits = RateLimitState {
-            requests: limits
-                .requests_per_minute
-                .map(|cap| state.requests.view(now, cap, MINUTE)),
-            tokens: limits
-                .tokens_per_minute
-                .map(|cap| state.tokens.view(now, cap, MINUTE)),
-        };
+        let blocked = state.admit(now, &limits, req.prompt_tokens, reply.tokens);
+        decision.rate_limits = state.rate_limits(now, &limits);
         if let Some(outcome) = blocked {
-            decision.outcome = outcome;
-            return decision;
+            return decision.with(outcome);
         }
 
         let spec = self.config.spec();
         decision.outcome = draw_failure(spec, &mut self.rng_failures, offset);
-        let base = replaced
-            .or(spec.latency.as_ref().map(|l| &l.base))
-            .map(|d| d.sample_duration(&mut self.rng_latency))
-            .unwrap_or_default();
-        let slowdown = spec
-            .concurrency
-            .map(|c| 1.0 + c.queue_slowdown * f64::from(req.queued))
-            .unwrap_or(1.0);
-        let mut extra = Duration::ZERO;
-        if let Some(spike) = spec.latency.as_ref().and_then(|l| l.spike.as_ref()) {
-            if self.rng_spikes.random_bool(spike.probability) {
-                extra = spike.extra.sample_duration(&mut self.rng_spikes);
-                decision.spiked = true;
-            }
-        }
-        let scale = multiplier * slowdown;
-        decision.delay = base.mul_f64(scale) + extra;
-        decision.stream = StreamTiming {
-            first_token: match spec.stream.time_to_first_token {
-                Some(t) => t.0.mul_f64(scale) + extra,
-                None => decision.delay,
-            },
-            per_token: spec.stream.per_token.0.mul_f64(scale),
-        };
+        let latency = draw_latency(
+            spec,
+            &window,
+            req.queued,
+            &mut self.rng_latency,
+            &mut self.rng_spikes,
+        );
+        decision.delay = latency.delay;
+        decision.stream = latency.stream;
+        decision.spiked = latency.spiked;
         decision.reply = Some(reply);
         decision
     }
@@ -481,6 +500,123 @@ impl FaultEngine {
             .collect();
         out.sort_by(|a, b| a.key.cmp(&b.key));
         out
+    }
+}
+
+impl Decision {
+    /// A normal answer with no delay, which the steps of [`FaultEngine::decide`] then change.
+    fn serve(sequence: u64, offset: Duration) -> Self {
+        Self {
+            sequence,
+            offset,
+            outcome: Outcome::Serve,
+            delay: Duration::ZERO,
+            stream: StreamTiming::default(),
+            spiked: false,
+            rate_limits: RateLimitState::default(),
+            reply: None,
+        }
+    }
+
+    /// This decision ending in `outcome`, for the steps that stop a request early.
+    fn with(mut self, outcome: Outcome) -> Self {
+        self.outcome = outcome;
+        self
+    }
+}
+
+/// What the active timeline events do to the latency of a request they let through.
+#[derive(Debug, Clone, Copy)]
+struct LatencyWindow<'a> {
+    /// The product of the active `latency` events' multipliers.
+    multiplier: f64,
+    /// The replacement for `[latency]` of the last active `latency` event that has one.
+    replaced: Option<&'a Distribution>,
+}
+
+/// The active events' effect on a request: a deprecation or outage ends it (the first active
+/// one in file order), otherwise the latency events shape its delay.
+fn timeline_effect(
+    timeline: &[TimelineEvent],
+    offset: Duration,
+    route: Route,
+) -> ControlFlow<Outcome, LatencyWindow<'_>> {
+    let mut window = LatencyWindow {
+        multiplier: 1.0,
+        replaced: None,
+    };
+    for ev in timeline.iter().filter(|e| e.is_active(offset)) {
+        match &ev.effect {
+            Effect::Deprecate { route: r } if r == route.path() => {
+                return ControlFlow::Break(Outcome::Gone)
+            }
+            Effect::Outage { status } => {
+                return ControlFlow::Break(match status {
+                    Some(s) => Outcome::Outage(*s),
+                    None => Outcome::OutageReset,
+                })
+            }
+            Effect::Latency {
+                multiplier: m,
+                replace,
+            } => {
+                window.multiplier *= m;
+                window.replaced = replace.as_ref().or(window.replaced);
+            }
+            _ => {}
+        }
+    }
+    ControlFlow::Continue(window)
+}
+
+/// A request's drawn delays.
+#[derive(Debug, Clone, Copy)]
+struct Latency {
+    delay: Duration,
+    stream: StreamTiming,
+    spiked: bool,
+}
+
+/// Draws the base latency (the timeline's replacement or `[latency]`) from `rng_latency` and a
+/// spike from `rng_spikes`, then scales the base by the timeline's multiplier and the queue's
+/// slowdown. Spikes are added after scaling, so a spike is as long as the config says.
+fn draw_latency(
+    spec: &FaultConfigSpec,
+    window: &LatencyWindow<'_>,
+    queued: u32,
+    rng_latency: &mut ChaCha8Rng,
+    rng_spikes: &mut ChaCha8Rng,
+) -> Latency {
+    let base = window
+        .replaced
+        .or(spec.latency.as_ref().map(|l| &l.base))
+        .map(|d| d.sample_duration(rng_latency))
+        .unwrap_or_default();
+    let slowdown = spec
+        .concurrency
+        .map(|c| 1.0 + c.queue_slowdown * f64::from(queued))
+        .unwrap_or(1.0);
+    let mut extra = Duration::ZERO;
+    let mut spiked = false;
+    if let Some(spike) = spec.latency.as_ref().and_then(|l| l.spike.as_ref()) {
+        if rng_spikes.random_bool(spike.probability) {
+            extra = spike.extra.sample_duration(rng_spikes);
+            spiked = true;
+        }
+    }
+    let scale = window.multiplier * slowdown;
+    let delay = base.mul_f64(scale) + extra;
+    let stream = StreamTiming {
+        first_token: match spec.stream.time_to_first_token {
+            Some(t) => t.0.mul_f64(scale) + extra,
+            None => delay,
+        },
+        per_token: spec.stream.per_token.0.mul_f64(scale),
+    };
+    Latency {
+        delay,
+        stream,
+        spiked,
     }
 }
 

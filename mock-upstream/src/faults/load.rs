@@ -10,7 +10,7 @@ pub enum ConfigError {
     /// The file could not be read at all.
     #[error("{path}: {source}")]
     Io {
-        /// The file.
+        /// The path as given, so the message names what the user typed.
         path: String,
         /// What the OS said.
         source: std::io::Error,

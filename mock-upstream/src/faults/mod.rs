@@ -5,6 +5,7 @@ pub mod config;
 pub mod distribution;
 pub mod engine;
 pub mod load;
+pub(crate) mod values;
 
 pub use config::{FaultConfig, FaultConfigSpec};
 pub use engine::{Decision, FaultEngine, Outcome, RequestInfo, Route};

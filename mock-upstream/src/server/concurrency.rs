@@ -15,7 +15,7 @@ pub struct Gate {
     waiting: AtomicU32,
 }
 
-/// The answer of the gate.
+/// Whether a request may be served now; the permit it holds is what keeps its slot busy.
 #[derive(Debug)]
 pub enum Admission {
     /// Go ahead; hold the permit until the answer is complete.
@@ -30,7 +30,7 @@ pub enum Admission {
 }
 
 impl Gate {
-    /// Applies a (new) config.
+    /// Applies a config, at start or on a live change; `None` removes the cap.
     pub fn configure(&self, config: Option<ConcurrencyConfig>) {
         let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
         let same = match (&*cur, &config) {
@@ -89,7 +89,7 @@ impl Gate {
             .is_some_and(|(c, _)| c.finish_abandoned)
     }
 
-    /// Requests waiting now.
+    /// Requests waiting now, for `/_mock/stats`' `in_queue`.
     pub fn waiting(&self) -> u32 {
         self.waiting.load(Ordering::Relaxed)
     }

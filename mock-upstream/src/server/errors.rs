@@ -11,7 +11,8 @@ use crate::faults::engine::LimitResource;
 use gauntlet_wire::duration::format_openai_duration;
 use gauntlet_wire::openai::{ErrorBody, ErrorEnvelope};
 
-/// An error the mock answers with.
+/// An error response with OpenAI's body and headers, so a client's error parsing meets what
+/// the provider sends.
 #[derive(Debug, Clone)]
 pub struct ApiError {
     /// HTTP status.

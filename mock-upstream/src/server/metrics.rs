@@ -11,7 +11,7 @@ fn escape(label: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Renders the counters and the latency histogram.
+/// The counters and the latency histogram in Prometheus' text format, for `GET /metrics`.
 pub fn render(s: &StatsSnapshot) -> String {
     let mut out = String::new();
     out.push_str("# HELP mock_upstream_requests_total Requests answered, by route and status.\n");

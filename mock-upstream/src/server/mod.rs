@@ -59,7 +59,8 @@ pub struct MockOptions {
     pub epoch_secs: u64,
 }
 
-/// Shared state of one mock instance.
+/// One mock instance's engine, counters and concurrency gate, shared by its handlers; cheap
+/// to clone, so a test keeps a handle to read stats and change faults while it serves.
 #[derive(Debug, Clone)]
 pub struct MockState {
     inner: Arc<Inner>,
@@ -101,7 +102,8 @@ impl MockState {
         self.inner.engine.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The counters so far.
+    /// The counters since start or the last reset, as `/_mock/stats` reports them; a test
+    /// reads them in-process to check what its client made the mock do.
     pub fn stats(&self) -> stats::StatsSnapshot {
         self.inner.stats.snapshot()
     }
@@ -111,7 +113,7 @@ impl MockState {
         self.engine().key_usage(Instant::now())
     }
 
-    /// The fault config in force.
+    /// The fault config in force, which a live `PUT /_mock/faults` may have replaced.
     pub fn config(&self) -> FaultConfig {
         self.engine().config().clone()
     }

@@ -13,7 +13,7 @@ use crate::faults::FaultConfig;
 pub struct RunningMock {
     /// `http://ADDR`.
     pub url: String,
-    /// The address it listens on.
+    /// The address it listens on; with port 0 asked for, this is the port that was picked.
     pub addr: SocketAddr,
     /// Its state, for stats and live changes.
     pub state: MockState,

@@ -36,7 +36,8 @@ struct InjectedReset;
 /// The kernel caps it at `net.core.somaxconn`.
 const ACCEPT_BACKLOG: u32 = 65_535;
 
-/// A listener on `addr` with a deep accept queue (see [`ACCEPT_BACKLOG`]).
+/// A listener on `addr` with a deep accept queue (65 535, capped by `net.core.somaxconn`), so a
+/// load generator's opening burst of connections is not dropped and retried by SYN timers.
 pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?

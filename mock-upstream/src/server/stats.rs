@@ -20,7 +20,8 @@ pub struct Stats {
     inner: Mutex<StatsSnapshot>,
 }
 
-/// A copy of the counters at one moment.
+/// The counters copied out at one moment, so they can be reported and compared without
+/// holding the lock.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct StatsSnapshot {
     /// Every request answered (or dropped by a fault).
@@ -63,7 +64,7 @@ pub struct Observation<'a> {
 }
 
 impl Stats {
-    /// Counts one answer.
+    /// Counts one answer; called once per response by the observe layer.
     pub fn record(&self, o: &Observation<'_>) {
         let status_text;
         let status = match o.status {
@@ -109,14 +110,14 @@ impl Stats {
         s.latency_sum += secs;
     }
 
-    /// A copy of the counters.
+    /// The counters copied out, for `/_mock/stats` and `/metrics`.
     pub fn snapshot(&self) -> StatsSnapshot {
         let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone();
         s.latency_counts.resize(LATENCY_BUCKETS.len() + 1, 0);
         s
     }
 
-    /// Zeroes every counter.
+    /// Zeroes every counter, for `/_mock/reset`.
     pub fn reset(&self) {
         *self.inner.lock().unwrap_or_else(|p| p.into_inner()) = StatsSnapshot::default();
     }

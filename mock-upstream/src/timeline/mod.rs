@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::faults::config::{Limits, Probability, SERVER_ERROR_STATUSES};
-use crate::faults::distribution::{DistSpec, Distribution};
+use crate::faults::distribution::{DistError, DistSpec, Distribution};
+use crate::faults::values::{Limits, Probability, SERVER_ERROR_STATUSES};
 use gauntlet_wire::duration::HumanDuration;
 
-/// One validated timeline event.
+/// A timeline event, validated when read so that a bad event fails at load, not when its
+/// time comes mid-run; it keeps the spec it was read from to write it back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "TimelineSpec", into = "TimelineSpec")]
 pub struct TimelineEvent {
@@ -43,7 +44,7 @@ pub enum Effect {
     },
     /// Extra failures with a status, on top of `[[failures]]`.
     Errors {
-        /// The status.
+        /// Answered with OpenAI's body for it: 429 or a server error.
         status: u16,
         /// Chance per request.
         probability: f64,
@@ -52,7 +53,7 @@ pub enum Effect {
     Set {
         /// The key it changes; `None` changes `[limits]`.
         key: Option<String>,
-        /// The limits that change.
+        /// Only the limits it sets change; the others stay as they were.
         limits: Limits,
     },
     /// A route answers 410 Gone.
@@ -99,93 +100,171 @@ pub struct TimelineSpec {
     pub route: Option<String>,
 }
 
-/// Routes that can be deprecated.
+/// The routes a `deprecate` event may name: those the mock serves, so a typo is refused at
+/// load instead of deprecating nothing.
 pub const DEPRECATABLE_ROUTES: [&str; 3] = ["/v1/chat", "/v1/chat/completions", "/v1/models"];
 
-impl TryFrom<TimelineSpec> for TimelineEvent {
-    type Error = String;
-    fn try_from(s: TimelineSpec) -> Result<Self, String> {
-        let kind = s.kind.as_str();
-        let allowed: &[&str] = match kind {
-            "outage" => &["status", "reset"],
-            "latency" => &["multiplier", "latency"],
-            "errors" => &["status", "probability"],
-            "set" => &["limits", "key"],
-            "deprecate" => &["route"],
-            other => {
-                return Err(format!(
-                    "unknown timeline kind {other:?} (expected outage, latency, errors, set or deprecate)"
-                ))
-            }
-        };
+/// Why a `[[timeline]]` event was refused; the message names the field and the kind.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TimelineError {
+    /// `kind` is not one the timeline knows.
+    #[error("unknown timeline kind {kind:?} (expected outage, latency, errors, set or deprecate)")]
+    UnknownKind {
+        /// The kind as written.
+        kind: String,
+    },
+    /// A field that belongs to another kind, which this kind would silently ignore.
+    #[error("`{field}` does not go with kind {kind:?}")]
+    MisplacedField {
+        /// The field.
+        field: &'static str,
+        /// The event's kind.
+        kind: &'static str,
+    },
+    /// A kind is missing a field it cannot do without.
+    #[error("kind {kind:?} needs `{field}`")]
+    MissingField {
+        /// The event's kind.
+        kind: &'static str,
+        /// The absent field.
+        field: &'static str,
+    },
+    /// A status the mock has no provider body for: only 429 and the server errors.
+    #[error("status {status}: use 429, 500, 502, 503 or 504")]
+    UnsupportedStatus {
+        /// The status given.
+        status: u16,
+    },
+    /// An outage given both `reset` and `status`, which contradict each other.
+    #[error("an outage either resets or answers a status, not both")]
+    ResetAndStatus,
+    /// A `latency` event's replacement distribution.
+    #[error(transparent)]
+    Latency(#[from] DistError),
+    /// A negative or non-finite latency multiplier.
+    #[error("multiplier {multiplier} must be 0 or more")]
+    BadMultiplier {
+        /// The multiplier given.
+        multiplier: f64,
+    },
+    /// A `latency` event that changes nothing.
+    #[error("kind \"latency\" needs `multiplier` or `latency`")]
+    LatencyChangesNothing,
+    /// A `deprecate` event for a route the mock does not serve.
+    #[error("route {route:?} is not one of {routes:?}", routes = DEPRECATABLE_ROUTES)]
+    UnknownRoute {
+        /// The route given.
+        route: String,
+    },
+}
+
+/// The fields each kind accepts; any other field set is a [`TimelineError::MisplacedField`].
+const KIND_FIELDS: [(&str, &[&str]); 5] = [
+    ("outage", &["status", "reset"]),
+    ("latency", &["multiplier", "latency"]),
+    ("errors", &["status", "probability"]),
+    ("set", &["limits", "key"]),
+    ("deprecate", &["route"]),
+];
+
+fn check_status(status: u16) -> Result<u16, TimelineError> {
+    if SERVER_ERROR_STATUSES.contains(&status) || status == 429 {
+        Ok(status)
+    } else {
+        Err(TimelineError::UnsupportedStatus { status })
+    }
+}
+
+fn missing(kind: &'static str, field: &'static str) -> TimelineError {
+    TimelineError::MissingField { kind, field }
+}
+
+impl TimelineSpec {
+    /// The kind as the `'static` name the errors carry, and the fields it accepts.
+    fn kind_fields(&self) -> Result<(&'static str, &'static [&'static str]), TimelineError> {
+        KIND_FIELDS
+            .iter()
+            .find(|(k, _)| *k == self.kind)
+            .copied()
+            .ok_or_else(|| TimelineError::UnknownKind {
+                kind: self.kind.clone(),
+            })
+    }
+
+    /// Refuses a field set that `kind` does not use.
+    fn check_fields(&self, kind: &'static str, allowed: &[&str]) -> Result<(), TimelineError> {
         let present = [
-            ("status", s.status.is_some()),
-            ("reset", s.reset),
-            ("multiplier", s.multiplier.is_some()),
-            ("latency", s.latency.is_some()),
-            ("probability", s.probability.is_some()),
-            ("limits", s.limits.is_some()),
-            ("key", s.key.is_some()),
-            ("route", s.route.is_some()),
+            ("status", self.status.is_some()),
+            ("reset", self.reset),
+            ("multiplier", self.multiplier.is_some()),
+            ("latency", self.latency.is_some()),
+            ("probability", self.probability.is_some()),
+            ("limits", self.limits.is_some()),
+            ("key", self.key.is_some()),
+            ("route", self.route.is_some()),
         ];
-        if let Some((field, _)) = present.iter().find(|(f, set)| *set && !allowed.contains(f)) {
-            return Err(format!("`{field}` does not go with kind {kind:?}"));
+        match present.iter().find(|(f, set)| *set && !allowed.contains(f)) {
+            Some((field, _)) => Err(TimelineError::MisplacedField { field, kind }),
+            None => Ok(()),
         }
-        let check_status = |code: u16| {
-            if SERVER_ERROR_STATUSES.contains(&code) || code == 429 {
-                Ok(code)
-            } else {
-                Err(format!("status {code}: use 429, 500, 502, 503 or 504"))
-            }
-        };
-        let effect = match kind {
+    }
+
+    /// The validated effect of an event whose fields all belong to its kind.
+    fn effect(&self, kind: &'static str) -> Result<Effect, TimelineError> {
+        Ok(match kind {
             "outage" => {
-                if s.reset && s.status.is_some() {
-                    return Err("an outage either resets or answers a status, not both".into());
+                if self.reset && self.status.is_some() {
+                    return Err(TimelineError::ResetAndStatus);
                 }
                 Effect::Outage {
-                    status: if s.reset {
+                    status: if self.reset {
                         None
                     } else {
-                        Some(check_status(s.status.unwrap_or(503))?)
+                        Some(check_status(self.status.unwrap_or(503))?)
                     },
                 }
             }
-            "latency" => {
-                let replace = s.latency.as_ref().map(|d| d.build()).transpose()?;
-                let multiplier = s.multiplier.unwrap_or(1.0);
-                if !(multiplier.is_finite() && multiplier >= 0.0) {
-                    return Err(format!("multiplier {multiplier} must be 0 or more"));
-                }
-                if s.multiplier.is_none() && replace.is_none() {
-                    return Err("kind \"latency\" needs `multiplier` or `latency`".into());
-                }
-                Effect::Latency {
-                    multiplier,
-                    replace,
-                }
-            }
+            "latency" => self.latency_effect()?,
             "errors" => Effect::Errors {
-                status: check_status(s.status.ok_or("kind \"errors\" needs `status`")?)?,
-                probability: s
-                    .probability
-                    .ok_or("kind \"errors\" needs `probability`")?
-                    .0,
+                status: check_status(self.status.ok_or(missing(kind, "status"))?)?,
+                probability: self.probability.ok_or(missing(kind, "probability"))?.0,
             },
             "set" => Effect::Set {
-                key: s.key.clone(),
-                limits: s.limits.ok_or("kind \"set\" needs `limits`")?,
+                key: self.key.clone(),
+                limits: self.limits.ok_or(missing(kind, "limits"))?,
             },
             _ => {
-                let route = s.route.clone().ok_or("kind \"deprecate\" needs `route`")?;
+                let route = self.route.clone().ok_or(missing(kind, "route"))?;
                 if !DEPRECATABLE_ROUTES.contains(&route.as_str()) {
-                    return Err(format!(
-                        "route {route:?} is not one of {DEPRECATABLE_ROUTES:?}"
-                    ));
+                    return Err(TimelineError::UnknownRoute { route });
                 }
                 Effect::Deprecate { route }
             }
-        };
+        })
+    }
+
+    fn latency_effect(&self) -> Result<Effect, TimelineError> {
+        let replace = self.latency.as_ref().map(|d| d.build()).transpose()?;
+        let multiplier = self.multiplier.unwrap_or(1.0);
+        if !(multiplier.is_finite() && multiplier >= 0.0) {
+            return Err(TimelineError::BadMultiplier { multiplier });
+        }
+        if self.multiplier.is_none() && replace.is_none() {
+            return Err(TimelineError::LatencyChangesNothing);
+        }
+        Ok(Effect::Latency {
+            multiplier,
+            replace,
+        })
+    }
+}
+
+impl TryFrom<TimelineSpec> for TimelineEvent {
+    type Error = TimelineError;
+    fn try_from(s: TimelineSpec) -> Result<Self, TimelineError> {
+        let (kind, allowed) = s.kind_fields()?;
+        s.check_fields(kind, allowed)?;
+        let effect = s.effect(kind)?;
         Ok(Self {
             at: s.at.0,
             until: s.duration.map(|d| s.at.0 + d.0),
@@ -292,8 +371,8 @@ pub fn limits_at(
 mod tests {
     use super::*;
 
-    fn ev(text: &str) -> Result<TimelineEvent, String> {
-        toml::from_str::<TimelineEvent>(text).map_err(|e| e.to_string())
+    fn ev(text: &str) -> Result<TimelineEvent, toml::de::Error> {
+        toml::from_str::<TimelineEvent>(text)
     }
 
     #[test]
@@ -308,14 +387,18 @@ mod tests {
 
     #[test]
     fn misplaced_fields_are_errors() {
-        let e = ev("at = \"1s\"\nkind = \"outage\"\nmultiplier = 2.0").unwrap_err();
+        let e = ev("at = \"1s\"\nkind = \"outage\"\nmultiplier = 2.0")
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("`multiplier` does not go with kind \"outage\""),
             "{e}"
         );
-        let e = ev("at = \"1s\"\nkind = \"quake\"").unwrap_err();
+        let e = ev("at = \"1s\"\nkind = \"quake\"").unwrap_err().to_string();
         assert!(e.contains("unknown timeline kind"), "{e}");
-        let e = ev("at = \"1s\"\nkind = \"latency\"").unwrap_err();
+        let e = ev("at = \"1s\"\nkind = \"latency\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("needs `multiplier`"), "{e}");
     }
 
