@@ -1,6 +1,9 @@
 //! Why a run could not start or did not finish: its own module, so the run and the driver
 //! threads that fail it both import it instead of each other.
 
+use mock_upstream::faults::config::FaultConfigError;
+
+use super::workload::WorkloadSetupError;
 use crate::client::StackError;
 
 /// Why a run could not start.
@@ -19,13 +22,21 @@ pub enum RunError {
     Mock(#[from] std::io::Error),
     /// The upstream config is invalid.
     #[error("upstream: {0}")]
-    Upstream(String),
+    Upstream(#[from] FaultConfigError),
     /// The client stack could not be built.
     #[error("client: {0}")]
     Stack(#[from] StackError),
-    /// The prompts file.
+    /// The prompts file could not be read.
+    #[error("workload.prompts: {path}: {source}")]
+    PromptsFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The prompts or sessions could not be set up.
     #[error("workload.prompts: {0}")]
-    Prompts(String),
+    Prompts(#[from] WorkloadSetupError),
     /// A simulation of a scenario whose upstream is an external server.
     #[error(
         "--sim runs against the embedded mock; this scenario's [upstream] names a target ({0})"

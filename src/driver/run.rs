@@ -180,9 +180,11 @@ fn load_prompts(scenario: &Scenario) -> Result<PromptPool, RunError> {
     let prompts = &scenario.workload.prompts;
     match &prompts.file {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| RunError::Prompts(format!("{}: {e}", path.display())))?;
-            PromptPool::from_text(&text, prompts.distinct).map_err(RunError::Prompts)
+            let text = std::fs::read_to_string(path).map_err(|source| RunError::PromptsFile {
+                path: path.clone(),
+                source,
+            })?;
+            Ok(PromptPool::from_text(&text, prompts.distinct)?)
         }
         None => Ok(PromptPool::built_in(prompts.distinct)),
     }
@@ -237,10 +239,7 @@ pub async fn run(
     stop: impl Future<Output = ()>,
 ) -> Result<RunResult, RunError> {
     let seed = scenario.seed;
-    let faults = scenario
-        .upstream
-        .fault_config(seed)
-        .map_err(RunError::Upstream)?;
+    let faults = scenario.upstream.fault_config(seed)?;
     let events = events_of(&faults);
     let mock_options = MockOptions {
         seed: Some(seed),
@@ -289,7 +288,7 @@ pub async fn run(
         s.reset();
     }
     // Checked once here; every driver thread builds its own factories.
-    SessionFactory::new(&scenario.workload, pool.clone(), seed, "").map_err(RunError::Prompts)?;
+    SessionFactory::new(&scenario.workload, pool.clone(), seed, "")?;
 
     let duration = scenario.duration.0;
     let ctx = Arc::new(RunCtx {

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use mock_upstream::faults::distribution::DistError;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution as _, Zipf};
@@ -48,6 +49,20 @@ const TOPICS: &[&str] = &[
     "API versioning",
     "quota management",
 ];
+
+/// Why the workload's prompts or sessions could not be set up.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WorkloadSetupError {
+    /// The prompts file has nothing to send.
+    #[error("the prompts file has no non-empty line")]
+    EmptyPrompts,
+    /// A Zipf exponent the distribution refuses.
+    #[error("zipf: {0}")]
+    Zipf(rand_distr::ZipfError),
+    /// The think-time distribution does not build.
+    #[error("think_time: {0}")]
+    ThinkTime(DistError),
+}
 
 /// The prompt pool: the built-in corpus (written on demand, so a pool of a million distinct
 /// prompts costs nothing up front), or lines of a file.
@@ -112,7 +127,7 @@ impl PromptPool {
     }
 
     /// Up to `distinct` non-empty lines of `text`.
-    pub fn from_text(text: &str, distinct: u32) -> Result<Self, String> {
+    pub fn from_text(text: &str, distinct: u32) -> Result<Self, WorkloadSetupError> {
         let prompts: Vec<String> = text
             .lines()
             .map(str::trim)
@@ -121,7 +136,7 @@ impl PromptPool {
             .map(str::to_string)
             .collect();
         if prompts.is_empty() {
-            return Err("the prompts file has no non-empty line".into());
+            return Err(WorkloadSetupError::EmptyPrompts);
         }
         Ok(Self {
             prompts: std::sync::Arc::new(prompts),
@@ -197,21 +212,22 @@ impl SessionFactory {
         pool: PromptPool,
         seed: u64,
         salt: &str,
-    ) -> Result<Self, String> {
-        let zipf = |n: usize, s: f64| -> Result<Option<Zipf<f64>>, String> {
+    ) -> Result<Self, WorkloadSetupError> {
+        let zipf = |n: usize, s: f64| -> Result<Option<Zipf<f64>>, WorkloadSetupError> {
             if s <= 0.0 {
                 Ok(None)
             } else {
                 Zipf::new(n as f64, s)
                     .map(Some)
-                    .map_err(|e| format!("zipf: {e}"))
+                    .map_err(WorkloadSetupError::Zipf)
             }
         };
         let think = spec
             .think_time
             .as_ref()
             .map(|t| t.distribution())
-            .transpose()?;
+            .transpose()
+            .map_err(WorkloadSetupError::ThinkTime)?;
         let tenants: Vec<(String, f64)> = spec
             .tenants
             .iter()

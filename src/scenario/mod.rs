@@ -106,7 +106,7 @@ impl Scenario {
         }
         s.workload
             .validate()
-            .map_err(|m| invalid(path, text, "workload", m))?;
+            .map_err(|e| invalid(path, text, "workload", e.to_string()))?;
         s.validate_client()
             .map_err(|(table, m)| invalid(path, text, &table, m))?;
         s.upstream

@@ -4,6 +4,7 @@
 //! The fault tables are listed here again rather than flattened in: serde's `flatten` buffers
 //! values and loses their positions, and a scenario error must name its line and column.
 
+use mock_upstream::faults::config::FaultConfigError;
 use mock_upstream::faults::config::{
     ConcurrencyConfig, Failures, KeyConfig, LatencyConfig, Limits, ReplyConfig, StreamConfig,
 };
@@ -58,7 +59,7 @@ pub struct UpstreamSpec {
 
 impl UpstreamSpec {
     /// The embedded mock's config, seeded with the scenario's seed.
-    pub fn fault_config(&self, seed: u64) -> Result<FaultConfig, String> {
+    pub fn fault_config(&self, seed: u64) -> Result<FaultConfig, FaultConfigError> {
         let defaults = FaultConfig::default().spec().clone();
         FaultConfig::from_spec(FaultConfigSpec {
             seed: Some(seed),
@@ -74,6 +75,5 @@ impl UpstreamSpec {
             models: self.models.clone().unwrap_or(defaults.models),
             max_body_bytes: self.max_body_bytes.unwrap_or(defaults.max_body_bytes),
         })
-        .map_err(|e| e.to_string())
     }
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use gauntlet_wire::duration::HumanDuration;
-use mock_upstream::faults::distribution::{DistSpec, Distribution};
+use mock_upstream::faults::distribution::{DistError, DistSpec, Distribution};
 use serde::{Deserialize, Serialize};
 
 use gauntlet_wire::rate::Rate;
@@ -62,10 +62,10 @@ pub enum DurationSpec {
 
 impl DurationSpec {
     /// The distribution (seconds).
-    pub fn distribution(&self) -> Result<Distribution, String> {
+    pub fn distribution(&self) -> Result<Distribution, DistError> {
         match self {
             DurationSpec::Fixed(d) => Ok(Distribution::Fixed(d.0.as_secs_f64())),
-            DurationSpec::Drawn(spec) => spec.build().map_err(|e| e.to_string()),
+            DurationSpec::Drawn(spec) => spec.build(),
         }
     }
 }
@@ -188,68 +188,99 @@ fn default_max_in_flight() -> usize {
     10_000
 }
 
+/// What serde cannot check in `[workload]`; each message names the key and what it needs.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WorkloadError {
+    /// An open workload without stages.
+    #[error("workload.stages: an open workload needs at least one stage with a rate")]
+    OpenWithoutStages,
+    /// A stage of an open workload names users.
+    #[error("workload.stages[{0}]: `users` is for the closed model; use `rate`")]
+    UsersInOpen(usize),
+    /// The first stage has neither a rate nor a ramp.
+    #[error("workload.stages[0]: needs `rate` or `ramp_to`")]
+    FirstStageWithoutRate,
+    /// A closed workload without users.
+    #[error("workload: a closed workload needs `users` or stages with `users`")]
+    ClosedWithoutUsers,
+    /// A stage of a closed workload names a rate.
+    #[error("workload.stages[{0}]: `rate` is for the open model; use `users`")]
+    RateInClosed(usize),
+    /// A stage of a closed workload without users.
+    #[error("workload.stages[{0}]: needs `users`")]
+    StageWithoutUsers(usize),
+    /// Turns out of order or zero.
+    #[error("workload.turns: needs 1 <= min <= max")]
+    Turns,
+    /// No distinct prompts.
+    #[error("workload.prompts.distinct: needs at least 1")]
+    NoPrompts,
+    /// A share outside 0..=1.
+    #[error("workload: stream_share and batch_share are fractions in 0..=1")]
+    Shares,
+    /// A tenant's share that is not positive.
+    #[error("workload.tenants: every share must be more than 0")]
+    TenantShare,
+    /// The think-time distribution does not build.
+    #[error("workload.think_time: {0}")]
+    ThinkTime(DistError),
+    /// No request may be in flight.
+    #[error("workload.max_in_flight: needs at least 1")]
+    MaxInFlight,
+}
+
 impl WorkloadSpec {
     /// Checks what serde cannot: the stages fit the model, shares are sane.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), WorkloadError> {
         match self.model {
             LoadModel::Open => {
                 if self.stages.is_empty() {
-                    return Err(
-                        "workload.stages: an open workload needs at least one stage with a rate"
-                            .into(),
-                    );
+                    return Err(WorkloadError::OpenWithoutStages);
                 }
                 for (i, s) in self.stages.iter().enumerate() {
                     if s.users.is_some() {
-                        return Err(format!(
-                            "workload.stages[{i}]: `users` is for the closed model; use `rate`"
-                        ));
+                        return Err(WorkloadError::UsersInOpen(i));
                     }
                     if i == 0 && s.rate.is_none() && s.ramp_to.is_none() {
-                        return Err("workload.stages[0]: needs `rate` or `ramp_to`".into());
+                        return Err(WorkloadError::FirstStageWithoutRate);
                     }
                 }
             }
             LoadModel::Closed => {
                 if self.stages.is_empty() && self.users.is_none() {
-                    return Err(
-                        "workload: a closed workload needs `users` or stages with `users`".into(),
-                    );
+                    return Err(WorkloadError::ClosedWithoutUsers);
                 }
                 for (i, s) in self.stages.iter().enumerate() {
                     if s.rate.is_some() || s.ramp_to.is_some() {
-                        return Err(format!(
-                            "workload.stages[{i}]: `rate` is for the open model; use `users`"
-                        ));
+                        return Err(WorkloadError::RateInClosed(i));
                     }
                     if s.users.is_none() {
-                        return Err(format!("workload.stages[{i}]: needs `users`"));
+                        return Err(WorkloadError::StageWithoutUsers(i));
                     }
                 }
             }
         }
         if self.turns.min == 0 || self.turns.min > self.turns.max {
-            return Err("workload.turns: needs 1 <= min <= max".into());
+            return Err(WorkloadError::Turns);
         }
         if self.prompts.distinct == 0 {
-            return Err("workload.prompts.distinct: needs at least 1".into());
+            return Err(WorkloadError::NoPrompts);
         }
         if !(0.0..=1.0).contains(&self.stream_share) || !(0.0..=1.0).contains(&self.batch_share) {
-            return Err("workload: stream_share and batch_share are fractions in 0..=1".into());
+            return Err(WorkloadError::Shares);
         }
         if self
             .tenants
             .iter()
             .any(|t| t.share.is_nan() || t.share <= 0.0)
         {
-            return Err("workload.tenants: every share must be more than 0".into());
+            return Err(WorkloadError::TenantShare);
         }
         if let Some(t) = &self.think_time {
-            t.distribution()
-                .map_err(|e| format!("workload.think_time: {e}"))?;
+            t.distribution().map_err(WorkloadError::ThinkTime)?;
         }
         if self.max_in_flight == 0 {
-            return Err("workload.max_in_flight: needs at least 1".into());
+            return Err(WorkloadError::MaxInFlight);
         }
         Ok(())
     }
