@@ -255,7 +255,7 @@ pub async fn run(
     } else {
         options.threads
     };
-    let upstream = start_upstream(
+    let mut upstream = start_upstream(
         &target,
         faults,
         mock_options,
@@ -268,21 +268,13 @@ pub async fn run(
 
     let start = Instant::now();
     let recorder = Arc::new(Recorder::new(start, scenario.report.interval.0));
-    let observer: SharedObserver = recorder.clone();
-    let transport = match upstream.transport {
-        Some(t) => t,
-        None => http_transport(&HttpTransportConfig {
-            http2_only: client.adapter.http2,
-            pools: threads.max(1),
-            ..HttpTransportConfig::default()
-        })
-        .map_err(StackError::from)?,
-    };
-    let stack = ClientStack::builder(&client)
-        .seed(stream_seed(seed, "client"))
-        .observer(observer)
-        .transport(transport)
-        .build()?;
+    let stack = build_stack(
+        &client,
+        seed,
+        recorder.clone(),
+        upstream.transport.take(),
+        threads,
+    )?;
     // The mock's timeline starts with the run.
     if let Some(s) = &upstream.state {
         s.reset();
@@ -317,6 +309,7 @@ pub async fn run(
         totals,
         rows,
         elapsed,
+        // Ctrl-C's run lasted as long as it ran; a finished run as long as it was meant to.
         duration: if end.interrupted {
             elapsed.min(duration)
         } else {
@@ -331,6 +324,32 @@ pub async fn run(
         interval: recorder.interval(),
         epoch_secs: options.epoch_secs,
     })
+}
+
+/// The scenario's stack, reporting to `recorder`, over `transport` (the in-process mock) or a
+/// pooled HTTP transport with a pool per driver thread.
+fn build_stack(
+    client: &ClientConfig,
+    seed: u64,
+    recorder: Arc<Recorder>,
+    transport: Option<Transport>,
+    threads: usize,
+) -> Result<ClientStack, RunError> {
+    let observer: SharedObserver = recorder;
+    let transport = match transport {
+        Some(t) => t,
+        None => http_transport(&HttpTransportConfig {
+            http2_only: client.adapter.http2,
+            pools: threads.max(1),
+            ..HttpTransportConfig::default()
+        })
+        .map_err(StackError::from)?,
+    };
+    Ok(ClientStack::builder(client)
+        .seed(stream_seed(seed, "client"))
+        .observer(observer)
+        .transport(transport)
+        .build()?)
 }
 
 /// Awaits `work`, raising the threads' stop signal when `stop` (Ctrl-C) completes first.
