@@ -2,10 +2,16 @@
 //!
 //! Puts an LLM client stack through the gauntlet before production: a fault-injecting,
 //! OpenAI-compatible mock upstream ([`mock_upstream`]), the resilience layers a production
-//! integration needs, a load driver with honest latency measurement, and virtual-time simulation.
+//! integration needs ([`client`], the `gauntlet-client` crate), a load driver with honest latency
+//! measurement ([`driver`]), what a run records ([`record`]) and the reports made from it
+//! ([`report`]), and virtual-time simulation ([`sim`]).
 //!
-//! This crate is being built issue by issue; today it re-exports the mock so library users have
-//! one dependency to add.
+//! This is the toolkit. A service that wants only the stack depends on `gauntlet-client` (and
+//! `gauntlet-wire` for the wire types), which bring no server, charts or CLI; they are
+//! re-exported here as [`client`] and [`wire`] so the toolkit's users have one dependency.
+//!
+//! Data flows one way: [`scenario`] -> [`driver`] -> [`record`] <- [`report`]; the simulation,
+//! sweeps and the CLI sit on top.
 
 pub use gauntlet_client as client;
 pub use gauntlet_wire as wire;

@@ -1,6 +1,7 @@
 //! Reports: everything here reads recorded data only (the summary, interval rows, histograms)
 //! and writes it to `W: Write`, so `gauntlet report` can regenerate files without running.
 
+mod build;
 pub mod charts;
 pub mod compare;
 pub mod counters;

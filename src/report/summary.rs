@@ -6,12 +6,8 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use mock_upstream::faults::engine::KeyUsage;
-
-use super::counters::Counters;
 pub use super::recovery::Recovery;
-use crate::record::RunResult;
-use crate::scenario::{Condition, MetricName, Scenario};
+use crate::scenario::{Condition, MetricName};
 
 /// Latency percentiles in milliseconds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -92,26 +88,6 @@ pub struct Quota {
     pub used: Option<f64>,
     /// used / limit.
     pub ratio: Option<f64>,
-}
-
-impl Quota {
-    /// The daily quota over every key the embedded mock accounted, if any key has one.
-    fn of_keys(keys: &[KeyUsage]) -> Self {
-        let limits: Vec<(u64, f64)> = keys
-            .iter()
-            .filter_map(|k| k.quota_limit.map(|l| (u64::from(l), k.quota_used)))
-            .collect();
-        if limits.is_empty() {
-            return Quota::default();
-        }
-        let limit: u64 = limits.iter().map(|l| l.0).sum();
-        let used: f64 = limits.iter().map(|l| l.1).sum();
-        Quota {
-            limit_per_day: Some(limit),
-            used: Some((used * 100.0).round() / 100.0),
-            ratio: Some(if limit == 0 { 0.0 } else { used / limit as f64 }),
-        }
-    }
 }
 
 /// One entry of `thresholds`.
@@ -237,58 +213,6 @@ pub struct PriorityFigures {
 }
 
 impl Summary {
-    /// Builds the summary of a run.
-    pub fn build(scenario: &Scenario, run: &RunResult, mode: &str) -> Self {
-        let t = &run.totals;
-        let secs = run.duration.as_secs_f64().max(1e-9);
-        let counters = Counters::of_run(run);
-        let mut summary = Summary {
-            scenario: scenario.name.clone(),
-            description: scenario.description.trim().to_string(),
-            seed: run.seed,
-            mode: mode.to_string(),
-            duration_s: secs,
-            interrupted: run.interrupted,
-            requests: Requests::default(),
-            outcomes: BTreeMap::new(),
-            error_kinds: BTreeMap::new(),
-            error_rate: 0.0,
-            latency_ms: Percentiles::of(&t.latency),
-            latency_by_outcome_ms: t
-                .by_outcome
-                .iter()
-                .map(|(k, h)| (k.to_string(), Percentiles::of(h)))
-                .collect(),
-            by_priority: t
-                .by_priority
-                .iter()
-                .map(|(k, (h, _))| (k.to_string(), counters.priority_figures(k, h)))
-                .collect(),
-            ttft_ms: Percentiles::of(&t.ttft),
-            upstream: Upstream::default(),
-            amplification: 0.0,
-            goodput_rps: 0.0,
-            offered_rps: 0.0,
-            recovery: super::recovery::recoveries(run),
-            quota: Quota::of_keys(&run.mock_keys),
-            schedule: Schedule {
-                lag_ms: Percentiles::of(&t.lag),
-                service_ms: Percentiles::of(&t.service),
-            },
-            limiter: LimiterFigures::default(),
-            cache: CacheFigures::default(),
-            fleet: None,
-            thresholds: Vec::new(),
-        };
-        counters.apply(&mut summary, secs);
-        summary.thresholds = scenario
-            .thresholds
-            .iter()
-            .map(|(m, c)| summary.check(m, c))
-            .collect();
-        summary
-    }
-
     /// A metric's value by its threshold name (ms for latencies, fractions for rates).
     pub fn metric(&self, name: &str) -> f64 {
         let total = (self.requests.ok + self.requests.errors).max(1) as f64;
@@ -330,7 +254,8 @@ impl Summary {
         }
     }
 
-    fn check(&self, metric: &MetricName, c: &Condition) -> ThresholdResult {
+    /// The result of one threshold on these figures.
+    pub(crate) fn check(&self, metric: &MetricName, c: &Condition) -> ThresholdResult {
         let actual = self.metric(&metric.0);
         ThresholdResult {
             metric: metric.0.clone(),
