@@ -178,6 +178,9 @@ ttl = "1m"
         c.redis = Some(RedisCacheConfig {
             url: redis_url.to_string(),
             prefix: "t:cache".into(),
+            // A node's first command opens its lazy connection; on a loaded machine that can
+            // take longer than the default 250 ms, and the node would then go without Redis.
+            timeout: HumanDuration(Duration::from_secs(2)),
             ..RedisCacheConfig::default()
         });
     }
