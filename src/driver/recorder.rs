@@ -58,11 +58,11 @@ pub struct Completion<'a> {
     pub sent: Instant,
     /// When it finished.
     pub done: Instant,
-    /// Its result.
+    /// What the stack returned: decides the outcome, and the error kind of a failure.
     pub result: &'a Result<ChatResponse, ClientError>,
     /// Upstream attempts it made.
     pub attempts: u32,
-    /// Its limiter wait.
+    /// Time it spent queued in the client's rate limiter.
     pub limiter_wait: Duration,
     /// Its priority class.
     pub priority: Priority,

@@ -24,7 +24,7 @@ pub struct EventWindow {
 /// Everything a run saw.
 #[derive(Debug)]
 pub struct RunResult {
-    /// Totals.
+    /// Whole-run histograms and counters: what `summary.json` and `histograms.hlog` are made of.
     pub totals: Totals,
     /// One row per interval.
     pub rows: Vec<IntervalRow>,
@@ -40,11 +40,11 @@ pub struct RunResult {
     pub mock_keys: Vec<KeyUsage>,
     /// The scripted events.
     pub events: Vec<EventWindow>,
-    /// The seed used.
+    /// The scenario's seed (after any `--seed` override), copied into `summary.json`.
     pub seed: u64,
     /// Worst schedule lag.
     pub max_lag: Duration,
-    /// The interval length.
+    /// Length of each row's interval: the scenario's `report.interval`, at least 10 ms.
     pub interval: Duration,
     /// Unix time of the start (0 in simulation), for the hlog's `StartTime`.
     pub epoch_secs: u64,

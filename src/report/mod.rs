@@ -33,7 +33,7 @@ pub enum ReportError {
     /// A file could not be written.
     #[error("{path}: {source}")]
     Io {
-        /// The file.
+        /// The report file being created or written.
         path: PathBuf,
         /// What the OS said.
         source: std::io::Error,
@@ -41,7 +41,7 @@ pub enum ReportError {
     /// A chart could not be drawn.
     #[error("{path}: chart: {message}")]
     Chart {
-        /// The directory.
+        /// The report directory the charts' SVG and PNG files go to.
         path: PathBuf,
         /// What plotters said.
         message: String,
@@ -49,7 +49,7 @@ pub enum ReportError {
     /// The CSV writer failed.
     #[error("{path}: {source}")]
     Csv {
-        /// The file.
+        /// The `timeseries.csv` being written.
         path: PathBuf,
         /// What went wrong.
         source: csv::Error,
@@ -72,7 +72,7 @@ fn create(path: &Path) -> Result<BufWriter<File>, ReportError> {
 pub struct Recorded {
     /// One row per interval.
     pub rows: Vec<crate::record::IntervalRow>,
-    /// Interval length.
+    /// Length of each row's interval: the run's, or as read back from `latency.hlog`.
     pub interval: std::time::Duration,
     /// Unix time of the start (0 in simulation).
     pub epoch_secs: u64,

@@ -38,10 +38,11 @@ pub struct Scenario {
     pub seed: u64,
     /// How long requests are started.
     pub duration: HumanDuration,
-    /// The upstream.
+    /// `[upstream]`: the embedded mock's faults and limits, or an external `target`; absent,
+    /// the embedded mock without faults or limits.
     #[serde(default)]
     pub upstream: UpstreamSpec,
-    /// The workload.
+    /// `[workload]`: the load model, stages and what each request sends; required.
     pub workload: WorkloadSpec,
     /// The client stack.
     #[serde(default)]
@@ -49,7 +50,7 @@ pub struct Scenario {
     /// Checked at the end.
     #[serde(default)]
     pub thresholds: BTreeMap<MetricName, Condition>,
-    /// Report settings.
+    /// `[report]`: the time-series interval (1 s when absent).
     #[serde(default)]
     pub report: ReportSpec,
 }
