@@ -11,11 +11,11 @@ use crate::record::IntervalRow;
 /// How progress is shown.
 #[derive(Debug, Clone)]
 pub enum Progress {
-    /// Nothing.
+    /// `--quiet`: no progress output.
     Quiet,
     /// One line per interval on stderr.
     Lines,
-    /// A bar.
+    /// Stderr is a terminal: a bar of elapsed seconds, with the last interval's figures.
     Bar(ProgressBar),
 }
 

@@ -162,7 +162,7 @@ impl PromptPool {
 /// One request of a session.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TurnPlan {
-    /// The prompt.
+    /// The user message sent, drawn from the prompt pool.
     pub prompt: String,
     /// Think time before this turn (zero for the first).
     pub think: Duration,
@@ -179,7 +179,7 @@ pub struct SessionPlan {
     pub api_key: Option<String>,
     /// The end user, if end users are configured.
     pub user: Option<String>,
-    /// Priority class.
+    /// Priority class of every turn: batch with probability `batch_share`.
     pub priority: Priority,
     /// Whether to stream.
     pub stream: bool,

@@ -14,12 +14,12 @@ pub enum FleetError {
     /// `--node-id` not below `--nodes`.
     #[error("--node-id {id} is not below --nodes {nodes} (ids are 0..{nodes})")]
     BadNodeId {
-        /// The id.
+        /// The `--node-id` given.
         id: u32,
         /// The fleet size.
         nodes: u32,
     },
-    /// Zero nodes.
+    /// `--nodes 0`.
     #[error("--nodes must be at least 1")]
     NoNodes,
     /// Each node would start its own embedded mock, so nothing would be shared.
