@@ -270,16 +270,6 @@ impl Recorder {
     pub fn last_row(&self) -> Option<IntervalRow> {
         self.lock().rows.last().cloned()
     }
-
-    /// Requests started, completed and in error so far.
-    pub fn counts(&self) -> (u64, u64, u64) {
-        let s = self.lock();
-        (
-            s.totals.started,
-            s.totals.ok + s.totals.errors,
-            s.totals.errors,
-        )
-    }
 }
 
 impl Observer for Recorder {

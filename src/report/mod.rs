@@ -1,22 +1,22 @@
 //! Reports: everything here reads recorded data only (the summary, interval rows, histograms)
 //! and writes it to `W: Write`, so `gauntlet report` can regenerate files without running.
 
-pub mod charts;
-pub mod compare;
-pub mod counters;
-pub mod hgrm;
+pub(crate) mod charts;
+pub(crate) mod compare;
+pub(crate) mod counters;
+pub(crate) mod hgrm;
 pub mod histograms;
-pub mod hlog;
-pub mod html;
-pub mod junit;
+pub(crate) mod hlog;
+pub(crate) mod html;
+pub(crate) mod junit;
 pub mod load;
-pub mod markdown;
-pub mod merge;
-pub mod pareto;
-pub mod recovery;
+pub(crate) mod markdown;
+pub(crate) mod merge;
+pub(crate) mod pareto;
+pub(crate) mod recovery;
 pub mod summary;
-pub mod table;
-pub mod timeseries;
+pub(crate) mod table;
+pub(crate) mod timeseries;
 
 use std::fs::File;
 use std::io::BufWriter;

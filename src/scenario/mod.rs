@@ -17,7 +17,7 @@ pub use mock_upstream::faults::ConfigError;
 use serde::{Deserialize, Serialize};
 
 use crate::client::ClientConfig;
-pub use fleet::{FleetError, NodeSlot};
+pub(crate) use fleet::{FleetError, NodeSlot};
 pub use thresholds::{Condition, ConditionError, MetricName, Op, METRICS};
 pub use upstream::UpstreamSpec;
 pub use workload::{
@@ -157,7 +157,7 @@ impl Scenario {
     }
 
     /// Time given to requests in flight after `duration`.
-    pub fn drain(&self) -> Duration {
+    pub(crate) fn drain(&self) -> Duration {
         self.workload
             .drain
             .map(|d| d.0)

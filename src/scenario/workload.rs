@@ -62,7 +62,7 @@ pub enum DurationSpec {
 
 impl DurationSpec {
     /// The distribution (seconds).
-    pub fn distribution(&self) -> Result<Distribution, DistError> {
+    pub(crate) fn distribution(&self) -> Result<Distribution, DistError> {
         match self {
             DurationSpec::Fixed(d) => Ok(Distribution::Fixed(d.0.as_secs_f64())),
             DurationSpec::Drawn(spec) => spec.build(),
@@ -231,7 +231,7 @@ pub enum WorkloadError {
 
 impl WorkloadSpec {
     /// Checks what serde cannot: the stages fit the model, shares are sane.
-    pub fn validate(&self) -> Result<(), WorkloadError> {
+    pub(crate) fn validate(&self) -> Result<(), WorkloadError> {
         match self.model {
             LoadModel::Open => {
                 if self.stages.is_empty() {
