@@ -96,7 +96,7 @@ impl Recorder {
         self.start
     }
 
-    /// The interval length.
+    /// Length of one interval row: the one asked for, raised to at least 10 ms.
     pub fn interval(&self) -> Duration {
         self.interval
     }

@@ -36,13 +36,13 @@ pub struct Totals {
     pub cut_off: u64,
     /// Completed per outcome, indexed by [`Outcome::index`].
     pub outcomes: OutcomeCounts,
-    /// Errors per kind.
+    /// Errors per `ClientError::kind` (`cut_off` for requests still open at the end).
     pub error_kinds: BTreeMap<&'static str, u64>,
     /// Upstream attempts of the completed requests (cut-off ones' not counted): `upstream.calls`.
     pub attempts: u64,
     /// Retries the stack decided on, one per `Retry` event: `upstream.retries`.
     pub retries: u64,
-    /// Total limiter wait.
+    /// Time the completed requests spent queued in the limiter, summed.
     pub limiter_wait: Duration,
     /// Limiter decisions taken locally because the shared (Redis) limiter was unreachable.
     pub limiter_fallbacks: u64,

@@ -190,7 +190,7 @@ pub struct Summary {
     pub requests: Requests,
     /// Completed per outcome (`error` included).
     pub outcomes: BTreeMap<String, u64>,
-    /// Errors per kind.
+    /// Errors per `ClientError::kind` (`rate_limited`, `server_error`, ..., and `cut_off`).
     pub error_kinds: BTreeMap<String, u64>,
     /// errors / (ok + errors).
     pub error_rate: f64,

@@ -44,10 +44,11 @@ pub struct Scenario {
     pub upstream: UpstreamSpec,
     /// `[workload]`: the load model, stages and what each request sends; required.
     pub workload: WorkloadSpec,
-    /// The client stack.
+    /// `[client]`: the resilience layers' settings; absent, the client crate's defaults.
     #[serde(default)]
     pub client: ClientConfig,
-    /// Checked at the end.
+    /// `[thresholds]`: metric name to condition, checked against the summary at the end; one
+    /// failing makes the exit code 1.
     #[serde(default)]
     pub thresholds: BTreeMap<MetricName, Condition>,
     /// `[report]`: the time-series interval (1 s when absent).
