@@ -77,7 +77,7 @@ pub enum ReadHistogramsError {
     Decode(String),
 }
 
-/// Reads what [`write_histograms`] wrote.
+/// Reads what `write_histograms` wrote (a run directory's `histograms.hlog`).
 pub fn read_histograms(text: &[u8]) -> Result<NamedHistograms, ReadHistogramsError> {
     let mut de = Deserializer::new();
     let mut out = Vec::new();
