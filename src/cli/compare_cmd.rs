@@ -23,7 +23,7 @@ fn tolerance(text: &str) -> anyhow::Result<f64> {
 }
 
 /// Runs the comparison; exit 1 when a metric regressed beyond the tolerance.
-pub fn run(args: CompareArgs) -> u8 {
+pub(crate) fn run(args: CompareArgs) -> u8 {
     let result = (|| {
         let tol = args
             .fail_on_regression

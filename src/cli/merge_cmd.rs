@@ -7,7 +7,7 @@ use crate::report::merge::{load_node, merge};
 use crate::report::write_run;
 
 /// Merges `dirs` into `out`; exit 1 when a threshold fails on the merged figures.
-pub fn run(dirs: &[PathBuf], out: &Path) -> u8 {
+pub(crate) fn run(dirs: &[PathBuf], out: &Path) -> u8 {
     let result = (|| -> anyhow::Result<_> {
         let nodes = dirs
             .iter()

@@ -15,16 +15,16 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 /// Exit code: everything passed.
-pub const EXIT_OK: u8 = 0;
+pub(crate) const EXIT_OK: u8 = 0;
 /// Exit code: a threshold failed.
-pub const EXIT_THRESHOLDS: u8 = 1;
+pub(crate) const EXIT_THRESHOLDS: u8 = 1;
 /// Exit code: bad usage or configuration.
-pub const EXIT_USAGE: u8 = 2;
+pub(crate) const EXIT_USAGE: u8 = 2;
 
 /// Gauntlet: validate an LLM client stack against a free API's rate limits, latency and outages.
 #[derive(Debug, Parser)]
 #[command(name = "gauntlet", version, about)]
-pub struct Opts {
+pub(crate) struct Opts {
     #[command(subcommand)]
     command: Command,
 }
@@ -61,7 +61,7 @@ enum Command {
 
 /// `gauntlet run` arguments.
 #[derive(Debug, Clone, clap::Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// The scenario file.
     pub scenario: PathBuf,
     /// Report directory (default: reports/<scenario>-<UTC timestamp>/).
@@ -103,7 +103,7 @@ pub struct RunArgs {
 
 /// `gauntlet compare` arguments.
 #[derive(Debug, Clone, clap::Args)]
-pub struct CompareArgs {
+pub(crate) struct CompareArgs {
     /// The base run's directory.
     pub base: PathBuf,
     /// The candidate run's directory.
@@ -116,7 +116,7 @@ pub struct CompareArgs {
 
 /// `gauntlet sweep` arguments.
 #[derive(Debug, Clone, clap::Args)]
-pub struct SweepArgs {
+pub(crate) struct SweepArgs {
     /// The scenario file.
     pub scenario: PathBuf,
     /// A key and its values: `client.retry.max_attempts=1,3,5` (any scenario key; repeat for a grid).

@@ -10,18 +10,18 @@ use crate::record::IntervalRow;
 
 /// How progress is shown.
 #[derive(Debug, Clone)]
-pub enum Progress {
-    /// Nothing.
+pub(crate) enum Progress {
+    /// `--quiet`: no progress output.
     Quiet,
     /// One line per interval on stderr.
     Lines,
-    /// A bar.
+    /// Stderr is a terminal: a bar of elapsed seconds, with the last interval's figures.
     Bar(ProgressBar),
 }
 
 impl Progress {
     /// The right display for stderr.
-    pub fn for_stderr(quiet: bool, duration: Duration) -> Self {
+    pub(crate) fn for_stderr(quiet: bool, duration: Duration) -> Self {
         if quiet {
             Progress::Quiet
         } else if std::io::stderr().is_terminal() {
@@ -38,7 +38,7 @@ impl Progress {
     }
 
     /// Shows one interval.
-    pub fn interval(&self, row: &IntervalRow, interval: Duration, open: u64) {
+    pub(crate) fn interval(&self, row: &IntervalRow, interval: Duration, open: u64) {
         let secs = interval.as_secs_f64();
         let err = if row.completed > 0 {
             row.errors as f64 / row.completed as f64 * 100.0
@@ -64,7 +64,7 @@ impl Progress {
     }
 
     /// Removes the bar.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Progress::Bar(bar) = self {
             bar.finish_and_clear();
         }

@@ -7,7 +7,7 @@ use crate::report::load::{load_recorded, load_summary};
 use crate::report::write_run;
 
 /// Regenerates the report files in `dir`.
-pub fn run(dir: &Path) -> u8 {
+pub(crate) fn run(dir: &Path) -> u8 {
     let result = (|| -> anyhow::Result<()> {
         let summary = load_summary(dir)?;
         let recorded = load_recorded(dir, &summary)?;

@@ -13,7 +13,7 @@ use crate::report::{self, ReportError, Summary};
 use crate::scenario::{ConfigError, FleetError, NodeSlot, Scenario};
 
 /// `YYYYMMDDTHHMMSSZ` of Unix seconds (civil-from-days, no time-zone database needed).
-pub fn utc_stamp(secs: u64) -> String {
+pub(crate) fn utc_stamp(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let z = days + 719_468;
@@ -64,7 +64,7 @@ enum RunCmdError {
 }
 
 /// Runs the scenario and writes its report; returns the exit code.
-pub fn run(args: RunArgs) -> u8 {
+pub(crate) fn run(args: RunArgs) -> u8 {
     match run_and_report(&args) {
         Ok(code) => code,
         Err(e) => {

@@ -27,7 +27,7 @@ const COLUMNS: [(&str, &str); 8] = [
 ];
 
 /// Runs the sweep; returns the exit code.
-pub fn run(args: SweepArgs) -> u8 {
+pub(crate) fn run(args: SweepArgs) -> u8 {
     match sweep(&args) {
         Ok(()) => EXIT_OK,
         Err(e) => {

@@ -29,7 +29,7 @@ pub enum RunError {
     /// The prompts file could not be read.
     #[error("workload.prompts: {path}: {source}")]
     PromptsFile {
-        /// The file.
+        /// `workload.prompts.file`, as written in the scenario.
         path: std::path::PathBuf,
         /// What the OS said.
         source: std::io::Error,

@@ -58,11 +58,11 @@ pub struct Completion<'a> {
     pub sent: Instant,
     /// When it finished.
     pub done: Instant,
-    /// Its result.
+    /// What the stack returned: decides the outcome, and the error kind of a failure.
     pub result: &'a Result<ChatResponse, ClientError>,
     /// Upstream attempts it made.
     pub attempts: u32,
-    /// Its limiter wait.
+    /// Time it spent queued in the client's rate limiter.
     pub limiter_wait: Duration,
     /// Its priority class.
     pub priority: Priority,
@@ -96,7 +96,7 @@ impl Recorder {
         self.start
     }
 
-    /// The interval length.
+    /// Length of one interval row: the one asked for, raised to at least 10 ms.
     pub fn interval(&self) -> Duration {
         self.interval
     }
@@ -269,16 +269,6 @@ impl Recorder {
     /// The last closed interval, for progress displays.
     pub fn last_row(&self) -> Option<IntervalRow> {
         self.lock().rows.last().cloned()
-    }
-
-    /// Requests started, completed and in error so far.
-    pub fn counts(&self) -> (u64, u64, u64) {
-        let s = self.lock();
-        (
-            s.totals.started,
-            s.totals.ok + s.totals.errors,
-            s.totals.errors,
-        )
     }
 }
 

@@ -19,7 +19,7 @@ pub(super) struct RunCtx {
     pub recorder: Arc<Recorder>,
     /// The scenario (with the seed and duration of this run).
     pub scenario: Scenario,
-    /// The prompts.
+    /// The prompt pool every session factory of the run draws from (each gets a clone).
     pub pool: PromptPool,
     /// When the run started: arrival offsets count from here.
     pub start: Instant,

@@ -67,7 +67,7 @@ pub enum WorkloadSetupError {
 /// The prompt pool: the built-in corpus (written on demand, so a pool of a million distinct
 /// prompts costs nothing up front), or lines of a file.
 #[derive(Debug, Clone)]
-pub struct PromptPool {
+pub(crate) struct PromptPool {
     prompts: std::sync::Arc<Vec<String>>,
     built_in: usize,
 }
@@ -152,17 +152,12 @@ impl PromptPool {
             self.prompts.len()
         }
     }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// One request of a session.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TurnPlan {
-    /// The prompt.
+pub(crate) struct TurnPlan {
+    /// The user message sent, drawn from the prompt pool.
     pub prompt: String,
     /// Think time before this turn (zero for the first).
     pub think: Duration,
@@ -170,7 +165,7 @@ pub struct TurnPlan {
 
 /// A session: one or more turns sent one after the other by one end user.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SessionPlan {
+pub(crate) struct SessionPlan {
     /// Session id, for the context layer.
     pub id: String,
     /// Turns in order.
@@ -179,7 +174,7 @@ pub struct SessionPlan {
     pub api_key: Option<String>,
     /// The end user, if end users are configured.
     pub user: Option<String>,
-    /// Priority class.
+    /// Priority class of every turn: batch with probability `batch_share`.
     pub priority: Priority,
     /// Whether to stream.
     pub stream: bool,
@@ -187,7 +182,7 @@ pub struct SessionPlan {
 
 /// Draws sessions; every random choice has its own stream.
 #[derive(Debug)]
-pub struct SessionFactory {
+pub(crate) struct SessionFactory {
     pool: PromptPool,
     prompt_zipf: Option<Zipf<f64>>,
     user_zipf: Option<Zipf<f64>>,

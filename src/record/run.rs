@@ -24,7 +24,7 @@ pub struct EventWindow {
 /// Everything a run saw.
 #[derive(Debug)]
 pub struct RunResult {
-    /// Totals.
+    /// Whole-run histograms and counters: what `summary.json` and `histograms.hlog` are made of.
     pub totals: Totals,
     /// One row per interval.
     pub rows: Vec<IntervalRow>,
@@ -34,17 +34,19 @@ pub struct RunResult {
     pub duration: Duration,
     /// Whether the run was interrupted.
     pub interrupted: bool,
-    /// The embedded mock's counters.
+    /// The embedded mock's counters (its answers by status); `None` against an external target.
     pub mock_stats: Option<StatsSnapshot>,
-    /// The embedded mock's per-key usage.
+    /// The embedded mock's per-key usage, for `summary.json`'s `quota`; empty against an
+    /// external target.
     pub mock_keys: Vec<KeyUsage>,
     /// The scripted events.
     pub events: Vec<EventWindow>,
-    /// The seed used.
+    /// The scenario's seed (after any `--seed` override), copied into `summary.json`.
     pub seed: u64,
-    /// Worst schedule lag.
+    /// Largest delay of a request's actual start behind its intended one, over all driver
+    /// threads (reports read the lag histogram in `totals` instead).
     pub max_lag: Duration,
-    /// The interval length.
+    /// Length of each row's interval: the scenario's `report.interval`, at least 10 ms.
     pub interval: Duration,
     /// Unix time of the start (0 in simulation), for the hlog's `StartTime`.
     pub epoch_secs: u64,

@@ -24,9 +24,9 @@ pub struct Totals {
     pub ttft: Histogram<u64>,
     /// How late the driver started requests, µs.
     pub lag: Histogram<u64>,
-    /// Requests started.
+    /// Requests started on schedule (dropped arrivals not included): `requests.total`.
     pub started: u64,
-    /// Successful answers.
+    /// Requests that got an answer of any kind (cache hits and fallbacks included).
     pub ok: u64,
     /// Errors (cut-off ones included).
     pub errors: u64,
@@ -36,13 +36,13 @@ pub struct Totals {
     pub cut_off: u64,
     /// Completed per outcome, indexed by [`Outcome::index`].
     pub outcomes: OutcomeCounts,
-    /// Errors per kind.
+    /// Errors per `ClientError::kind` (`cut_off` for requests still open at the end).
     pub error_kinds: BTreeMap<&'static str, u64>,
-    /// Upstream attempts.
+    /// Upstream attempts of the completed requests (cut-off ones' not counted): `upstream.calls`.
     pub attempts: u64,
-    /// Retries scheduled.
+    /// Retries the stack decided on, one per `Retry` event: `upstream.retries`.
     pub retries: u64,
-    /// Total limiter wait.
+    /// Time the completed requests spent queued in the limiter, summed.
     pub limiter_wait: Duration,
     /// Limiter decisions taken locally because the shared (Redis) limiter was unreachable.
     pub limiter_fallbacks: u64,

@@ -11,9 +11,9 @@ use super::summary::Summary;
 pub struct Delta {
     /// Metric name as in thresholds.
     pub metric: &'static str,
-    /// Base value.
+    /// The metric in the base run's summary (ms for latencies, a fraction for rates).
     pub base: f64,
-    /// Candidate value.
+    /// The metric in the candidate run's summary, in the same unit.
     pub candidate: f64,
     /// Whether it got worse by more than the tolerance (all these metrics are better lower).
     pub regressed: bool,

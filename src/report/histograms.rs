@@ -20,7 +20,7 @@ pub type NamedHistograms = Vec<(String, Histogram<u64>)>;
 
 /// The histograms of a run's totals: `latency`, `service`, `ttft`, `lag`, `outcome.<name>`,
 /// `priority.<class>`.
-pub fn of_totals(t: &Totals) -> NamedHistograms {
+pub(crate) fn of_totals(t: &Totals) -> NamedHistograms {
     let mut out = vec![
         ("latency".to_string(), t.latency.clone()),
         ("service".to_string(), t.service.clone()),
@@ -37,7 +37,7 @@ pub fn of_totals(t: &Totals) -> NamedHistograms {
 }
 
 /// Writes the histograms, each as one entry spanning the run.
-pub fn write_histograms<W: Write>(
+pub(crate) fn write_histograms<W: Write>(
     hists: &NamedHistograms,
     duration: Duration,
     mut out: W,
@@ -77,7 +77,7 @@ pub enum ReadHistogramsError {
     Decode(String),
 }
 
-/// Reads what [`write_histograms`] wrote.
+/// Reads what `write_histograms` wrote (a run directory's `histograms.hlog`).
 pub fn read_histograms(text: &[u8]) -> Result<NamedHistograms, ReadHistogramsError> {
     let mut de = Deserializer::new();
     let mut out = Vec::new();

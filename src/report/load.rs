@@ -23,7 +23,7 @@ pub enum LoadError {
     /// A file could not be read.
     #[error("{path}: {source}")]
     Io {
-        /// The file.
+        /// The file that could not be opened or read (a missing one included).
         path: PathBuf,
         /// What the OS said.
         source: std::io::Error,
@@ -31,7 +31,7 @@ pub enum LoadError {
     /// `summary.json` is not a summary.
     #[error("{path}: {source}")]
     Summary {
-        /// The file.
+        /// The directory's `summary.json`.
         path: PathBuf,
         /// Where and why it does not read.
         source: serde_json::Error,
@@ -39,7 +39,7 @@ pub enum LoadError {
     /// `timeseries.csv` does not read.
     #[error("{path}: {source}")]
     Timeseries {
-        /// The file.
+        /// The directory's `timeseries.csv`.
         path: PathBuf,
         /// The line and column that do not read.
         source: ReadError,
@@ -47,7 +47,7 @@ pub enum LoadError {
     /// `latency.hlog` does not read.
     #[error("{path}: {detail}")]
     LatencyLog {
-        /// The file.
+        /// The directory's `latency.hlog`.
         path: PathBuf,
         /// What was wrong.
         detail: String,
@@ -55,7 +55,7 @@ pub enum LoadError {
     /// `histograms.hlog` does not read.
     #[error("{path}: {source}")]
     Histograms {
-        /// The file.
+        /// The directory's `histograms.hlog`.
         path: PathBuf,
         /// What was wrong.
         source: ReadHistogramsError,

@@ -27,7 +27,7 @@ pub enum MergeError {
     /// A node's directory predates `histograms.hlog`.
     #[error("{0}: no histograms.hlog, so its percentiles cannot be merged exactly (run it again with this version of gauntlet)")]
     NoHistograms(String),
-    /// No directories.
+    /// Called with an empty list of run directories.
     #[error("nothing to merge")]
     Nothing,
     /// Two nodes ran different scenarios or modes.

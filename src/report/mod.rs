@@ -2,22 +2,22 @@
 //! and writes it to `W: Write`, so `gauntlet report` can regenerate files without running.
 
 mod build;
-pub mod charts;
-pub mod compare;
-pub mod counters;
-pub mod hgrm;
+pub(crate) mod charts;
+pub(crate) mod compare;
+pub(crate) mod counters;
+pub(crate) mod hgrm;
 pub mod histograms;
-pub mod hlog;
-pub mod html;
-pub mod junit;
+pub(crate) mod hlog;
+pub(crate) mod html;
+pub(crate) mod junit;
 pub mod load;
-pub mod markdown;
-pub mod merge;
-pub mod pareto;
-pub mod recovery;
+pub(crate) mod markdown;
+pub(crate) mod merge;
+pub(crate) mod pareto;
+pub(crate) mod recovery;
 pub mod summary;
-pub mod table;
-pub mod timeseries;
+pub(crate) mod table;
+pub(crate) mod timeseries;
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -34,7 +34,7 @@ pub enum ReportError {
     /// A file could not be written.
     #[error("{path}: {source}")]
     Io {
-        /// The file.
+        /// The report file being created or written.
         path: PathBuf,
         /// What the OS said.
         source: std::io::Error,
@@ -42,7 +42,7 @@ pub enum ReportError {
     /// A chart could not be drawn.
     #[error("{path}: chart: {message}")]
     Chart {
-        /// The directory.
+        /// The report directory the charts' SVG and PNG files go to.
         path: PathBuf,
         /// What plotters said.
         message: String,
@@ -50,7 +50,7 @@ pub enum ReportError {
     /// The CSV writer failed.
     #[error("{path}: {source}")]
     Csv {
-        /// The file.
+        /// The `timeseries.csv` being written.
         path: PathBuf,
         /// What went wrong.
         source: csv::Error,
@@ -73,7 +73,7 @@ fn create(path: &Path) -> Result<BufWriter<File>, ReportError> {
 pub struct Recorded {
     /// One row per interval.
     pub rows: Vec<crate::record::IntervalRow>,
-    /// Interval length.
+    /// Length of each row's interval: the run's, or as read back from `latency.hlog`.
     pub interval: std::time::Duration,
     /// Unix time of the start (0 in simulation).
     pub epoch_secs: u64,

@@ -12,11 +12,11 @@ use crate::scenario::{Condition, MetricName};
 /// Latency percentiles in milliseconds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
-    /// Smallest.
+    /// Fastest sample, ms (0 when there were no samples, as for every field here).
     pub min: f64,
-    /// Mean.
+    /// Mean in ms, rounded to the microsecond.
     pub mean: f64,
-    /// Median.
+    /// Median, ms.
     pub p50: f64,
     /// 90th.
     pub p90: f64,
@@ -26,9 +26,9 @@ pub struct Percentiles {
     pub p99: f64,
     /// 99.9th.
     pub p999: f64,
-    /// Largest.
+    /// Slowest sample, ms (an hour at most: the histogram's upper bound).
     pub max: f64,
-    /// Samples.
+    /// Number of samples the percentiles are read from.
     pub count: u64,
 }
 
@@ -53,12 +53,12 @@ impl Percentiles {
     }
 }
 
-/// `requests`.
+/// `summary.json`'s `requests` object: what happened to the user requests (not attempts).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Requests {
     /// Started (dropped arrivals not included).
     pub total: u64,
-    /// Answered.
+    /// Completed with an answer of any kind (upstream, cache hit, fallback, ...).
     pub ok: u64,
     /// Failed (cut-off included).
     pub errors: u64,
@@ -68,32 +68,33 @@ pub struct Requests {
     pub cut_off: u64,
 }
 
-/// `upstream`.
+/// `summary.json`'s `upstream` object: the traffic the stack sent to the upstream.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Upstream {
     /// Attempts sent upstream.
     pub calls: u64,
-    /// Retries scheduled.
+    /// Retries the retry layer decided on (a `Retry` event each), whether or not they were sent.
     pub retries: u64,
     /// Answers by status, as the embedded mock counted them (`no_response` for resets).
     pub status_counts: BTreeMap<String, u64>,
 }
 
-/// `quota`.
+/// `summary.json`'s `quota` object, from the embedded mock's per-key accounting; every field is
+/// `null` when no key has a daily quota (or the upstream is not the embedded mock).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Quota {
     /// Daily request quota over all keys, if any is set.
     pub limit_per_day: Option<u64>,
-    /// Spent.
+    /// Requests of the daily quota spent, summed over keys, rounded to two decimals.
     pub used: Option<f64>,
-    /// used / limit.
+    /// used / limit (0 when the limit is 0).
     pub ratio: Option<f64>,
 }
 
 /// One entry of `thresholds`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdResult {
-    /// The metric.
+    /// The metric's threshold name, as in the scenario (`latency.p99`, `error_rate`, ...).
     pub metric: String,
     /// `<`, `<=`, `>`, `>=`.
     pub op: String,
@@ -144,15 +145,16 @@ pub struct Fleet {
     pub merged_from: Vec<String>,
 }
 
-/// `summary.json`.
+/// The contents of `summary.json`: written by [`write_run`](super::write_run), read back by
+/// `gauntlet report`, `compare` and `merge`. Keys are documented in `scenarios/README.md`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
-    /// Scenario name.
+    /// The scenario's `name`; `merge` refuses runs whose names differ.
     pub scenario: String,
     /// The scenario's story, so a report can be rebuilt from the run directory alone.
     #[serde(default)]
     pub description: String,
-    /// Seed used.
+    /// The scenario's seed after any `--seed` override: rerunning with it repeats the draws.
     pub seed: u64,
     /// `real` or `sim`.
     pub mode: String,
@@ -160,11 +162,11 @@ pub struct Summary {
     pub duration_s: f64,
     /// Whether Ctrl-C ended it early.
     pub interrupted: bool,
-    /// Request counts.
+    /// User requests started, answered, failed, dropped and cut off.
     pub requests: Requests,
     /// Completed per outcome (`error` included).
     pub outcomes: BTreeMap<String, u64>,
-    /// Errors per kind.
+    /// Errors per `ClientError::kind` (`rate_limited`, `server_error`, ..., and `cut_off`).
     pub error_kinds: BTreeMap<String, u64>,
     /// errors / (ok + errors).
     pub error_rate: f64,
@@ -176,7 +178,7 @@ pub struct Summary {
     pub by_priority: BTreeMap<String, PriorityFigures>,
     /// Time to first token of streams, ms.
     pub ttft_ms: Percentiles,
-    /// Upstream attempts.
+    /// Attempts sent upstream, retries, and the mock's answers by status.
     pub upstream: Upstream,
     /// Upstream attempts / user requests.
     pub amplification: f64,
@@ -186,7 +188,7 @@ pub struct Summary {
     pub offered_rps: f64,
     /// Recovery per timeline event.
     pub recovery: Vec<Recovery>,
-    /// Daily quota.
+    /// Daily quota spent over the keys that have one.
     pub quota: Quota,
     /// The driver's own timing.
     pub schedule: Schedule,
@@ -199,7 +201,8 @@ pub struct Summary {
     /// Set when the run was one node of a fleet, or a merge of several.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fleet: Option<Fleet>,
-    /// Threshold results.
+    /// One result per scenario threshold, in the scenario's order; the exit code is 1 when one
+    /// fails.
     pub thresholds: Vec<ThresholdResult>,
 }
 

@@ -10,16 +10,16 @@ use super::Scenario;
 
 /// Why a node cannot run as asked.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum FleetError {
+pub(crate) enum FleetError {
     /// `--node-id` not below `--nodes`.
     #[error("--node-id {id} is not below --nodes {nodes} (ids are 0..{nodes})")]
     BadNodeId {
-        /// The id.
+        /// The `--node-id` given.
         id: u32,
         /// The fleet size.
         nodes: u32,
     },
-    /// Zero nodes.
+    /// `--nodes 0`.
     #[error("--nodes must be at least 1")]
     NoNodes,
     /// Each node would start its own embedded mock, so nothing would be shared.
@@ -32,7 +32,7 @@ pub enum FleetError {
 
 /// A node's place in the fleet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NodeSlot {
+pub(crate) struct NodeSlot {
     /// This node, `0..nodes`.
     pub id: u32,
     /// Nodes in the fleet.
@@ -41,7 +41,7 @@ pub struct NodeSlot {
 
 impl NodeSlot {
     /// Checks the pair.
-    pub fn new(id: u32, nodes: u32) -> Result<Self, FleetError> {
+    pub(crate) fn new(id: u32, nodes: u32) -> Result<Self, FleetError> {
         if nodes == 0 {
             return Err(FleetError::NoNodes);
         }
@@ -53,7 +53,7 @@ impl NodeSlot {
 
     /// This node's share of `count` whole things (users): the first `count % nodes` nodes
     /// take one more, so the shares add up to `count`.
-    pub fn share_of(self, count: u32) -> u32 {
+    pub(crate) fn share_of(self, count: u32) -> u32 {
         count / self.nodes + u32::from(self.id < count % self.nodes)
     }
 }
@@ -63,7 +63,7 @@ impl Scenario {
     /// closed-model users split, an own seed stream (so nodes do not send in lockstep), and the
     /// limiter told how many nodes share its quota. With `redis`, the limiter and the cache
     /// share their state there, under keys named after the scenario and seed.
-    pub fn for_node(&mut self, slot: NodeSlot, redis: Option<&str>) {
+    pub(crate) fn for_node(&mut self, slot: NodeSlot, redis: Option<&str>) {
         let k = f64::from(slot.nodes);
         for stage in &mut self.workload.stages {
             stage.rate = stage.rate.map(|r| Rate::per_second(r.per_sec() / k));
@@ -97,7 +97,7 @@ impl Scenario {
     }
 
     /// Whether every node of a fleet would reach the same upstream.
-    pub fn check_fleet_target(&self, target: Option<&str>) -> Result<(), FleetError> {
+    pub(crate) fn check_fleet_target(&self, target: Option<&str>) -> Result<(), FleetError> {
         if target.is_some() || self.upstream.target.is_some() {
             Ok(())
         } else {

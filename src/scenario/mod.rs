@@ -17,7 +17,7 @@ pub use mock_upstream::faults::ConfigError;
 use serde::{Deserialize, Serialize};
 
 use crate::client::ClientConfig;
-pub use fleet::{FleetError, NodeSlot};
+pub(crate) use fleet::{FleetError, NodeSlot};
 pub use thresholds::{Condition, ConditionError, MetricName, Op, METRICS};
 pub use upstream::UpstreamSpec;
 pub use workload::{
@@ -38,18 +38,20 @@ pub struct Scenario {
     pub seed: u64,
     /// How long requests are started.
     pub duration: HumanDuration,
-    /// The upstream.
+    /// `[upstream]`: the embedded mock's faults and limits, or an external `target`; absent,
+    /// the embedded mock without faults or limits.
     #[serde(default)]
     pub upstream: UpstreamSpec,
-    /// The workload.
+    /// `[workload]`: the load model, stages and what each request sends; required.
     pub workload: WorkloadSpec,
-    /// The client stack.
+    /// `[client]`: the resilience layers' settings; absent, the client crate's defaults.
     #[serde(default)]
     pub client: ClientConfig,
-    /// Checked at the end.
+    /// `[thresholds]`: metric name to condition, checked against the summary at the end; one
+    /// failing makes the exit code 1.
     #[serde(default)]
     pub thresholds: BTreeMap<MetricName, Condition>,
-    /// Report settings.
+    /// `[report]`: the time-series interval (1 s when absent).
     #[serde(default)]
     pub report: ReportSpec,
 }
@@ -156,7 +158,7 @@ impl Scenario {
     }
 
     /// Time given to requests in flight after `duration`.
-    pub fn drain(&self) -> Duration {
+    pub(crate) fn drain(&self) -> Duration {
         self.workload
             .drain
             .map(|d| d.0)

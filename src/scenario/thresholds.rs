@@ -65,7 +65,7 @@ impl Serialize for MetricName {
     }
 }
 
-/// Comparison.
+/// A threshold's comparison operator: the measured value on the left, the limit on the right.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     /// `<`
@@ -79,7 +79,7 @@ pub enum Op {
 }
 
 impl Op {
-    /// As written.
+    /// The operator as written in a scenario, and as `summary.json`'s `thresholds[].op`.
     pub fn as_str(self) -> &'static str {
         match self {
             Op::Lt => "<",
@@ -103,7 +103,7 @@ impl Op {
 /// A condition such as `< 3s`: durations compare in milliseconds, `5%` as 0.05, `5/s` as 5.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Condition {
-    /// The comparison.
+    /// How the measured value compares with `limit`.
     pub op: Op,
     /// The limit, in the metric's unit (ms for durations, a fraction for percentages).
     pub limit: f64,

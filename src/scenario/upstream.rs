@@ -59,7 +59,7 @@ pub struct UpstreamSpec {
 
 impl UpstreamSpec {
     /// The embedded mock's config, seeded with the scenario's seed.
-    pub fn fault_config(&self, seed: u64) -> Result<FaultConfig, FaultConfigError> {
+    pub(crate) fn fault_config(&self, seed: u64) -> Result<FaultConfig, FaultConfigError> {
         let defaults = FaultConfig::default().spec().clone();
         FaultConfig::from_spec(FaultConfigSpec {
             seed: Some(seed),

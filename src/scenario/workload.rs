@@ -27,7 +27,7 @@ pub enum Arrivals {
     /// Exponential gaps (a non-homogeneous Poisson process for ramps).
     #[default]
     Poisson,
-    /// Evenly spaced.
+    /// Evenly spaced at the stage's rate (a ramp's gaps shrink or grow with it); no randomness.
     Constant,
 }
 
@@ -36,7 +36,7 @@ pub enum Arrivals {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Stage {
-    /// How long.
+    /// The stage's length, written `for`.
     #[serde(rename = "for")]
     pub duration: HumanDuration,
     /// Open model: the rate (at the start, with `ramp_to`).
@@ -62,7 +62,7 @@ pub enum DurationSpec {
 
 impl DurationSpec {
     /// The distribution (seconds).
-    pub fn distribution(&self) -> Result<Distribution, DistError> {
+    pub(crate) fn distribution(&self) -> Result<Distribution, DistError> {
         match self {
             DurationSpec::Fixed(d) => Ok(Distribution::Fixed(d.0.as_secs_f64())),
             DurationSpec::Drawn(spec) => spec.build(),
@@ -96,9 +96,9 @@ impl Default for PromptSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TurnSpec {
-    /// Fewest turns.
+    /// Fewest turns of a session; at least 1.
     pub min: u32,
-    /// Most turns.
+    /// Most turns of a session (inclusive); at least `min`.
     pub max: u32,
 }
 
@@ -114,7 +114,7 @@ impl Default for TurnSpec {
 pub struct Tenant {
     /// The key it sends.
     pub key: String,
-    /// Relative weight.
+    /// Weight against the other tenants' shares (they need not add up to 1); more than 0.
     pub share: f64,
 }
 
@@ -122,7 +122,7 @@ pub struct Tenant {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EndUsers {
-    /// How many.
+    /// Distinct end users (`u1` to `u<count>`), sent as the request's `user`.
     pub count: u32,
     /// Skew of their shares.
     pub zipf_exponent: f64,
@@ -156,7 +156,7 @@ pub struct WorkloadSpec {
     /// Model name sent.
     #[serde(default = "default_model_name")]
     pub model_name: String,
-    /// `max_tokens` sent.
+    /// `max_tokens` of every request; absent, the request does not set it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
     /// Share of requests that ask for a stream.
@@ -231,7 +231,7 @@ pub enum WorkloadError {
 
 impl WorkloadSpec {
     /// Checks what serde cannot: the stages fit the model, shares are sane.
-    pub fn validate(&self) -> Result<(), WorkloadError> {
+    pub(crate) fn validate(&self) -> Result<(), WorkloadError> {
         match self.model {
             LoadModel::Open => {
                 if self.stages.is_empty() {

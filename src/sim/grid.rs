@@ -38,7 +38,7 @@ pub enum SetError {
     NotAnIndex {
         /// The whole path.
         path: String,
-        /// The segment.
+        /// The segment that should have been an array index.
         segment: String,
     },
     /// An index past the array's end.
@@ -46,7 +46,7 @@ pub enum SetError {
     OutOfRange {
         /// The whole path.
         path: String,
-        /// The index.
+        /// The index asked for, 0-based.
         index: usize,
         /// The array's length.
         len: usize,

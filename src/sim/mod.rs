@@ -5,8 +5,8 @@
 //! every clock read and sleep in the stack, the mock and the driver goes through `tokio::time`,
 //! every random draw comes from the seed, and nothing depends on hash or scheduling randomness.
 
-pub mod grid;
-pub mod sweep;
+pub(crate) mod grid;
+pub(crate) mod sweep;
 
 use std::future::Future;
 

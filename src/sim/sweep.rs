@@ -18,7 +18,7 @@ use crate::scenario::{Condition, Scenario, METRICS};
 pub struct SweepRow {
     /// The values, in axis order.
     pub settings: Vec<String>,
-    /// Its summary.
+    /// The variant's simulated `summary.json`, what the Pareto front and the objective read.
     #[serde(skip)]
     pub summary: Summary,
     /// Not dominated on (p99, error rate).
@@ -32,9 +32,9 @@ pub struct SweepRow {
 pub struct Objective {
     /// Minimise (else maximise).
     pub minimise: bool,
-    /// The metric.
+    /// The threshold metric name to minimise or maximise (one of [`METRICS`]).
     pub metric: String,
-    /// Constraints.
+    /// The `where` clauses: metric name and condition, all of which a feasible row meets.
     pub constraints: Vec<(String, Condition)>,
 }
 
