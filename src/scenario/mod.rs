@@ -21,7 +21,8 @@ pub(crate) use fleet::{FleetError, NodeSlot};
 pub use thresholds::{Condition, ConditionError, MetricName, Op, METRICS};
 pub use upstream::UpstreamSpec;
 pub use workload::{
-    Arrivals, DurationSpec, EndUsers, LoadModel, PromptSpec, Stage, Tenant, TurnSpec, WorkloadSpec,
+    Arrivals, DurationSpec, EndUsers, LoadModel, PromptSpec, Stage, Tenant, TurnSpec,
+    WorkloadError, WorkloadSpec,
 };
 
 /// A whole scenario.
