@@ -23,4 +23,5 @@ pub mod in_process;
 pub mod record;
 pub mod report;
 pub mod scenario;
+pub mod signals;
 pub mod sim;

@@ -294,9 +294,9 @@ fn remote_targets_need_allow_remote() {
     assert!(out.contains("--allow-remote"), "{out}");
 }
 
-/// Runs `scenario` with `args`, sends it SIGINT after 1.5 s, expects exit 0 and a full report,
-/// and returns its summary.
-fn interrupted_run(name: &str, scenario: &str, args: &[&str]) -> Value {
+/// Runs `scenario` with `args`, sends it `signal` after 1.5 s, expects exit 130 (interrupted)
+/// and a full report, and returns its summary.
+fn interrupted_run(name: &str, scenario: &str, args: &[&str], signal: &str) -> Value {
     let dir = temp_dir(name);
     let file = dir.join("s.toml");
     std::fs::write(&file, scenario).unwrap();
@@ -313,11 +313,11 @@ fn interrupted_run(name: &str, scenario: &str, args: &[&str]) -> Value {
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1500));
     Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(status.code(), Some(130), "{signal}");
     assert!(out.join("timeseries.csv").exists() && out.join("latency.hgrm").exists());
     serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
 }
@@ -328,6 +328,7 @@ fn ctrl_c_still_writes_a_full_report() {
         "ctrlc",
         "name = \"long\"\nduration = \"60s\"\n[upstream]\nlatency = { distribution = \"fixed\", value = \"20ms\" }\n[workload]\nstages = [{ for = \"60s\", rate = \"20/s\" }]\n",
         &[],
+        "-INT",
     );
     assert_eq!(s["interrupted"], true);
     assert!(f(&s, "requests.total") >= 10.0);
@@ -341,11 +342,32 @@ fn ctrl_c_ends_a_simulation_with_a_full_report() {
         "ctrlc-sim",
         "name = \"ten-hours\"\nduration = \"10h\"\n[upstream]\nlatency = { distribution = \"fixed\", value = \"20ms\" }\n[workload]\nstages = [{ for = \"10h\", rate = \"50/s\" }]\n",
         &["--sim"],
+        "-INT",
     );
     assert_eq!(s["mode"], "sim");
     assert_eq!(s["interrupted"], true);
     assert!(f(&s, "requests.total") >= 1000.0);
     assert!(f(&s, "duration_s") < 36_000.0);
+}
+
+#[test]
+fn sigterm_ends_a_run_and_a_simulation_like_ctrl_c() {
+    let real = interrupted_run(
+        "sigterm",
+        "name = \"long\"\nduration = \"60s\"\n[upstream]\nlatency = { distribution = \"fixed\", value = \"20ms\" }\n[workload]\nstages = [{ for = \"60s\", rate = \"20/s\" }]\n",
+        &[],
+        "-TERM",
+    );
+    assert_eq!(real["interrupted"], true);
+    assert!(f(&real, "requests.total") >= 10.0);
+    let sim = interrupted_run(
+        "sigterm-sim",
+        "name = \"ten-hours\"\nduration = \"10h\"\n[workload]\nstages = [{ for = \"10h\", rate = \"50/s\" }]\n",
+        &["--sim"],
+        "-TERM",
+    );
+    assert_eq!(sim["interrupted"], true);
+    assert!(f(&sim, "duration_s") < 36_000.0);
 }
 
 #[test]

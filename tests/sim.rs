@@ -208,6 +208,57 @@ fn sweep_writes_a_ranked_grid() {
     );
 }
 
+#[test]
+fn a_stopped_sweep_keeps_the_finished_combinations() {
+    let _shared = shared_machine();
+    let dir = temp("sweep-stopped");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("long.toml");
+    std::fs::write(
+        &file,
+        "name = \"long\"\nduration = \"10h\"\n[workload]\nstages = [{ for = \"10h\", rate = \"50/s\" }]\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    // One job: the 1 s variant finishes at once, the 10 h one is running when SIGTERM comes.
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_gauntlet"))
+        .args(["sweep"])
+        .arg(&file)
+        .args([
+            "--set",
+            "duration=1s,10h",
+            "--jobs",
+            "1",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2000));
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let done = child.wait_with_output().unwrap();
+    assert_eq!(
+        done.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    assert!(csv.lines().nth(1).unwrap().starts_with("1s,"), "{csv}");
+    let md = std::fs::read_to_string(out.join("sweep.md")).unwrap();
+    assert!(
+        md.contains("**Partial:** interrupted with 1 of 2 combinations finished"),
+        "{md}"
+    );
+}
+
 /// Golden files: the shipped example report is exactly what a simulated run of the canonical
 /// scenario writes. A deliberate change of a report format regenerates it with
 /// `gauntlet run scenarios/canonical.toml --sim --out reports/example`.

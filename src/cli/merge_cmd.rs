@@ -18,7 +18,7 @@ pub(crate) fn run(dirs: &[PathBuf], out: &Path) -> u8 {
         Ok(summary)
     })();
     match result {
-        Ok(summary) => super::report_written(&summary, out),
+        Ok(summary) => super::report_written(&summary, out, false),
         Err(e) => {
             eprintln!("gauntlet merge: {e}");
             EXIT_USAGE

@@ -20,6 +20,9 @@ pub(crate) const EXIT_OK: u8 = 0;
 pub(crate) const EXIT_THRESHOLDS: u8 = 1;
 /// Exit code: bad usage or configuration.
 pub(crate) const EXIT_USAGE: u8 = 2;
+/// Exit code: SIGINT or SIGTERM ended the run early (the shells' 128 + SIGINT): its report is
+/// complete for what ran, but a CI job must not read it as a pass.
+pub(crate) const EXIT_INTERRUPTED: u8 = 130;
 
 /// Gauntlet: validate an LLM client stack against a free API's rate limits, latency and outages.
 #[derive(Debug, Parser)]
@@ -164,10 +167,17 @@ where
 }
 
 /// Prints the summary table and where the report is, and maps the thresholds to the exit code.
-fn report_written(summary: &crate::report::Summary, out: &std::path::Path) -> u8 {
+fn report_written(
+    summary: &crate::report::Summary,
+    out: &std::path::Path,
+    interrupted: bool,
+) -> u8 {
     let _ = crate::report::table::write_table(summary, std::io::stdout().lock());
     println!("report    {}", out.display());
-    if summary.passed() {
+    if interrupted {
+        eprintln!("gauntlet: interrupted; the report covers what ran until then");
+        EXIT_INTERRUPTED
+    } else if summary.passed() {
         EXIT_OK
     } else {
         EXIT_THRESHOLDS

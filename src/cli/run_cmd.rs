@@ -11,6 +11,7 @@ use crate::record::RunResult;
 use crate::report::summary::Fleet;
 use crate::report::{self, ReportError, Summary};
 use crate::scenario::{ConfigError, FleetError, NodeSlot, Scenario};
+use crate::signals::Interrupt;
 
 /// `YYYYMMDDTHHMMSSZ` of Unix seconds (civil-from-days, no time-zone database needed).
 pub(crate) fn utc_stamp(secs: u64) -> String {
@@ -95,7 +96,10 @@ fn run_and_report(args: &RunArgs) -> Result<u8, RunCmdError> {
         PathBuf::from("reports").join(format!("{}-{}{node}", scenario.name, utc_stamp(now)))
     });
     let (result, mode) = if args.sim {
-        (crate::sim::run(&scenario, crate::sim::ctrl_c())?, "sim")
+        (
+            crate::sim::run(&scenario, Interrupt::listen().wait())?,
+            "sim",
+        )
     } else {
         (run_real(args, &scenario, now)?, "real")
     };
@@ -109,15 +113,13 @@ fn run_and_report(args: &RunArgs) -> Result<u8, RunCmdError> {
         merged_from: Vec::new(),
     });
     report::write_run(&out, &summary, &report::Recorded::of(&result))?;
-    Ok(super::report_written(&summary, &out))
+    Ok(super::report_written(&summary, &out, result.interrupted))
 }
 
 /// A real run on a multi-thread runtime of `--threads` workers, with progress on stderr and
-/// Ctrl-C ending it early.
+/// SIGINT or SIGTERM ending it early.
 fn run_real(args: &RunArgs, scenario: &Scenario, now: u64) -> Result<RunResult, RunError> {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+    let interrupt = Interrupt::listen();
     let progress = Progress::for_stderr(args.quiet, scenario.duration.0);
     let interval = scenario.report.interval.0;
     let shown = progress.clone();
@@ -148,7 +150,8 @@ fn run_real(args: &RunArgs, scenario: &Scenario, now: u64) -> Result<RunResult, 
     // Redis-backed client) the schedule loop would otherwise be one thread more, woken by
     // the timer for every arrival and waking a worker for every request it starts.
     let on_worker = scenario.clone();
-    let task = runtime.spawn(async move { driver::run(&on_worker, options, ctrl_c).await });
+    let task =
+        runtime.spawn(async move { driver::run(&on_worker, options, interrupt.wait()).await });
     let result = runtime
         .block_on(task)
         .unwrap_or_else(|e| Err(RunError::Panicked(e.to_string())));

@@ -9,9 +9,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::run_cmd::utc_stamp;
-use super::{SweepArgs, EXIT_OK, EXIT_USAGE};
+use super::{SweepArgs, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE};
 use crate::report::pareto::{write_pareto_svg, ParetoPoint};
 use crate::report::table::format_actual;
+use crate::signals::Interrupt;
 use crate::sim::grid::{parse_axis, Axis};
 use crate::sim::sweep::{rank, run_grid, variants, Objective, SweepRow};
 
@@ -29,7 +30,7 @@ const COLUMNS: [(&str, &str); 8] = [
 /// Runs the sweep; returns the exit code.
 pub(crate) fn run(args: SweepArgs) -> u8 {
     match sweep(&args) {
-        Ok(()) => EXIT_OK,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("gauntlet sweep: {e}");
             EXIT_USAGE
@@ -37,7 +38,7 @@ pub(crate) fn run(args: SweepArgs) -> u8 {
     }
 }
 
-fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
+fn sweep(args: &SweepArgs) -> anyhow::Result<u8> {
     let axes: Vec<Axis> = args
         .set
         .iter()
@@ -70,8 +71,10 @@ fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
         );
         b
     };
-    let mut rows = run_grid(variants, jobs, &|n| bar.set_position(n as u64))?;
+    let interrupt = Interrupt::listen();
+    let grid = run_grid(variants, jobs, &|n| bar.set_position(n as u64), &interrupt)?;
     bar.finish_and_clear();
+    let mut rows = grid.rows;
     rank(&mut rows, &objective);
 
     let out = args.out.clone().unwrap_or_else(|| {
@@ -82,7 +85,18 @@ fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
     });
     std::fs::create_dir_all(&out).with_context(|| out.display().to_string())?;
     write_csv(&out.join("sweep.csv"), &axes, &rows)?;
-    let md = markdown(&base.name, &axes, &rows, &objective);
+    let mut md = markdown(&base.name, &axes, &rows, &objective);
+    if grid.interrupted {
+        md.insert_str(
+            md.find("\n\n").map_or(0, |i| i + 2),
+            &format!(
+                "**Partial:** interrupted with {} of {} combinations finished; the others did not \
+                 run to their end and are left out.\n\n",
+                rows.len(),
+                grid.planned
+            ),
+        );
+    }
     let md_path = out.join("sweep.md");
     std::fs::write(&md_path, &md).with_context(|| md_path.display().to_string())?;
     let points: Vec<ParetoPoint> = rows
@@ -104,7 +118,11 @@ fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
     .with_context(|| svg_path.display().to_string())?;
     let _ = std::io::stdout().write_all(md.as_bytes());
     println!("report    {}", out.display());
-    Ok(())
+    if grid.interrupted {
+        eprintln!("gauntlet sweep: interrupted; the report holds the finished combinations");
+        return Ok(EXIT_INTERRUPTED);
+    }
+    Ok(EXIT_OK)
 }
 
 fn write_csv(path: &std::path::Path, axes: &[Axis], rows: &[SweepRow]) -> anyhow::Result<()> {

@@ -15,7 +15,8 @@ use crate::driver::{self, RunOptions, Target};
 use crate::record::RunResult;
 use crate::scenario::Scenario;
 
-/// Runs `scenario` on virtual time; `stop` ends it early (Ctrl-C: see [`ctrl_c`]).
+/// Runs `scenario` on virtual time; `stop` ends it early (SIGINT or SIGTERM: see
+/// [`crate::signals::Interrupt`]).
 ///
 /// The runtime has a clock and no I/O driver: nothing in a simulation touches a socket, and
 /// without one a jump of the virtual clock parks on nothing instead of making an `epoll_wait`
@@ -35,32 +36,4 @@ pub fn run(scenario: &Scenario, stop: impl Future<Output = ()>) -> Result<RunRes
         threads: 0,
     };
     runtime.block_on(driver::run(scenario, options, stop))
-}
-
-/// Completes on Ctrl-C. A simulation's runtime has no I/O driver, which tokio's signal handling
-/// needs, so a helper thread with its own small runtime waits for the signal and passes it on.
-/// If that thread cannot start, the future never completes (the run goes to its end).
-pub fn ctrl_c() -> impl Future<Output = ()> {
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let spawned = std::thread::Builder::new()
-        .name("gauntlet-ctrl-c".into())
-        .spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_io()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    let _ = tx.send(());
-                }
-            });
-        });
-    async move {
-        // A dropped sender (no signal handler) must not end the run.
-        if spawned.is_err() || rx.await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
 }

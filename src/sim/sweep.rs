@@ -10,8 +10,10 @@ use toml::Table;
 
 use super::grid::{combinations, set_path, toml_value, Axis, SetError};
 use crate::driver::run::RunError;
+use crate::record::RunResult;
 use crate::report::Summary;
 use crate::scenario::{Condition, Scenario, METRICS};
+use crate::signals::Interrupt;
 
 /// One combination's settings and figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -158,52 +160,72 @@ pub enum GridError {
         /// Why it failed.
         source: RunError,
     },
-    /// A variant was never run (its thread stopped early).
-    #[error("{}: did not run", .0.join(" "))]
-    NotRun(Vec<String>),
 }
 
-/// Runs every variant in simulation on `jobs` threads; `progress` is called after each.
+/// The rows of a sweep's grid, and whether a signal cut it short.
+#[derive(Debug)]
+pub struct Grid {
+    /// One row per variant that ran to its end, in the variants' order.
+    pub rows: Vec<SweepRow>,
+    /// Variants in all, finished or not.
+    pub planned: usize,
+    /// SIGINT or SIGTERM arrived: `rows` holds only the variants that had finished, and the
+    /// ones interrupted or not started are left out.
+    pub interrupted: bool,
+}
+
+/// Runs every variant in simulation on `jobs` threads; `progress` is called after each. When
+/// `interrupt` is raised, running simulations stop, no new one starts, and the grid holds the
+/// finished ones.
 pub fn run_grid(
     variants: Vec<(Vec<String>, Scenario)>,
     jobs: usize,
     progress: &(dyn Fn(usize) + Sync),
-) -> Result<Vec<SweepRow>, GridError> {
+    interrupt: &Interrupt,
+) -> Result<Grid, GridError> {
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    type Outcome = Option<Result<Summary, RunError>>;
+    type Outcome = Option<Result<RunResult, RunError>>;
     let results: Mutex<Vec<Outcome>> = Mutex::new((0..variants.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
             scope.spawn(|| loop {
+                if interrupt.raised() {
+                    break;
+                }
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some((_, scenario)) = variants.get(i) else {
                     break;
                 };
-                let result = super::run(scenario, std::future::pending())
-                    .map(|r| Summary::build(scenario, &r, "sim"));
+                let result = super::run(scenario, interrupt.clone().wait());
                 results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(result);
                 progress(done.fetch_add(1, Ordering::Relaxed) + 1);
             });
         }
     });
     let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
-    let mut rows = Vec::with_capacity(variants.len());
-    for ((settings, _), r) in variants.into_iter().zip(results) {
-        let summary = match r {
-            Some(Ok(summary)) => summary,
+    let planned = variants.len();
+    let mut rows = Vec::with_capacity(planned);
+    for ((settings, scenario), r) in variants.into_iter().zip(results) {
+        let run = match r {
+            Some(Ok(run)) if !run.interrupted => run,
+            // Cut short or never started: only a signal leaves a variant so.
+            Some(Ok(_)) | None => continue,
             Some(Err(source)) => return Err(GridError::Run { settings, source }),
-            None => return Err(GridError::NotRun(settings)),
         };
         rows.push(SweepRow {
             settings,
-            summary,
+            summary: Summary::build(&scenario, &run, "sim"),
             pareto: false,
             feasible: true,
         });
     }
     mark_pareto(&mut rows);
-    Ok(rows)
+    Ok(Grid {
+        interrupted: rows.len() < planned,
+        rows,
+        planned,
+    })
 }
 
 /// Marks the rows no other row beats on both p99 and error rate.
