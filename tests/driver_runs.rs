@@ -284,6 +284,30 @@ coalesce = true
 }
 
 #[test]
+fn a_threshold_without_data_fails() {
+    // Nothing is sent: no latency, no error rate. A run stopped before its first answer is the
+    // same case, and must not pass its thresholds either.
+    let (code, out, summary) = run(
+        "no-data",
+        "name = \"nothing\"\nduration = \"2s\"\n[workload]\nstages = [{ for = \"2s\", rate = \"0/s\" }]\n[thresholds]\n\"latency.p99\" = \"< 1s\"\n\"error_rate\" = \"< 1%\"\n",
+        &["--sim"],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("FAIL  latency.p99 < 1s (actual no data)"),
+        "{out}"
+    );
+    let thresholds = summary.unwrap()["thresholds"].as_array().unwrap().clone();
+    assert_eq!(thresholds.len(), 2);
+    for t in thresholds {
+        assert_eq!(
+            (t["pass"].as_bool(), t["no_data"].as_bool()),
+            (Some(false), Some(true))
+        );
+    }
+}
+
+#[test]
 fn remote_targets_need_allow_remote() {
     let (code, out, _) = run(
         "remote",

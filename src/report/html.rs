@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use super::charts::{svg, ChartData, CHARTS};
 use super::summary::Summary;
-use super::table::format_actual;
+use super::table::threshold_actual;
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -110,7 +110,7 @@ figure {{ margin: 1.5em 0; }} svg {{ max-width: 100%; height: auto; }}
                 esc(&t.metric),
                 esc(&t.op),
                 esc(&t.limit),
-                esc(&format_actual(&t.metric, t.actual)),
+                esc(&threshold_actual(t)),
                 if t.pass { "pass" } else { "fail" },
                 if t.pass { "pass" } else { "fail" }
             );

@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use super::summary::Summary;
-use super::table::format_actual;
+use super::table::threshold_actual;
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -44,7 +44,7 @@ pub fn write_junit<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
             let msg = format!(
                 "{}: actual {}, limit {} {}",
                 t.metric,
-                format_actual(&t.metric, t.actual),
+                threshold_actual(t),
                 t.op,
                 t.limit
             );

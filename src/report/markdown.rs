@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use super::summary::Summary;
-use super::table::format_actual;
+use super::table::threshold_actual;
 
 /// Writes the Markdown summary.
 pub fn write_markdown<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
@@ -96,7 +96,7 @@ pub fn write_markdown<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
                 t.metric,
                 t.op,
                 t.limit,
-                format_actual(&t.metric, t.actual),
+                threshold_actual(t),
                 if t.pass { "pass" } else { "**fail**" }
             )?;
         }

@@ -302,9 +302,11 @@ fn recheck(s: &Summary, t: &ThresholdResult) -> Result<ThresholdResult, MergeErr
                 source,
             })?;
     let actual = s.metric(&t.metric);
+    let no_data = !s.has_data(&t.metric);
     Ok(ThresholdResult {
         actual,
-        pass: cond.op.holds(actual, cond.limit),
+        pass: !no_data && cond.op.holds(actual, cond.limit),
+        no_data,
         ..t.clone()
     })
 }

@@ -102,8 +102,13 @@ pub struct ThresholdResult {
     pub limit: String,
     /// The measured value (ms for latencies, a fraction for rates).
     pub actual: f64,
-    /// Whether it holds.
+    /// Whether it holds; never when there was no data.
     pub pass: bool,
+    /// Nothing was measured for the metric (no request completed, no stream, no quota): the
+    /// threshold fails, whatever the reason, so a run stopped before its first answer cannot
+    /// pass. Absent from `summary.json` when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_data: bool,
 }
 
 /// Schedule accuracy of the driver.
@@ -260,12 +265,26 @@ impl Summary {
     /// The result of one threshold on these figures.
     pub(crate) fn check(&self, metric: &MetricName, c: &Condition) -> ThresholdResult {
         let actual = self.metric(&metric.0);
+        let no_data = !self.has_data(&metric.0);
         ThresholdResult {
             metric: metric.0.clone(),
             op: c.op.as_str().to_string(),
             limit: c.text.trim_start_matches(c.op.as_str()).trim().to_string(),
             actual,
-            pass: c.op.holds(actual, c.limit),
+            pass: !no_data && c.op.holds(actual, c.limit),
+            no_data,
+        }
+    }
+
+    /// Whether anything was measured for a metric: its own samples for latencies, streams,
+    /// the schedule and the quota, and at least one completed request for every other.
+    pub fn has_data(&self, name: &str) -> bool {
+        match name.split_once('.') {
+            Some(("latency", _)) => self.latency_ms.count > 0,
+            Some(("ttft", _)) => self.ttft_ms.count > 0,
+            Some(("schedule", _)) => self.schedule.lag_ms.count > 0,
+            Some(("quota", _)) => self.quota.used.is_some(),
+            _ => self.requests.ok + self.requests.errors > 0,
         }
     }
 

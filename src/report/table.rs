@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::summary::Summary;
+use super::summary::{Summary, ThresholdResult};
 
 /// Writes a human-readable summary with threshold results.
 pub fn write_table<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
@@ -99,10 +99,19 @@ pub fn write_table<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
             t.metric,
             t.op,
             t.limit,
-            format_actual(&t.metric, t.actual)
+            threshold_actual(t)
         )?;
     }
     Ok(())
+}
+
+/// A threshold's measured value as reports show it: "no data" when nothing was measured.
+pub fn threshold_actual(t: &ThresholdResult) -> String {
+    if t.no_data {
+        "no data".to_string()
+    } else {
+        format_actual(&t.metric, t.actual)
+    }
 }
 
 /// A metric value in the unit its threshold is written in.
