@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::run_cmd::utc_stamp;
 use super::{SweepArgs, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE};
+use crate::report::atomic::{write_atomic, AtomicFile};
 use crate::report::pareto::{write_pareto_svg, ParetoPoint};
 use crate::report::table::format_actual;
 use crate::signals::Interrupt;
@@ -98,7 +99,7 @@ fn sweep(args: &SweepArgs) -> anyhow::Result<u8> {
         );
     }
     let md_path = out.join("sweep.md");
-    std::fs::write(&md_path, &md).with_context(|| md_path.display().to_string())?;
+    write_atomic(&md_path, md.as_bytes()).with_context(|| md_path.display().to_string())?;
     let points: Vec<ParetoPoint> = rows
         .iter()
         .map(|r| ParetoPoint {
@@ -109,12 +110,13 @@ fn sweep(args: &SweepArgs) -> anyhow::Result<u8> {
         })
         .collect();
     let svg_path = out.join("pareto.svg");
-    let svg = std::fs::File::create(&svg_path).with_context(|| svg_path.display().to_string())?;
+    let mut svg = AtomicFile::create(&svg_path).with_context(|| svg_path.display().to_string())?;
     write_pareto_svg(
         &format!("{}: p99 against error rate", base.name),
         &points,
-        svg,
+        &mut svg,
     )
+    .and_then(|()| svg.commit())
     .with_context(|| svg_path.display().to_string())?;
     let _ = std::io::stdout().write_all(md.as_bytes());
     println!("report    {}", out.display());
@@ -126,7 +128,8 @@ fn sweep(args: &SweepArgs) -> anyhow::Result<u8> {
 }
 
 fn write_csv(path: &std::path::Path, axes: &[Axis], rows: &[SweepRow]) -> anyhow::Result<()> {
-    let mut w = csv::Writer::from_path(path).with_context(|| path.display().to_string())?;
+    let file = AtomicFile::create(path).with_context(|| path.display().to_string())?;
+    let mut w = csv::Writer::from_writer(file);
     let mut header: Vec<&str> = axes.iter().map(|a| a.key.as_str()).collect();
     header.extend(COLUMNS.iter().map(|c| c.0));
     header.extend(["pareto", "feasible"]);
@@ -142,8 +145,10 @@ fn write_csv(path: &std::path::Path, axes: &[Axis], rows: &[SweepRow]) -> anyhow
         rec.push(r.feasible.to_string());
         w.write_record(&rec)?;
     }
-    w.flush()?;
-    Ok(())
+    w.into_inner()
+        .map_err(|e| e.into_error())?
+        .commit()
+        .with_context(|| path.display().to_string())
 }
 
 fn markdown(name: &str, axes: &[Axis], rows: &[SweepRow], objective: &Objective) -> String {

@@ -13,6 +13,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
+use super::atomic::{with_temporary, write_atomic};
 use crate::client::Outcome as Answer;
 use crate::record::EventWindow;
 use crate::record::IntervalRow;
@@ -451,10 +452,11 @@ pub fn svg(name: &str, d: &ChartData) -> Result<String, Box<dyn Error>> {
 pub fn write_charts(dir: &Path, d: &ChartData) -> Result<(), Box<dyn Error>> {
     ensure_font();
     for name in CHARTS {
-        std::fs::write(dir.join(format!("{name}.svg")), svg(name, d)?)?;
-        let path = dir.join(format!("{name}.png"));
-        let root = BitMapBackend::new(&path, size(name)).into_drawing_area();
-        draw_on(name, root, d)?;
+        write_atomic(&dir.join(format!("{name}.svg")), svg(name, d)?.as_bytes())?;
+        with_temporary(&dir.join(format!("{name}.png")), |tmp| {
+            let root = BitMapBackend::new(tmp, size(name)).into_drawing_area();
+            draw_on(name, root, d)
+        })?;
     }
     Ok(())
 }
@@ -517,12 +519,12 @@ pub fn write_overlay(
         let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
         overlay(root, base, candidate)?;
     }
-    std::fs::write(dir.join(format!("{stem}.svg")), out)?;
-    let path = dir.join(format!("{stem}.png"));
-    overlay(
-        BitMapBackend::new(&path, SIZE).into_drawing_area(),
-        base,
-        candidate,
-    )?;
-    Ok(())
+    write_atomic(&dir.join(format!("{stem}.svg")), out.as_bytes())?;
+    with_temporary(&dir.join(format!("{stem}.png")), |tmp| {
+        overlay(
+            BitMapBackend::new(tmp, SIZE).into_drawing_area(),
+            base,
+            candidate,
+        )
+    })
 }

@@ -1,6 +1,7 @@
 //! Reports: everything here reads recorded data only (the summary, interval rows, histograms)
 //! and writes it to `W: Write`, so `gauntlet report` can regenerate files without running.
 
+pub(crate) mod atomic;
 mod build;
 pub(crate) mod charts;
 pub(crate) mod compare;
@@ -19,11 +20,10 @@ pub mod summary;
 pub(crate) mod table;
 pub(crate) mod timeseries;
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use atomic::AtomicFile;
 pub use summary::Summary;
 
 use crate::record::RunResult;
@@ -57,13 +57,18 @@ pub enum ReportError {
     },
 }
 
-fn create(path: &Path) -> Result<BufWriter<File>, ReportError> {
-    File::create(path)
-        .map(BufWriter::new)
-        .map_err(|source| ReportError::Io {
-            path: path.to_path_buf(),
-            source,
-        })
+/// Writes one report file atomically through `write`.
+fn write_file(
+    path: &Path,
+    write: impl FnOnce(&mut AtomicFile) -> std::io::Result<()>,
+) -> Result<(), ReportError> {
+    let io = |source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = AtomicFile::create(path).map_err(io)?;
+    write(&mut f).map_err(io)?;
+    f.commit().map_err(io)
 }
 
 /// What every report file is made from: the interval rows (with their histograms), the whole
@@ -103,58 +108,40 @@ impl Recorded {
 /// Writes `summary.json`, `summary.md`, `junit.xml`, `timeseries.csv`, `latency.hlog`,
 /// `histograms.hlog`, `latency.hgrm`, the charts (PNG and SVG) and `report.html` into `dir` (created if needed).
 pub fn write_run(dir: &Path, summary: &Summary, run: &Recorded) -> Result<(), ReportError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| ReportError::Io { path, source }
-    };
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let path = dir.join("summary.json");
-    let mut f = create(&path)?;
-    serde_json::to_writer_pretty(&mut f, summary)
-        .map_err(std::io::Error::other)
-        .map_err(io(&path))?;
-    std::io::Write::flush(&mut f).map_err(io(&path))?;
-
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    write_file(&dir.join("summary.json"), |f| {
+        serde_json::to_writer_pretty(f, summary).map_err(std::io::Error::other)
+    })?;
     let path = dir.join("timeseries.csv");
-    timeseries::write_csv(&run.rows, run.interval.as_secs_f64(), create(&path)?)
-        .map_err(|source| ReportError::Csv { path, source })?;
-
-    let path = dir.join("summary.md");
-    let mut f = create(&path)?;
-    markdown::write_markdown(summary, &mut f).map_err(io(&path))?;
-    std::io::Write::flush(&mut f).map_err(io(&path))?;
-
-    let path = dir.join("junit.xml");
-    let mut f = create(&path)?;
-    junit::write_junit(summary, &mut f).map_err(io(&path))?;
-    std::io::Write::flush(&mut f).map_err(io(&path))?;
-
-    let path = dir.join("latency.hlog");
-    let mut f = create(&path)?;
-    hlog::write_hlog(&run.rows, run.interval, run.epoch_secs, &mut f).map_err(io(&path))?;
-    std::io::Write::flush(&mut f).map_err(io(&path))?;
-
+    write_file(&path, |f| {
+        timeseries::write_csv(&run.rows, run.interval.as_secs_f64(), f)
+            .map_err(std::io::Error::other)
+    })?;
+    write_file(&dir.join("summary.md"), |f| {
+        markdown::write_markdown(summary, f)
+    })?;
+    write_file(&dir.join("junit.xml"), |f| junit::write_junit(summary, f))?;
+    write_file(&dir.join("latency.hlog"), |f| {
+        hlog::write_hlog(&run.rows, run.interval, run.epoch_secs, f)
+    })?;
     if !run.histograms.is_empty() {
-        let path = dir.join("histograms.hlog");
-        let mut f = create(&path)?;
-        let span = Duration::from_secs_f64(summary.duration_s.max(0.0));
-        histograms::write_histograms(&run.histograms, span, &mut f).map_err(io(&path))?;
-        std::io::Write::flush(&mut f).map_err(io(&path))?;
+        let span = Duration::try_from_secs_f64(summary.duration_s).unwrap_or(Duration::ZERO);
+        write_file(&dir.join("histograms.hlog"), |f| {
+            histograms::write_histograms(&run.histograms, span, f)
+        })?;
     }
-
-    let path = dir.join("latency.hgrm");
-    let mut f = create(&path)?;
-    hgrm::write_hgrm(&run.latency, &mut f).map_err(io(&path))?;
-    std::io::Write::flush(&mut f).map_err(io(&path))?;
-
+    write_file(&dir.join("latency.hgrm"), |f| {
+        hgrm::write_hgrm(&run.latency, f)
+    })?;
     let data = charts::ChartData::of(&summary.scenario, run);
     charts::write_charts(dir, &data).map_err(|e| ReportError::Chart {
         path: dir.to_path_buf(),
         message: e.to_string(),
     })?;
-    let path = dir.join("report.html");
-    let mut f = create(&path)?;
-    html::write_html(summary, &summary.description, &data, &mut f).map_err(io(&path))?;
-    std::io::Write::flush(&mut f).map_err(io(&path))?;
-    Ok(())
+    write_file(&dir.join("report.html"), |f| {
+        html::write_html(summary, &summary.description, &data, f)
+    })
 }
