@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use gauntlet_wire::duration::HumanDuration;
+use gauntlet_wire::duration::{format_human, HumanDuration};
 use mock_upstream::faults::load::toml_error;
 pub use mock_upstream::faults::ConfigError;
 use serde::{Deserialize, Serialize};
@@ -73,6 +73,12 @@ impl Default for ReportSpec {
     }
 }
 
+/// The shortest report interval (the recorder's resolution).
+pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Most intervals a run's report keeps: at 1 s, more than a day.
+pub const MAX_INTERVALS: u64 = 100_000;
+
 /// Finds the 1-based line and column of a top-level table header (`[workload]`), so errors
 /// found after parsing still point somewhere useful.
 fn table_position(text: &str, table: &str) -> (usize, usize) {
@@ -80,6 +86,59 @@ fn table_position(text: &str, table: &str) -> (usize, usize) {
     text.lines()
         .position(|l| l.trim_start().starts_with(&header))
         .map_or((1, 1), |i| (i + 1, 1))
+}
+
+/// Finds `key = ` inside `[table]` (on a line of its own or in an inline table), so an error
+/// about a value points at it; the table's header when the key is not written (a default).
+fn key_position(text: &str, table: &str, key: &str) -> (usize, usize) {
+    let header = format!("[{table}]");
+    let lines: Vec<&str> = text.lines().collect();
+    let start = if table.is_empty() {
+        0
+    } else {
+        match lines
+            .iter()
+            .position(|l| l.trim_start().starts_with(&header))
+        {
+            Some(i) => i + 1,
+            None => return (1, 1),
+        }
+    };
+    for (i, line) in lines.iter().enumerate().skip(start) {
+        if line.trim_start().starts_with('[') && (i > start || table.is_empty()) {
+            break;
+        }
+        if let Some(col) = key_column(line, key) {
+            return (i + 1, col);
+        }
+    }
+    table_position(text, table)
+}
+
+/// The 1-based column of `key` written as a key (`key =`) in `line`.
+fn key_column(line: &str, key: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(found) = line[from..].find(key) {
+        let at = from + found;
+        let before = line[..at].chars().next_back();
+        let after = line[at + key.len()..].trim_start();
+        let word_start = before.is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        if word_start && after.starts_with('=') {
+            return Some(line[..at].chars().count() + 1);
+        }
+        from = at + key.len();
+    }
+    None
+}
+
+fn invalid_key(path: &str, text: &str, table: &str, key: &str, message: String) -> ConfigError {
+    let (line, column) = key_position(text, table, key);
+    ConfigError::Invalid {
+        path: path.to_string(),
+        line,
+        column,
+        message,
+    }
 }
 
 fn invalid(path: &str, text: &str, table: &str, message: String) -> ConfigError {
@@ -109,7 +168,9 @@ impl Scenario {
         }
         s.workload
             .validate()
-            .map_err(|e| invalid(path, text, "workload", e.to_string()))?;
+            .map_err(|e| invalid_key(path, text, "workload", e.key(), e.to_string()))?;
+        s.check_intervals()
+            .map_err(|(key, m)| invalid_key(path, text, "report", key, m))?;
         s.validate_client()
             .map_err(|(table, m)| invalid(path, text, &table, m))?;
         s.upstream
@@ -124,6 +185,39 @@ impl Scenario {
             ));
         }
         Ok(s)
+    }
+
+    /// The report keeps one row per interval: their number is bounded, so that a long run
+    /// (a simulated year) stays within bounded memory.
+    fn check_intervals(&self) -> Result<(), (&'static str, String)> {
+        let interval = self.report.interval.0;
+        if interval < MIN_INTERVAL {
+            return Err((
+                "interval",
+                format!("report.interval: at least {}", format_human(MIN_INTERVAL)),
+            ));
+        }
+        let rows = self.duration.0.as_secs_f64() / interval.as_secs_f64();
+        if rows > MAX_INTERVALS as f64 {
+            let least = self.duration.0.div_f64(MAX_INTERVALS as f64);
+            // Rounded up to a whole second (or millisecond), so the suggestion reads well.
+            let least = if least >= Duration::from_secs(1) {
+                Duration::from_secs(least.as_secs() + 1)
+            } else {
+                Duration::from_millis(least.as_millis() as u64 + 1)
+            };
+            return Err((
+                "interval",
+                format!(
+                    "report.interval: a run of {} in intervals of {} keeps {rows:.0} rows; at most \
+                     {MAX_INTERVALS} are kept, so write report.interval = \"{}\" or longer",
+                    format_human(self.duration.0),
+                    format_human(interval),
+                    format_human(least),
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Checks the client tables' values (the same checks the stack makes when it is built), so

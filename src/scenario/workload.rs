@@ -218,15 +218,83 @@ pub enum WorkloadError {
     /// A share outside 0..=1.
     #[error("workload: stream_share and batch_share are fractions in 0..=1")]
     Shares,
-    /// A tenant's share that is not positive.
-    #[error("workload.tenants: every share must be more than 0")]
+    /// A tenant's share that is not a positive finite number.
+    #[error("workload.tenants: every share must be a number more than 0 and at most {}", LIMITS.share)]
     TenantShare,
     /// The think-time distribution does not build.
     #[error("workload.think_time: {0}")]
     ThinkTime(DistError),
-    /// No request may be in flight.
-    #[error("workload.max_in_flight: needs at least 1")]
+    /// The in-flight bound is zero or more than the driver can hold.
+    #[error("workload.max_in_flight: needs 1..={}", LIMITS.max_in_flight)]
     MaxInFlight,
+    /// More users than the driver runs.
+    #[error("workload.users: at most {} users (each is a task and a session)", LIMITS.users)]
+    TooManyUsers,
+    /// More turns than a session holds.
+    #[error("workload.turns: at most {} turns a session", LIMITS.turns)]
+    TooManyTurns,
+    /// A prompt pool or end-user population beyond the bound.
+    #[error("workload.{0}: at most {max} distinct", max = LIMITS.distinct)]
+    TooManyDistinct(&'static str),
+    /// A Zipf exponent that is not a finite number in its range.
+    #[error("workload.{0}: the Zipf exponent must be a number in 0..={max}", max = LIMITS.zipf_exponent)]
+    ZipfExponent(&'static str),
+    /// A rate beyond what an open model can schedule.
+    #[error("workload.stages[{0}]: a rate of at most {max}/s", max = LIMITS.rate_per_s)]
+    RateTooHigh(usize),
+}
+
+/// The bounds `[workload]` is checked against, so that whatever validates also runs in
+/// bounded memory and time (documented in `scenarios/README.md`).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// `max_in_flight`.
+    pub max_in_flight: usize,
+    /// `users` and a stage's `users`.
+    pub users: u32,
+    /// `turns.max`.
+    pub turns: u32,
+    /// `prompts.distinct` and `end_users.count`.
+    pub distinct: u32,
+    /// `prompts.zipf_exponent` and `end_users.zipf_exponent`.
+    pub zipf_exponent: f64,
+    /// A stage's `rate` and `ramp_to`, per second.
+    pub rate_per_s: f64,
+    /// A tenant's `share`.
+    pub share: f64,
+}
+
+/// The one set of bounds.
+pub const LIMITS: Limits = Limits {
+    max_in_flight: 1_000_000,
+    users: 100_000,
+    turns: 1_000,
+    distinct: 10_000_000,
+    zipf_exponent: 10.0,
+    rate_per_s: 1_000_000.0,
+    share: 1e9,
+};
+
+impl WorkloadError {
+    /// The key the error is about, to point at its line in the file (`stages`, `turns`, ...).
+    pub fn key(&self) -> &'static str {
+        match self {
+            Self::OpenWithoutStages
+            | Self::UsersInOpen(_)
+            | Self::FirstStageWithoutRate
+            | Self::RateInClosed(_)
+            | Self::StageWithoutUsers(_)
+            | Self::RateTooHigh(_) => "stages",
+            Self::ClosedWithoutUsers | Self::TooManyUsers => "users",
+            Self::Turns | Self::TooManyTurns => "turns",
+            Self::NoPrompts => "prompts",
+            Self::Shares => "stream_share",
+            Self::TenantShare => "tenants",
+            Self::ThinkTime(_) => "think_time",
+            Self::MaxInFlight => "max_in_flight",
+            Self::TooManyDistinct(k) | Self::ZipfExponent(k) => k,
+        }
+    }
 }
 
 impl WorkloadSpec {
@@ -260,6 +328,7 @@ impl WorkloadSpec {
                 }
             }
         }
+        self.check_bounds()?;
         if self.turns.min == 0 || self.turns.min > self.turns.max {
             return Err(WorkloadError::Turns);
         }
@@ -272,7 +341,7 @@ impl WorkloadSpec {
         if self
             .tenants
             .iter()
-            .any(|t| t.share.is_nan() || t.share <= 0.0)
+            .any(|t| !(t.share > 0.0 && t.share <= LIMITS.share))
         {
             return Err(WorkloadError::TenantShare);
         }
@@ -280,6 +349,48 @@ impl WorkloadSpec {
             t.distribution().map_err(WorkloadError::ThinkTime)?;
         }
         if self.max_in_flight == 0 {
+            return Err(WorkloadError::MaxInFlight);
+        }
+        Ok(())
+    }
+
+    /// The sizes and numbers that must stay within [`LIMITS`].
+    fn check_bounds(&self) -> Result<(), WorkloadError> {
+        let users = self
+            .users
+            .into_iter()
+            .chain(self.stages.iter().filter_map(|s| s.users));
+        if users.into_iter().any(|u| u > LIMITS.users) {
+            return Err(WorkloadError::TooManyUsers);
+        }
+        for (i, s) in self.stages.iter().enumerate() {
+            if [s.rate, s.ramp_to]
+                .into_iter()
+                .flatten()
+                .any(|r| r.per_sec() > LIMITS.rate_per_s)
+            {
+                return Err(WorkloadError::RateTooHigh(i));
+            }
+        }
+        if self.turns.max > LIMITS.turns {
+            return Err(WorkloadError::TooManyTurns);
+        }
+        let zipf_ok = |s: f64| (0.0..=LIMITS.zipf_exponent).contains(&s);
+        if self.prompts.distinct > LIMITS.distinct {
+            return Err(WorkloadError::TooManyDistinct("prompts"));
+        }
+        if !zipf_ok(self.prompts.zipf_exponent) {
+            return Err(WorkloadError::ZipfExponent("prompts"));
+        }
+        if let Some(e) = &self.end_users {
+            if e.count > LIMITS.distinct {
+                return Err(WorkloadError::TooManyDistinct("end_users"));
+            }
+            if !zipf_ok(e.zipf_exponent) {
+                return Err(WorkloadError::ZipfExponent("end_users"));
+            }
+        }
+        if self.max_in_flight == 0 || self.max_in_flight > LIMITS.max_in_flight {
             return Err(WorkloadError::MaxInFlight);
         }
         Ok(())
