@@ -24,7 +24,7 @@ use super::error::ClientError;
 use super::observer::{Event, SharedObserver};
 use super::request::{ChatRequest, ChatResponse, Outcome};
 use super::transport::{Transport, TransportBody, TransportError};
-pub use headers::{rate_limit_info, retry_hint};
+pub use headers::{rate_limit_info, retry_hint, MAX_RETRY_HINT};
 pub use sse::{SseError, SseReader};
 
 /// Which API the upstream speaks.
