@@ -55,7 +55,8 @@ pub struct AdapterConfig {
     /// Key sent when a request names none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<String>,
-    /// Largest response body read.
+    /// Largest response body read, a stream's frames counted together: a longer answer is
+    /// malformed, so a hostile upstream cannot grow the buffer without bound.
     #[serde(default = "default_max_response_bytes")]
     pub max_response_bytes: usize,
     /// Speak HTTP/2 (prior knowledge for `http://`, ALPN for `https://`) instead of HTTP/1.1.
