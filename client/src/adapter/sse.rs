@@ -185,8 +185,8 @@ mod tests {
     }
 
     /// Many events in one frame, and one huge event in many frames: both read in linear time
-    /// (each took seconds to minutes when every event moved the rest of the buffer and every
-    /// frame searched the whole buffer again).
+    /// (both were quadratic when every event moved the rest of the buffer and searched all of it
+    /// for `\r\n\r\n`, and every frame searched the whole buffer again).
     #[test]
     fn large_streams_are_read_in_one_pass() {
         let event = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"},\"finish_reason\":null}]}\n\n";
