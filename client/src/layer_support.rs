@@ -3,7 +3,10 @@
 //! Every layer's `Service` is always ready (back-pressure is the limiter's job, as a queue with
 //! a bound, not `poll_ready`), clones its inner service per call, and returns a boxed future.
 
+use std::time::Duration;
+
 use futures_util::future::BoxFuture;
+use tokio::time::Instant;
 use tower::Service;
 
 use super::error::ClientError;
@@ -45,4 +48,28 @@ macro_rules! always_ready_chat_service {
             ::std::task::Poll::Ready(Ok(()))
         }
     };
+}
+
+/// `now + d`, or about 30 years from now when that overflows (`Instant + huge` panics): a
+/// deadline from a config's `Duration::MAX` means "never", as tokio's own sleeps read it.
+pub(crate) fn deadline_after(now: Instant, d: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(86_400 * 365 * 30);
+    now.checked_add(d)
+        .or_else(|| now.checked_add(FAR))
+        .unwrap_or(now)
+}
+
+#[cfg(test)]
+mod deadline_tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_duration_is_a_far_deadline_not_a_panic() {
+        let now = Instant::now();
+        assert_eq!(
+            deadline_after(now, Duration::from_secs(2)),
+            now + Duration::from_secs(2)
+        );
+        assert!(deadline_after(now, Duration::MAX) > now + Duration::from_secs(86_400 * 365));
+    }
 }

@@ -24,7 +24,7 @@ use super::error::ClientError;
 use super::observer::{Event, SharedObserver};
 use super::request::{ChatRequest, ChatResponse, Outcome};
 use super::transport::{Transport, TransportBody, TransportError};
-pub use headers::{rate_limit_info, retry_hint};
+pub use headers::{rate_limit_info, retry_hint, MAX_RETRY_HINT};
 pub use sse::{SseError, SseReader};
 
 /// Which API the upstream speaks.
@@ -55,7 +55,8 @@ pub struct AdapterConfig {
     /// Key sent when a request names none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<String>,
-    /// Largest response body read.
+    /// Largest response body read, a stream's frames counted together: a longer answer is
+    /// malformed, so a hostile upstream cannot grow the buffer without bound.
     #[serde(default = "default_max_response_bytes")]
     pub max_response_bytes: usize,
     /// Speak HTTP/2 (prior knowledge for `http://`, ALPN for `https://`) instead of HTTP/1.1.
@@ -298,6 +299,7 @@ impl Adapter {
             TransportError::Connect(m) => ClientError::Connect(m),
             TransportError::Reset(m) => ClientError::Reset(m),
             TransportError::Other(m) => ClientError::Connect(m),
+            TransportError::Malformed(m) => ClientError::Malformed(m),
         })
     }
 
@@ -329,7 +331,7 @@ impl Adapter {
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.starts_with("text/event-stream"));
         if streamed {
-            let mut reply = read_stream(body, started).await?;
+            let mut reply = read_stream(body, started, self.config.max_response_bytes).await?;
             reply.rate_limit = rate_limit;
             return Ok(reply);
         }
@@ -410,15 +412,27 @@ async fn collect(mut body: TransportBody, limit: usize) -> Result<Bytes, ClientE
     Ok(first.unwrap_or_else(|| buf.freeze()))
 }
 
+/// Reads a streamed answer to its end. The stream counts against `limit` like a body does, so
+/// an endless stream, or one `data:` line of many megabytes, ends as malformed instead of
+/// growing the buffer without bound; a stream that sends nothing at all is for the attempt
+/// timeout to end.
 async fn read_stream(
     mut body: TransportBody,
     started: Instant,
+    limit: usize,
 ) -> Result<ChatResponse, ClientError> {
     let mut reader = SseReader::default();
     let mut ttft = None;
+    let mut read = 0usize;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| ClientError::Reset(format!("stream cut off: {e}")))?;
         if let Ok(data) = frame.into_data() {
+            read = read.saturating_add(data.len());
+            if read > limit {
+                return Err(ClientError::Malformed(format!(
+                    "response stream over {limit} bytes"
+                )));
+            }
             let content = reader
                 .feed(&data)
                 .map_err(|e| ClientError::Malformed(e.to_string()))?;
@@ -438,7 +452,10 @@ async fn read_stream(
     })
 }
 
-/// Maps a non-2xx answer to the error classification.
+/// Maps a non-2xx answer to the error classification. A status outside 4xx and 5xx (a 1xx or
+/// 3xx as the final answer, or 600 to 999, which `http` accepts) is not an answer this client
+/// can use: malformed. An unknown 5xx such as 599 stays a server error (RFC 9110 reads an
+/// unknown code as its class), which is not retried: only 500, 502, 503 and 504 are.
 pub fn classify_status(status: u16, headers: &http::HeaderMap, body: &[u8]) -> ClientError {
     let envelope: Option<ErrorEnvelope> = serde_json::from_slice(body).ok();
     let kind = envelope.as_ref().map(|e| e.error.kind.as_str());
@@ -451,12 +468,13 @@ pub fn classify_status(status: u16, headers: &http::HeaderMap, body: &[u8]) -> C
             retry_after: retry_hint(headers),
         },
         500..=599 => ClientError::Server { status },
-        _ => ClientError::Client {
+        400..=499 => ClientError::Client {
             status,
             message: envelope
                 .map(|e| e.error.message)
                 .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect()),
         },
+        _ => ClientError::Malformed(format!("unexpected status {status}")),
     }
 }
 
@@ -518,5 +536,162 @@ mod tests {
             assert!(matches!(err, ClientError::Malformed(m) if m.contains("over 9 bytes")));
         }
         assert!(collect(body_of(&["01234", "5678"]), 9).await.is_ok());
+    }
+
+    /// An adapter over a transport that answers `status`, `content_type` and `frames`.
+    fn answering(
+        status: u16,
+        content_type: &'static str,
+        frames: Vec<Bytes>,
+        max_response_bytes: usize,
+    ) -> Adapter {
+        let transport = Transport::new(move |_| {
+            let frames = frames.clone();
+            async move {
+                let frames: Vec<
+                    Result<http_body::Frame<Bytes>, super::super::transport::BoxError>,
+                > = frames
+                    .into_iter()
+                    .map(|f| Ok(http_body::Frame::data(f)))
+                    .collect();
+                let body = StreamBody::new(futures_util::stream::iter(frames)).boxed_unsync();
+                let mut resp = http::Response::new(body);
+                *resp.status_mut() = http::StatusCode::from_u16(status).unwrap();
+                resp.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static(content_type),
+                );
+                Ok(resp)
+            }
+        });
+        let config = AdapterConfig {
+            max_response_bytes,
+            ..AdapterConfig::default()
+        };
+        Adapter::new(transport, config, Arc::new(crate::NoopObserver))
+    }
+
+    async fn kind_of(adapter: &mut Adapter, stream: bool) -> &'static str {
+        let req = ChatRequest {
+            stream,
+            ..ChatRequest::user_text("m", "q")
+        };
+        match adapter.call(req).await {
+            Ok(_) => "ok",
+            Err(e) => e.kind(),
+        }
+    }
+
+    #[tokio::test]
+    async fn malformed_answers_are_classified_never_a_panic() {
+        let json = "application/json";
+        let big_line = format!("data: {{\"x\":\"{}\"}}\n\n", "a".repeat(10 << 20));
+        let cases: Vec<(u16, &str, Vec<Bytes>, bool, &str)> = vec![
+            (
+                200,
+                json,
+                vec![Bytes::from_static(b"<html>busy</html>")],
+                false,
+                "malformed",
+            ),
+            (
+                200,
+                json,
+                vec![Bytes::from_static(b"{\"choices\":{}}")],
+                false,
+                "malformed",
+            ),
+            (
+                200,
+                json,
+                vec![Bytes::from_static(b"[1,2]")],
+                false,
+                "malformed",
+            ),
+            (
+                200,
+                json,
+                vec![Bytes::from_static(b"{\"choices\":[]}")],
+                false,
+                "malformed",
+            ),
+            (
+                200,
+                json,
+                vec![Bytes::from("[".repeat(100_000))],
+                false,
+                "malformed",
+            ),
+            (200, json, vec![], false, "malformed"),
+            (204, json, vec![], false, "malformed"),
+            (101, json, vec![], false, "malformed"),
+            (199, json, vec![], false, "malformed"),
+            (302, json, vec![], false, "malformed"),
+            (999, json, vec![], false, "malformed"),
+            (
+                599,
+                json,
+                vec![Bytes::from_static(b"\xff")],
+                false,
+                "server_error",
+            ),
+            (
+                429,
+                json,
+                vec![Bytes::from_static(b"{\"error\": 5}")],
+                false,
+                "rate_limited",
+            ),
+            (
+                200,
+                "text/event-stream",
+                vec![Bytes::from_static(b"data: nope\n\n")],
+                true,
+                "malformed",
+            ),
+            (
+                200,
+                "text/event-stream",
+                vec![Bytes::from_static(b"garbage\n\n")],
+                true,
+                "reset",
+            ),
+            (
+                200,
+                "text/event-stream",
+                vec![Bytes::from(big_line.clone())],
+                true,
+                "malformed",
+            ),
+            (
+                200,
+                "text/event-stream",
+                vec![Bytes::from(big_line)],
+                false,
+                "malformed",
+            ),
+        ];
+        for (status, content_type, frames, stream, want) in cases {
+            let shown = format!("{status} {:?}", frames.first().map(|f| f.len()));
+            let mut adapter = answering(status, content_type, frames, 8 << 20);
+            assert_eq!(kind_of(&mut adapter, stream).await, want, "{shown}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_body_limit_bounds_a_stream_however_it_is_framed() {
+        let chunk = Bytes::from_static(b": keep-alive\n\n");
+        let mut adapter = answering(200, "text/event-stream", vec![chunk; 100], 14 * 99);
+        let err = adapter
+            .call(ChatRequest {
+                stream: true,
+                ..ChatRequest::user_text("m", "q")
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            ClientError::Malformed(format!("response stream over {} bytes", 14 * 99))
+        );
     }
 }

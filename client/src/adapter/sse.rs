@@ -21,6 +21,8 @@ pub enum SseError {
 #[derive(Debug, Default)]
 pub struct SseReader {
     buf: Vec<u8>,
+    /// Where the search for the next blank line in `buf` resumes.
+    scanned: usize,
     /// The text so far.
     pub text: String,
     /// The finish reason, once sent.
@@ -33,15 +35,35 @@ pub struct SseReader {
 
 impl SseReader {
     /// Feeds bytes; returns whether content arrived in them (for time to first token).
+    ///
+    /// Linear in the bytes fed however they are split: the search for a blank line resumes
+    /// where the last one stopped, and the events read are dropped from the buffer at once at
+    /// the end (dropping each in turn moved the rest of a large frame once per event). The
+    /// buffer itself is bounded by the caller (the adapter's `max_response_bytes`).
     pub fn feed(&mut self, bytes: &[u8]) -> Result<bool, SseError> {
         self.buf.extend_from_slice(bytes);
+        let mut buf = std::mem::take(&mut self.buf);
+        let read = self.events(&buf);
+        let consumed = read.as_ref().map_or(0, |r| r.1);
+        buf.drain(..consumed);
+        self.scanned = buf.len().saturating_sub(3);
+        self.buf = buf;
+        read.map(|r| r.0)
+    }
+
+    /// Reads every complete event in `buf`: whether content came, and the bytes they took.
+    fn events(&mut self, buf: &[u8]) -> Result<(bool, usize), SseError> {
         let mut got_content = false;
-        while let Some(end) = find_event_end(&self.buf) {
-            let event: Vec<u8> = self.buf.drain(..end.0 + end.1).collect();
-            let event = std::str::from_utf8(&event[..end.0]).map_err(SseError::NotUtf8)?;
+        let mut start = 0;
+        let mut from = self.scanned;
+        while let Some((end, sep)) = find_event_end(&buf[start..], from) {
+            let event = &buf[start..start + end];
+            let event = std::str::from_utf8(event).map_err(SseError::NotUtf8)?;
             got_content |= self.event(event)?;
+            start += end + sep;
+            from = 0;
         }
-        Ok(got_content)
+        Ok((got_content, start))
     }
 
     fn event(&mut self, event: &str) -> Result<bool, SseError> {
@@ -79,17 +101,21 @@ impl SseReader {
     }
 }
 
-/// Position and separator length of the first blank line (`\n\n` or `\r\n\r\n`).
-fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
-    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|p| (p, 2));
-    let crlf = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|p| (p, 4));
-    match (lf, crlf) {
-        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-        (a, b) => a.or(b),
-    }
+/// Position and separator length of the first blank line (`\n\n` or `\r\n\r\n`) at or after
+/// `from` (where an earlier search left off), in one pass over the bytes.
+fn find_event_end(buf: &[u8], from: usize) -> Option<(usize, usize)> {
+    let from = from.min(buf.len());
+    buf[from..].iter().enumerate().find_map(|(offset, b)| {
+        let i = from + offset;
+        if *b != b'\n' {
+            return None;
+        }
+        if buf.get(i + 1) == Some(&b'\n') {
+            return Some((i, 2));
+        }
+        let crlf = i >= 1 && buf[i - 1] == b'\r' && buf.get(i + 1..i + 3) == Some(&b"\r\n"[..]);
+        crlf.then(|| (i - 1, 4))
+    })
 }
 
 #[cfg(test)]
@@ -125,5 +151,53 @@ mod tests {
         let err = r.feed(b"data: {\"id\": oops\n\n").unwrap_err();
         assert!(matches!(err, SseError::BadChunk(_)), "{err:?}");
         assert!(err.to_string().starts_with("bad stream chunk: "), "{err}");
+    }
+
+    #[test]
+    fn blank_lines_of_either_kind_end_events() {
+        assert_eq!(find_event_end(b"a\n\nb", 0), Some((1, 2)));
+        assert_eq!(find_event_end(b"a\r\n\r\nb", 0), Some((1, 4)));
+        assert_eq!(find_event_end(b"a\r\n\nb", 0), Some((2, 2)));
+        assert_eq!(find_event_end(b"a\r\n\r", 0), None);
+        assert_eq!(find_event_end(b"a\n", 7), None);
+        let mut r = SseReader::default();
+        for piece in [&b"data: [DO"[..], b"NE]\r", b"\n", b"\r", b"\n"] {
+            r.feed(piece).unwrap();
+        }
+        assert!(r.done);
+    }
+
+    #[test]
+    fn garbage_lines_are_skipped_and_garbage_data_is_an_error() {
+        let mut r = SseReader::default();
+        assert!(!r
+            .feed(b"\x00\x01 nonsense\n: comment\nretry: x\n\n")
+            .unwrap_or(true));
+        assert!(!r.done);
+        let err = r.feed(b"data: \xff\xfe\n\n").unwrap_err();
+        assert!(matches!(err, SseError::NotUtf8(_)), "{err:?}");
+        let mut r = SseReader::default();
+        let err = r.feed(b"data: [1, 2, 3]\n\n").unwrap_err();
+        assert!(matches!(err, SseError::BadChunk(_)), "{err:?}");
+        let mut r = SseReader::default();
+        let err = r.feed(b"data: [DONE]\n\ndata: {}\n\n").unwrap_err();
+        assert!(matches!(err, SseError::DataAfterDone), "{err:?}");
+    }
+
+    /// Many events in one frame, and one huge event in many frames: both read in linear time
+    /// (both were quadratic when every event moved the rest of the buffer and searched all of it
+    /// for `\r\n\r\n`, and every frame searched the whole buffer again).
+    #[test]
+    fn large_streams_are_read_in_one_pass() {
+        let event = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"},\"finish_reason\":null}]}\n\n";
+        let mut r = SseReader::default();
+        r.feed(event.repeat(50_000).as_bytes()).unwrap();
+        assert_eq!(r.text.len(), 50_000);
+        let mut r = SseReader::default();
+        let piece = vec![b'x'; 1024];
+        for _ in 0..8 * 1024 {
+            assert!(!r.feed(&piece).unwrap());
+        }
+        assert_eq!(r.buf.len(), 8 * 1024 * 1024);
     }
 }

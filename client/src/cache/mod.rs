@@ -30,7 +30,7 @@ pub use redis_store::RedisL2;
 pub type FixedHasher = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
 
 use super::error::ClientError;
-use super::layer_support::Inner;
+use super::layer_support::{deadline_after, Inner};
 use super::observer::{Event, SharedObserver};
 use super::request::{ChatRequest, ChatResponse, Outcome};
 
@@ -284,7 +284,7 @@ async fn fetch<S: Inner>(
     else {
         return inner.oneshot(req).await;
     };
-    let deadline = Instant::now() + lock_ttl;
+    let deadline = deadline_after(Instant::now(), lock_ttl);
     loop {
         if l2.try_lock(key, lock_ttl).await {
             let result = inner.oneshot(req).await;

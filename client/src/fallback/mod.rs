@@ -15,7 +15,7 @@ use tower::{Layer, Service, ServiceExt};
 
 use super::cache::{cache_key, ResponseCache};
 use super::error::{ClientError, Rejection};
-use super::layer_support::Inner;
+use super::layer_support::{deadline_after, Inner};
 use super::observer::{Event, SharedObserver};
 use super::request::{ChatRequest, ChatResponse, Outcome};
 
@@ -173,9 +173,9 @@ async fn queue<S>(inner: S, req: &ChatRequest, config: &FallbackConfig) -> Optio
 where
     S: Inner,
 {
-    let deadline = Instant::now() + config.queue_max_wait.0;
+    let deadline = deadline_after(Instant::now(), config.queue_max_wait.0);
     loop {
-        let next = Instant::now() + config.queue_retry_every.0;
+        let next = deadline_after(Instant::now(), config.queue_retry_every.0);
         if next > deadline {
             return None;
         }

@@ -69,14 +69,13 @@ impl Pacer for TokenBucket {
         } else if self.rate <= 0.0 {
             Err(Duration::from_secs(3600))
         } else {
-            Err(Duration::from_secs_f64((1.0 - self.level) / self.rate)
-                .max(Duration::from_micros(1)))
+            Err(secs_or_hour((1.0 - self.level) / self.rate).max(Duration::from_micros(1)))
         }
     }
 
     fn interval(&self) -> Duration {
         if self.rate > 0.0 {
-            Duration::from_secs_f64(1.0 / self.rate)
+            secs_or_hour(1.0 / self.rate)
         } else {
             Duration::from_secs(3600)
         }
@@ -85,6 +84,12 @@ impl Pacer for TokenBucket {
     fn rate(&self) -> f64 {
         self.rate
     }
+}
+
+/// A wait in seconds as a `Duration`; an hour (the wait at rate 0) when it is not one (a
+/// `min_rate` so small its interval overflows), where `from_secs_f64` would panic.
+fn secs_or_hour(secs: f64) -> Duration {
+    Duration::try_from_secs_f64(secs).unwrap_or(Duration::from_secs(3600))
 }
 
 /// governor's clock on `tokio::time`, so GCRA follows a paused clock too.

@@ -82,10 +82,10 @@ impl Queue {
         if self.waiting.is_empty() && self.pacer.try_take(now).is_ok() {
             return (Ticket::Now, false);
         }
-        let estimate = self
-            .pacer
-            .interval()
-            .mul_f64(self.waiting.len() as f64 + 1.0);
+        // Not `mul_f64`, which panics on overflow: a longer estimate than a `Duration` is full.
+        let ahead = self.waiting.len() as f64 + 1.0;
+        let estimate = Duration::try_from_secs_f64(self.pacer.interval().as_secs_f64() * ahead)
+            .unwrap_or(Duration::MAX);
         if self.waiting.len() >= self.settings.queue_size || estimate > self.settings.max_wait {
             return (Ticket::Full, false);
         }

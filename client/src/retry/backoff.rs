@@ -50,7 +50,8 @@ impl Backoff {
                 rng.random_range(base..=hi).min(cap)
             }
         };
-        Duration::from_secs_f64(secs.max(0.0))
+        // `try_`: a cap near `Duration::MAX` rounds above it as a float.
+        Duration::try_from_secs_f64(secs.max(0.0)).unwrap_or(self.cap)
     }
 }
 

@@ -18,6 +18,7 @@ use tower::{Layer, Service, ServiceExt};
 pub use backoff::{Backoff, Jitter};
 pub use budget::RetryBudget;
 
+use super::adapter::MAX_RETRY_HINT;
 use super::error::ClientError;
 use super::layer_support::Inner;
 use super::observer::{Event, SharedObserver};
@@ -217,7 +218,7 @@ where
         };
         if cfg.honor_retry_after {
             if let Some(hint) = error.retry_after() {
-                if hint > cfg.max_retry_after.0 {
+                if hint_ends_retries(hint, cfg.max_retry_after.0) {
                     return Err(error);
                 }
                 delay = delay.max(hint);
@@ -225,7 +226,7 @@ where
         }
         let now = Instant::now();
         if let Some(deadline) = cfg.deadline {
-            if now.saturating_duration_since(started) + delay > deadline.0 {
+            if past_deadline(now.saturating_duration_since(started), delay, deadline.0) {
                 return Err(error);
             }
         }
@@ -247,6 +248,18 @@ where
         previous = delay;
         attempt += 1;
     }
+}
+
+/// A hint longer than `max_retry_after` ends the retries, and so does one at the adapter's clamp
+/// ([`MAX_RETRY_HINT`]) whatever `max_retry_after` says: a clamped `retry-after: 1e300` means
+/// "not soon", never "wait a day".
+fn hint_ends_retries(hint: Duration, max_retry_after: Duration) -> bool {
+    hint > max_retry_after || hint >= MAX_RETRY_HINT
+}
+
+/// Whether a retry after `delay` would start past `deadline`; an overflowing sum is past it.
+fn past_deadline(elapsed: Duration, delay: Duration, deadline: Duration) -> bool {
+    elapsed.checked_add(delay).is_none_or(|at| at > deadline)
 }
 
 #[cfg(test)]

@@ -158,8 +158,13 @@ fn to_origin_form(req: &mut http::Request<Full<Bytes>>, authority: &Authority) {
     }
 }
 
+/// A failed exchange: a response that does not parse is malformed, anything else a reset.
 fn reset(e: &hyper::Error) -> TransportError {
-    TransportError::Reset(super::error_chain(e))
+    if e.is_parse() || e.is_parse_status() {
+        TransportError::Malformed(super::error_chain(e))
+    } else {
+        TransportError::Reset(super::error_chain(e))
+    }
 }
 
 /// A response body that returns its connection to the pool at its end. Dropped before its

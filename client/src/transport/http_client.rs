@@ -128,8 +128,13 @@ fn pooled(config: &HttpTransportConfig) -> hyper_util::client::legacy::Builder {
 
 fn classify(e: &hyper_util::client::legacy::Error) -> TransportError {
     let text = super::error_chain(e);
+    let parse = std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<hyper::Error>())
+        .is_some_and(|h| h.is_parse() || h.is_parse_status());
     if e.is_connect() {
         TransportError::Connect(text)
+    } else if parse {
+        TransportError::Malformed(text)
     } else {
         TransportError::Reset(text)
     }

@@ -111,6 +111,10 @@ pub enum TransportError {
     /// The request could not be built or sent.
     #[error("{0}")]
     Other(String),
+    /// The upstream answered bytes that are not an HTTP response (a garbage status line or
+    /// header); the adapter reports it as a malformed answer.
+    #[error("unparsable response: {0}")]
+    Malformed(String),
 }
 
 #[cfg(test)]
