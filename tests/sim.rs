@@ -209,6 +209,24 @@ fn sweep_writes_a_ranked_grid() {
 }
 
 #[test]
+fn a_simulation_whose_clock_stops_is_stopped_with_an_error() {
+    let _shared = shared_machine();
+    // Zero latency and zero think time: every answer comes at the instant it was asked for, so
+    // the virtual clock would never move and the run would never end.
+    let s = Scenario::parse(
+        "name = \"spin\"\nduration = \"10s\"\n[upstream]\nlatency = { distribution = \"fixed\", value = \"0ms\" }\n[workload]\nmodel = \"closed\"\nusers = 2\n",
+        "spin.toml",
+    )
+    .unwrap();
+    let err = gauntlet::sim::run(&s, std::future::pending()).unwrap_err();
+    assert!(
+        matches!(err, gauntlet::driver::run::RunError::NoProgress { at, .. } if at == 0.0),
+        "{err}"
+    );
+    assert!(err.to_string().contains("made no progress"), "{err}");
+}
+
+#[test]
 fn a_stopped_sweep_keeps_the_finished_combinations() {
     let _shared = shared_machine();
     let dir = temp("sweep-stopped");

@@ -51,6 +51,14 @@ pub enum RunError {
     /// The run's own runtime could not be built (the system's thread or file limit).
     #[error("starting the runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// A simulation whose virtual clock stopped: requests or retries at one instant without end.
+    #[error("the simulation made no progress: {limit} requests and upstream calls at {at:.3} s of virtual time without its clock moving (an upstream without latency and users without think time, or retries without delay?); give the upstream a latency, the users a think_time or the retries a base_delay")]
+    NoProgress {
+        /// Where in the run the clock stopped, seconds.
+        at: f64,
+        /// How many requests and calls it took to decide.
+        limit: u64,
+    },
     /// A simulation of a scenario whose limiter or cache keeps state in Redis: virtual time
     /// cannot run another process's clock.
     #[error("--sim runs in one process on virtual time; it cannot share state in Redis (drop --redis, limiter.backend = \"redis\" and [client.cache.redis])")]

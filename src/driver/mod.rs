@@ -8,6 +8,7 @@ mod open_model;
 pub(crate) mod recorder;
 pub mod run;
 mod session;
+mod stall;
 mod threads;
 pub mod workload;
 

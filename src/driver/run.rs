@@ -20,6 +20,7 @@ pub use super::error::RunError;
 use super::open_model::send_arrivals;
 use super::recorder::Recorder;
 use super::session::RunCtx;
+use super::stall::{StallWatch, STALL_LIMIT};
 use super::threads::{run_threads, DriverThread, StopSignal, ThreadEnd};
 use super::workload::{PromptPool, SessionFactory};
 use crate::client::stack::stream_seed;
@@ -138,6 +139,7 @@ async fn start_upstream(
     scenario: &Scenario,
     allow_remote: bool,
     client: &mut ClientConfig,
+    stall: Option<&Arc<StallWatch>>,
 ) -> Result<Upstream, RunError> {
     Ok(match target {
         Target::Embedded => {
@@ -154,10 +156,14 @@ async fn start_upstream(
             let state = MockState::new(faults, mock_options);
             let router = mock_upstream::server::router(state.clone());
             client.adapter.base_url = "http://in-process".into();
+            let transport = crate::in_process::in_process_transport(router);
             Upstream {
                 mock: None,
                 state: Some(state),
-                transport: Some(crate::in_process::in_process_transport(router)),
+                transport: Some(match stall {
+                    Some(stall) => watched(transport, stall.clone()),
+                    None => transport,
+                }),
             }
         }
         Target::External(url) => {
@@ -171,6 +177,18 @@ async fn start_upstream(
                 state: None,
                 transport: None,
             }
+        }
+    })
+}
+
+/// `transport` with every call reported to `stall` (retries without delay call it at one
+/// instant without end).
+fn watched(transport: Transport, stall: Arc<StallWatch>) -> Transport {
+    Transport::new(move |req| {
+        let (inner, stall) = (transport.clone(), stall.clone());
+        async move {
+            stall.tick().await;
+            tower::ServiceExt::oneshot(inner, req).await
         }
     })
 }
@@ -209,6 +227,19 @@ fn spawn_ticker(
             next += interval;
         }
     })
+}
+
+/// `stop`, or the simulation's clock stopping.
+async fn until_stalled(stop: impl Future<Output = ()>, stall: Option<Arc<StallWatch>>) {
+    match stall {
+        Some(stall) => {
+            tokio::select! {
+                () = stop => {}
+                () = stall.stalled() => {}
+            }
+        }
+        None => stop.await,
+    }
 }
 
 /// Sends the workload on `threads` driver threads (0: on this runtime) until it ends or `stop`.
@@ -255,6 +286,8 @@ pub async fn run(
     } else {
         options.threads
     };
+    let stall =
+        matches!(target, Target::InProcess).then(|| Arc::new(StallWatch::new(Instant::now())));
     let mut upstream = start_upstream(
         &target,
         faults,
@@ -262,6 +295,7 @@ pub async fn run(
         scenario,
         options.allow_remote,
         &mut client,
+        stall.as_ref(),
     )
     .await?;
     let pool = load_prompts(scenario)?;
@@ -291,13 +325,20 @@ pub async fn run(
         start,
         end: start + duration,
         in_flight: Arc::new(Semaphore::new(scenario.workload.max_in_flight)),
+        stall: stall.clone(),
     });
     let ticker = spawn_ticker(recorder.clone(), options.on_interval);
-    let ended = drive(ctx, threads, stop).await;
+    let ended = drive(ctx, threads, until_stalled(stop, stall.clone())).await;
     let finished = Instant::now();
     recorder.close(finished);
     ticker.abort();
     let end = ended?;
+    if let Some(at) = stall.as_ref().and_then(|s| s.stalled_at()) {
+        return Err(RunError::NoProgress {
+            at: at.as_secs_f64(),
+            limit: STALL_LIMIT,
+        });
+    }
     let (totals, rows) = recorder.finish(finished);
     let (mock_stats, mock_keys) = match &upstream.state {
         Some(s) => (Some(s.stats()), s.key_usage()),

@@ -7,6 +7,7 @@ use tokio::sync::Semaphore;
 use tokio::time::{sleep_until, Instant};
 
 use super::recorder::{Completion, Recorder};
+use super::stall::StallWatch;
 use super::workload::{PromptPool, SessionPlan};
 use crate::client::{ChatRequest, ClientStack};
 use crate::scenario::Scenario;
@@ -27,6 +28,8 @@ pub(super) struct RunCtx {
     pub end: Instant,
     /// The bound on open-model requests in flight, across threads.
     pub in_flight: Arc<Semaphore>,
+    /// In a simulation: the watch for a virtual clock that stopped moving.
+    pub stall: Option<Arc<StallWatch>>,
 }
 
 impl RunCtx {
@@ -69,6 +72,9 @@ impl RunCtx {
                 limiter_wait: trace.limiter_wait(),
                 priority: plan.priority,
             });
+            if let Some(stall) = &self.stall {
+                stall.tick().await;
+            }
         }
     }
 }
