@@ -96,3 +96,34 @@ fn serves_on_a_free_port_and_stops_on_ctrl_c() {
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn check_refuses_numbers_the_handlers_cannot_run_with() {
+    let dir = std::env::temp_dir().join(format!("mock-upstream-range-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases = [
+        (
+            "multiplier.toml",
+            "[[timeline]]\nat = \"1s\"\nkind = \"latency\"\nmultiplier = 1e300\n",
+            "multiplier.toml:4:14: multiplier = 1e300 is outside 0..=1000",
+        ),
+        (
+            "slowdown.toml",
+            "[concurrency]\nlimit = 2\nmode = \"queue\"\nqueue_slowdown = nan\n",
+            "slowdown.toml:4:18: queue_slowdown = NaN is outside 0..=100",
+        ),
+        (
+            "reply.toml",
+            "[reply]\ntokens = { distribution = \"uniform\", min = 1, max = inf }\n",
+            "reply.toml:2:10: max = inf is outside 0..=1000000",
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let file = dir.join(name);
+        std::fs::write(&file, text).unwrap();
+        let out = Command::new(BIN).arg("check").arg(&file).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expected), "{name}: {err}");
+    }
+}
