@@ -8,6 +8,7 @@
 
 mod admin;
 mod body;
+mod catch_panic;
 mod chat;
 pub mod concurrency;
 pub mod errors;
@@ -150,6 +151,8 @@ pub fn router(state: MockState) -> Router {
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/v1/chat", post(chat::legacy_chat))
         .route("/v1/models", get(chat::models));
+    #[cfg(test)]
+    let api = api.route("/_test/panic", get(tests::panics));
     let admin = admin::routes(state.clone());
     Router::new()
         .merge(api)
@@ -157,6 +160,9 @@ pub fn router(state: MockState) -> Router {
         .route("/metrics", get(admin::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Inside the observe layer, so the 500 a panic becomes is counted and gets its
+        // `x-request-id` like any other answer.
+        .layer(catch_panic::CatchPanicLayer::new(state.clone()))
         .layer(observe::ObserveLayer::new(state.clone()))
         .with_state(state)
 }
