@@ -17,6 +17,7 @@ mod observe;
 mod running;
 mod serve;
 pub mod stats;
+mod watch;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -35,7 +36,10 @@ use gauntlet_wire::hash::stable_hash;
 use stats::Stats;
 
 pub use running::RunningMock;
-pub use serve::{listen, serve, ServeError};
+pub use serve::{
+    listen, serve, serve_with, ServeError, ServeOptions, DEFAULT_HEADER_READ_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+};
 
 /// Marks a response that must not be sent: the connection is closed instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +53,7 @@ pub(crate) struct FaultTag {
 }
 
 /// Settings of a mock instance that are not part of the fault config.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct MockOptions {
     /// Overrides the fault file's seed.
     pub seed: Option<u64>,
@@ -58,6 +62,20 @@ pub struct MockOptions {
     /// Unix time of the start, for `created` fields. The library never reads the wall clock;
     /// the binary passes the real time, a simulation a fixed one.
     pub epoch_secs: u64,
+}
+
+/// Written by hand so that the admin token never reaches a log through `{:?}`.
+impl std::fmt::Debug for MockOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockOptions")
+            .field("seed", &self.seed)
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("epoch_secs", &self.epoch_secs)
+            .finish()
+    }
 }
 
 /// One mock instance's engine, counters and concurrency gate, shared by its handlers; cheap
