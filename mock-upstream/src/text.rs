@@ -108,6 +108,10 @@ impl Reply {
     }
 }
 
+/// The longest reply generated, in tokens, whatever the length distribution draws: it bounds
+/// the text and the stream's chunk list allocated per request.
+pub const MAX_REPLY_TOKENS: u32 = 8192;
+
 /// The shape of a reply, decided under the engine's lock: its length and how it ends. The text
 /// itself is rendered later ([`ReplyPlan::render`]), outside the lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +133,7 @@ pub fn plan_reply(
 ) -> ReplyPlan {
     let words_seed = seed ^ prompt_hash.rotate_left(17);
     let mut rng = ChaCha8Rng::seed_from_u64(words_seed);
-    let wanted = (length.sample(&mut rng).round() as u32).clamp(1, 8192);
+    let wanted = (length.sample(&mut rng).round() as u32).clamp(1, MAX_REPLY_TOKENS);
     let (tokens, finish_reason) = match max_tokens {
         Some(m) if m < wanted => (m.max(1), "length"),
         _ => (wanted, "stop"),

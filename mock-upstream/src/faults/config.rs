@@ -12,7 +12,8 @@ use super::distribution::{DistError, DistSpec, Distribution};
 use crate::timeline::TimelineEvent;
 // Defined in `values` so that `timeline` can use them without importing this module;
 // re-exported here, where they have always been found.
-pub use super::values::{Limits, Probability, SERVER_ERROR_STATUSES};
+use super::values::{de_in_range, in_range, MAX_LATENCY, MAX_QUEUE_SLOWDOWN};
+pub use super::values::{Limits, Probability, RangeError, SERVER_ERROR_STATUSES};
 use gauntlet_wire::duration::HumanDuration;
 
 /// Everything the mock injects; `Default` is a well-behaved, unlimited, instant server.
@@ -38,7 +39,11 @@ pub struct FaultConfigSpec {
     pub limits: Limits,
     /// Known API keys with their own limits. When any is listed, other keys get 401
     /// unless `accept_unknown_keys` is set.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de_keys",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub keys: Vec<KeyConfig>,
     /// With `keys` listed, still accept other keys (they get `[limits]`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -62,11 +67,56 @@ pub struct FaultConfigSpec {
     #[serde(default)]
     pub reply: ReplyConfig,
     /// Model names listed by `GET /v1/models`.
-    #[serde(default = "default_models")]
+    #[serde(default = "default_models", deserialize_with = "de_models")]
     pub models: Vec<String>,
-    /// Request bodies over this size get 413.
-    #[serde(default = "default_max_body_bytes")]
+    /// Request bodies over this size get 413; [`MIN_BODY_BYTES`]`..=`[`MAX_BODY_BYTES`].
+    #[serde(
+        default = "default_max_body_bytes",
+        deserialize_with = "de_max_body_bytes"
+    )]
     pub max_body_bytes: usize,
+}
+
+// The checks below also run in `FaultConfig::try_from` (for specs built in code); running them
+// where each field is read lets serde report the field's own line and column, which a check
+// on the whole file cannot (its error has no position).
+
+fn de_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<KeyConfig>, D::Error> {
+    let keys = Vec::<KeyConfig>::deserialize(d)?;
+    check_unique_keys(&keys).map_err(serde::de::Error::custom)?;
+    Ok(keys)
+}
+
+fn de_models<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let models = Vec::<String>::deserialize(d)?;
+    if models.is_empty() {
+        return Err(serde::de::Error::custom(FaultConfigError::NoModels));
+    }
+    Ok(models)
+}
+
+fn de_max_body_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let n = usize::deserialize(d)?;
+    check_body_limit(n).map_err(serde::de::Error::custom)?;
+    Ok(n)
+}
+
+fn check_unique_keys(keys: &[KeyConfig]) -> Result<(), FaultConfigError> {
+    let mut seen = HashSet::new();
+    match keys.iter().find(|k| !seen.insert(k.key.as_str())) {
+        Some(k) => Err(FaultConfigError::DuplicateKey { key: k.key.clone() }),
+        None => Ok(()),
+    }
+}
+
+fn check_body_limit(max_body_bytes: usize) -> Result<(), FaultConfigError> {
+    if max_body_bytes < MIN_BODY_BYTES {
+        Err(FaultConfigError::BodyLimitTooSmall { max_body_bytes })
+    } else if max_body_bytes > MAX_BODY_BYTES {
+        Err(FaultConfigError::BodyLimitTooLarge { max_body_bytes })
+    } else {
+        Ok(())
+    }
 }
 
 fn default_models() -> Vec<String> {
@@ -93,9 +143,13 @@ impl Default for FaultConfig {
 /// refused when the file is read instead of answering every request 413.
 pub const MIN_BODY_BYTES: usize = 64;
 
+/// The largest `max_body_bytes` accepted (64 MiB): the mock buffers a whole body before parsing
+/// it, so the cap is also what one request can make it allocate.
+pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
 /// Why a fault config as a whole was refused (each table's own errors come from its type); the
 /// message starts with the field it is about.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FaultConfigError {
     /// Two `[[keys]]` entries have the same key, so which limits apply would be ambiguous.
     #[error("keys: key {key:?} is listed twice")]
@@ -120,20 +174,30 @@ pub enum FaultConfigError {
         /// The value given.
         max_body_bytes: usize,
     },
+    /// `max_body_bytes` is above [`MAX_BODY_BYTES`].
+    #[error("max_body_bytes: must be at most {max} (64 MiB)", max = MAX_BODY_BYTES)]
+    BodyLimitTooLarge {
+        /// The value given.
+        max_body_bytes: usize,
+    },
+    /// A `[concurrency]` number outside its range.
+    #[error("concurrency: {0}")]
+    Concurrency(RangeError),
+    /// A `[stream]` duration over [`MAX_LATENCY`].
+    #[error("stream: {0}")]
+    Stream(RangeError),
+    /// `[reply] tokens` is not a valid distribution.
+    #[error("reply.tokens: {0}")]
+    Reply(DistError),
 }
 
 impl TryFrom<FaultConfigSpec> for FaultConfig {
     type Error = FaultConfigError;
     fn try_from(spec: FaultConfigSpec) -> Result<Self, FaultConfigError> {
-        let mut seen = HashSet::new();
-        for k in &spec.keys {
-            if !seen.insert(k.key.as_str()) {
-                return Err(FaultConfigError::DuplicateKey { key: k.key.clone() });
-            }
-        }
+        check_unique_keys(&spec.keys)?;
         for (index, ev) in spec.timeline.iter().enumerate() {
             if let Some(key) = ev.set_key() {
-                if !seen.contains(key) {
+                if spec.keys.iter().all(|k| k.key != key) {
                     return Err(FaultConfigError::UnlistedTimelineKey {
                         index,
                         key: key.to_string(),
@@ -144,11 +208,12 @@ impl TryFrom<FaultConfigSpec> for FaultConfig {
         if spec.models.is_empty() {
             return Err(FaultConfigError::NoModels);
         }
-        if spec.max_body_bytes < MIN_BODY_BYTES {
-            return Err(FaultConfigError::BodyLimitTooSmall {
-                max_body_bytes: spec.max_body_bytes,
-            });
+        check_body_limit(spec.max_body_bytes)?;
+        if let Some(c) = &spec.concurrency {
+            c.check().map_err(FaultConfigError::Concurrency)?;
         }
+        spec.stream.check().map_err(FaultConfigError::Stream)?;
+        spec.reply.tokens.build().map_err(FaultConfigError::Reply)?;
         Ok(Self { spec })
     }
 }
@@ -367,12 +432,44 @@ impl LatencyConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StreamConfig {
-    /// Delay before the first chunk; when absent, the sampled `[latency]` is used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Delay before the first chunk; when absent, the sampled `[latency]` is used. At most
+    /// [`MAX_LATENCY`].
+    #[serde(
+        default,
+        deserialize_with = "de_first_token",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub time_to_first_token: Option<HumanDuration>,
-    /// Delay between content chunks (one chunk per token).
-    #[serde(default)]
+    /// Delay between content chunks (one chunk per token). At most [`MAX_LATENCY`].
+    #[serde(default, deserialize_with = "de_per_token")]
     pub per_token: HumanDuration,
+}
+
+/// A stream delay within [`MAX_LATENCY`], named `key` in the error.
+fn check_latency(key: &'static str, d: HumanDuration) -> Result<HumanDuration, RangeError> {
+    in_range(key, d.0.as_secs_f64(), 0.0, MAX_LATENCY.as_secs_f64()).map(|_| d)
+}
+
+fn de_first_token<'de, D: Deserializer<'de>>(d: D) -> Result<Option<HumanDuration>, D::Error> {
+    let v = HumanDuration::deserialize(d)?;
+    check_latency("time_to_first_token", v)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+fn de_per_token<'de, D: Deserializer<'de>>(d: D) -> Result<HumanDuration, D::Error> {
+    let v = HumanDuration::deserialize(d)?;
+    check_latency("per_token", v).map_err(serde::de::Error::custom)
+}
+
+impl StreamConfig {
+    /// Both delays within [`MAX_LATENCY`] (durations in the error are in seconds).
+    pub fn check(&self) -> Result<(), RangeError> {
+        if let Some(t) = self.time_to_first_token {
+            check_latency("time_to_first_token", t)?;
+        }
+        check_latency("per_token", self.per_token).map(|_| ())
+    }
 }
 
 /// What happens beyond the concurrency cap.
@@ -389,13 +486,15 @@ pub enum OverloadMode {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConcurrencyConfig {
-    /// Requests served at once.
+    /// Requests served at once, `1..=`[`MAX_CONCURRENCY`].
+    #[serde(deserialize_with = "de_concurrency_limit")]
     pub limit: u32,
     /// Whether the requests beyond `limit` get 503 or wait.
     pub mode: OverloadMode,
     /// Queue mode: each request waiting when one is admitted adds this fraction to its service
     /// time, so an overloaded provider slows down for everyone (what makes retry storms last).
-    #[serde(default)]
+    /// `0..=`[`MAX_QUEUE_SLOWDOWN`].
+    #[serde(default, deserialize_with = "de_queue_slowdown")]
     pub queue_slowdown: f64,
     /// Queue mode: beyond this many waiting, answer 503 after all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -405,6 +504,38 @@ pub struct ConcurrencyConfig {
     /// what lets timeouts plus retries hold an overload after its trigger has passed.
     #[serde(default)]
     pub finish_abandoned: bool,
+}
+
+/// The largest concurrency `limit`: far beyond what one process serves, small enough that the
+/// semaphore holding it is always valid.
+pub const MAX_CONCURRENCY: u32 = 1_000_000;
+
+fn de_concurrency_limit<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = u32::deserialize(d)?;
+    check_concurrency_limit(n).map_err(serde::de::Error::custom)
+}
+
+fn de_queue_slowdown<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    de_in_range(d, "queue_slowdown", 0.0, MAX_QUEUE_SLOWDOWN)
+}
+
+/// A limit of 0 would serve nothing, ever (queued requests would wait forever).
+fn check_concurrency_limit(n: u32) -> Result<u32, RangeError> {
+    in_range("limit", f64::from(n), 1.0, f64::from(MAX_CONCURRENCY)).map(|_| n)
+}
+
+impl ConcurrencyConfig {
+    /// `limit` and `queue_slowdown` within their ranges.
+    pub fn check(&self) -> Result<(), RangeError> {
+        check_concurrency_limit(self.limit)?;
+        in_range(
+            "queue_slowdown",
+            self.queue_slowdown,
+            0.0,
+            MAX_QUEUE_SLOWDOWN,
+        )
+        .map(|_| ())
+    }
 }
 
 /// Length of generated replies, in tokens.

@@ -9,6 +9,7 @@ use rand::Rng;
 use rand_distr::{Distribution as _, LogNormal, Normal};
 use serde::{Deserialize, Serialize};
 
+use super::values::{in_range, RangeError, MAX_LATENCY, MAX_REPLY_LENGTH};
 use gauntlet_wire::duration::HumanDuration;
 
 /// z-score of the 99th percentile of the standard normal, used to turn (median, p99) into sigma.
@@ -51,7 +52,9 @@ impl Distribution {
         let v = match self {
             Self::Fixed(v) => *v,
             Self::Uniform { min, max } => {
-                if max > min {
+                // Finite bounds only: `random_range` panics on an infinite range, and a
+                // `Distribution` built in code has not been through validation.
+                if max > min && min.is_finite() && max.is_finite() {
                     rng.random_range(*min..=*max)
                 } else {
                     *min
@@ -69,14 +72,19 @@ impl Distribution {
                     Err(_) => *median,
                 }
             }
+            Self::Empirical(values) if values.is_empty() => 0.0,
             Self::Empirical(values) => values[rng.random_range(0..values.len())],
         };
-        v.max(0.0)
+        if v.is_nan() {
+            0.0
+        } else {
+            v.max(0.0)
+        }
     }
 
-    /// Draws a duration, reading values as seconds.
+    /// Draws a duration, reading values as seconds, capped at [`MAX_LATENCY`].
     pub fn sample_duration<R: Rng + ?Sized>(&self, rng: &mut R) -> Duration {
-        Duration::from_secs_f64(self.sample(rng).min(1e9))
+        secs_to_duration(self.sample(rng))
     }
 
     /// The median, for documentation and sanity checks.
@@ -89,14 +97,28 @@ impl Distribution {
             Self::Empirical(values) => {
                 let mut v = values.clone();
                 v.sort_by(f64::total_cmp);
-                v[v.len() / 2]
+                v.get(v.len() / 2).copied().unwrap_or(0.0)
             }
         }
     }
 }
 
+/// Seconds as a `Duration` without panicking: NaN and negatives are zero, anything longer than
+/// [`MAX_LATENCY`] (including infinity) is [`MAX_LATENCY`].
+pub fn secs_to_duration(secs: f64) -> Duration {
+    if secs.is_nan() || secs <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(secs)
+        .unwrap_or(MAX_LATENCY)
+        .min(MAX_LATENCY)
+}
+
 /// A value type a distribution can be written in: durations for latency, numbers for lengths.
 pub trait DistValue: Copy + std::fmt::Debug {
+    /// The largest value a field may have, as a real number: every accepted value is finite,
+    /// non-negative and at most this.
+    const MAX: f64;
     /// The value as a real number (seconds for durations).
     fn to_f64(self) -> f64;
     /// Back to the written form, so a validated config can be written out again.
@@ -104,15 +126,17 @@ pub trait DistValue: Copy + std::fmt::Debug {
 }
 
 impl DistValue for HumanDuration {
+    const MAX: f64 = MAX_LATENCY.as_secs_f64();
     fn to_f64(self) -> f64 {
         self.0.as_secs_f64()
     }
     fn from_f64(v: f64) -> Self {
-        HumanDuration(Duration::from_secs_f64(v.max(0.0)))
+        HumanDuration(secs_to_duration(v))
     }
 }
 
 impl DistValue for f64 {
+    const MAX: f64 = MAX_REPLY_LENGTH;
     fn to_f64(self) -> f64 {
         self
     }
@@ -192,6 +216,10 @@ pub enum DistError {
     /// An `empirical` list with nothing to choose from.
     #[error("empirical: `values` is empty")]
     EmptyEmpirical,
+    /// A field outside its range: every value is finite, at least 0 and at most
+    /// [`DistValue::MAX`] (1 day for latency, 1 000 000 tokens for reply lengths).
+    #[error("{0}")]
+    OutOfRange(#[from] RangeError),
     /// A field of another shape was written too, probably a mistyped `distribution`.
     #[error("distribution \"{distribution}\" has fields that belong to another distribution")]
     ForeignFields {
@@ -212,8 +240,31 @@ fn need<T: DistValue>(
 }
 
 impl<T: DistValue> DistSpec<T> {
+    /// Refuses a value that is not finite or outside `0..=T::MAX`, naming its field.
+    fn check_ranges(&self) -> Result<(), DistError> {
+        let fields = [
+            ("value", self.value),
+            ("min", self.min),
+            ("max", self.max),
+            ("mean", self.mean),
+            ("stddev", self.stddev),
+            ("median", self.median),
+            ("p99", self.p99),
+        ];
+        for (key, v) in fields {
+            if let Some(v) = v {
+                in_range(key, v.to_f64(), 0.0, T::MAX)?;
+            }
+        }
+        for v in self.values.iter().flatten() {
+            in_range("values", v.to_f64(), 0.0, T::MAX)?;
+        }
+        Ok(())
+    }
+
     /// Checks that the named distribution has the fields it needs and sane values.
     pub fn build(&self) -> Result<Distribution, DistError> {
+        self.check_ranges()?;
         let d = self.distribution.as_str();
         let (name, dist) = match d {
             "fixed" => (
@@ -333,6 +384,48 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("greater"), "{e}");
+    }
+
+    #[test]
+    fn values_outside_their_range_are_refused() {
+        let tokens = |text: &str| toml::from_str::<DistSpec<f64>>(text).unwrap().build();
+        let e = tokens("distribution = \"uniform\"\nmin = 1\nmax = inf")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "max = inf is outside 0..=1000000");
+        assert!(tokens("distribution = \"fixed\"\nvalue = nan").is_err());
+        assert!(tokens("distribution = \"normal\"\nmean = 5\nstddev = -1").is_err());
+        assert!(tokens("distribution = \"empirical\"\nvalues = [1, 1e7]").is_err());
+        assert!(tokens("distribution = \"uniform\"\nmin = 20\nmax = 120").is_ok());
+        let e = spec("distribution = \"fixed\"\nvalue = \"2d\"")
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "value = 172800 is outside 0..=86400");
+    }
+
+    #[test]
+    fn unvalidated_distributions_sample_without_panicking() {
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let wild = [
+            Distribution::Uniform {
+                min: f64::NEG_INFINITY,
+                max: f64::INFINITY,
+            },
+            Distribution::Fixed(f64::NAN),
+            Distribution::Fixed(1e300),
+            Distribution::Empirical(Vec::new()),
+            Distribution::LogNormal {
+                median: 1.0,
+                p99: f64::INFINITY,
+            },
+        ];
+        for d in &wild {
+            let v = d.sample(&mut rng);
+            assert!(v >= 0.0, "{d:?} gave {v}");
+            assert!(d.sample_duration(&mut rng) <= MAX_LATENCY);
+        }
+        assert_eq!(Distribution::Empirical(Vec::new()).median(), 0.0);
     }
 
     #[test]

@@ -15,7 +15,8 @@ use tokio::time::Instant;
 
 use super::buckets::{Bucket, BucketView};
 use super::config::{FailureKind, FaultConfig, FaultConfigSpec, Limits};
-use super::distribution::Distribution;
+use super::distribution::{secs_to_duration, Distribution};
+use super::values::MAX_LATENCY;
 use crate::text::{plan_reply, ReplyPlan};
 use crate::timeline::{limits_at, Effect, TimelineEvent};
 
@@ -605,19 +606,30 @@ fn draw_latency(
         }
     }
     let scale = window.multiplier * slowdown;
-    let delay = base.mul_f64(scale) + extra;
+    let delay = add_capped(scaled(base, scale), extra);
     let stream = StreamTiming {
         first_token: match spec.stream.time_to_first_token {
-            Some(t) => t.0.mul_f64(scale) + extra,
+            Some(t) => add_capped(scaled(t.0, scale), extra),
             None => delay,
         },
-        per_token: spec.stream.per_token.0.mul_f64(scale),
+        per_token: scaled(spec.stream.per_token.0, scale),
     };
     Latency {
         delay,
         stream,
         spiked,
     }
+}
+
+/// `d` × `scale`, capped at [`MAX_LATENCY`]. Each factor is validated, but their product is
+/// not (several latency events multiply), and `Duration::mul_f64` panics on overflow.
+fn scaled(d: Duration, scale: f64) -> Duration {
+    secs_to_duration(d.as_secs_f64() * scale)
+}
+
+/// `a + b`, capped at [`MAX_LATENCY`].
+fn add_capped(a: Duration, b: Duration) -> Duration {
+    a.saturating_add(b).min(MAX_LATENCY)
 }
 
 /// Draws at most one random failure: `[[failures]]` by cumulative probability, then active
@@ -757,5 +769,23 @@ mod tests {
         assert_eq!(e.decide(t0, &r).delay, Duration::from_millis(200));
         let later = t0 + Duration::from_secs(1);
         assert_eq!(e.decide(later, &r).delay, Duration::from_millis(1600));
+    }
+
+    #[test]
+    fn stacked_multipliers_are_capped_not_overflowed() {
+        let mut text = String::from(
+            "[latency]\ndistribution = \"fixed\"\nvalue = \"1d\"\n\
+             [stream]\nper_token = \"1d\"\n\
+             [concurrency]\nlimit = 1\nmode = \"queue\"\nqueue_slowdown = 100.0\n",
+        );
+        for _ in 0..200 {
+            text.push_str("[[timeline]]\nat = \"0s\"\nkind = \"latency\"\nmultiplier = 1000.0\n");
+        }
+        let (mut e, t0) = engine(&text);
+        let mut r = req(None);
+        r.queued = u32::MAX;
+        let d = e.decide(t0, &r);
+        assert_eq!(d.delay, MAX_LATENCY);
+        assert_eq!(d.stream.per_token, MAX_LATENCY);
     }
 }

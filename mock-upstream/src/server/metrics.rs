@@ -38,6 +38,9 @@ pub fn render(s: &StatsSnapshot) -> String {
     out.push_str("# HELP mock_upstream_latency_spikes_total Requests that got a latency spike.\n");
     out.push_str("# TYPE mock_upstream_latency_spikes_total counter\n");
     let _ = writeln!(out, "mock_upstream_latency_spikes_total {}", s.spikes);
+    out.push_str("# HELP mock_upstream_panics_total Handlers that panicked and answered 500.\n");
+    out.push_str("# TYPE mock_upstream_panics_total counter\n");
+    let _ = writeln!(out, "mock_upstream_panics_total {}", s.panics);
     out.push_str("# HELP mock_upstream_processing_seconds Time from request to response head.\n");
     out.push_str("# TYPE mock_upstream_processing_seconds histogram\n");
     let mut cumulative = 0u64;

@@ -8,6 +8,7 @@
 
 mod admin;
 mod body;
+mod catch_panic;
 mod chat;
 pub mod concurrency;
 pub mod errors;
@@ -16,6 +17,7 @@ mod observe;
 mod running;
 mod serve;
 pub mod stats;
+mod watch;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -34,7 +36,10 @@ use gauntlet_wire::hash::stable_hash;
 use stats::Stats;
 
 pub use running::RunningMock;
-pub use serve::{listen, serve, ServeError};
+pub use serve::{
+    listen, serve, serve_with, ServeError, ServeOptions, DEFAULT_HEADER_READ_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+};
 
 /// Marks a response that must not be sent: the connection is closed instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +53,7 @@ pub(crate) struct FaultTag {
 }
 
 /// Settings of a mock instance that are not part of the fault config.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct MockOptions {
     /// Overrides the fault file's seed.
     pub seed: Option<u64>,
@@ -57,6 +62,20 @@ pub struct MockOptions {
     /// Unix time of the start, for `created` fields. The library never reads the wall clock;
     /// the binary passes the real time, a simulation a fixed one.
     pub epoch_secs: u64,
+}
+
+/// Written by hand so that the admin token never reaches a log through `{:?}`.
+impl std::fmt::Debug for MockOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockOptions")
+            .field("seed", &self.seed)
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("epoch_secs", &self.epoch_secs)
+            .finish()
+    }
 }
 
 /// One mock instance's engine, counters and concurrency gate, shared by its handlers; cheap
@@ -150,6 +169,8 @@ pub fn router(state: MockState) -> Router {
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/v1/chat", post(chat::legacy_chat))
         .route("/v1/models", get(chat::models));
+    #[cfg(test)]
+    let api = api.route("/_test/panic", get(tests::panics));
     let admin = admin::routes(state.clone());
     Router::new()
         .merge(api)
@@ -157,6 +178,9 @@ pub fn router(state: MockState) -> Router {
         .route("/metrics", get(admin::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Inside the observe layer, so the 500 a panic becomes is counted and gets its
+        // `x-request-id` like any other answer.
+        .layer(catch_panic::CatchPanicLayer::new(state.clone()))
         .layer(observe::ObserveLayer::new(state.clone()))
         .with_state(state)
 }

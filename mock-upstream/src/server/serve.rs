@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -12,9 +13,44 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
+use super::watch::{ConnWatch, Guarded, Watched};
 use super::ResetConnection;
+
+/// How connections are bounded, so that a mock left running cannot be held by slow or idle
+/// clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServeOptions {
+    /// A connection must send a complete request head within this, counted from its accept or
+    /// from the first byte after its last response (slow-loris clients are closed).
+    pub header_read_timeout: Duration,
+    /// A connection with no request in flight and no bytes moving for this long is closed.
+    pub idle_timeout: Duration,
+    /// Connections served at once; beyond it, new ones are not accepted until one closes (they
+    /// wait in the kernel's accept queue).
+    pub max_connections: usize,
+}
+
+/// Default header-read timeout: generous for any real client, short for a slow-loris.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default idle timeout: longer than common client pools keep idle connections (reqwest: 90 s),
+/// so the client, not the mock, usually closes first.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Default connection cap: room for a load generator's hundreds of connections at once, while
+/// the idle timeout keeps abandoned ones from piling up to it (raise `ulimit -n` to match).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
 
 /// Why serving stopped.
 #[derive(Debug, thiserror::Error)]
@@ -53,17 +89,38 @@ pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
 /// How long in-flight requests get to finish after shutdown is asked for.
 const DRAIN: Duration = Duration::from_secs(5);
 
-/// Serves `app` on `listener` until `shutdown` completes, then lets open requests finish for a
-/// few seconds.
+/// Serves `app` on `listener` with [`ServeOptions::default`] until `shutdown` completes, then
+/// lets open requests finish for a few seconds.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
+    serve_with(listener, app, ServeOptions::default(), shutdown).await
+}
+
+/// [`serve`] with the connection bounds given.
+pub async fn serve_with(
+    listener: TcpListener,
+    app: Router,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
     let graceful = GracefulShutdown::new();
     let builder = Builder::new(TokioExecutor::new());
+    let slots = Arc::new(Semaphore::new(
+        options.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+    ));
     tokio::pin!(shutdown);
     loop {
+        // A slot first: beyond the cap, connections wait in the kernel's queue, not here.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
@@ -76,25 +133,18 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let app = app.clone();
-        let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-            let app = app.clone();
-            async move {
-                let resp = match app.oneshot(req.map(Body::new)).await {
-                    Ok(resp) => resp,
-                    Err(never) => match never {},
-                };
-                if resp.extensions().get::<ResetConnection>().is_some() {
-                    Err(InjectedReset)
-                } else {
-                    Ok::<_, InjectedReset>(resp)
-                }
-            }
-        });
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+        let watch = ConnWatch::new(options.header_read_timeout, options.idle_timeout);
+        let service = connection_service(app.clone(), watch.clone());
+        let io = TokioIo::new(Watched::new(stream, watch.clone()));
+        let conn = builder.serve_connection_with_upgrades(io, service);
         let conn = graceful.watch(conn.into_owned());
         tokio::spawn(async move {
-            let _ = conn.await;
+            // Dropping the connection closes it: on a timeout nothing is in flight to lose.
+            tokio::select! {
+                _ = conn => {}
+                () = watch.expired() => {}
+            }
+            drop(slot);
         });
     }
     drop(listener);
@@ -103,6 +153,34 @@ pub async fn serve(
         () = tokio::time::sleep(DRAIN) => {}
     }
     Ok(())
+}
+
+/// The service of one connection: each request holds the connection's in-flight mark until its
+/// response body ends, and a reset fault becomes an error, on which hyper drops the connection.
+fn connection_service(
+    app: Router,
+    watch: ConnWatch,
+) -> impl hyper::service::Service<
+    hyper::Request<Incoming>,
+    Response = axum::response::Response,
+    Error = InjectedReset,
+    Future = impl Future<Output = Result<axum::response::Response, InjectedReset>> + Send,
+> + Clone {
+    hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+        let app = app.clone();
+        let in_flight = watch.begin();
+        async move {
+            let resp = match app.oneshot(req.map(Body::new)).await {
+                Ok(resp) => resp,
+                Err(never) => match never {},
+            };
+            if resp.extensions().get::<ResetConnection>().is_some() {
+                Err(InjectedReset)
+            } else {
+                Ok(resp.map(|body| Guarded::wrap(body, in_flight)))
+            }
+        }
+    })
 }
 
 fn is_transient(e: &std::io::Error) -> bool {

@@ -38,6 +38,8 @@ pub struct StatsSnapshot {
     pub by_retry_count: BTreeMap<String, u64>,
     /// Requests that got a latency spike.
     pub spikes: u64,
+    /// Handlers that panicked (each answered 500 `server_error`); any is a mock bug.
+    pub panics: u64,
     /// Counts per [`LATENCY_BUCKETS`] bound (not cumulative), plus one overflow slot.
     #[serde(skip)]
     pub latency_counts: Vec<u64>,
@@ -108,6 +110,11 @@ impl Stats {
         }
         s.latency_counts[bucket] += 1;
         s.latency_sum += secs;
+    }
+
+    /// Counts a handler that panicked; the 500 it became is recorded like any answer.
+    pub fn record_panic(&self) {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).panics += 1;
     }
 
     /// The counters copied out, for `/_mock/stats` and `/metrics`.

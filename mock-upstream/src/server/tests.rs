@@ -57,3 +57,54 @@ async fn reset_is_a_marker_in_process() {
     let resp = app.oneshot(chat("k")).await.unwrap();
     assert!(resp.extensions().get::<ResetConnection>().is_some());
 }
+
+/// `GET /_test/panic`, routed only in this crate's unit tests: a handler with a bug.
+pub(super) async fn panics() -> axum::response::Response {
+    panic!("injected by the test route")
+}
+
+#[tokio::test]
+async fn a_panicking_handler_answers_500_over_http_and_is_counted() {
+    let cfg = parse_toml("", "test").unwrap();
+    let state = MockState::new(cfg, MockOptions::default());
+    let listener = super::listen(std::net::SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(super::serve(listener, router(state.clone()), async {
+        let _ = stopped.await;
+    }));
+    let c = reqwest::Client::new();
+    for _ in 0..2 {
+        let r = c.get(format!("{url}/_test/panic")).send().await.unwrap();
+        assert_eq!(r.status(), 500);
+        assert!(r.headers().contains_key("x-request-id"));
+        let b: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(b["error"]["type"], "server_error");
+        let msg = b["error"]["message"].as_str().unwrap();
+        assert!(msg.contains("injected by the test route"), "{msg}");
+    }
+    // The connection, and the server, carry on.
+    let r = c.get(format!("{url}/_mock/health")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let s: serde_json::Value = c
+        .get(format!("{url}/_mock/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s["panics"], 2);
+    assert_eq!(s["by_status"]["500"], 2);
+    let m = c
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(m.contains("mock_upstream_panics_total 2\n"), "{m}");
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}

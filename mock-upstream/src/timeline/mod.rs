@@ -7,10 +7,12 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::faults::distribution::{DistError, DistSpec, Distribution};
-use crate::faults::values::{Limits, Probability, SERVER_ERROR_STATUSES};
+use crate::faults::values::{
+    de_in_range, Limits, Probability, MAX_MULTIPLIER, SERVER_ERROR_STATUSES,
+};
 use gauntlet_wire::duration::HumanDuration;
 
 /// A timeline event, validated when read so that a bad event fails at load, not when its
@@ -80,8 +82,12 @@ pub struct TimelineSpec {
     /// `outage`: reset connections instead of answering.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reset: bool,
-    /// `latency`: factor on the sampled latency.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `latency`: factor on the sampled latency, `0..=`[`MAX_MULTIPLIER`].
+    #[serde(
+        default,
+        deserialize_with = "de_multiplier",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub multiplier: Option<f64>,
     /// `latency`: a distribution that replaces `[latency]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,6 +104,11 @@ pub struct TimelineSpec {
     /// `deprecate`: the route that answers 410.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<String>,
+}
+
+/// Checks `multiplier` where it is read, so the error points at the number itself.
+fn de_multiplier<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    de_in_range(d, "multiplier", 0.0, MAX_MULTIPLIER).map(Some)
 }
 
 /// The routes a `deprecate` event may name: those the mock serves, so a typo is refused at
@@ -141,8 +152,8 @@ pub enum TimelineError {
     /// A `latency` event's replacement distribution.
     #[error(transparent)]
     Latency(#[from] DistError),
-    /// A negative or non-finite latency multiplier.
-    #[error("multiplier {multiplier} must be 0 or more")]
+    /// A latency multiplier that is not finite or outside `0..=`[`MAX_MULTIPLIER`].
+    #[error("multiplier {multiplier} is outside 0..={max}", max = MAX_MULTIPLIER)]
     BadMultiplier {
         /// The multiplier given.
         multiplier: f64,
@@ -246,7 +257,7 @@ impl TimelineSpec {
     fn latency_effect(&self) -> Result<Effect, TimelineError> {
         let replace = self.latency.as_ref().map(|d| d.build()).transpose()?;
         let multiplier = self.multiplier.unwrap_or(1.0);
-        if !(multiplier.is_finite() && multiplier >= 0.0) {
+        if !(multiplier.is_finite() && (0.0..=MAX_MULTIPLIER).contains(&multiplier)) {
             return Err(TimelineError::BadMultiplier { multiplier });
         }
         if self.multiplier.is_none() && replace.is_none() {
@@ -400,6 +411,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("needs `multiplier`"), "{e}");
+    }
+
+    #[test]
+    fn multipliers_must_be_finite_and_at_most_1000() {
+        for bad in ["1e300", "nan", "inf", "-1.0", "1000.5"] {
+            let e = ev(&format!(
+                "at = \"1s\"\nkind = \"latency\"\nmultiplier = {bad}"
+            ))
+            .unwrap_err();
+            assert!(e.message().contains("multiplier = "), "{bad}: {e}");
+            assert!(e.message().contains("outside 0..=1000"), "{bad}: {e}");
+            assert!(e.span().is_some(), "{bad}: {e}");
+        }
+        assert!(ev("at = \"1s\"\nkind = \"latency\"\nmultiplier = 1000.0").is_ok());
     }
 
     #[test]
