@@ -20,7 +20,7 @@ pub use super::error::RunError;
 use super::open_model::send_arrivals;
 use super::recorder::Recorder;
 use super::session::RunCtx;
-use super::stall::{StallWatch, STALL_LIMIT};
+use super::stall::{stall_limit, StallWatch};
 use super::threads::{run_threads, DriverThread, StopSignal, ThreadEnd};
 use super::workload::{PromptPool, SessionFactory};
 use crate::client::stack::stream_seed;
@@ -286,8 +286,8 @@ pub async fn run(
     } else {
         options.threads
     };
-    let stall =
-        matches!(target, Target::InProcess).then(|| Arc::new(StallWatch::new(Instant::now())));
+    let stall = matches!(target, Target::InProcess)
+        .then(|| Arc::new(StallWatch::new(Instant::now(), stall_limit(scenario))));
     let mut upstream = start_upstream(
         &target,
         faults,
@@ -333,11 +333,13 @@ pub async fn run(
     recorder.close(finished);
     ticker.abort();
     let end = ended?;
-    if let Some(at) = stall.as_ref().and_then(|s| s.stalled_at()) {
-        return Err(RunError::NoProgress {
-            at: at.as_secs_f64(),
-            limit: STALL_LIMIT,
-        });
+    if let Some(s) = &stall {
+        if let Some(at) = s.stalled_at() {
+            return Err(RunError::NoProgress {
+                at: at.as_secs_f64(),
+                limit: s.limit(),
+            });
+        }
     }
     let (totals, rows) = recorder.finish(finished);
     let (mock_stats, mock_keys) = match &upstream.state {

@@ -14,14 +14,45 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-/// Requests and upstream calls at one instant of virtual time taken as no progress: far more
-/// than any schedule puts at one instant, few enough to stop within a second or two.
-pub(crate) const STALL_LIMIT: u64 = 1_000_000;
+use crate::scenario::{LoadModel, Scenario};
+
+/// The fewest requests and upstream calls at one instant taken as no progress.
+const FLOOR: u64 = 10_000;
+/// The most: reached within seconds however large the scenario.
+const CEILING: u64 = 10_000_000;
+
+/// Requests and upstream calls at one instant of virtual time taken as no progress for
+/// `scenario`: four times the most a run can legitimately put at one instant (every request
+/// that can be in flight finishing together, each session's turns and each request's attempts
+/// following at once), within [`FLOOR`]..=[`CEILING`].
+pub(crate) fn stall_limit(scenario: &Scenario) -> u64 {
+    let w = &scenario.workload;
+    let concurrency = match w.model {
+        LoadModel::Open => w.max_in_flight as u64,
+        LoadModel::Closed => w
+            .users
+            .into_iter()
+            .chain(w.stages.iter().filter_map(|s| s.users))
+            .max()
+            .map_or(1, u64::from),
+    };
+    let attempts = scenario
+        .client
+        .retry
+        .as_ref()
+        .filter(|r| r.enabled)
+        .map_or(1, |r| u64::from(r.max_attempts));
+    let per_instant = concurrency
+        .saturating_mul(u64::from(w.turns.max))
+        .saturating_mul(attempts.saturating_add(1));
+    per_instant.saturating_mul(4).clamp(FLOOR, CEILING)
+}
 
 /// Watches one simulation for a clock that does not move.
 #[derive(Debug)]
 pub(crate) struct StallWatch {
     start: Instant,
+    limit: u64,
     /// The instant of the last report and how many reports it had.
     at: Mutex<(Instant, u64)>,
     stalled: AtomicBool,
@@ -29,10 +60,11 @@ pub(crate) struct StallWatch {
 }
 
 impl StallWatch {
-    /// A watch for a run that started at `start`.
-    pub(crate) fn new(start: Instant) -> Self {
+    /// A watch for a run that started at `start`, stalled after `limit` reports at one instant.
+    pub(crate) fn new(start: Instant, limit: u64) -> Self {
         Self {
             start,
+            limit,
             at: Mutex::new((start, 0)),
             stalled: AtomicBool::new(false),
             raised: Notify::new(),
@@ -51,11 +83,16 @@ impl StallWatch {
             }
             at.1
         };
-        if count == STALL_LIMIT {
+        if count == self.limit {
             self.stalled.store(true, Ordering::Relaxed);
             self.raised.notify_one();
         }
         tokio::task::consume_budget().await;
+    }
+
+    /// How many reports at one instant make a stall.
+    pub(crate) fn limit(&self) -> u64 {
+        self.limit
     }
 
     /// Where in the run the clock stopped, when it did.
@@ -80,13 +117,13 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn only_a_clock_that_does_not_move_is_a_stall() {
-        let watch = StallWatch::new(Instant::now());
+        let watch = StallWatch::new(Instant::now(), 1000);
         for _ in 0..10 {
             watch.tick().await;
             tokio::time::advance(Duration::from_micros(1)).await;
         }
         assert_eq!(watch.stalled_at(), None);
-        for _ in 0..STALL_LIMIT {
+        for _ in 0..1000 {
             watch.tick().await;
         }
         assert_eq!(watch.stalled_at(), Some(Duration::from_micros(10)));
