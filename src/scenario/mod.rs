@@ -307,9 +307,10 @@ mod tests {
         let e = Scenario::parse(&text, "x.toml").unwrap_err().to_string();
         assert!(e.starts_with("x.toml:6:1"), "{e}");
         assert!(e.contains("unknown metric"), "{e}");
+        // A value found wrong after parsing points at its key's line (`stages`), not the table.
         let text = MINIMAL.replace("[workload]", "[workload]\nmodel = \"closed\"");
         let e = Scenario::parse(&text, "x.toml").unwrap_err().to_string();
-        assert!(e.starts_with("x.toml:3:1"), "{e}");
+        assert!(e.starts_with("x.toml:5:1"), "{e}");
         let e = Scenario::parse(&format!("{MINIMAL}colour = 1\n"), "x.toml")
             .unwrap_err()
             .to_string();
