@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use hdrhistogram::serialization::interval_log::{
-    IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, Tag,
+    IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, LogIteratorError, Tag,
 };
 use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
@@ -82,7 +82,10 @@ pub fn read_histograms(text: &[u8]) -> Result<NamedHistograms, ReadHistogramsErr
     let mut de = Deserializer::new();
     let mut out = Vec::new();
     for entry in IntervalLogIterator::new(text) {
-        let entry = entry.map_err(|e| ReadHistogramsError::BadEntry(format!("{e:?}")))?;
+        let entry = entry.map_err(|e| {
+            let LogIteratorError::ParseError { offset } = e;
+            ReadHistogramsError::BadEntry(format!("at byte {offset}"))
+        })?;
         let LogEntry::Interval(h) = entry else {
             continue;
         };
@@ -93,7 +96,7 @@ pub fn read_histograms(text: &[u8]) -> Result<NamedHistograms, ReadHistogramsErr
         let bytes = base64::engine::general_purpose::STANDARD.decode(h.encoded_histogram())?;
         let hist: Histogram<u64> = de
             .deserialize(&mut bytes.as_slice())
-            .map_err(|e| ReadHistogramsError::Decode(format!("{name}: {e:?}")))?;
+            .map_err(|e| ReadHistogramsError::Decode(format!("{name}: {e}")))?;
         out.push((name, hist));
     }
     Ok(out)

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine as _;
-use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry, LogIteratorError};
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::Histogram;
 
@@ -52,6 +52,15 @@ pub enum LoadError {
         /// What was wrong.
         detail: String,
     },
+    /// A file disagrees with `summary.json`, or holds a value no run writes: damaged, cut short
+    /// or from another run. Refused rather than rebuilt into wrong numbers.
+    #[error("{path}: {detail}")]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What does not add up.
+        detail: String,
+    },
     /// `histograms.hlog` does not read.
     #[error("{path}: {source}")]
     Histograms {
@@ -78,8 +87,11 @@ pub fn load_summary(dir: &Path) -> Result<Summary, LoadError> {
 
 /// Reads the recorded data of a run directory.
 pub fn load_recorded(dir: &Path, summary: &Summary) -> Result<Recorded, LoadError> {
+    check_summary(&dir.join("summary.json"), summary)?;
     let mut rows = read_rows(&dir.join("timeseries.csv"))?;
+    check_rows(&dir.join("timeseries.csv"), &rows, summary)?;
     let log = read_latency_log(&dir.join("latency.hlog"), &mut rows)?;
+    check_latency(&dir.join("latency.hlog"), &log.latency, summary)?;
     Ok(Recorded {
         rows,
         interval: log.interval,
@@ -88,6 +100,99 @@ pub fn load_recorded(dir: &Path, summary: &Summary) -> Result<Recorded, LoadErro
         events: events_of(summary),
         histograms: read_named_histograms(&dir.join("histograms.hlog"))?,
     })
+}
+
+/// The longest run a report can be of: the longest duration a scenario accepts (10 years), with
+/// room for its drain.
+const MAX_RUN_S: f64 = 20.0 * 365.0 * 86_400.0;
+
+/// A number as a person reads it: `1e300`, not three hundred digits.
+fn figure(v: f64) -> String {
+    if v.is_finite() && v.abs() >= 1e15 {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
+fn damaged(path: &Path, detail: String) -> LoadError {
+    LoadError::Damaged {
+        path: path.to_path_buf(),
+        detail,
+    }
+}
+
+/// The summary's own figures that later steps turn into durations and positions.
+fn check_summary(path: &Path, s: &Summary) -> Result<(), LoadError> {
+    if !(s.duration_s.is_finite() && (0.0..=MAX_RUN_S).contains(&s.duration_s)) {
+        return Err(damaged(
+            path,
+            format!(
+                "duration_s = {} is not the length of a run (0..={MAX_RUN_S} s)",
+                figure(s.duration_s)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Every value a recorder writes is finite and not negative, every row starts within a run's
+/// length, and the rows' completed requests add up to the summary's.
+fn check_rows(path: &Path, rows: &[IntervalRow], s: &Summary) -> Result<(), LoadError> {
+    for (i, r) in rows.iter().enumerate() {
+        let line = i + 2;
+        let figures = [
+            ("interval_start_s", r.start_s),
+            ("offered_rps", r.offered_rps),
+            ("p50_ms", r.p50_ms),
+            ("p95_ms", r.p95_ms),
+            ("p99_ms", r.p99_ms),
+            ("max_ms", r.max_ms),
+            ("limiter_wait_ms", r.limiter_wait_ms),
+        ];
+        if let Some((column, v)) = figures.iter().find(|(_, v)| !(v.is_finite() && *v >= 0.0)) {
+            return Err(damaged(
+                path,
+                format!(
+                    "line {line}: {column} = {} is not a figure a run writes",
+                    figure(*v)
+                ),
+            ));
+        }
+        if r.start_s > MAX_RUN_S {
+            return Err(damaged(
+                path,
+                format!(
+                    "line {line}: interval_start_s = {} is past the end of any run",
+                    figure(r.start_s)
+                ),
+            ));
+        }
+    }
+    let completed: u64 = rows.iter().map(|r| r.completed).sum();
+    let counted = s.requests.ok + s.requests.errors;
+    if completed != counted {
+        return Err(damaged(
+            path,
+            format!("its rows complete {completed} requests, summary.json counts {counted}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The interval histograms hold one latency per answered request, as the summary counts them.
+fn check_latency(path: &Path, latency: &Histogram<u64>, s: &Summary) -> Result<(), LoadError> {
+    if latency.len() != s.latency_ms.count {
+        return Err(damaged(
+            path,
+            format!(
+                "its histograms hold {} latencies, summary.json counts {}",
+                latency.len(),
+                s.latency_ms.count
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn read_rows(path: &Path) -> Result<Vec<IntervalRow>, LoadError> {
@@ -125,8 +230,17 @@ fn read_latency_log(path: &Path, rows: &mut [IntervalRow]) -> Result<LatencyLog,
     };
     let mut de = Deserializer::new();
     for entry in IntervalLogIterator::new(&text) {
-        let Ok(LogEntry::Interval(h)) = entry else {
-            continue;
+        let h = match entry {
+            Ok(LogEntry::Interval(h)) => h,
+            Ok(_) => continue,
+            Err(LogIteratorError::ParseError { offset }) => {
+                let line = text[..offset.min(text.len())]
+                    .iter()
+                    .filter(|b| **b == b'\n')
+                    .count()
+                    + 1;
+                return Err(bad(format!("line {line} is not an interval-log entry")));
+            }
         };
         log.interval = h.duration();
         let bytes = base64::engine::general_purpose::STANDARD
@@ -134,8 +248,10 @@ fn read_latency_log(path: &Path, rows: &mut [IntervalRow]) -> Result<LatencyLog,
             .map_err(|e| bad(e.to_string()))?;
         let hist: Histogram<u64> = de
             .deserialize(&mut bytes.as_slice())
-            .map_err(|e| bad(format!("{e:?}")))?;
-        log.latency.add(&hist).map_err(|e| bad(format!("{e:?}")))?;
+            .map_err(|e| bad(format!("an interval's histogram does not decode: {e}")))?;
+        log.latency
+            .add(&hist)
+            .map_err(|e| bad(format!("an interval's histogram does not add up: {e}")))?;
         let start = h.start_timestamp().as_secs_f64();
         if let Some(row) = rows.iter_mut().find(|r| (r.start_s - start).abs() < 1e-6) {
             row.histogram = bytes;

@@ -85,7 +85,7 @@ pub fn load_node(dir: &Path) -> Result<NodeRun, MergeError> {
 
 fn add_into(into: &mut Histogram<u64>, h: &Histogram<u64>) -> Result<(), MergeError> {
     into.add(h)
-        .map_err(|e| MergeError::Histogram(format!("adding histograms: {e:?}")))
+        .map_err(|e| MergeError::Histogram(format!("adding histograms: {e}")))
 }
 
 fn merge_histograms(nodes: &[NodeRun]) -> Result<BTreeMap<String, Histogram<u64>>, MergeError> {
@@ -120,7 +120,7 @@ fn merge_rows(nodes: &[NodeRun], interval: Duration) -> Result<Vec<IntervalRow>,
     for n in nodes {
         let shift = ((n.recorded.epoch_secs - first) as f64 / step).round() as u64;
         for r in &n.recorded.rows {
-            let idx = (r.start_s / step).round() as u64 + shift;
+            let idx = ((r.start_s / step).round() as u64).saturating_add(shift);
             let (row, hist) = slots.entry(idx).or_insert_with(|| {
                 let row = IntervalRow {
                     start_s: idx as f64 * step,
@@ -152,7 +152,7 @@ fn merge_rows(nodes: &[NodeRun], interval: Duration) -> Result<Vec<IntervalRow>,
             if !r.histogram.is_empty() {
                 let h: Histogram<u64> =
                     de.deserialize(&mut r.histogram.as_slice()).map_err(|e| {
-                        MergeError::Histogram(format!("{}: interval histogram: {e:?}", n.dir))
+                        MergeError::Histogram(format!("{}: interval histogram: {e}", n.dir))
                     })?;
                 add_into(hist, &h)?;
             }
@@ -169,7 +169,7 @@ fn merge_rows(nodes: &[NodeRun], interval: Duration) -> Result<Vec<IntervalRow>,
         }
         let mut bytes = Vec::new();
         ser.serialize(&hist, &mut bytes)
-            .map_err(|e| MergeError::Histogram(format!("encoding a histogram: {e:?}")))?;
+            .map_err(|e| MergeError::Histogram(format!("encoding a histogram: {e}")))?;
         row.histogram = bytes;
         rows.push(row);
     }
@@ -269,7 +269,8 @@ pub fn merge(nodes: &[NodeRun]) -> Result<(Summary, Recorded), MergeError> {
 
     let rows = merge_rows(nodes, interval)?;
     let events = first.recorded.events.clone();
-    s.recovery = recoveries_of(&rows, &events, interval, Duration::from_secs_f64(secs));
+    let span = Duration::try_from_secs_f64(secs).unwrap_or(Duration::ZERO);
+    s.recovery = recoveries_of(&rows, &events, interval, span);
     s.thresholds = s
         .thresholds
         .iter()
