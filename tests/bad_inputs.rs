@@ -78,9 +78,12 @@ fn edit(dir: &Path, file: &str, change: impl FnOnce(String) -> String) {
     std::fs::write(&path, change(text)).unwrap();
 }
 
+/// A change made to a copy of a run directory.
+type Damage = Box<dyn FnOnce(&Path)>;
+
 #[test]
 fn damaged_run_directories_are_refused_not_rebuilt() {
-    let cases: Vec<(&str, Box<dyn FnOnce(&Path)>, &str)> = vec![
+    let cases: Vec<(&str, Damage, &str)> = vec![
         (
             "empty-hlog",
             Box::new(|d| std::fs::write(d.join("latency.hlog"), "").unwrap()),
