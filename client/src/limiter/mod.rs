@@ -155,6 +155,15 @@ pub enum InvalidLimiter {
     /// The Redis link could not be set up.
     #[error("limiter: {0}")]
     Redis(#[from] crate::shared_store::InvalidRedis),
+    /// An adaptive fraction that is not a number in 0..=1 (a NaN would silently turn the
+    /// adaptation off, a negative `increase` would only ever slow down).
+    #[error("limiter.{key} = {value} must be a fraction in 0..=1")]
+    NotAFraction {
+        /// The key.
+        key: &'static str,
+        /// Its value.
+        value: f64,
+    },
 }
 
 impl LimiterConfig {
@@ -168,6 +177,14 @@ impl LimiterConfig {
         }
         if self.nodes == 0 {
             return Err(InvalidLimiter::ZeroNodes);
+        }
+        for (key, value) in [
+            ("increase", self.increase),
+            ("low_remaining", self.low_remaining),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(InvalidLimiter::NotAFraction { key, value });
+            }
         }
         if self.backend == Backend::Redis {
             if self.algorithm == Algorithm::Adaptive {
@@ -453,6 +470,28 @@ fn feed_back(shared: &Shared, queue: &Mutex<Queue>, result: &Result<ChatResponse
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn adaptive_fractions_must_be_fractions() {
+        for (key, value) in [
+            ("increase", f64::NAN),
+            ("increase", -1.0),
+            ("low_remaining", f64::INFINITY),
+            ("low_remaining", 1.5),
+        ] {
+            let mut c = LimiterConfig::default();
+            match key {
+                "increase" => c.increase = value,
+                _ => c.low_remaining = value,
+            }
+            let err = c.validate().unwrap_err();
+            assert!(
+                matches!(err, InvalidLimiter::NotAFraction { key: k, .. } if k == key),
+                "{err}"
+            );
+        }
+        assert!(LimiterConfig::default().validate().is_ok());
+    }
     use crate::observer::NoopObserver;
     use crate::testing::Scripted;
 
