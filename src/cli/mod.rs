@@ -174,10 +174,17 @@ fn report_written(
 ) -> u8 {
     let _ = crate::report::table::write_table(summary, std::io::stdout().lock());
     println!("report    {}", out.display());
+    if summary.upstream.panics > 0 {
+        eprintln!(
+            "gauntlet: the embedded mock panicked on {} requests (answered 500): a bug in Gauntlet, \
+             please report it with this scenario",
+            summary.upstream.panics
+        );
+    }
     if interrupted {
         eprintln!("gauntlet: interrupted; the report covers what ran until then");
         EXIT_INTERRUPTED
-    } else if summary.passed() {
+    } else if summary.passed() && summary.upstream.panics == 0 {
         EXIT_OK
     } else {
         EXIT_THRESHOLDS
@@ -201,6 +208,18 @@ fn validate(files: &[PathBuf]) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_that_saw_a_panic_does_not_exit_0() {
+        let mut s: crate::report::Summary =
+            serde_json::from_str(include_str!("../../reports/example/summary.json")).unwrap();
+        let dir = std::env::temp_dir();
+        assert!(s.passed());
+        assert_eq!(report_written(&s, &dir, false), EXIT_OK);
+        s.upstream.panics = 1;
+        assert_eq!(report_written(&s, &dir, false), EXIT_THRESHOLDS);
+        assert_eq!(report_written(&s, &dir, true), EXIT_INTERRUPTED);
+    }
 
     #[test]
     fn flags_parse_and_bad_ones_are_usage_errors() {

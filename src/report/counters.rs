@@ -50,6 +50,7 @@ impl AddAssign<&Counters> for Counters {
         self.upstream.calls += o.upstream.calls;
         self.upstream.retries += o.upstream.retries;
         add_maps(&mut self.upstream.status_counts, &o.upstream.status_counts);
+        self.upstream.panics += o.upstream.panics;
         self.limiter_fallbacks += o.limiter_fallbacks;
         self.shared_cache_errors += o.shared_cache_errors;
         add_maps(&mut self.priority_errors, &o.priority_errors);
@@ -94,6 +95,7 @@ impl Counters {
                     .as_ref()
                     .map(|s| s.by_status.clone())
                     .unwrap_or_default(),
+                panics: run.mock_stats.as_ref().map_or(0, |s| s.panics),
             },
             limiter_fallbacks: t.limiter_fallbacks,
             shared_cache_errors: t.shared_cache_errors,

@@ -77,6 +77,14 @@ pub struct Upstream {
     pub retries: u64,
     /// Answers by status, as the embedded mock counted them (`no_response` for resets).
     pub status_counts: BTreeMap<String, u64>,
+    /// Requests whose handler panicked in the embedded mock (each answered with a 500): a bug in
+    /// Gauntlet, and a run that saw one does not exit 0. Absent from `summary.json` when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub panics: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// `summary.json`'s `quota` object, from the embedded mock's per-key accounting; every field is
