@@ -1,4 +1,4 @@
-//! The bad-input corpus: every file under `tests/bad_inputs/` is refused with the error its
+//! The bad-input corpus: every scenario and fault file under `tests/bad_inputs/` is refused with the error its
 //! first line expects (`# expect LINE:COL: MESSAGE`), naming the file, the position and what to
 //! write instead — never a panic, never accepted.
 
@@ -42,6 +42,22 @@ fn every_bad_scenario_is_refused_at_its_key() {
     for file in &files {
         let want = format!("{}:{}", file.display(), expectation(file));
         match Scenario::load(file) {
+            Ok(_) => wrong.push(format!("{}: accepted", file.display())),
+            Err(e) if e.to_string().starts_with(&want) => {}
+            Err(e) => wrong.push(format!("want {want}\n got {e}")),
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn every_bad_fault_file_is_refused_at_its_value() {
+    let files = corpus("faults");
+    assert!(files.len() >= 5, "{files:?}");
+    let mut wrong = Vec::new();
+    for file in &files {
+        let want = format!("{}:{}", file.display(), expectation(file));
+        match mock_upstream::faults::load::load_file(file) {
             Ok(_) => wrong.push(format!("{}: accepted", file.display())),
             Err(e) if e.to_string().starts_with(&want) => {}
             Err(e) => wrong.push(format!("want {want}\n got {e}")),
