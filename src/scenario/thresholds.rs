@@ -6,7 +6,10 @@ use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
 use gauntlet_wire::duration::parse_duration;
 
-/// Metrics a threshold can name.
+use crate::record::Outcome;
+
+/// Metrics a threshold can name, besides `outcomes.<outcome>` for every recorded outcome
+/// (derived from [`Outcome::ALL`], so a new outcome is a metric without an edit here).
 pub const METRICS: &[&str] = &[
     "latency.min",
     "latency.mean",
@@ -23,13 +26,6 @@ pub const METRICS: &[&str] = &[
     "requests.ok",
     "requests.errors",
     "requests.dropped",
-    "outcomes.upstream",
-    "outcomes.cache_hit",
-    "outcomes.coalesced",
-    "outcomes.stale",
-    "outcomes.fallback",
-    "outcomes.queued",
-    "outcomes.error",
     "upstream.calls",
     "upstream.calls_per_minute",
     "upstream.retries",
@@ -41,19 +37,40 @@ pub const METRICS: &[&str] = &[
     "schedule.max_lag",
 ];
 
-/// A metric name, checked against [`METRICS`] where it is written.
+/// Whether a threshold or an objective may name `name`.
+pub fn is_metric(name: &str) -> bool {
+    METRICS.contains(&name)
+        || name
+            .strip_prefix("outcomes.")
+            .is_some_and(|o| Outcome::from_name(o).is_some())
+}
+
+/// Every metric name, for messages that list them.
+pub fn metric_names() -> Vec<String> {
+    METRICS
+        .iter()
+        .map(|m| m.to_string())
+        .chain(
+            Outcome::ALL
+                .iter()
+                .map(|o| format!("outcomes.{}", o.name())),
+        )
+        .collect()
+}
+
+/// A metric name, checked with [`is_metric`] where it is written.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MetricName(pub String);
 
 impl<'de> Deserialize<'de> for MetricName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        if METRICS.contains(&s.as_str()) {
+        if is_metric(&s) {
             Ok(MetricName(s))
         } else {
             Err(de::Error::custom(format!(
                 "unknown metric {s:?}; one of: {}",
-                METRICS.join(", ")
+                metric_names().join(", ")
             )))
         }
     }

@@ -12,7 +12,7 @@ use super::grid::{combinations, set_path, toml_value, Axis, SetError};
 use crate::driver::run::RunError;
 use crate::record::RunResult;
 use crate::report::Summary;
-use crate::scenario::{Condition, Scenario, METRICS};
+use crate::scenario::{is_metric, Condition, Scenario};
 use crate::signals::Interrupt;
 
 /// One combination's settings and figures.
@@ -34,7 +34,7 @@ pub struct SweepRow {
 pub struct Objective {
     /// Minimise (else maximise).
     pub minimise: bool,
-    /// The threshold metric name to minimise or maximise (one of [`METRICS`]).
+    /// The threshold metric name to minimise or maximise (see [`is_metric`]).
     pub metric: String,
     /// The `where` clauses: metric name and condition, all of which a feasible row meets.
     pub constraints: Vec<(String, Condition)>,
@@ -93,7 +93,7 @@ impl std::str::FromStr for Objective {
             .next()
             .ok_or_else(|| err("name a metric"))?
             .to_string();
-        if !METRICS.contains(&metric.as_str()) {
+        if !is_metric(&metric) {
             return Err(err(&format!("unknown metric {metric:?}")));
         }
         let mut parsed = Vec::new();
@@ -104,7 +104,7 @@ impl std::str::FromStr for Objective {
                 .ok_or_else(|| err(&format!("constraint {c:?} needs < or >")))?;
             let (m, cond) = c.split_at(pos);
             let m = m.trim();
-            if !METRICS.contains(&m) {
+            if !is_metric(m) {
                 return Err(err(&format!("unknown metric {m:?}")));
             }
             parsed.push((
