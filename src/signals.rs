@@ -37,14 +37,6 @@ impl Interrupt {
         Self(rx)
     }
 
-    /// A flag nobody raises, for runs that are stopped some other way (tests, libraries).
-    pub fn never() -> Self {
-        let (tx, rx) = watch::channel(false);
-        // Leaked on purpose: a dropped sender would end `wait` as if raised.
-        std::mem::forget(tx);
-        Self(rx)
-    }
-
     /// Whether a signal has arrived.
     pub fn raised(&self) -> bool {
         *self.0.borrow()
@@ -78,17 +70,4 @@ async fn wait_for_signal() -> bool {
 #[cfg(not(unix))]
 async fn wait_for_signal() -> bool {
     tokio::signal::ctrl_c().await.is_ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_flag_nobody_raises_never_completes() {
-        let never = Interrupt::never();
-        assert!(!never.raised());
-        let waited = tokio::time::timeout(std::time::Duration::from_millis(20), never.wait()).await;
-        assert!(waited.is_err());
-    }
 }

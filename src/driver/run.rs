@@ -279,13 +279,7 @@ pub async fn run(
     };
     let target = resolve_target(&options, scenario)?;
     let mut client = scenario.client.clone();
-    // A Redis connection's task runs on the runtime that opened it and would die with that
-    // thread's runtime; the simulation is one runtime on virtual time. Both run on the caller's.
-    let threads = if matches!(target, Target::InProcess) || client.uses_redis() {
-        0
-    } else {
-        options.threads
-    };
+    let threads = threads_for(&target, &client, &options);
     let stall = matches!(target, Target::InProcess)
         .then(|| Arc::new(StallWatch::new(Instant::now(), stall_limit(scenario))));
     let mut upstream = start_upstream(
@@ -334,13 +328,47 @@ pub async fn run(
     ticker.abort();
     let end = ended?;
     if let Some(s) = &stall {
-        if let Some(at) = s.stalled_at() {
-            return Err(RunError::NoProgress {
-                at: at.as_secs_f64(),
-                limit: s.limit(),
-            });
-        }
+        s.check()?;
     }
+    let plan = RunPlan {
+        seed,
+        events,
+        duration,
+        epoch_secs: options.epoch_secs,
+    };
+    Ok(into_result(
+        plan, &recorder, upstream, &end, start, finished,
+    ))
+}
+
+/// Driver threads for the run: a Redis connection's task runs on the runtime that opened it
+/// and would die with a driver thread's runtime, and the simulation is one runtime on virtual
+/// time, so both run on the caller's (0).
+fn threads_for(target: &Target, client: &ClientConfig, options: &RunOptions) -> usize {
+    if matches!(target, Target::InProcess) || client.uses_redis() {
+        0
+    } else {
+        options.threads
+    }
+}
+
+/// What a run was set to do, for its result.
+struct RunPlan {
+    seed: u64,
+    events: Vec<EventWindow>,
+    duration: Duration,
+    epoch_secs: u64,
+}
+
+/// Everything the run recorded and the mock counted, once it has ended at `finished`.
+fn into_result(
+    plan: RunPlan,
+    recorder: &Recorder,
+    upstream: Upstream,
+    end: &ThreadEnd,
+    start: Instant,
+    finished: Instant,
+) -> RunResult {
     let (totals, rows) = recorder.finish(finished);
     let (mock_stats, mock_keys) = match &upstream.state {
         Some(s) => (Some(s.stats()), s.key_usage()),
@@ -348,25 +376,25 @@ pub async fn run(
     };
     drop(upstream.mock);
     let elapsed = finished.saturating_duration_since(start);
-    Ok(RunResult {
+    RunResult {
         totals,
         rows,
         elapsed,
         // Ctrl-C's run lasted as long as it ran; a finished run as long as it was meant to.
         duration: if end.interrupted {
-            elapsed.min(duration)
+            elapsed.min(plan.duration)
         } else {
-            duration
+            plan.duration
         },
         interrupted: end.interrupted,
         mock_stats,
         mock_keys,
-        events,
-        seed,
+        events: plan.events,
+        seed: plan.seed,
         max_lag: end.max_lag,
         interval: recorder.interval(),
-        epoch_secs: options.epoch_secs,
-    })
+        epoch_secs: plan.epoch_secs,
+    }
 }
 
 /// The scenario's stack, reporting to `recorder`, over `transport` (the in-process mock) or a

@@ -14,6 +14,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use super::error::RunError;
 use crate::scenario::{LoadModel, Scenario};
 
 /// The fewest requests and upstream calls at one instant taken as no progress.
@@ -90,17 +91,23 @@ impl StallWatch {
         tokio::task::consume_budget().await;
     }
 
-    /// How many reports at one instant make a stall.
-    pub(crate) fn limit(&self) -> u64 {
-        self.limit
-    }
-
     /// Where in the run the clock stopped, when it did.
     pub(crate) fn stalled_at(&self) -> Option<Duration> {
         self.stalled.load(Ordering::Relaxed).then(|| {
             let at = self.at.lock().unwrap_or_else(|p| p.into_inner()).0;
             at.saturating_duration_since(self.start)
         })
+    }
+
+    /// The run's verdict: an error when its clock stopped.
+    pub(crate) fn check(&self) -> Result<(), RunError> {
+        match self.stalled_at() {
+            Some(at) => Err(RunError::NoProgress {
+                at: at.as_secs_f64(),
+                limit: self.limit,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Completes when the run is taken as stalled.
