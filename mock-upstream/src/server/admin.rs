@@ -32,7 +32,7 @@ async fn require_admin_token(State(state): State<MockState>, req: Request, next:
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        if given != Some(token.as_str()) {
+        if !given.is_some_and(|g| same_secret(g.as_bytes(), token.as_bytes())) {
             return ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_request_error",
@@ -43,6 +43,17 @@ async fn require_admin_token(State(state): State<MockState>, req: Request, next:
         }
     }
     next.run(req).await
+}
+
+/// Compares in a time that depends on the lengths alone, so a remote caller cannot find the
+/// admin token byte by byte from how fast it is refused (its length may still show).
+fn same_secret(given: &[u8], token: &[u8]) -> bool {
+    given.len() == token.len()
+        && given
+            .iter()
+            .zip(token)
+            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+            == 0
 }
 
 async fn health() -> Response {
@@ -138,4 +149,17 @@ pub(crate) async fn metrics(State(state): State<MockState>) -> Response {
         prom::render(&state.stats()),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_match_only_whole() {
+        assert!(same_secret(b"s3cret", b"s3cret"));
+        assert!(!same_secret(b"s3cres", b"s3cret"));
+        assert!(!same_secret(b"s3cre", b"s3cret"));
+        assert!(!same_secret(b"", b"s3cret"));
+    }
 }
