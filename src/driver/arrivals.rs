@@ -119,7 +119,8 @@ impl Iterator for ArrivalClock {
                     (-rate_here + disc.sqrt()) / s.b
                 };
                 self.pos += d.clamp(0.0, left);
-                return Some(Duration::from_secs_f64(s.start + self.pos));
+                // Finite by construction; a float that is not ends the schedule, never a panic.
+                return Duration::try_from_secs_f64(s.start + self.pos).ok();
             }
             need -= area.max(0.0);
             self.seg += 1;

@@ -22,8 +22,9 @@ impl Rate {
 
     /// Time between two events at this rate.
     pub fn interval(self) -> Duration {
+        // A rate so small that its interval overflows a `Duration` (`1e-300/s`) waits for ever.
         if self.0 > 0.0 {
-            Duration::from_secs_f64(1.0 / self.0)
+            Duration::try_from_secs_f64(1.0 / self.0).unwrap_or(Duration::MAX)
         } else {
             Duration::MAX
         }
@@ -81,6 +82,12 @@ impl Serialize for Rate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tiny_rate_waits_for_ever_instead_of_panicking() {
+        let r: Rate = "1e-300/s".parse().unwrap();
+        assert_eq!(r.interval(), Duration::MAX);
+    }
 
     #[test]
     fn parses_units() {
