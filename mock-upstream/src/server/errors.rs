@@ -180,6 +180,26 @@ impl ApiError {
             format!("Request body is larger than the limit of {limit} bytes."),
         )
     }
+
+    /// 414 for a request target over the mock's limit (`len` bytes against `limit`).
+    pub fn uri_too_long(len: usize, limit: usize) -> Self {
+        Self::new(
+            StatusCode::URI_TOO_LONG,
+            "invalid_request_error",
+            Some("uri_too_long"),
+            format!("Request URI is {len} bytes, over the limit of {limit} bytes."),
+        )
+    }
+
+    /// 431 for a header section over the mock's limit (`len` bytes against `limit`).
+    pub fn headers_too_large(len: usize, limit: usize) -> Self {
+        Self::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "invalid_request_error",
+            Some("request_header_fields_too_large"),
+            format!("Request headers are {len} bytes, over the limit of {limit} bytes."),
+        )
+    }
 }
 
 impl IntoResponse for ApiError {

@@ -12,6 +12,7 @@ mod catch_panic;
 mod chat;
 pub mod concurrency;
 pub mod errors;
+mod head_limits;
 pub mod metrics;
 mod observe;
 mod running;
@@ -35,6 +36,7 @@ use errors::ApiError;
 use gauntlet_wire::hash::stable_hash;
 use stats::Stats;
 
+pub use head_limits::{MAX_HEADER_BYTES, MAX_URI_BYTES};
 pub use running::RunningMock;
 pub use serve::{
     listen, serve, serve_with, ServeError, ServeOptions, DEFAULT_HEADER_READ_TIMEOUT,
@@ -181,6 +183,9 @@ pub fn router(state: MockState) -> Router {
         // Inside the observe layer, so the 500 a panic becomes is counted and gets its
         // `x-request-id` like any other answer.
         .layer(catch_panic::CatchPanicLayer::new(state.clone()))
+        // Before any handler, inside the observe layer, so a 414 / 431 is counted like any
+        // other answer and carries `x-request-id`.
+        .layer(head_limits::HeadLimitsLayer)
         .layer(observe::ObserveLayer::new(state.clone()))
         .with_state(state)
 }

@@ -16,6 +16,7 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
+use super::head_limits::HYPER_MAX_BUF_SIZE;
 use super::watch::{ConnWatch, Guarded, Watched};
 use super::ResetConnection;
 
@@ -107,7 +108,7 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     let graceful = GracefulShutdown::new();
-    let builder = Builder::new(TokioExecutor::new());
+    let builder = builder();
     let slots = Arc::new(Semaphore::new(
         options.max_connections.clamp(1, Semaphore::MAX_PERMITS),
     ));
@@ -153,6 +154,14 @@ pub async fn serve_with(
         () = tokio::time::sleep(DRAIN) => {}
     }
     Ok(())
+}
+
+/// hyper's connection builder, with a read buffer large enough that heads over the mock's own
+/// limits reach [`super::head_limits`] and get a JSON answer instead of hyper's bare 431.
+fn builder() -> Builder<TokioExecutor> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder.http1().max_buf_size(HYPER_MAX_BUF_SIZE);
+    builder
 }
 
 /// The service of one connection: each request holds the connection's in-flight mark until its
