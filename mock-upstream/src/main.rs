@@ -65,6 +65,9 @@ enum StartError {
     /// A cap of 0 connections would serve nothing.
     #[error("--max-connections must be at least 1")]
     NoConnections,
+    /// A timeout of 0 would close every connection before its first request.
+    #[error("--{0} must be more than 0 (like \"10s\")")]
+    ZeroTimeout(&'static str),
 }
 
 /// The admin token from the flag, else from the environment; an empty one is no token.
@@ -77,6 +80,14 @@ fn admin_token(flag: Option<String>) -> Option<String> {
 fn check_exposure(cli: &Cli, token: Option<&str>) -> Result<(), StartError> {
     if cli.max_connections == 0 {
         return Err(StartError::NoConnections);
+    }
+    for (flag, timeout) in [
+        ("header-read-timeout", cli.header_read_timeout),
+        ("idle-timeout", cli.idle_timeout),
+    ] {
+        if timeout.0.is_zero() {
+            return Err(StartError::ZeroTimeout(flag));
+        }
     }
     if !cli.allow_remote && !cli.listen.ip().is_loopback() {
         return Err(StartError::RemoteNotAllowed { addr: cli.listen });

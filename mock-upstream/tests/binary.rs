@@ -170,6 +170,33 @@ fn refuses_a_remote_address_unless_allowed_with_a_token() {
 }
 
 #[test]
+fn refuses_zero_timeouts_and_no_connections() {
+    for (args, want) in [
+        (
+            ["--header-read-timeout", "0s"],
+            "--header-read-timeout must be more than 0",
+        ),
+        (
+            ["--idle-timeout", "0ms"],
+            "--idle-timeout must be more than 0",
+        ),
+        (
+            ["--max-connections", "0"],
+            "--max-connections must be at least 1",
+        ),
+    ] {
+        let out = Command::new(BIN)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
+
+#[test]
 fn allow_remote_takes_the_token_from_the_environment_and_never_prints_it() {
     let token = "tok-7f3a9c";
     let (child, url) = spawn(
