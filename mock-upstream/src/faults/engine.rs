@@ -23,16 +23,22 @@ use crate::timeline::{limits_at, Effect, TimelineEvent};
 const MINUTE: Duration = Duration::from_secs(60);
 const DAY: Duration = Duration::from_secs(86_400);
 
-/// The routes whose faults differ: only the chat routes are rate-limited, and each can be
-/// deprecated on its own.
+/// The routes whose faults differ: every route but `/v1/models` is rate-limited, and each can
+/// be deprecated on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Route {
     /// `POST /v1/chat/completions`.
     ChatCompletions,
     /// `POST /v1/chat`, the legacy API.
     LegacyChat,
-    /// `GET /v1/models`.
+    /// `GET /v1/models` and `GET /v1/models/{id}`.
     Models,
+    /// `POST /v1/responses`, the Responses API.
+    Responses,
+    /// `POST /v1/embeddings`.
+    Embeddings,
+    /// `POST /v1/messages`, Anthropic's Messages API.
+    Messages,
 }
 
 impl Route {
@@ -42,6 +48,9 @@ impl Route {
             Route::ChatCompletions => "/v1/chat/completions",
             Route::LegacyChat => "/v1/chat",
             Route::Models => "/v1/models",
+            Route::Responses => "/v1/responses",
+            Route::Embeddings => "/v1/embeddings",
+            Route::Messages => "/v1/messages",
         }
     }
 }

@@ -11,9 +11,12 @@ mod body;
 mod catch_panic;
 mod chat;
 pub mod concurrency;
+mod dialect;
 pub mod errors;
+mod handler;
 mod head_limits;
 pub mod metrics;
+mod models;
 mod observe;
 mod running;
 mod serve;
@@ -170,7 +173,7 @@ pub fn router(state: MockState) -> Router {
     let api = Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/v1/chat", post(chat::legacy_chat))
-        .route("/v1/models", get(chat::models));
+        .route("/v1/models", get(models::models));
     #[cfg(test)]
     let api = api.route("/_test/panic", get(tests::panics));
     let admin = admin::routes(state.clone());
