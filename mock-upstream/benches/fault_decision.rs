@@ -19,6 +19,7 @@ fn bench(c: &mut Criterion) {
     let req = RequestInfo {
         route: Route::ChatCompletions,
         api_key: Some("sk-bench"),
+        model: "gpt-4o-mini",
         prompt_tokens: 40,
         prompt_hash: 0xfeed,
         max_tokens: Some(64),

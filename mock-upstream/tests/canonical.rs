@@ -10,6 +10,7 @@ fn req(route: Route, key: &str) -> RequestInfo<'_> {
     RequestInfo {
         route,
         api_key: Some(key),
+        model: "gpt-4o-mini",
         prompt_tokens: 20,
         prompt_hash: 3,
         max_tokens: None,

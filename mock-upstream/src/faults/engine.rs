@@ -62,6 +62,9 @@ pub struct RequestInfo<'a> {
     pub route: Route,
     /// The bearer token, if any.
     pub api_key: Option<&'a str>,
+    /// The model asked for (empty for routes without one): which `[[models]]` entry, if any,
+    /// applies.
+    pub model: &'a str,
     /// Prompt tokens (see [`gauntlet_wire::tokens::prompt_tokens`]).
     pub prompt_tokens: u32,
     /// Hash of the prompt, which with the seed fixes the reply.
@@ -688,6 +691,7 @@ mod tests {
         RequestInfo {
             route: Route::ChatCompletions,
             api_key: key,
+            model: "gpt-4o-mini",
             prompt_tokens: 10,
             prompt_hash: 1,
             max_tokens: None,

@@ -145,6 +145,7 @@ pub(crate) async fn chat_completions(State(state): State<MockState>, request: Re
     let info = RequestInfo {
         route: Route::ChatCompletions,
         api_key: bearer(&parts.headers),
+        model: &req.model,
         prompt_tokens,
         prompt_hash: hash::conversation_hash(&req.messages)
             ^ hash::stable_hash(req.model.as_bytes()),
@@ -183,6 +184,7 @@ pub(crate) async fn legacy_chat(State(state): State<MockState>, request: Request
     let info = RequestInfo {
         route: Route::LegacyChat,
         api_key: bearer(&parts.headers),
+        model: "",
         prompt_tokens: tokens::legacy_prompt_tokens(&req.prompt),
         prompt_hash: hash::conversation_hash(&messages),
         max_tokens: None,

@@ -36,6 +36,7 @@ pub(crate) async fn models(State(state): State<MockState>, headers: HeaderMap) -
     let info = RequestInfo {
         route: Route::Models,
         api_key: bearer(&headers),
+        model: "",
         prompt_tokens: 0,
         prompt_hash: 0,
         max_tokens: None,
