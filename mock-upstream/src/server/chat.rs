@@ -126,7 +126,7 @@ impl Dialect for LegacyDialect {
 /// `POST /v1/chat/completions`.
 pub(crate) async fn chat_completions(State(state): State<MockState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let req: ChatCompletionRequest = match read_json(&state, body).await {
+    let req: ChatCompletionRequest = match read_json(&state, &parts.headers, body).await {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
@@ -172,7 +172,7 @@ pub(crate) async fn chat_completions(State(state): State<MockState>, request: Re
 /// `POST /v1/chat`: the older API, one prompt in, one reply out.
 pub(crate) async fn legacy_chat(State(state): State<MockState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let req: LegacyChatRequest = match read_json(&state, body).await {
+    let req: LegacyChatRequest = match read_json(&state, &parts.headers, body).await {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };

@@ -44,12 +44,15 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     Some(v.trim()).filter(|t| !t.is_empty())
 }
 
-/// Reads the body (bounded by the fault file's `max_body_bytes`) as `T`; a 413 or a 400 that
-/// names the field at fault otherwise.
+/// Reads the body (bounded by the fault file's `max_body_bytes`) as `T`; a 400 when the
+/// `Content-Type` is not JSON (as the real API answers), a 413 over the limit, or a 400 that
+/// names the field at fault.
 pub(crate) async fn read_json<T: DeserializeOwned>(
     state: &MockState,
+    headers: &HeaderMap,
     body: Body,
 ) -> Result<T, ApiError> {
+    require_json(headers)?;
     let limit = state
         .inner
         .max_body
@@ -81,6 +84,32 @@ pub(crate) async fn read_json<T: DeserializeOwned>(
             ApiError::invalid_request(format!("Invalid value for '{path}': {inner}"), Some(path))
         }
     })
+}
+
+/// Refuses a body declared as anything but JSON; a missing `Content-Type` is let through, as
+/// curl without `-H` sends none and the real API accepts it.
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let essence = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json" || essence.ends_with("+json") {
+        return Ok(());
+    }
+    Err(ApiError::invalid_request(
+        format!(
+            "Invalid Content-Type header ({}), expected application/json.",
+            value.to_str().unwrap_or("not text")
+        ),
+        Some("Content-Type".into()),
+    ))
 }
 
 /// Passes the concurrency gate: a slot (and how many were queued before it), or a 503.
