@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod embeddings;
+
 /// `POST /v1/chat/completions` request body.
 ///
 /// Unknown fields (`top_p`, `user`, `tools`, ...) are accepted and ignored, as a lenient
