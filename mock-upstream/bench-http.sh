@@ -10,6 +10,7 @@ secs=${1:-10}
 conns=${2:-64}
 command -v wrk >/dev/null || { echo "needs wrk: apt-get install wrk" >&2; exit 2; }
 cargo build --release -q -p mock-upstream --bin mock-upstream --example hello_hyper
+bin=${CARGO_TARGET_DIR:-target}/release
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 cat > "$tmp/limits.toml" <<'TOML'
@@ -33,9 +34,9 @@ lua "$tmp/post.lua" '{"model":"gpt-4o-mini","messages":[{"role":"user","content"
 sentence="The quick brown fox jumps over the lazy dog"
 lua "$tmp/emb64.lua" '{"model":"text-embedding-3-small","input":"'"$sentence"'","encoding_format":"base64"}'
 lua "$tmp/embf.lua" '{"model":"text-embedding-3-small","input":"'"$sentence"'"}'
-target/release/mock-upstream --listen 127.0.0.1:18089 --faults "$tmp/limits.toml" > /dev/null &
-target/release/examples/hello_hyper 127.0.0.1:18090 > /dev/null &
-target/release/examples/hello_hyper 127.0.0.1:18091 axum > /dev/null &
+"$bin/mock-upstream" --listen 127.0.0.1:18089 --faults "$tmp/limits.toml" > /dev/null &
+"$bin/examples/hello_hyper" 127.0.0.1:18090 > /dev/null &
+"$bin/examples/hello_hyper" 127.0.0.1:18091 axum > /dev/null &
 sleep 1
 run() { wrk -t1 -c"$conns" -d"${secs}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
 hyper_rps=$(run http://127.0.0.1:18090/)

@@ -145,9 +145,12 @@ impl Projection {
         static CACHE: Mutex<Vec<Arc<Projection>>> = Mutex::new(Vec::new());
         let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(i) = cache.iter().position(|p| p.seed == seed) {
-            let p = cache.remove(i);
-            cache.push(p.clone());
-            return p;
+            // Most recently used last; the common case (one mock, one seed) moves nothing.
+            if i + 1 < cache.len() {
+                let p = cache.remove(i);
+                cache.push(p);
+            }
+            return cache[cache.len() - 1].clone();
         }
         let p = Arc::new(Self::new(seed));
         if cache.len() >= CACHED_SEEDS {
