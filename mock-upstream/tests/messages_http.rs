@@ -147,7 +147,10 @@ async fn the_stream_is_anthropics_event_sequence_and_adds_up_to_the_answer() {
     let (text, reason, seq, tokens) = streamed(&events);
     let full = message(&m.url, &body("tell me")).await;
     assert_eq!(text, text_of(&full));
-    assert_eq!((reason, seq, tokens), (StopReason::EndTurn, None, full.usage.output_tokens));
+    assert_eq!(
+        (reason, seq, tokens),
+        (StopReason::EndTurn, None, full.usage.output_tokens)
+    );
     assert_eq!(start.id.len(), full.id.len());
     assert_eq!(start.usage.input_tokens, full.usage.input_tokens);
 }
@@ -166,7 +169,10 @@ async fn a_rate_limit_is_a_429_rate_limit_error_with_anthropics_headers() {
     for remaining in ["1", "0"] {
         let r = send(&m.url, Some("k"), &body("x")).await;
         assert_eq!(r.status(), 200);
-        assert_eq!(r.headers()["anthropic-ratelimit-requests-remaining"], remaining);
+        assert_eq!(
+            r.headers()["anthropic-ratelimit-requests-remaining"],
+            remaining
+        );
     }
     let r = send(&m.url, Some("k"), &body("x")).await;
     assert_eq!(r.status(), 429);
@@ -177,14 +183,21 @@ async fn a_rate_limit_is_a_429_rate_limit_error_with_anthropics_headers() {
     assert_eq!(h["anthropic-ratelimit-requests-limit"], "2");
     assert_eq!(h["anthropic-ratelimit-requests-remaining"], "0");
     assert_eq!(h["anthropic-ratelimit-tokens-limit"], "100000");
-    assert!(h.get("x-ratelimit-limit-requests").is_none(), "no OpenAI headers");
+    assert!(
+        h.get("x-ratelimit-limit-requests").is_none(),
+        "no OpenAI headers"
+    );
     // The bucket is full again a minute after the two requests (RFC 3339, from epoch_secs).
     let reset = h["anthropic-ratelimit-requests-reset"].to_str().unwrap();
     let secs = since_epoch_on_2023_11_14(reset);
     assert!((1_700_000_059..=1_700_000_061).contains(&secs), "{reset}");
     let e = error(r).await;
     assert_eq!(e.error.kind, ErrorType::RateLimitError);
-    assert!(e.error.message.contains("requests per minute"), "{}", e.error.message);
+    assert!(
+        e.error.message.contains("requests per minute"),
+        "{}",
+        e.error.message
+    );
 }
 
 /// Seconds since the epoch of `2023-11-14THH:MM:SSZ` (the day of `epoch_secs` 1 700 000 000).
@@ -260,7 +273,10 @@ async fn listed_keys_only_and_either_header_carries_the_key() {
     let r = send(&m.url, Some("sk-ant-b"), &body("x")).await;
     assert_eq!(r.status(), 401);
     assert_eq!(error(r).await.error.message, "invalid x-api-key");
-    assert_eq!(send(&m.url, Some("sk-ant-a"), &body("x")).await.status(), 200);
+    assert_eq!(
+        send(&m.url, Some("sk-ant-a"), &body("x")).await.status(),
+        200
+    );
     let r = client()
         .post(format!("{}/v1/messages", m.url))
         .header("anthropic-version", VERSION)
@@ -282,7 +298,10 @@ async fn a_spent_quota_is_a_400_not_to_be_retried() {
     assert!(r.headers().get("retry-after").is_none());
     let e = error(r).await;
     assert_eq!(e.error.kind, ErrorType::InvalidRequestError);
-    assert!(e.error.message.starts_with("Your credit balance is too low"));
+    assert!(e
+        .error
+        .message
+        .starts_with("Your credit balance is too low"));
     assert_eq!(m.state.stats().by_fault["quota_exhausted"], 1);
 }
 
@@ -307,7 +326,11 @@ async fn truncation_breaks_the_answer_and_the_stream() {
 #[tokio::test]
 async fn malformed_bodies_look_like_anthropics_but_do_not_parse() {
     let m = start("[[failures]]\nkind = \"malformed\"\nprobability = 1.0").await;
-    let text = send(&m.url, Some("k"), &body("x")).await.text().await.unwrap();
+    let text = send(&m.url, Some("k"), &body("x"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(text.starts_with("{\"id\":\"msg_broken\""), "{text}");
     assert!(serde_json::from_str::<Value>(&text).is_err());
 }
@@ -339,7 +362,10 @@ async fn bad_requests_are_400s_naming_the_field() {
     no_max.as_object_mut().unwrap().remove("max_tokens");
     let cases = [
         (no_max, "max_tokens: Field required"),
-        (json!({"model": "m", "max_tokens": 5, "messages": []}), "messages: at least one message is required"),
+        (
+            json!({"model": "m", "max_tokens": 5, "messages": []}),
+            "messages: at least one message is required",
+        ),
         (
             json!({"model": "m", "max_tokens": 5, "messages": [{"role": "system", "content": "x"}]}),
             "messages.0.role: ",
@@ -348,7 +374,10 @@ async fn bad_requests_are_400s_naming_the_field() {
             json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": ""}]}),
             "messages.0: all messages must have non-empty content",
         ),
-        (json!({"model": "m", "max_tokens": 0, "messages": [{"role": "user", "content": "x"}]}), "max_tokens: "),
+        (
+            json!({"model": "m", "max_tokens": 0, "messages": [{"role": "user", "content": "x"}]}),
+            "max_tokens: ",
+        ),
         (
             json!({"model": "m", "max_tokens": 5, "temperature": 1.5, "messages": [{"role": "user", "content": "x"}]}),
             "temperature: ",
@@ -364,7 +393,12 @@ async fn bad_requests_are_400s_naming_the_field() {
         assert_eq!(r.headers()["x-should-retry"], "false");
         let e = error(r).await;
         assert_eq!(e.error.kind, ErrorType::InvalidRequestError);
-        assert!(e.error.message.starts_with(expected), "{}: {}", b, e.error.message);
+        assert!(
+            e.error.message.starts_with(expected),
+            "{}: {}",
+            b,
+            e.error.message
+        );
     }
     // Without the version header, and with one the API does not know.
     let r = client()
@@ -375,7 +409,10 @@ async fn bad_requests_are_400s_naming_the_field() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
-    assert_eq!(error(r).await.error.message, "anthropic-version: header is required");
+    assert_eq!(
+        error(r).await.error.message,
+        "anthropic-version: header is required"
+    );
     // Not JSON, and over the body limit.
     let r = client()
         .post(format!("{}/v1/messages", m.url))
@@ -403,7 +440,10 @@ async fn a_small_max_tokens_stops_with_max_tokens() {
     assert_eq!(msg.usage.output_tokens, 5);
     assert_eq!(text_of(&msg).len(), 20);
     let (text, reason, _, tokens) = streamed(&stream(&m.url, b).await);
-    assert_eq!((text.as_str(), reason, tokens), (text_of(&msg), StopReason::MaxTokens, 5));
+    assert_eq!(
+        (text.as_str(), reason, tokens),
+        (text_of(&msg), StopReason::MaxTokens, 5)
+    );
 }
 
 #[tokio::test]

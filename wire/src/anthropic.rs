@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::hash::stable_hash;
 use crate::tokens::{approx_tokens, TOKENS_PER_MESSAGE, TOKENS_PER_REQUEST};
 
-/// The `anthropic-version` header values the API accepts; every request must send one.
-pub const API_VERSIONS: [&str; 2] = ["2023-06-01", "2023-01-01"];
+/// The `anthropic-version` header values the API is known to accept, oldest first; every request
+/// must send one. `2026-10-21` is what the official Python SDK (2.15) sends.
+pub const API_VERSIONS: [&str; 3] = ["2023-01-01", "2023-06-01", "2026-10-21"];
 
 /// `POST /v1/messages` request body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -18,7 +18,11 @@ use gauntlet_wire::anthropic::{Content, ContentBlockParam, MessagesRequest, Role
 /// bounds the work per request. A bound of the mock's own (the API documents none).
 pub(crate) const MAX_STOP_SEQUENCES: usize = 256;
 
-/// The `anthropic-version` header, required on every request.
+/// The `anthropic-version` header, required on every request: one of [`API_VERSIONS`], or a
+/// date after the newest of them. The API refuses dates that are not versions (a made-up
+/// `2024-10-22` is a 400), and so does the mock for every date up to the newest version it
+/// knows; a later date is taken to be a version newer than the mock, so that a newer official
+/// SDK is not refused on every request.
 pub(crate) fn version(headers: &HeaderMap) -> Result<(), Refusal> {
     let Some(value) = headers.get("anthropic-version") else {
         return Err(Refusal::invalid(
@@ -26,13 +30,29 @@ pub(crate) fn version(headers: &HeaderMap) -> Result<(), Refusal> {
         ));
     };
     let text = value.to_str().unwrap_or("");
-    if API_VERSIONS.contains(&text) {
+    let newest = API_VERSIONS[API_VERSIONS.len() - 1];
+    if API_VERSIONS.contains(&text) || (is_date(text) && text > newest) {
         Ok(())
     } else {
         Err(Refusal::invalid(format!(
             "anthropic-version: {text:?} is not a valid version"
         )))
     }
+}
+
+/// `YYYY-MM-DD` with a month and a day that can be (ISO dates compare as text).
+fn is_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' || !digits(0..4) {
+        return false;
+    }
+    if !digits(5..7) || !digits(8..10) {
+        return false;
+    }
+    let month = (b[5] - b'0') * 10 + (b[6] - b'0');
+    let day = (b[8] - b'0') * 10 + (b[9] - b'0');
+    (1..=12).contains(&month) && (1..=31).contains(&day)
 }
 
 /// The body as a request, or a 400 naming the first field that is not right.
@@ -255,9 +275,20 @@ mod tests {
             version(&h).unwrap_err().message,
             "anthropic-version: \"2024-10-22\" is not a valid version"
         );
-        for v in API_VERSIONS {
+        for v in API_VERSIONS.into_iter().chain(["2027-01-05"]) {
             h.insert("anthropic-version", v.parse().unwrap());
-            assert!(version(&h).is_ok());
+            assert!(version(&h).is_ok(), "{v}");
+        }
+        for bad in [
+            "2026-10-20",
+            "2023-06-02",
+            "2027-13-01",
+            "2027-1-01",
+            "latest",
+            "",
+        ] {
+            h.insert("anthropic-version", bad.parse().unwrap());
+            assert!(version(&h).is_err(), "{bad}");
         }
     }
 }
