@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # HTTP throughput of the mock (limits on, zero latency) against a bare hyper hello-world server,
-# with the same load tool (wrk) in the same run, on loopback only: chat completions, then
-# embeddings (1536 dimensions, base64 as the Node SDK asks and float), each other route as a
-# ratio of chat's rate.
+# with the same load tool (wrk) in the same run, on loopback only: chat completions, then the
+# Responses API and embeddings (1536 dimensions, base64 as the Node SDK asks, and float), each
+# other route as a ratio of chat's rate.
 #   bash mock-upstream/bench-http.sh [seconds] [connections]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +31,7 @@ wrk.headers["Authorization"] = "Bearer sk-bench"
 LUA
 }
 lua "$tmp/post.lua" '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}]}'
+lua "$tmp/responses.lua" '{"model":"gpt-4o-mini","input":"hello"}'
 sentence="The quick brown fox jumps over the lazy dog"
 lua "$tmp/emb64.lua" '{"model":"text-embedding-3-small","input":"'"$sentence"'","encoding_format":"base64"}'
 lua "$tmp/embf.lua" '{"model":"text-embedding-3-small","input":"'"$sentence"'"}'
@@ -42,15 +43,17 @@ run() { wrk -t1 -c"$conns" -d"${secs}s" "$@" | awk '/Requests\/sec/ {print $2}';
 hyper_rps=$(run http://127.0.0.1:18090/)
 axum_rps=$(run http://127.0.0.1:18091/)
 mock_rps=$(run -s "$tmp/post.lua" http://127.0.0.1:18089/v1/chat/completions)
+resp_rps=$(run -s "$tmp/responses.lua" http://127.0.0.1:18089/v1/responses)
 emb64_rps=$(run -s "$tmp/emb64.lua" http://127.0.0.1:18089/v1/embeddings)
 embf_rps=$(run -s "$tmp/embf.lua" http://127.0.0.1:18089/v1/embeddings)
 codes=$(curl -s http://127.0.0.1:18089/_mock/stats | tr -d ' \n' | grep -o '"by_status":{[^}]*}')
 echo "bare hyper:            ${hyper_rps} req/s"
 echo "axum hello (context):  ${axum_rps} req/s"
 echo "mock (limits, 0 ms):   ${mock_rps} req/s   ${codes}"
+echo "responses:             ${resp_rps} req/s"
 echo "embeddings base64:     ${emb64_rps} req/s"
 echo "embeddings float:      ${embf_rps} req/s"
 awk -v m="$mock_rps" -v h="$hyper_rps" -v a="$axum_rps" \
   'BEGIN { printf "mock / hyper:          %.2f   (axum hello / hyper: %.2f)\n", m / h, a / h }'
-awk -v m="$mock_rps" -v b="$emb64_rps" -v f="$embf_rps" \
-  'BEGIN { printf "embeddings / chat:     base64 %.2f, float %.2f   (target: at least 0.8)\n", b / m, f / m }'
+awk -v m="$mock_rps" -v r="$resp_rps" -v b="$emb64_rps" -v f="$embf_rps" \
+  'BEGIN { printf "route / chat:          responses %.2f, embeddings base64 %.2f, float %.2f   (target: at least 0.8)\n", r / m, b / m, f / m }'

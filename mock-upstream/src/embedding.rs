@@ -11,7 +11,7 @@
 //!    inflections close). Token-id inputs use each id, and each pair of neighbours, instead.
 //! 2. each feature is hashed, with the seed, to one of [`BUCKETS`] buckets and a sign (feature
 //!    hashing), giving a sparse sketch of at most [`BUCKETS`] non-zero values;
-//! 3. the sketch is multiplied by a seeded random ±1 matrix with [`MAX_DIMENSIONS`] rows (a
+//! 3. the sketch is multiplied by a seeded random Gaussian matrix with [`MAX_DIMENSIONS`] rows (a
 //!    random projection, which keeps inner products, hence cosines, close), of which the first
 //!    `dimensions` rows are used, and the result is normalised to length 1.
 //!
@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
 
 use gauntlet_wire::hash::stable_hash;
 
@@ -45,8 +46,9 @@ const PAIR_WEIGHT: f32 = 0.5;
 /// Projections kept for the seeds seen last (one per mock; tests run several in a process).
 const CACHED_SEEDS: usize = 8;
 
-/// The seeded projection matrix, column by column (one column of [`MAX_DIMENSIONS`] signs per
-/// bucket), built once per seed: 3 MiB, shared by every request.
+/// The seeded projection matrix, column by column (one column of [`MAX_DIMENSIONS`] standard
+/// normal draws per bucket, so that the vectors' values are continuous like a model's, not a
+/// few repeated sums), built once per seed: 3 MiB, shared by every request.
 #[derive(Debug)]
 pub struct Projection {
     seed: u64,
@@ -131,12 +133,9 @@ impl Projection {
     pub fn new(seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(0xe3b);
-        let mut columns = Vec::with_capacity(BUCKETS * MAX_DIMENSIONS);
-        while columns.len() < BUCKETS * MAX_DIMENSIONS {
-            let bits: u64 = rng.random();
-            columns.extend((0..64).map(|i| if bits >> i & 1 == 1 { 1.0 } else { -1.0 }));
-        }
-        columns.truncate(BUCKETS * MAX_DIMENSIONS);
+        let columns = (0..BUCKETS * MAX_DIMENSIONS)
+            .map(|_| rng.sample::<f32, _>(StandardNormal))
+            .collect();
         Self { seed, columns }
     }
 

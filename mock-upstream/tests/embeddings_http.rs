@@ -248,6 +248,18 @@ async fn the_fault_file_applies_to_embeddings() {
 }
 
 #[tokio::test]
+async fn the_timeline_can_deprecate_embeddings() {
+    let m = start("[[timeline]]\nat = \"0s\"\nkind = \"deprecate\"\nroute = \"/v1/embeddings\"").await;
+    let (status, _, b) = embed(&m.url, &json!({"model": "m", "input": "x"})).await;
+    assert_eq!(status, 410, "{b}");
+    assert_eq!(b["error"]["code"], "endpoint_deprecated");
+    assert!(b["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("/v1/embeddings has been deprecated"));
+}
+
+#[tokio::test]
 async fn a_truncated_answer_is_cut_json() {
     let m = start("[[failures]]\nkind = \"truncate\"\nprobability = 1.0").await;
     let r = client()
