@@ -12,9 +12,11 @@ mod catch_panic;
 mod chat;
 pub mod concurrency;
 mod dialect;
+mod embeddings;
 pub mod errors;
 mod handler;
 mod head_limits;
+mod messages;
 pub mod metrics;
 mod models;
 mod observe;
@@ -174,13 +176,17 @@ impl MockState {
     }
 }
 
-/// The mock's routes: the OpenAI API, `/_mock/*` control, and `/metrics`.
+/// The mock's routes: the OpenAI API, Anthropic's Messages API, `/_mock/*` control, and
+/// `/metrics`.
 pub fn router(state: MockState) -> Router {
     let api = Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/v1/chat", post(chat::legacy_chat))
         .route("/v1/responses", post(responses::create_response))
-        .route("/v1/models", get(models::models));
+        .route("/v1/messages", post(messages::messages))
+        .route("/v1/models", get(models::models))
+        .route("/v1/models/{id}", get(models::model))
+        .route("/v1/embeddings", post(embeddings::embeddings));
     #[cfg(test)]
     let api = api.route("/_test/panic", get(tests::panics));
     let admin = admin::routes(state.clone());
