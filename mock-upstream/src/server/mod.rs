@@ -21,6 +21,7 @@ mod observe;
 mod running;
 mod serve;
 pub mod stats;
+mod stream_faults;
 mod watch;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
