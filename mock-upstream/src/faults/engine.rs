@@ -15,8 +15,8 @@ use tokio::time::Instant;
 
 use super::buckets::{Bucket, BucketView};
 use super::config::{FaultConfig, FaultConfigSpec, Limits};
-use super::failure::{FailureKind, FailureMode};
 use super::distribution::{secs_to_duration, Distribution};
+use super::failure::{FailureKind, FailureMode};
 use super::values::MAX_LATENCY;
 use crate::text::{plan_reply, ReplyPlan};
 use crate::timeline::{limits_at, Effect, TimelineEvent};

@@ -427,15 +427,36 @@ mod tests {
     fn misplaced_missing_and_outlying_fields_are_refused() {
         for (text, want) in [
             ("kind = \"stall\"\nafter = 1", "kind \"stall\" needs `for`"),
-            ("kind = \"stall\"\nfor = \"1s\"", "kind \"stall\" needs `after`"),
+            (
+                "kind = \"stall\"\nfor = \"1s\"",
+                "kind \"stall\" needs `after`",
+            ),
             ("kind = \"stream_error\"", "needs `after`"),
             ("kind = \"reset\"\nafter = 1", "`after` only goes with"),
-            ("kind = \"unfinished\"\nfor = \"1s\"", "`for` only goes with"),
-            ("kind = \"stall\"\nafter = 1\nstatus = 500", "`status` only goes"),
-            ("kind = \"stream_error\"\nafter = 1\nstatus = 404", "status 404"),
-            ("kind = \"early_length\"\nafter = 0", "after = 0 is outside 1..=8192"),
-            ("kind = \"stall\"\nafter = 9000\nfor = \"1s\"", "outside 0..=8192"),
-            ("kind = \"stall\"\nafter = 1\nfor = \"2d\"", "longer than 1 day"),
+            (
+                "kind = \"unfinished\"\nfor = \"1s\"",
+                "`for` only goes with",
+            ),
+            (
+                "kind = \"stall\"\nafter = 1\nstatus = 500",
+                "`status` only goes",
+            ),
+            (
+                "kind = \"stream_error\"\nafter = 1\nstatus = 404",
+                "status 404",
+            ),
+            (
+                "kind = \"early_length\"\nafter = 0",
+                "after = 0 is outside 1..=8192",
+            ),
+            (
+                "kind = \"stall\"\nafter = 9000\nfor = \"1s\"",
+                "outside 0..=8192",
+            ),
+            (
+                "kind = \"stall\"\nafter = 1\nfor = \"2d\"",
+                "longer than 1 day",
+            ),
             ("kind = \"status\"", "needs `status`"),
         ] {
             let e = entry(text).unwrap_err();

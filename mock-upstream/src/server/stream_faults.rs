@@ -70,7 +70,9 @@ pub(crate) async fn answer_fault(
     reply: &Reply,
 ) -> Option<Response> {
     Some(match failure {
-        InjectedFailure::StreamError { status, .. } => dialect.error(ApiError::server(status, None)),
+        InjectedFailure::StreamError { status, .. } => {
+            dialect.error(ApiError::server(status, None))
+        }
         InjectedFailure::Stall { pause, .. } => {
             sleep(pause).await;
             json_response(dialect.answer(reply))

@@ -455,8 +455,10 @@ mod tests {
 
     #[test]
     fn failure_bursts_take_a_failure_table_and_a_probability() {
-        let e = ev("at = \"1s\"\nfor = \"5s\"\nkind = \"failures\"\nprobability = 0.5\n\
-                    failure = { kind = \"stall\", after = 3, for = \"2s\" }")
+        let e = ev(
+            "at = \"1s\"\nfor = \"5s\"\nkind = \"failures\"\nprobability = 0.5\n\
+                    failure = { kind = \"stall\", after = 3, for = \"2s\" }",
+        )
         .unwrap();
         let Effect::Failures {
             failure,
@@ -474,18 +476,26 @@ mod tests {
         let text = "at = \"1s\"\nkind = \"failures\"\nprobability = 0.5\n\
                     failure = { kind = \"stall\", after = 3 }";
         let err = ev(text).unwrap_err();
-        assert!(err.message().contains("kind \"stall\" needs `for`"), "{err}");
+        assert!(
+            err.message().contains("kind \"stall\" needs `for`"),
+            "{err}"
+        );
         let (line, _) = crate::faults::load::line_col(text, err.span().unwrap().start);
         assert_eq!(line, 4, "{err}");
         let err = ev("at = \"1s\"\nkind = \"failures\"\nprobability = 0.5")
             .unwrap_err()
             .to_string();
         assert!(err.contains("needs `failure`"), "{err}");
-        let err = ev("at = \"1s\"\nkind = \"errors\"\nstatus = 500\nprobability = 0.5\n\
-                      failure = { kind = \"reset\" }")
+        let err = ev(
+            "at = \"1s\"\nkind = \"errors\"\nstatus = 500\nprobability = 0.5\n\
+                      failure = { kind = \"reset\" }",
+        )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("`failure` does not go with kind \"errors\""), "{err}");
+        assert!(
+            err.contains("`failure` does not go with kind \"errors\""),
+            "{err}"
+        );
     }
 
     #[test]
