@@ -336,20 +336,23 @@ mod tests {
 
     #[test]
     fn a_stream_broken_after_content_is_never_retried_but_says_if_it_may_restart() {
-        assert_eq!(ClientError::StreamUnfinished.after_tokens(0), ClientError::StreamUnfinished);
+        assert_eq!(
+            ClientError::StreamUnfinished.after_tokens(0),
+            ClientError::StreamUnfinished
+        );
         let broken = ClientError::StreamUnfinished.after_tokens(3);
         assert_eq!(broken.kind(), "stream_broken");
-        assert_eq!(broken.to_string(), "stream broken after 3 content chunks: stream ended cleanly before [DONE]");
+        assert_eq!(
+            broken.to_string(),
+            "stream broken after 3 content chunks: stream ended cleanly before [DONE]"
+        );
         assert!(!broken.is_retryable());
         assert!(broken.is_restartable());
         assert!(broken.is_upstream_failure());
         assert_eq!(broken.clone().after_tokens(9), broken, "wrapped once");
-        let quota = ClientError::StreamError(StreamErrorEvent::new(
-            "insufficient_quota",
-            None,
-            "spent",
-        ))
-        .after_tokens(1);
+        let quota =
+            ClientError::StreamError(StreamErrorEvent::new("insufficient_quota", None, "spent"))
+                .after_tokens(1);
         assert!(!quota.is_restartable());
         assert!(!ClientError::Reset("x".into()).is_restartable());
     }

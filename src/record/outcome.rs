@@ -93,6 +93,9 @@ mod tests {
             tokens: 2,
         };
         assert_eq!(Outcome::of(&Err(broken)), Outcome::StreamBroken);
-        assert_eq!(Outcome::of(&Err(ClientError::StreamUnfinished)), Outcome::Error);
+        assert_eq!(
+            Outcome::of(&Err(ClientError::StreamUnfinished)),
+            Outcome::Error
+        );
     }
 }

@@ -432,8 +432,8 @@ async fn read_stream(
     // Every failure goes through `reader.broken`: after the first content chunk it is a broken
     // stream, not one more failed attempt (see `sse`).
     while let Some(frame) = body.frame().await {
-        let frame = frame
-            .map_err(|e| reader.broken(ClientError::Reset(format!("stream cut off: {e}"))))?;
+        let frame =
+            frame.map_err(|e| reader.broken(ClientError::Reset(format!("stream cut off: {e}"))))?;
         if let Ok(data) = frame.into_data() {
             read = read.saturating_add(data.len());
             if read > limit {

@@ -250,6 +250,74 @@ mod tests {
         assert!(matches!(err, SseError::DataAfterDone), "{err:?}");
     }
 
+    const PIECE: &str = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"abcd\"},\"finish_reason\":null}]}\n\n";
+
+    #[test]
+    fn the_upstreams_error_event_is_read_as_what_it_says() {
+        let mut r = SseReader::default();
+        r.feed(PIECE.as_bytes()).unwrap();
+        let event = "data: {\"error\":{\"message\":\"The server is overloaded or not ready yet.\",\
+                     \"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n";
+        let err = r.feed(event.as_bytes()).unwrap_err();
+        let SseError::Upstream(e) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            (e.error_type.as_str(), e.code.as_deref()),
+            ("server_error", None)
+        );
+        assert_eq!(r.content_chunks, 1);
+        let broken = r.broken(err.into_client_error());
+        let ClientError::StreamBroken { cause, tokens } = &broken else {
+            panic!("{broken:?}")
+        };
+        assert_eq!(*tokens, 1);
+        assert!(cause.is_retryable() && !broken.is_retryable());
+
+        let mut r = SseReader::default();
+        let quota = b"data: {\"error\":{\"message\":\"spent\",\"type\":\"insufficient_quota\",\"code\":\"insufficient_quota\"}}\n\n";
+        let err = r.feed(quota).unwrap_err().into_client_error();
+        assert_eq!(err.kind(), "stream_error");
+        assert!(!err.is_retryable());
+        assert_eq!(r.broken(err.clone()), err, "no content came: not broken");
+        // An object that is neither a chunk nor an error envelope is malformed.
+        let err = SseReader::default()
+            .feed(b"data: {\"error\": 5}\n\n")
+            .unwrap_err();
+        assert_eq!(err.into_client_error().kind(), "malformed");
+    }
+
+    #[test]
+    fn a_stream_ends_done_unfinished_or_cut() {
+        let mut r = SseReader::default();
+        r.feed(b": keep-alive\n\n").unwrap();
+        assert_eq!(r.finish(), Err(ClientError::StreamUnfinished));
+        r.feed(b"data: [DONE]\n\n").unwrap();
+        assert_eq!(r.finish(), Ok(()));
+
+        let mut r = SseReader::default();
+        r.feed(PIECE.repeat(3).as_bytes()).unwrap();
+        let err = r.finish().unwrap_err();
+        assert_eq!(
+            err,
+            ClientError::StreamBroken {
+                cause: Box::new(ClientError::StreamUnfinished),
+                tokens: 3
+            }
+        );
+        // Bytes of an event that never ended: the answer was cut, not closed.
+        r.feed(&PIECE.as_bytes()[..40]).unwrap();
+        let err = r.finish().unwrap_err();
+        let ClientError::StreamBroken { cause, tokens: 3 } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(cause.kind(), "reset");
+        // Whitespace left over is not an event.
+        let mut r = SseReader::default();
+        r.feed(b"\r\n").unwrap();
+        assert_eq!(r.finish(), Err(ClientError::StreamUnfinished));
+    }
+
     /// Many events in one frame, and one huge event in many frames: both read in linear time
     /// (both were quadratic when every event moved the rest of the buffer and searched all of it
     /// for `\r\n\r\n`, and every frame searched the whole buffer again).

@@ -214,8 +214,7 @@ where
             }
             Err(e) => e,
         };
-        let again =
-            error.is_retryable() || (cfg.restart_broken_streams && error.is_restartable());
+        let again = error.is_retryable() || (cfg.restart_broken_streams && error.is_restartable());
         if !cfg.enabled || !again || attempt >= cfg.max_attempts {
             return Err(error);
         }
