@@ -268,3 +268,93 @@ async fn a_bad_stream_fault_is_refused_at_its_line_and_column() {
     assert!(e.starts_with("f.toml:8:11: "), "{e}");
     assert!(e.contains("longer than 1 day"), "{e}");
 }
+
+/// The named events (`event: <name>`) of a streamed answer on `path`, read to the body's clean
+/// end: the Responses API and Anthropic's Messages frame theirs so.
+async fn named_events(url: &str, path: &str, body: Value) -> Vec<(String, Value)> {
+    let r = client()
+        .post(format!("{url}{path}"))
+        .bearer_auth("k")
+        .header("x-api-key", "k")
+        .header("anthropic-version", "2023-06-01")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.expect("the body ends cleanly");
+    text.split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            let name = e
+                .lines()
+                .find_map(|l| l.strip_prefix("event: "))
+                .unwrap_or("")
+                .to_string();
+            let data = e
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .unwrap_or("");
+            (name, serde_json::from_str(data).unwrap_or(Value::Null))
+        })
+        .collect()
+}
+
+fn count(events: &[(String, Value)], name: &str) -> usize {
+    events.iter().filter(|(n, _)| n == name).count()
+}
+
+fn responses_body() -> Value {
+    serde_json::json!({"model": "gpt-4.1-mini", "input": "tell me", "stream": true})
+}
+
+fn messages_body() -> Value {
+    serde_json::json!({"model": "claude-sonnet-4-5", "max_tokens": 1024, "stream": true,
+        "messages": [{"role": "user", "content": "tell me"}]})
+}
+
+#[tokio::test]
+async fn the_responses_api_ends_a_broken_stream_with_its_own_error_event() {
+    let m = start(&always("kind = \"stream_error\"\nafter = 3\nstatus = 503")).await;
+    let events = named_events(&m.url, "/v1/responses", responses_body()).await;
+    assert_eq!(
+        count(&events, "response.output_text.delta"),
+        3,
+        "{events:?}"
+    );
+    assert_eq!(count(&events, "response.completed"), 0);
+    let (last, _) = events.last().unwrap();
+    assert!(last == "error" || last == "response.failed", "{events:?}");
+    assert_eq!(count(&events, "error"), 1, "{events:?}");
+
+    let m = start(&always("kind = \"unfinished\"\nafter = 4")).await;
+    let events = named_events(&m.url, "/v1/responses", responses_body()).await;
+    assert_eq!(count(&events, "response.output_text.delta"), 4);
+    assert_eq!(count(&events, "response.completed"), 0, "{events:?}");
+    assert_eq!(count(&events, "error"), 0);
+    assert_eq!(m.state.stats().by_fault["unfinished"], 1);
+}
+
+#[tokio::test]
+async fn the_messages_api_ends_a_broken_stream_with_its_own_error_event() {
+    let m = start(&always("kind = \"stream_error\"\nafter = 2\nstatus = 503")).await;
+    let events = named_events(&m.url, "/v1/messages", messages_body()).await;
+    assert_eq!(count(&events, "content_block_delta"), 2, "{events:?}");
+    assert_eq!(count(&events, "message_stop"), 0);
+    let (last, data) = events.last().unwrap();
+    assert_eq!(last, "error", "{events:?}");
+    assert_eq!(data["type"], "error");
+    assert!(data["error"]["type"].is_string(), "{data}");
+
+    let m = start(&always("kind = \"unfinished\"")).await;
+    let events = named_events(&m.url, "/v1/messages", messages_body()).await;
+    assert_eq!(count(&events, "content_block_delta"), 10, "{events:?}");
+    assert_eq!(count(&events, "message_stop"), 0);
+
+    let m = start(&always("kind = \"early_length\"\nafter = 3")).await;
+    let events = named_events(&m.url, "/v1/messages", messages_body()).await;
+    assert_eq!(count(&events, "content_block_delta"), 3, "{events:?}");
+    let delta = events.iter().find(|(n, _)| n == "message_delta").unwrap();
+    assert_eq!(delta.1["delta"]["stop_reason"], "max_tokens", "{delta:?}");
+    assert_eq!(count(&events, "message_stop"), 1);
+}

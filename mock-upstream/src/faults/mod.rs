@@ -6,6 +6,7 @@ pub mod distribution;
 pub mod engine;
 pub mod failure;
 pub mod load;
+pub mod models;
 pub(crate) mod values;
 
 pub use config::{FaultConfig, FaultConfigSpec};
