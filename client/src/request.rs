@@ -83,13 +83,27 @@ pub struct Trace {
     attempts: AtomicU32,
     limiter_wait_us: AtomicU64,
     retry_wait_us: AtomicU64,
+    /// Content chunks of the stream being read now: a timeout that drops the attempt reads it
+    /// to tell a stalled stream that broke after content from one that never started.
+    stream_chunks: AtomicU32,
 }
 
 impl Trace {
     /// Called by the innermost service (the adapter, or a test double) as each attempt starts;
     /// returns its number (1 = first) for [`Event::Attempt`](crate::Event::Attempt).
     pub fn add_attempt(&self) -> u32 {
+        self.stream_chunks.store(0, Ordering::Relaxed);
         self.attempts.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Set by the adapter as a stream's content arrives, and back to 0 when it has been read.
+    pub fn set_stream_chunks(&self, n: u32) {
+        self.stream_chunks.store(n, Ordering::Relaxed);
+    }
+
+    /// Content chunks of the stream being read when the attempt was dropped (0 when none was).
+    pub fn stream_chunks(&self) -> u32 {
+        self.stream_chunks.load(Ordering::Relaxed)
     }
 
     /// Adds time spent waiting in the limiter.

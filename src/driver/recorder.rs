@@ -212,12 +212,15 @@ impl Recorder {
                 t.errors += 1;
                 prio.1 += 1;
                 *t.error_kinds.entry(e.kind()).or_default() += 1;
+                if let ClientError::StreamBroken { tokens, .. } = e {
+                    t.stream_broken_tokens += u64::from(*tokens);
+                }
             }
         }
         record(&mut s.current.hist, latency);
         let row = &mut s.current.row;
         row.completed += 1;
-        if outcome == Outcome::Error {
+        if c.result.is_err() {
             row.errors += 1;
         } else {
             row.ok += 1;
@@ -290,8 +293,11 @@ impl Observer for Recorder {
         let mut s = self.lock();
         self.roll(&mut s, now);
         match event {
-            Event::Retry { .. } => {
+            Event::Retry { error, .. } => {
                 s.totals.retries += 1;
+                if *error == ClientError::STREAM_BROKEN {
+                    s.totals.stream_restarts += 1;
+                }
                 s.current.row.retries += 1;
             }
             Event::QueueDepth { depth } => {

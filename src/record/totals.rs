@@ -42,6 +42,12 @@ pub struct Totals {
     pub attempts: u64,
     /// Retries the stack decided on, one per `Retry` event: `upstream.retries`.
     pub retries: u64,
+    /// Content chunks the broken streams (`stream_broken`) had delivered, summed:
+    /// `streams.tokens_before_break`.
+    pub stream_broken_tokens: u64,
+    /// Broken streams the retry layer sent again from the start (`Retry` events of error
+    /// `stream_broken`): `streams.restarts`.
+    pub stream_restarts: u64,
     /// Time the completed requests spent queued in the limiter, summed.
     pub limiter_wait: Duration,
     /// Limiter decisions taken locally because the shared (Redis) limiter was unreachable.
@@ -77,6 +83,8 @@ impl Totals {
             error_kinds: BTreeMap::new(),
             attempts: 0,
             retries: 0,
+            stream_broken_tokens: 0,
+            stream_restarts: 0,
             limiter_wait: Duration::ZERO,
             limiter_fallbacks: 0,
             shared_cache_errors: 0,

@@ -54,6 +54,7 @@ impl Summary {
             },
             limiter: LimiterFigures::default(),
             cache: CacheFigures::default(),
+            streams: Default::default(),
             fleet: None,
             thresholds: Vec::new(),
         };

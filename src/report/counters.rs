@@ -8,7 +8,8 @@ use std::ops::AddAssign;
 use hdrhistogram::Histogram;
 
 use super::summary::{
-    CacheFigures, LimiterFigures, Percentiles, PriorityFigures, Requests, Summary, Upstream,
+    CacheFigures, LimiterFigures, Percentiles, PriorityFigures, Requests, StreamFigures, Summary,
+    Upstream,
 };
 use crate::record::{Outcome, RunResult};
 
@@ -29,6 +30,8 @@ pub struct Counters {
     pub shared_cache_errors: u64,
     /// Errors per priority class.
     pub priority_errors: BTreeMap<String, u64>,
+    /// What broken streams delivered, and their restarts.
+    pub streams: StreamFigures,
 }
 
 fn add_maps(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
@@ -54,6 +57,8 @@ impl AddAssign<&Counters> for Counters {
         self.limiter_fallbacks += o.limiter_fallbacks;
         self.shared_cache_errors += o.shared_cache_errors;
         add_maps(&mut self.priority_errors, &o.priority_errors);
+        self.streams.tokens_before_break += o.streams.tokens_before_break;
+        self.streams.restarts += o.streams.restarts;
     }
 }
 
@@ -104,6 +109,10 @@ impl Counters {
                 .iter()
                 .map(|(k, (_, errors))| (k.to_string(), *errors))
                 .collect(),
+            streams: StreamFigures {
+                tokens_before_break: t.stream_broken_tokens,
+                restarts: t.stream_restarts,
+            },
         }
     }
 
@@ -128,6 +137,7 @@ impl Counters {
                     )
                 })
                 .collect(),
+            streams: s.streams.clone(),
         }
     }
 
@@ -138,6 +148,7 @@ impl Counters {
         s.outcomes = self.outcomes.clone();
         s.error_kinds = self.error_kinds.clone();
         s.upstream = self.upstream.clone();
+        s.streams = self.streams.clone();
         s.limiter = LimiterFigures {
             fallback_decisions: self.limiter_fallbacks,
         };

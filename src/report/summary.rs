@@ -145,6 +145,18 @@ pub struct CacheFigures {
     pub shared_errors: u64,
 }
 
+/// `summary.json`'s `streams` object: what the streams that broke after their first token
+/// (`outcomes.stream_broken`) had delivered, and how many the retry layer started again.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StreamFigures {
+    /// Content chunks the broken streams had delivered before they broke, summed: what users
+    /// saw of answers that never finished.
+    pub tokens_before_break: u64,
+    /// Broken streams sent again from the start (`retry.restart_broken_streams`); each is also
+    /// one of `upstream.retries`.
+    pub restarts: u64,
+}
+
 /// Which part of a fleet a run was.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Fleet {
@@ -211,6 +223,9 @@ pub struct Summary {
     /// The cache's figures.
     #[serde(default)]
     pub cache: CacheFigures,
+    /// Streams that broke after their first token.
+    #[serde(default)]
+    pub streams: StreamFigures,
     /// Set when the run was one node of a fleet, or a merge of several.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fleet: Option<Fleet>,

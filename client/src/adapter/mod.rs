@@ -331,7 +331,11 @@ impl Adapter {
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.starts_with("text/event-stream"));
         if streamed {
-            let mut reply = read_stream(body, started, self.config.max_response_bytes).await?;
+            let read = read_stream(body, started, self.config.max_response_bytes, &req.trace);
+            let result = read.await;
+            // Read to its end: a timeout from now on is not this stream's.
+            req.trace.set_stream_chunks(0);
+            let mut reply = result?;
             reply.rate_limit = rate_limit;
             return Ok(reply);
         }
@@ -420,30 +424,34 @@ async fn read_stream(
     mut body: TransportBody,
     started: Instant,
     limit: usize,
+    trace: &super::request::Trace,
 ) -> Result<ChatResponse, ClientError> {
     let mut reader = SseReader::default();
     let mut ttft = None;
     let mut read = 0usize;
+    // Every failure goes through `reader.broken`: after the first content chunk it is a broken
+    // stream, not one more failed attempt (see `sse`).
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| ClientError::Reset(format!("stream cut off: {e}")))?;
+        let frame =
+            frame.map_err(|e| reader.broken(ClientError::Reset(format!("stream cut off: {e}"))))?;
         if let Ok(data) = frame.into_data() {
             read = read.saturating_add(data.len());
             if read > limit {
-                return Err(ClientError::Malformed(format!(
+                return Err(reader.broken(ClientError::Malformed(format!(
                     "response stream over {limit} bytes"
-                )));
+                ))));
             }
-            let content = reader
-                .feed(&data)
-                .map_err(|e| ClientError::Malformed(e.to_string()))?;
-            if content && ttft.is_none() {
-                ttft = Some(started.elapsed());
+            let content = match reader.feed(&data) {
+                Ok(content) => content,
+                Err(e) => return Err(reader.broken(e.into_client_error())),
+            };
+            if content {
+                trace.set_stream_chunks(reader.content_chunks);
+                ttft = ttft.or_else(|| Some(started.elapsed()));
             }
         }
     }
-    if !reader.done {
-        return Err(ClientError::Reset("stream ended before [DONE]".into()));
-    }
+    reader.finish()?;
     Ok(ChatResponse {
         usage: reader.usage,
         finish_reason: reader.finish_reason,
@@ -654,7 +662,7 @@ mod tests {
                 "text/event-stream",
                 vec![Bytes::from_static(b"garbage\n\n")],
                 true,
-                "reset",
+                "stream_unfinished",
             ),
             (
                 200,
