@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 /// the upstream speaks, so every other layer works on one shape.
 #[derive(Debug, Clone)]
 pub struct ChatRequest {
+    /// The API route it goes to; part of the cache key, as each route answers differently.
+    pub route: Route,
     /// The model to ask for; part of the cache key.
     pub model: String,
     /// The new turn(s); the context layer prepends the system prompt and history.
@@ -39,6 +41,7 @@ impl ChatRequest {
     /// A one-message user request with defaults.
     pub fn user_text(model: impl Into<String>, text: impl Into<String>) -> Self {
         Self {
+            route: Route::default(),
             model: model.into(),
             messages: vec![ChatMessage::new("user", text)],
             max_tokens: None,
@@ -50,6 +53,48 @@ impl ChatRequest {
             api_key: None,
             trace: Arc::new(Trace::default()),
         }
+    }
+}
+
+/// The API a request goes to. One request type serves every route, so every layer (cache,
+/// limiter, retry, breaker, fallback) works on all of them; only the adapter tells them apart.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Route {
+    /// `POST /v1/chat/completions` (or the legacy `/v1/chat`, as the adapter's `api` says).
+    #[default]
+    Chat,
+    /// `POST /v1/responses`: the messages become `instructions` and `input` items.
+    Responses,
+    /// `POST /v1/embeddings`: the messages' text is the `input`; the answer has no completion.
+    Embeddings,
+}
+
+impl Route {
+    /// Every route, in declaration order: the one list the workload's mix, the reports' by-route
+    /// figures and the adapter's endpoints derive from.
+    pub const ALL: [Route; 3] = [Route::Chat, Route::Responses, Route::Embeddings];
+
+    /// Lower-case name, as in `[workload.mix]` and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Route::Chat => "chat",
+            Route::Responses => "responses",
+            Route::Embeddings => "embeddings",
+        }
+    }
+
+    /// Position in [`Route::ALL`], for counters kept in arrays.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Whether the route's answer is generated text (and so can stream, call a tool, or follow
+    /// a schema); embeddings answer with vectors only.
+    pub fn completes(self) -> bool {
+        self != Route::Embeddings
     }
 }
 
