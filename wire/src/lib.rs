@@ -5,7 +5,8 @@
 //! ([`duration`], [`rate`]), the one token approximation ([`tokens`]) and the hash that is the
 //! same in every process ([`hash`]).
 //!
-//! It depends on serde alone, so the mock and a service that adds only the client share one
+//! It depends on serde (and serde_json, for the free-form JSON Schemas of tools and structured
+//! output) alone, so the mock and a service that adds only the client share one
 //! definition of every shape without pulling in each other's dependencies.
 
 pub mod duration;

@@ -3,6 +3,8 @@
 //! One definition on both sides means the client is tested against exactly the shapes the mock
 //! emits, and both follow OpenAI's field names so official SDKs parse the mock's answers.
 
+pub mod responses;
+
 use serde::{Deserialize, Serialize};
 
 /// `POST /v1/chat/completions` request body.
