@@ -7,6 +7,8 @@ pub mod responses;
 
 use serde::{Deserialize, Serialize};
 
+pub mod embeddings;
+
 /// `POST /v1/chat/completions` request body.
 ///
 /// Unknown fields (`top_p`, `user`, `tools`, ...) are accepted and ignored, as a lenient
