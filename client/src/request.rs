@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use gauntlet_wire::openai::responses::{FunctionCall, FunctionTool, JsonSchemaFormat, ToolChoiceMode};
 use gauntlet_wire::openai::{ChatMessage, Usage};
 use serde::{Deserialize, Serialize};
 
@@ -22,8 +23,18 @@ pub struct ChatRequest {
     pub max_tokens: Option<u32>,
     /// Sent upstream; part of the cache key, to the thousandth.
     pub temperature: Option<f32>,
-    /// Ask for a streamed answer (time to first token is then measured).
+    /// Ask for a streamed answer (time to first token is then measured); embeddings do not
+    /// stream, so the adapter ignores it there.
     pub stream: bool,
+    /// Functions the model may call, sent as each route writes a function tool; part of the
+    /// cache key, as the answer is a call to one of them.
+    pub tools: Vec<FunctionTool>,
+    /// `tool_choice` sent with the tools (`required` for a tool-call request); part of the
+    /// cache key.
+    pub tool_choice: Option<ToolChoiceMode>,
+    /// A JSON Schema the answer must follow (chat's `response_format`, Responses' `text.format`);
+    /// part of the cache key.
+    pub response_format: Option<JsonSchemaFormat>,
     /// Dialogue session, for the context layer.
     pub session: Option<String>,
     /// End user, for fair sharing of a small quota.
@@ -47,6 +58,9 @@ impl ChatRequest {
             max_tokens: None,
             temperature: None,
             stream: false,
+            tools: Vec::new(),
+            tool_choice: None,
+            response_format: None,
             session: None,
             user: None,
             priority: Priority::Interactive,
@@ -238,8 +252,13 @@ pub struct ChatResponse {
     pub text: String,
     /// Token usage, when the upstream reported it.
     pub usage: Option<Usage>,
-    /// `stop`, `length`, ...
+    /// `stop`, `length`, `tool_calls`, ...; `None` for embeddings, which finish nothing.
     pub finish_reason: Option<String>,
+    /// The functions the model called, in order (a chat answer's `tool_calls` are read into the
+    /// same shape as Responses' `function_call` items).
+    pub tool_calls: Vec<FunctionCall>,
+    /// An embeddings answer's vectors, one per input, in input order.
+    pub embeddings: Vec<Vec<f32>>,
     /// Who answered (the upstream, the cache, the fallback, ...), which reports break answers down
     /// by.
     pub outcome: Outcome,
@@ -260,6 +279,8 @@ impl ChatResponse {
             text: text.into(),
             usage: None,
             finish_reason: Some("stop".into()),
+            tool_calls: Vec::new(),
+            embeddings: Vec::new(),
             outcome,
             ttft: None,
             rate_limit: None,
