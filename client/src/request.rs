@@ -4,7 +4,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use gauntlet_wire::openai::responses::{FunctionCall, FunctionTool, JsonSchemaFormat, ToolChoiceMode};
+use gauntlet_wire::openai::responses::{
+    FunctionCall, FunctionTool, JsonSchemaFormat, ToolChoiceMode,
+};
 use gauntlet_wire::openai::{ChatMessage, Usage};
 use serde::{Deserialize, Serialize};
 

@@ -132,7 +132,10 @@ mod tests {
         );
     }
 
-    fn tool(name: &str, schema: serde_json::Value) -> gauntlet_wire::openai::responses::FunctionTool {
+    fn tool(
+        name: &str,
+        schema: serde_json::Value,
+    ) -> gauntlet_wire::openai::responses::FunctionTool {
         gauntlet_wire::openai::responses::FunctionTool {
             name: name.into(),
             description: None,
@@ -152,7 +155,8 @@ mod tests {
                 ..plain.clone()
             }));
         }
-        let schema = serde_json::json!({"type": "object", "properties": {"city": {"type": "string"}}});
+        let schema =
+            serde_json::json!({"type": "object", "properties": {"city": {"type": "string"}}});
         let with_tool = |t| ChatRequest {
             tools: vec![t],
             tool_choice: Some(ToolChoiceMode::Required),
@@ -161,7 +165,10 @@ mod tests {
         keys.push(cache_key(&with_tool(tool("weather", schema.clone()))));
         // Differing only in the tool's name, or only in its schema: other keys.
         keys.push(cache_key(&with_tool(tool("forecast", schema.clone()))));
-        keys.push(cache_key(&with_tool(tool("weather", serde_json::json!({"type": "object"})))));
+        keys.push(cache_key(&with_tool(tool(
+            "weather",
+            serde_json::json!({"type": "object"}),
+        ))));
         keys.push(cache_key(&ChatRequest {
             tool_choice: Some(ToolChoiceMode::Auto),
             ..with_tool(tool("weather", schema.clone()))
