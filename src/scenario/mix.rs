@@ -223,7 +223,9 @@ mod tests {
         assert_eq!(m.ask_at(0.25), Ask::StructuredOutput);
         assert_eq!(m.ask_at(0.31), Ask::Text);
         // A route of share 0 is never drawn, even at its boundary.
-        let m = spec(&[("chat", 0.0), ("responses", 1.0)]).resolve().unwrap();
+        let m = spec(&[("chat", 0.0), ("responses", 1.0)])
+            .resolve()
+            .unwrap();
         assert_eq!(m.route_at(0.0), Route::Responses);
         assert_eq!(m.route_at(1.0), Route::Responses);
     }
@@ -245,7 +247,10 @@ mod tests {
         let e = spec(&[("chat", 0.5), ("responses", 0.4)])
             .resolve()
             .unwrap_err();
-        assert!(matches!(e, MixError::RouteSum(s) if (s - 0.9).abs() < 1e-12), "{e}");
+        assert!(
+            matches!(e, MixError::RouteSum(s) if (s - 0.9).abs() < 1e-12),
+            "{e}"
+        );
         assert_eq!(e.key(), "mix");
         let e = spec(&[("tool_calls", 0.6), ("structured_output", 0.5)])
             .resolve()

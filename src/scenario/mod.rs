@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::client::ClientConfig;
 pub(crate) use fleet::{FleetError, NodeSlot};
-pub use thresholds::{is_metric, metric_names, Condition, ConditionError, MetricName, Op, METRICS};
 pub use mix::{Ask, Mix, MixError, MixSpec};
+pub use thresholds::{is_metric, metric_names, Condition, ConditionError, MetricName, Op, METRICS};
 pub use upstream::UpstreamSpec;
 pub use workload::{
     Arrivals, DurationSpec, EndUsers, LoadModel, PromptSpec, Stage, Tenant, TurnSpec,
