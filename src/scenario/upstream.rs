@@ -74,6 +74,7 @@ impl UpstreamSpec {
             reply: self.reply.clone().unwrap_or(defaults.reply),
             models: self.models.clone().unwrap_or(defaults.models),
             max_body_bytes: self.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+            tools: defaults.tools,
         })
     }
 }

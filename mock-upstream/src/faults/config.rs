@@ -75,6 +75,37 @@ pub struct FaultConfigSpec {
         deserialize_with = "de_max_body_bytes"
     )]
     pub max_body_bytes: usize,
+    /// How often the model calls a tool when the request leaves it the choice.
+    #[serde(default, skip_serializing_if = "ToolsConfig::is_default")]
+    pub tools: ToolsConfig,
+}
+
+/// `[tools]`: the model's tool use under `tool_choice: "auto"`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolsConfig {
+    /// The share of `auto` answers that call a tool, drawn per request from the seed and the
+    /// prompt (so the same request decides the same way); 0.5 by default.
+    #[serde(default = "default_auto_call_share")]
+    pub auto_call_share: Probability,
+}
+
+fn default_auto_call_share() -> Probability {
+    Probability(0.5)
+}
+
+impl Default for ToolsConfig {
+    fn default() -> Self {
+        Self {
+            auto_call_share: default_auto_call_share(),
+        }
+    }
+}
+
+impl ToolsConfig {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 // The checks below also run in `FaultConfig::try_from` (for specs built in code); running them

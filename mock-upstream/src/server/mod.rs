@@ -18,6 +18,8 @@ mod head_limits;
 pub mod metrics;
 mod models;
 mod observe;
+mod responses;
+mod responses_store;
 mod running;
 mod serve;
 pub mod stats;
@@ -99,6 +101,8 @@ struct Inner {
     request_ids: AtomicU64,
     id_salt: u64,
     max_body: AtomicUsize,
+    /// What `previous_response_id` continues.
+    responses: responses_store::ResponseStore,
 }
 
 impl MockState {
@@ -118,6 +122,7 @@ impl MockState {
                 request_ids: AtomicU64::new(0),
                 id_salt,
                 max_body,
+                responses: responses_store::ResponseStore::default(),
             }),
         }
     }
@@ -151,11 +156,12 @@ impl MockState {
         self.engine().set_config(config);
     }
 
-    /// Starts over: counters zeroed, buckets full, timeline from now.
+    /// Starts over: counters zeroed, buckets full, timeline from now, no stored responses.
     pub fn reset(&self) {
         self.engine().reset(Instant::now());
         self.inner.stats.reset();
         self.inner.request_ids.store(0, Ordering::Relaxed);
+        self.inner.responses.clear();
     }
 
     fn created(&self, decision: &crate::faults::Decision) -> u64 {
@@ -173,6 +179,7 @@ pub fn router(state: MockState) -> Router {
     let api = Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/v1/chat", post(chat::legacy_chat))
+        .route("/v1/responses", post(responses::create_response))
         .route("/v1/models", get(models::models));
     #[cfg(test)]
     let api = api.route("/_test/panic", get(tests::panics));
