@@ -13,6 +13,7 @@
 //! shares; the mock never depends on the client.
 
 pub mod content;
+pub mod embedding;
 pub mod faults;
 pub mod server;
 pub mod text;

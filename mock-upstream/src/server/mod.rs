@@ -12,6 +12,7 @@ mod catch_panic;
 mod chat;
 pub mod concurrency;
 mod dialect;
+mod embeddings;
 pub mod errors;
 mod handler;
 mod head_limits;
@@ -180,7 +181,9 @@ pub fn router(state: MockState) -> Router {
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/v1/chat", post(chat::legacy_chat))
         .route("/v1/responses", post(responses::create_response))
-        .route("/v1/models", get(models::models));
+        .route("/v1/models", get(models::models))
+        .route("/v1/models/{id}", get(models::model))
+        .route("/v1/embeddings", post(embeddings::embeddings));
     #[cfg(test)]
     let api = api.route("/_test/panic", get(tests::panics));
     let admin = admin::routes(state.clone());
