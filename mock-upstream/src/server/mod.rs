@@ -16,6 +16,7 @@ mod embeddings;
 pub mod errors;
 mod handler;
 mod head_limits;
+mod messages;
 pub mod metrics;
 mod models;
 mod observe;
@@ -175,12 +176,14 @@ impl MockState {
     }
 }
 
-/// The mock's routes: the OpenAI API, `/_mock/*` control, and `/metrics`.
+/// The mock's routes: the OpenAI API, Anthropic's Messages API, `/_mock/*` control, and
+/// `/metrics`.
 pub fn router(state: MockState) -> Router {
     let api = Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/v1/chat", post(chat::legacy_chat))
         .route("/v1/responses", post(responses::create_response))
+        .route("/v1/messages", post(messages::messages))
         .route("/v1/models", get(models::models))
         .route("/v1/models/{id}", get(models::model))
         .route("/v1/embeddings", post(embeddings::embeddings));
