@@ -9,6 +9,7 @@
 //! says: every answer comes back as the one response type, so the other layers never tell the
 //! routes apart.
 
+mod chat_asks;
 mod embeddings;
 mod headers;
 mod responses;
@@ -137,6 +138,12 @@ struct OutgoingChat<'a> {
     temperature: Option<f32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     stream_options: Option<StreamOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<Vec<gauntlet_wire::openai::Tool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<gauntlet_wire::openai::ToolChoice>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<gauntlet_wire::openai::ResponseFormat>,
 }
 
 /// The parts of a `chat.completion` the client uses; the rest is skipped unread.
@@ -158,6 +165,8 @@ struct IncomingChoice {
 struct IncomingMessage {
     #[serde(default)]
     content: Option<gauntlet_wire::openai::MessageContent>,
+    #[serde(default)]
+    tool_calls: Option<Vec<gauntlet_wire::openai::ToolCall>>,
 }
 
 impl Adapter {
@@ -253,6 +262,9 @@ impl Adapter {
                 stream_options: req.stream.then_some(StreamOptions {
                     include_usage: true,
                 }),
+                tools: chat_asks::tools(req),
+                tool_choice: chat_asks::tool_choice(req),
+                response_format: chat_asks::response_format(req),
             };
             // Sized up front: `to_vec` starts small and copies the body as it grows.
             let estimate = 128
@@ -417,11 +429,12 @@ fn read_chat(bytes: &[u8], new_api: bool) -> Result<ChatResponse, ClientError> {
             .into_iter()
             .next()
             .ok_or_else(|| ClientError::Malformed("no choices".into()))?;
+        let tool_calls = chat_asks::calls(choice.message.tool_calls);
         let text = match choice.message.content {
             Some(gauntlet_wire::openai::MessageContent::Text(t)) => t,
             Some(parts) => gauntlet_wire::openai::ChatMessage {
-                role: String::new(),
                 content: Some(parts),
+                ..Default::default()
             }
             .text(),
             None => String::new(),
@@ -429,6 +442,7 @@ fn read_chat(bytes: &[u8], new_api: bool) -> Result<ChatResponse, ClientError> {
         ChatResponse {
             usage: c.usage,
             finish_reason: choice.finish_reason,
+            tool_calls,
             ..ChatResponse::local(text, Outcome::Upstream)
         }
     } else {
