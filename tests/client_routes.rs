@@ -70,6 +70,48 @@ async fn responses_answers_plain_and_streamed_alike() {
     assert_eq!(stats.by_route.get("/v1/responses"), Some(&2), "{stats:?}");
 }
 
+#[tokio::test]
+async fn chat_answers_tool_calls_and_structured_output() {
+    let m = mock("").await;
+    let s = stack("[cache]\nenabled = false", &m.url);
+    let called = s
+        .send(ChatRequest {
+            tools: vec![lookup_tool()],
+            tool_choice: Some(ToolChoiceMode::Required),
+            ..on(Route::Chat, "Look up rate limiting")
+        })
+        .await
+        .unwrap();
+    assert_eq!(called.finish_reason.as_deref(), Some("tool_calls"), "{called:?}");
+    assert_eq!(called.tool_calls.len(), 1, "{called:?}");
+    assert_eq!(called.tool_calls[0].name, "lookup_topic");
+    let args: Value = serde_json::from_str(&called.tool_calls[0].arguments).unwrap();
+    assert!(args["topic"].is_string(), "{args}");
+    let structured = s
+        .send(ChatRequest {
+            response_format: Some(answer_format()),
+            ..on(Route::Chat, "Answer in JSON")
+        })
+        .await
+        .unwrap();
+    let json: Value = serde_json::from_str(&structured.text).unwrap();
+    assert!(json["answer"].is_string() && json["confidence"].is_number(), "{json}");
+}
+
+fn answer_format() -> JsonSchemaFormat {
+    JsonSchemaFormat {
+        name: "answer".into(),
+        schema: serde_json::json!({
+            "type": "object",
+            "properties": {"answer": {"type": "string"}, "confidence": {"type": "number"}},
+            "required": ["answer", "confidence"],
+            "additionalProperties": false
+        }),
+        description: None,
+        strict: Some(true),
+    }
+}
+
 /// Waits for the mock's Responses route to answer `tool_choice: "required"` with a
 /// `function_call` item and `text.format` with JSON following the schema: on the `responses`
 /// branch both are still unbuilt in the mock (its `Output::FunctionCall` and `Output::Json`
