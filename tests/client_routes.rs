@@ -82,7 +82,11 @@ async fn chat_answers_tool_calls_and_structured_output() {
         })
         .await
         .unwrap();
-    assert_eq!(called.finish_reason.as_deref(), Some("tool_calls"), "{called:?}");
+    assert_eq!(
+        called.finish_reason.as_deref(),
+        Some("tool_calls"),
+        "{called:?}"
+    );
     assert_eq!(called.tool_calls.len(), 1, "{called:?}");
     assert_eq!(called.tool_calls[0].name, "lookup_topic");
     let args: Value = serde_json::from_str(&called.tool_calls[0].arguments).unwrap();
@@ -95,7 +99,10 @@ async fn chat_answers_tool_calls_and_structured_output() {
         .await
         .unwrap();
     let json: Value = serde_json::from_str(&structured.text).unwrap();
-    assert!(json["answer"].is_string() && json["confidence"].is_number(), "{json}");
+    assert!(
+        json["answer"].is_string() && json["confidence"].is_number(),
+        "{json}"
+    );
 }
 
 fn answer_format() -> JsonSchemaFormat {

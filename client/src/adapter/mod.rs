@@ -422,7 +422,7 @@ impl Adapter {
 /// A chat answer's body: a `chat.completion`, or (`new_api` false) the legacy `{reply}`.
 fn read_chat(bytes: &[u8], new_api: bool) -> Result<ChatResponse, ClientError> {
     let reply = if new_api {
-        let c: IncomingChat = serde_json::from_slice(&bytes)
+        let c: IncomingChat = serde_json::from_slice(bytes)
             .map_err(|e| ClientError::Malformed(format!("chat.completion: {e}")))?;
         let choice = c
             .choices
@@ -446,7 +446,7 @@ fn read_chat(bytes: &[u8], new_api: bool) -> Result<ChatResponse, ClientError> {
             ..ChatResponse::local(text, Outcome::Upstream)
         }
     } else {
-        let c: LegacyChatResponse = serde_json::from_slice(&bytes)
+        let c: LegacyChatResponse = serde_json::from_slice(bytes)
             .map_err(|e| ClientError::Malformed(format!("legacy reply: {e}")))?;
         ChatResponse::local(c.reply, Outcome::Upstream)
     };
@@ -807,15 +807,12 @@ mod tests {
         );
     }
 
+    /// Each request's path and JSON body, as a test transport saw them.
+    type Seen = Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>;
+
     /// An adapter whose transport records each request's path and answers `content_type` and
     /// `body`.
-    fn recording(
-        content_type: &'static str,
-        body: String,
-    ) -> (
-        Adapter,
-        Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>,
-    ) {
+    fn recording(content_type: &'static str, body: String) -> (Adapter, Seen) {
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let log = seen.clone();
         let transport = Transport::new(move |req: http::Request<Bytes>| {
