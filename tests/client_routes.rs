@@ -119,13 +119,9 @@ fn answer_format() -> JsonSchemaFormat {
     }
 }
 
-/// Waits for the mock's Responses route to answer `tool_choice: "required"` with a
-/// `function_call` item and `text.format` with JSON following the schema: on the `responses`
-/// branch both are still unbuilt in the mock (its `Output::FunctionCall` and `Output::Json`
-/// are never constructed), and the client's side is tested against the wire types in
-/// `adapter::responses`.
+/// A Responses tool-call request gets a `function_call` item whose arguments follow the tool's
+/// schema; a `text.format` json_schema request gets JSON following it.
 #[tokio::test]
-#[ignore = "needs the mock's Responses tool calls and structured output"]
 async fn responses_answers_tool_calls_and_structured_output() {
     let m = mock("").await;
     let s = stack("[cache]\nenabled = false", &m.url);
