@@ -20,6 +20,9 @@ pub struct Totals {
     pub by_outcome: BTreeMap<&'static str, Histogram<u64>>,
     /// Per priority class: latency and errors.
     pub by_priority: BTreeMap<&'static str, (Histogram<u64>, u64)>,
+    /// Per API route (`Route::as_str`): latency and errors. Reports show it only when more than
+    /// one route was used.
+    pub by_route: BTreeMap<&'static str, (Histogram<u64>, u64)>,
     /// Time to first token of streams, µs.
     pub ttft: Histogram<u64>,
     /// How late the driver started requests, µs.
@@ -72,6 +75,7 @@ impl Totals {
             service: new_histogram(),
             by_outcome: BTreeMap::new(),
             by_priority: BTreeMap::new(),
+            by_route: BTreeMap::new(),
             ttft: new_histogram(),
             lag: new_histogram(),
             started: 0,

@@ -8,7 +8,8 @@ use std::ops::AddAssign;
 use hdrhistogram::Histogram;
 
 use super::summary::{
-    CacheFigures, LimiterFigures, Percentiles, PriorityFigures, Requests, StreamFigures, Summary,
+    CacheFigures, LimiterFigures, Percentiles, PriorityFigures, Requests, RouteFigures, StreamFigures,
+    Summary,
     Upstream,
 };
 use crate::record::{Outcome, RunResult};
@@ -32,6 +33,8 @@ pub struct Counters {
     pub priority_errors: BTreeMap<String, u64>,
     /// What broken streams delivered, and their restarts.
     pub streams: StreamFigures,
+    /// Errors per API route.
+    pub route_errors: BTreeMap<String, u64>,
 }
 
 fn add_maps(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
@@ -59,6 +62,7 @@ impl AddAssign<&Counters> for Counters {
         add_maps(&mut self.priority_errors, &o.priority_errors);
         self.streams.tokens_before_break += o.streams.tokens_before_break;
         self.streams.restarts += o.streams.restarts;
+        add_maps(&mut self.route_errors, &o.route_errors);
     }
 }
 
@@ -113,6 +117,11 @@ impl Counters {
                 tokens_before_break: t.stream_broken_tokens,
                 restarts: t.stream_restarts,
             },
+            route_errors: t
+                .by_route
+                .iter()
+                .map(|(k, (_, errors))| (k.to_string(), *errors))
+                .collect(),
         }
     }
 
@@ -138,6 +147,11 @@ impl Counters {
                 })
                 .collect(),
             streams: s.streams.clone(),
+            route_errors: s
+                .by_route
+                .iter()
+                .map(|(k, r)| (k.clone(), r.errors))
+                .collect(),
         }
     }
 
@@ -159,6 +173,17 @@ impl Counters {
         s.amplification = ratio(self.upstream.calls, r.total);
         s.goodput_rps = r.ok as f64 / secs;
         s.offered_rps = (r.total + r.dropped) as f64 / secs;
+    }
+
+    /// A route's figures: its requests (its latencies), errors and latency.
+    pub fn route_figures(&self, route: &str, latency: &Histogram<u64>) -> RouteFigures {
+        let errors = self.route_errors.get(route).copied().unwrap_or(0);
+        RouteFigures {
+            requests: latency.len(),
+            errors,
+            error_rate: ratio(errors, latency.len()),
+            latency_ms: Percentiles::of(latency),
+        }
     }
 
     /// A priority class's figures: its latency, and its errors over its completed requests.

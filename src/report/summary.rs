@@ -201,6 +201,10 @@ pub struct Summary {
     pub latency_by_outcome_ms: BTreeMap<String, Percentiles>,
     /// Per priority class: latency and error rate.
     pub by_priority: BTreeMap<String, PriorityFigures>,
+    /// Per API route (`chat`, `responses`, `embeddings`): requests, errors and latency. Absent
+    /// when every request went to one route (that route's figures are the run's own).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_route: BTreeMap<String, RouteFigures>,
     /// Time to first token of streams, ms.
     pub ttft_ms: Percentiles,
     /// Attempts sent upstream, retries, and the mock's answers by status.
@@ -232,6 +236,20 @@ pub struct Summary {
     /// One result per scenario threshold, in the scenario's order; the exit code is 1 when one
     /// fails.
     pub thresholds: Vec<ThresholdResult>,
+}
+
+/// Figures per API route.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RouteFigures {
+    /// Requests completed on the route (answered or failed; cut-off ones are not known to a
+    /// route).
+    pub requests: u64,
+    /// Of them, failed.
+    pub errors: u64,
+    /// errors / requests.
+    pub error_rate: f64,
+    /// Latency from intended start, ms.
+    pub latency_ms: Percentiles,
 }
 
 /// Figures per priority class.

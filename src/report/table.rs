@@ -37,6 +37,17 @@ pub fn write_table<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
         "          p50 {:.1} ms  p99 {:.1}  (from actual send); schedule lag p99 {:.1} ms, max {:.1}",
         s.schedule.service_ms.p50, s.schedule.service_ms.p99, s.schedule.lag_ms.p99, s.schedule.lag_ms.max
     )?;
+    for (route, f) in &s.by_route {
+        writeln!(
+            out,
+            "route     {route}: {} requests, {} errors ({:.2} %), p50 {:.1} ms, p99 {:.1}",
+            f.requests,
+            f.errors,
+            f.error_rate * 100.0,
+            f.latency_ms.p50,
+            f.latency_ms.p99
+        )?;
+    }
     let outcomes: Vec<String> = s
         .outcomes
         .iter()

@@ -169,7 +169,7 @@ fn upstream_error(data: &str) -> Option<SseError> {
 
 /// Position and separator length of the first blank line (`\n\n` or `\r\n\r\n`) at or after
 /// `from` (where an earlier search left off), in one pass over the bytes.
-fn find_event_end(buf: &[u8], from: usize) -> Option<(usize, usize)> {
+pub(super) fn find_event_end(buf: &[u8], from: usize) -> Option<(usize, usize)> {
     let from = from.min(buf.len());
     buf[from..].iter().enumerate().find_map(|(offset, b)| {
         let i = from + offset;
