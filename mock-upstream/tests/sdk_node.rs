@@ -4,10 +4,7 @@
 
 mod sdk_harness;
 
-use sdk_harness::{run_check, Sdk};
-
-/// A well-behaved server: no latency, no limits, no failures.
-const CLEAN: &str = "seed = 1\n";
+use sdk_harness::{run_check, Sdk, CLEAN, EMBEDDINGS, MODELS, ONE_MODEL, STREAMING, STREAM_ERROR};
 
 #[test]
 fn node_chat_plain() {
@@ -16,11 +13,7 @@ fn node_chat_plain() {
 
 #[test]
 fn node_chat_stream() {
-    run_check(
-        Sdk::Node,
-        "chat_stream.mjs",
-        "[stream]\ntime_to_first_token = \"5ms\"\nper_token = \"1ms\"\n",
-    );
+    run_check(Sdk::Node, "chat_stream.mjs", STREAMING);
 }
 
 #[test]
@@ -30,20 +23,12 @@ fn node_responses_plain() {
 
 #[test]
 fn node_responses_stream() {
-    run_check(
-        Sdk::Node,
-        "responses_stream.mjs",
-        "[stream]\ntime_to_first_token = \"5ms\"\nper_token = \"1ms\"\n",
-    );
+    run_check(Sdk::Node, "responses_stream.mjs", STREAMING);
 }
 
 #[test]
 fn node_embeddings() {
-    run_check(
-        Sdk::Node,
-        "embeddings.mjs",
-        "models = [\"gpt-4o-mini\", \"text-embedding-3-small\"]\n",
-    );
+    run_check(Sdk::Node, "embeddings.mjs", EMBEDDINGS);
 }
 
 #[test]
@@ -58,27 +43,18 @@ fn node_parse() {
 
 #[test]
 fn node_models() {
-    run_check(
-        Sdk::Node,
-        "models.mjs",
-        "models = [\"gpt-4o-mini\", \"o3-mini\"]\n",
-    );
+    run_check(Sdk::Node, "models.mjs", MODELS);
 }
 
 #[test]
 fn node_not_found() {
-    run_check(Sdk::Node, "not_found.mjs", "models = [\"gpt-4o-mini\"]\n");
+    run_check(Sdk::Node, "not_found.mjs", ONE_MODEL);
 }
 
 #[test]
 fn node_stream_error() {
     run_check(Sdk::Node, "stream_error.mjs", STREAM_ERROR);
 }
-
-/// Every streamed answer is 40 tokens long and meets a server error after its 5th token.
-const STREAM_ERROR: &str = "[reply]\ntokens = { distribution = \"fixed\", value = 40 }\n\n\
-[stream]\ntime_to_first_token = \"5ms\"\nper_token = \"1ms\"\n\n\
-[[failures]]\nkind = \"stream_error\"\nprobability = 1.0\nafter_tokens = 5\n";
 
 #[test]
 fn node_retries_honour_retry_after_ms() {

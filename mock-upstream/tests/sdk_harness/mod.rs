@@ -19,10 +19,28 @@ const BIN: &str = env!("CARGO_BIN_EXE_mock-upstream");
 const SCRIPT_DEADLINE: Duration = Duration::from_secs(120);
 
 /// The venv `.ci/run` makes, unless `GAUNTLET_SDK_PYTHON` names another interpreter.
-const DEFAULT_VENV_PYTHON: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../target/sdk-venv/bin/python"
-);
+const DEFAULT_VENV_PYTHON: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../target/sdk-venv/bin/python");
+
+/// A well-behaved server: no latency, no limits, no failures.
+pub const CLEAN: &str = "seed = 1\n";
+
+/// Streams paced fast, so that a stream has many events and the test stays short.
+pub const STREAMING: &str = "[stream]\ntime_to_first_token = \"5ms\"\nper_token = \"1ms\"\n";
+
+/// An embedding model listed beside a chat model.
+pub const EMBEDDINGS: &str = "models = [\"gpt-4o-mini\", \"text-embedding-3-small\"]\n";
+
+/// Two models, for `models.list` and `models.retrieve`.
+pub const MODELS: &str = "models = [\"gpt-4o-mini\", \"o3-mini\"]\n";
+
+/// One model listed, so any other is unknown.
+pub const ONE_MODEL: &str = "models = [\"gpt-4o-mini\"]\n";
+
+/// Every streamed answer is 40 tokens long and meets a server error after its 5th token.
+pub const STREAM_ERROR: &str = "[reply]\ntokens = { distribution = \"fixed\", value = 40 }\n\n\
+[stream]\ntime_to_first_token = \"5ms\"\nper_token = \"1ms\"\n\n\
+[[failures]]\nkind = \"stream_error\"\nprobability = 1.0\nafter_tokens = 5\n";
 
 /// The SDK a check drives.
 #[derive(Debug, Clone, Copy)]
@@ -133,7 +151,12 @@ impl Mock {
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         stdout.read_line(&mut line).unwrap();
-        let url = line.trim().rsplit(' ').next().unwrap_or_default().to_string();
+        let url = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         let mut mock = Self {
             child,
             url,
