@@ -40,7 +40,7 @@ pub const ONE_MODEL: &str = "models = [\"gpt-4o-mini\"]\n";
 /// Every streamed answer is 40 tokens long and meets a server error after its 5th token.
 pub const STREAM_ERROR: &str = "[reply]\ntokens = { distribution = \"fixed\", value = 40 }\n\n\
 [stream]\ntime_to_first_token = \"5ms\"\nper_token = \"1ms\"\n\n\
-[[failures]]\nkind = \"stream_error\"\nprobability = 1.0\nafter_tokens = 5\n";
+[[failures]]\nkind = \"stream_error\"\nprobability = 1.0\nafter = 5\nstatus = 503\n";
 
 /// The SDK a check drives.
 #[derive(Debug, Clone, Copy)]
