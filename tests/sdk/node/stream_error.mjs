@@ -1,5 +1,5 @@
 // An error that strikes a chat stream part-way (the mock sends OpenAI's error object as an SSE
-// event after some content): the SDK raises APIError carrying the error's fields, not a bare
+// event after 5 content pieces, as the fault file says): the SDK raises APIError carrying the error's fields, not a bare
 // TypeError from a cut connection.
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
@@ -12,19 +12,24 @@ await check('stream_error', async () => {
     stream: true,
   });
   let text = '';
+  let pieces = 0;
   let error = null;
   try {
     for await (const chunk of stream) {
-      text += chunk.choices[0]?.delta?.content ?? '';
+      const piece = chunk.choices[0]?.delta?.content;
+      if (piece) pieces += 1;
+      text += piece ?? '';
     }
   } catch (e) {
     error = e;
   }
   assert.ok(error, `the stream ended with an error (got ${text.length} characters and no error)`);
   assert.ok(error instanceof OpenAI.APIError, `an APIError, got ${error.constructor.name}: ${error}`);
-  assert.ok(text.length > 0, 'some content came before the error');
-  assert.equal(typeof error.message, 'string');
+  assert.equal(pieces, 5, 'the fault file puts the error after 5 content pieces');
   assert.ok(error.error && typeof error.error === 'object', 'the error object is kept');
-  assert.equal(typeof error.type, 'string');
+  // status = 503 in the fault file: OpenAI's overloaded server_error object.
+  assert.equal(error.type, 'server_error');
+  assert.equal(error.message, error.error.message);
+  assert.equal(error.status, undefined, 'an error in a 200 stream has no status of its own');
   return `${text.length} characters, then APIError type=${error.type} code=${error.code}: ${error.message}`;
 });

@@ -7,20 +7,22 @@ from sdk_lib import MODEL, check, client
 
 
 def run() -> str:
-    text = ""
+    text, pieces = "", 0
     stream = client().chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": "Stream until it breaks."}], stream=True
     )
     try:
         for chunk in stream:
-            if chunk.choices:
-                text += chunk.choices[0].delta.content or ""
+            piece = chunk.choices[0].delta.content if chunk.choices else None
+            if piece:
+                pieces += 1
+                text += piece
     except openai.APIConnectionError as e:
         raise AssertionError(f"a connection error, not the stream's error event: {e!r}") from e
     except openai.APIError as e:
-        assert text, "some content came before the error"
+        assert pieces == 5, f"the fault file puts the error after 5 content pieces, got {pieces}"
         assert isinstance(e.body, dict) and e.body.get("message") == e.message, e.body
-        assert isinstance(e.type, str), e.type
+        assert e.type == "server_error", e.type  # status = 503: OpenAI's overloaded object
         return f"{len(text)} characters, then APIError type={e.type} code={e.code}: {e.message}"
     raise AssertionError(f"the stream ended without an error after {len(text)} characters")
 
