@@ -4,7 +4,9 @@
 
 mod sdk_harness;
 
-use sdk_harness::{run_check, Sdk, CLEAN, EMBEDDINGS, MODELS, ONE_MODEL, STREAMING, STREAM_ERROR};
+use sdk_harness::{
+    run_check, Sdk, CLEAN, EMBEDDINGS, MODELS, ONE_MODEL, STREAMING, STREAM_ERROR, TOOLS,
+};
 
 #[test]
 fn node_chat_plain() {
@@ -33,7 +35,7 @@ fn node_embeddings() {
 
 #[test]
 fn node_tools() {
-    run_check(Sdk::Node, "tools.mjs", CLEAN);
+    run_check(Sdk::Node, "tools.mjs", TOOLS);
 }
 
 #[test]

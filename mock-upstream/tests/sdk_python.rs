@@ -34,7 +34,7 @@ fn python_parse() {
 
 #[test]
 fn python_tools() {
-    run_check(Sdk::Python, "tools.py", CLEAN);
+    run_check(Sdk::Python, "tools.py", sdk_harness::TOOLS);
 }
 
 #[test]

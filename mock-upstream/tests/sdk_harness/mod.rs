@@ -28,6 +28,10 @@ pub const CLEAN: &str = "seed = 1\n";
 /// Streams paced fast, so that a stream has many events and the test stays short.
 pub const STREAMING: &str = "[stream]\ntime_to_first_token = \"5ms\"\nper_token = \"1ms\"\n";
 
+/// `tool_choice: "auto"` never calls a tool (the default is half the time), so the answer to the
+/// tool's result is text, as a real model's usually is; `required` still calls one.
+pub const TOOLS: &str = "[tools]\nauto_call_share = 0.0\n";
+
 /// An embedding model listed beside a chat model.
 pub const EMBEDDINGS: &str = "models = [\"gpt-4o-mini\", \"text-embedding-3-small\"]\n";
 
