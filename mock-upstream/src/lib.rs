@@ -12,6 +12,8 @@
 //! The wire types, durations and token approximation come from `gauntlet-wire`, which the client
 //! shares; the mock never depends on the client.
 
+pub mod content;
+pub mod embedding;
 pub mod faults;
 pub mod server;
 pub mod text;

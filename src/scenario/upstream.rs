@@ -51,7 +51,7 @@ pub struct UpstreamSpec {
     pub reply: Option<ReplyConfig>,
     /// See the mock's `models`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub models: Option<Vec<String>>,
+    pub models: Option<Vec<mock_upstream::faults::models::ModelEntry>>,
     /// See the mock's `max_body_bytes`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_body_bytes: Option<usize>,
@@ -72,8 +72,9 @@ impl UpstreamSpec {
             failures: self.failures.clone(),
             timeline: self.timeline.clone(),
             reply: self.reply.clone().unwrap_or(defaults.reply),
-            models: self.models.clone().unwrap_or(defaults.models),
+            models: self.models.clone(),
             max_body_bytes: self.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+            tools: defaults.tools,
         })
     }
 }

@@ -350,8 +350,8 @@ impl Adapter {
             let text = match choice.message.content {
                 Some(gauntlet_wire::openai::MessageContent::Text(t)) => t,
                 Some(parts) => gauntlet_wire::openai::ChatMessage {
-                    role: String::new(),
                     content: Some(parts),
+                    ..Default::default()
                 }
                 .text(),
                 None => String::new(),

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::distribution::{DistError, DistSpec, Distribution};
+use super::models::{check_models, default_models, ModelEntry, ModelsError};
 use crate::timeline::TimelineEvent;
 // Defined in `values` so that `timeline` can use them without importing this module;
 // re-exported here, where they have always been found.
@@ -66,15 +67,53 @@ pub struct FaultConfigSpec {
     /// Length of generated replies.
     #[serde(default)]
     pub reply: ReplyConfig,
-    /// Model names listed by `GET /v1/models`.
-    #[serde(default = "default_models", deserialize_with = "de_models")]
-    pub models: Vec<String>,
+    /// The models served, each a name or a table with its own limits and latency (see
+    /// [`super::models`]). When listed, they are the only ones: a request naming another gets
+    /// 404 `model_not_found`. When absent, any model is served and `GET /v1/models` shows
+    /// [`default_models`](super::models::default_models).
+    #[serde(
+        default,
+        deserialize_with = "super::models::de_models",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub models: Option<Vec<ModelEntry>>,
     /// Request bodies over this size get 413; [`MIN_BODY_BYTES`]`..=`[`MAX_BODY_BYTES`].
     #[serde(
         default = "default_max_body_bytes",
         deserialize_with = "de_max_body_bytes"
     )]
     pub max_body_bytes: usize,
+    /// How often the model calls a tool when the request leaves it the choice.
+    #[serde(default, skip_serializing_if = "ToolsConfig::is_default")]
+    pub tools: ToolsConfig,
+}
+
+/// `[tools]`: the model's tool use under `tool_choice: "auto"`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolsConfig {
+    /// The share of `auto` answers that call a tool, drawn per request from the seed and the
+    /// prompt (so the same request decides the same way); 0.5 by default.
+    #[serde(default = "default_auto_call_share")]
+    pub auto_call_share: Probability,
+}
+
+fn default_auto_call_share() -> Probability {
+    Probability(0.5)
+}
+
+impl Default for ToolsConfig {
+    fn default() -> Self {
+        Self {
+            auto_call_share: default_auto_call_share(),
+        }
+    }
+}
+
+impl ToolsConfig {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 // The checks below also run in `FaultConfig::try_from` (for specs built in code); running them
@@ -85,14 +124,6 @@ fn de_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<KeyConfig>, D::Error> 
     let keys = Vec::<KeyConfig>::deserialize(d)?;
     check_unique_keys(&keys).map_err(serde::de::Error::custom)?;
     Ok(keys)
-}
-
-fn de_models<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    let models = Vec::<String>::deserialize(d)?;
-    if models.is_empty() {
-        return Err(serde::de::Error::custom(FaultConfigError::NoModels));
-    }
-    Ok(models)
 }
 
 fn de_max_body_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
@@ -119,10 +150,6 @@ fn check_body_limit(max_body_bytes: usize) -> Result<(), FaultConfigError> {
     }
 }
 
-fn default_models() -> Vec<String> {
-    vec!["gpt-4o-mini".into(), "gpt-3.5-turbo".into()]
-}
-
 fn default_max_body_bytes() -> usize {
     1024 * 1024
 }
@@ -131,7 +158,6 @@ impl Default for FaultConfig {
     fn default() -> Self {
         Self {
             spec: FaultConfigSpec {
-                models: default_models(),
                 max_body_bytes: default_max_body_bytes(),
                 ..FaultConfigSpec::default()
             },
@@ -165,9 +191,9 @@ pub enum FaultConfigError {
         /// The key it names.
         key: String,
     },
-    /// `models` is empty, which would leave `GET /v1/models` nothing to list.
-    #[error("models: list at least one model")]
-    NoModels,
+    /// A `models` entry or the list is wrong (the message starts with `models:`).
+    #[error(transparent)]
+    Models(#[from] ModelsError),
     /// `max_body_bytes` is below [`MIN_BODY_BYTES`].
     #[error("max_body_bytes: must be at least {min}", min = MIN_BODY_BYTES)]
     BodyLimitTooSmall {
@@ -205,8 +231,8 @@ impl TryFrom<FaultConfigSpec> for FaultConfig {
                 }
             }
         }
-        if spec.models.is_empty() {
-            return Err(FaultConfigError::NoModels);
+        if let Some(models) = &spec.models {
+            check_models(models)?;
         }
         check_body_limit(spec.max_body_bytes)?;
         if let Some(c) = &spec.concurrency {
@@ -233,6 +259,22 @@ impl FaultConfig {
     /// The settings as written; validation has passed, so every field is usable as is.
     pub fn spec(&self) -> &FaultConfigSpec {
         &self.spec
+    }
+
+    /// The models served: the file's, or [`default_models`] when it lists none.
+    pub fn models(&self) -> &[ModelEntry] {
+        self.spec.models.as_deref().unwrap_or(default_models())
+    }
+
+    /// The `models` entry named `id`, if the file lists it (or it is a default model).
+    pub fn model(&self, id: &str) -> Option<&ModelEntry> {
+        self.models().iter().find(|m| m.id == id)
+    }
+
+    /// Whether a request naming `id` gets 404 `model_not_found`: only when the file lists its
+    /// models, and never for routes without a model (an empty `id`).
+    pub fn refuses_model(&self, id: &str) -> bool {
+        self.spec.models.is_some() && !id.is_empty() && self.model(id).is_none()
     }
 
     /// The `[[keys]]` entry for `key`; `None` for an unlisted key, which then gets `[limits]`

@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use tokio::time::Instant;
 
 use super::buckets::{Bucket, BucketView};
-use super::config::{FailureKind, FaultConfig, FaultConfigSpec, Limits};
+use super::config::{FailureKind, FaultConfig, FaultConfigSpec, LatencyConfig, Limits};
 use super::distribution::{secs_to_duration, Distribution};
 use super::values::MAX_LATENCY;
 use crate::text::{plan_reply, ReplyPlan};
@@ -52,6 +52,12 @@ impl Route {
             Route::Embeddings => "/v1/embeddings",
             Route::Messages => "/v1/messages",
         }
+    }
+
+    /// Whether the route's answer is generated text, whose tokens count against TPM with the
+    /// prompt's; an embedding has no completion tokens, so only its input is charged.
+    pub fn completes(self) -> bool {
+        !matches!(self, Route::Embeddings | Route::Models)
     }
 }
 
@@ -115,6 +121,8 @@ pub enum Outcome {
     },
     /// A `[[failures]]` entry or a timeline error burst hit.
     Fail(InjectedFailure),
+    /// 404 `model_not_found`: the fault file lists its models and the request named another.
+    ModelNotFound,
 }
 
 /// A random failure the HTTP layer must carry out.
@@ -143,6 +151,7 @@ impl Outcome {
             Outcome::Gone => "deprecated",
             Outcome::Outage(_) | Outcome::OutageReset => "outage",
             Outcome::QuotaExhausted => "quota_exhausted",
+            Outcome::ModelNotFound => "model_not_found",
             Outcome::RateLimited {
                 resource: LimitResource::Requests,
                 ..
@@ -204,11 +213,20 @@ pub struct Decision {
     pub reply: Option<ReplyPlan>,
 }
 
-#[derive(Debug)]
-struct KeyState {
+/// One set of a key's buckets: the key's own, or those of a model with limits of its own.
+#[derive(Debug, Clone, Copy)]
+struct Buckets {
     requests: Bucket,
     tokens: Bucket,
     daily: Bucket,
+}
+
+#[derive(Debug)]
+struct KeyState {
+    /// Every request's, except those naming a model with limits of its own.
+    shared: Buckets,
+    /// Per model with limits of its own (at most one entry per listed model).
+    per_model: HashMap<String, Buckets>,
     served: u64,
     prompt_tokens: u64,
     completion_tokens: u64,
@@ -255,34 +273,63 @@ impl LimitChecks {
 impl KeyState {
     fn new(now: Instant) -> Self {
         Self {
-            requests: Bucket::new(now),
-            tokens: Bucket::new(now),
-            daily: Bucket::new(now),
+            shared: Buckets::new(now),
+            per_model: HashMap::new(),
             served: 0,
             prompt_tokens: 0,
             completion_tokens: 0,
         }
     }
 
-    /// Checks the quota and rate limits; when all admit the request, takes from each bucket
-    /// and counts its usage. Returns the refusal otherwise.
+    /// The buckets a request counts against: `model`'s own when it names a model with limits
+    /// of its own, the key's shared ones otherwise.
+    fn buckets(&mut self, now: Instant, model: Option<&str>) -> &mut Buckets {
+        let Some(id) = model else {
+            return &mut self.shared;
+        };
+        // `contains_key` first: the hit path, every request after a model's first, allocates
+        // nothing.
+        if !self.per_model.contains_key(id) {
+            self.per_model.insert(id.to_string(), Buckets::new(now));
+        }
+        self.per_model.get_mut(id).unwrap_or(&mut self.shared)
+    }
+
+    /// Checks the quota and rate limits in `model`'s buckets (see [`Self::buckets`]); when all
+    /// admit the request, takes from each and counts its usage. Returns the refusal otherwise,
+    /// and the `x-ratelimit-*` figures after the request either way.
     fn admit(
         &mut self,
         now: Instant,
         limits: &Limits,
-        prompt_tokens: u32,
-        completion_tokens: u32,
-    ) -> Option<Outcome> {
-        let token_cost = f64::from(prompt_tokens + completion_tokens);
-        let checks = self.check(now, limits, token_cost);
+        model: Option<&str>,
+        tokens: (u32, u32),
+    ) -> (Option<Outcome>, RateLimitState) {
+        let (prompt_tokens, completion_tokens) = tokens;
+        let token_cost = f64::from(prompt_tokens) + f64::from(completion_tokens);
+        let buckets = self.buckets(now, model);
+        let checks = buckets.check(now, limits, token_cost);
         let refusal = checks.refusal(token_cost);
         if refusal.is_none() {
-            self.take(&checks, token_cost);
+            buckets.take(&checks, token_cost);
+        }
+        let rate_limits = buckets.rate_limits(now, limits);
+        if refusal.is_none() {
             self.served += 1;
             self.prompt_tokens += u64::from(prompt_tokens);
             self.completion_tokens += u64::from(completion_tokens);
         }
-        refusal
+        (refusal, rate_limits)
+    }
+}
+
+impl Buckets {
+    fn new(now: Instant) -> Self {
+        Self {
+            requests: Bucket::new(now),
+            tokens: Bucket::new(now),
+            daily: Bucket::new(now),
+        }
     }
 
     /// Checks every limit in force, quota first, without taking anything.
@@ -446,17 +493,30 @@ impl FaultEngine {
             ControlFlow::Break(outcome) => return decision.with(outcome),
             ControlFlow::Continue(window) => window,
         };
+        if self.config.refuses_model(req.model) {
+            return decision.with(Outcome::ModelNotFound);
+        }
         if req.route == Route::Models {
             return decision;
         }
 
-        let limits = self.limits_for(key, offset);
-        let reply = plan_reply(
+        let entry = self.config.model(req.model);
+        let own = entry.filter(|m| m.has_own_limits());
+        let mut limits = self.limits_for(key, offset);
+        if let Some(m) = own {
+            limits = limits.overridden_by(&m.limits);
+        }
+        let mut reply = plan_reply(
             self.seed,
             req.prompt_hash,
             &self.reply_length,
             req.max_tokens,
         );
+        if !req.route.completes() {
+            // Nothing generated, nothing charged but the input; the plan stays for
+            // `carry_out`, and the route's dialect writes its answer without it.
+            reply.tokens = 0;
+        }
         // `get_mut` first: the hit path, every request after a key's first, allocates nothing.
         let state = match self.keys.get_mut(key) {
             Some(s) => s,
@@ -465,8 +525,13 @@ impl FaultEngine {
                 .entry(key.to_string())
                 .or_insert(KeyState::new(now)),
         };
-        let blocked = state.admit(now, &limits, req.prompt_tokens, reply.tokens);
-        decision.rate_limits = state.rate_limits(now, &limits);
+        let (blocked, rate_limits) = state.admit(
+            now,
+            &limits,
+            own.map(|m| m.id.as_str()),
+            (req.prompt_tokens, reply.tokens),
+        );
+        decision.rate_limits = rate_limits;
         if let Some(outcome) = blocked {
             return decision.with(outcome);
         }
@@ -475,6 +540,9 @@ impl FaultEngine {
         decision.outcome = draw_failure(spec, &mut self.rng_failures, offset);
         let latency = draw_latency(
             spec,
+            entry
+                .and_then(|m| m.latency.as_ref())
+                .or(spec.latency.as_ref()),
             &window,
             req.queued,
             &mut self.rng_latency,
@@ -495,7 +563,7 @@ impl FaultEngine {
             .iter()
             .map(|(key, s)| {
                 let quota_limit = self.limits_for(key, offset).requests_per_day;
-                let mut daily = s.daily;
+                let mut daily = s.shared.daily;
                 KeyUsage {
                     key: key.clone(),
                     requests: s.served,
@@ -590,11 +658,13 @@ struct Latency {
     spiked: bool,
 }
 
-/// Draws the base latency (the timeline's replacement or `[latency]`) from `rng_latency` and a
+/// Draws the base latency (the timeline's replacement, else `latency`: the model's own or
+/// `[latency]`) from `rng_latency` and a
 /// spike from `rng_spikes`, then scales the base by the timeline's multiplier and the queue's
 /// slowdown. Spikes are added after scaling, so a spike is as long as the config says.
 fn draw_latency(
     spec: &FaultConfigSpec,
+    latency: Option<&LatencyConfig>,
     window: &LatencyWindow<'_>,
     queued: u32,
     rng_latency: &mut ChaCha8Rng,
@@ -602,7 +672,7 @@ fn draw_latency(
 ) -> Latency {
     let base = window
         .replaced
-        .or(spec.latency.as_ref().map(|l| &l.base))
+        .or(latency.map(|l| &l.base))
         .map(|d| d.sample_duration(rng_latency))
         .unwrap_or_default();
     let slowdown = spec
@@ -611,7 +681,7 @@ fn draw_latency(
         .unwrap_or(1.0);
     let mut extra = Duration::ZERO;
     let mut spiked = false;
-    if let Some(spike) = spec.latency.as_ref().and_then(|l| l.spike.as_ref()) {
+    if let Some(spike) = latency.and_then(|l| l.spike.as_ref()) {
         if rng_spikes.random_bool(spike.probability) {
             extra = spike.extra.sample_duration(rng_spikes);
             spiked = true;

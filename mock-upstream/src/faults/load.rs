@@ -158,7 +158,7 @@ fn position_of(text: &str, e: &FaultConfigError) -> (usize, usize) {
                 .map(|i| line_col(text, start + i))
         }
         FaultConfigError::DuplicateKey { .. } => locate_text(text, "keys"),
-        FaultConfigError::NoModels => locate_text(text, "models"),
+        FaultConfigError::Models(_) => locate_text(text, "models"),
         FaultConfigError::BodyLimitTooSmall { .. } | FaultConfigError::BodyLimitTooLarge { .. } => {
             locate_text(text, "max_body_bytes")
         }

@@ -5,6 +5,7 @@ pub mod config;
 pub mod distribution;
 pub mod engine;
 pub mod load;
+pub mod models;
 pub(crate) mod values;
 
 pub use config::{FaultConfig, FaultConfigSpec};

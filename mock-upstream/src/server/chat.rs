@@ -1,107 +1,26 @@
 //! Chat completions (`POST /v1/chat/completions`, JSON and SSE) and the legacy `POST /v1/chat`:
 //! their request checks and their [`Dialect`]s.
 
+mod answer;
+mod checks;
+mod choices;
+
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::dialect::{sse_data, Dialect, StreamParts};
-use super::errors::ApiError;
+use super::dialect::{Dialect, StreamParts};
 use super::handler::{admit, bearer, carry_out, overloaded, read_json, Answering};
 use super::MockState;
 use crate::faults::engine::{RequestInfo, Route};
 use crate::text::{self, Reply};
+use answer::ChatDialect;
+use choices::{choice_seed, ChoicePlan};
 use gauntlet_wire::openai::{
-    ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage, Choice, ChunkChoice,
-    Delta, LegacyChatRequest, LegacyChatResponse, Usage,
+    ChatCompletionRequest, ChatMessage, LegacyChatRequest, LegacyChatResponse,
 };
 use gauntlet_wire::{hash, tokens};
-
-/// How a chat completion is written: the ids and echoes of one request.
-struct ChatDialect {
-    id: String,
-    created: u64,
-    model: String,
-    include_usage: bool,
-    prompt_tokens: u32,
-}
-
-impl ChatDialect {
-    fn usage(&self, reply: &Reply) -> Usage {
-        Usage {
-            prompt_tokens: self.prompt_tokens,
-            completion_tokens: reply.tokens,
-            total_tokens: self.prompt_tokens + reply.tokens,
-        }
-    }
-
-    fn chunk(&self, delta: Delta, finish: Option<&str>, usage: Option<Usage>) -> Bytes {
-        sse_data(&ChatCompletionChunk {
-            id: self.id.clone(),
-            object: "chat.completion.chunk".into(),
-            created: self.created,
-            model: self.model.clone(),
-            choices: if usage.is_some() {
-                vec![]
-            } else {
-                vec![ChunkChoice {
-                    index: 0,
-                    delta,
-                    finish_reason: finish.map(str::to_string),
-                }]
-            },
-            usage,
-        })
-    }
-}
-
-impl Dialect for ChatDialect {
-    fn answer(&self, reply: &Reply) -> Vec<u8> {
-        serde_json::to_vec(&ChatCompletion {
-            id: self.id.clone(),
-            object: "chat.completion".into(),
-            created: self.created,
-            model: self.model.clone(),
-            choices: vec![Choice {
-                index: 0,
-                message: ChatMessage::new("assistant", reply.text.clone()),
-                finish_reason: Some(reply.finish_reason.into()),
-            }],
-            usage: self.usage(reply),
-        })
-        .unwrap_or_default()
-    }
-
-    /// A role chunk, one content chunk per token, a finish chunk, an optional usage chunk, then
-    /// `[DONE]`.
-    fn stream(&self, reply: &Reply) -> StreamParts {
-        let role = Delta {
-            role: Some("assistant".into()),
-            content: Some(String::new()),
-        };
-        let tokens = reply
-            .token_pieces()
-            .map(|piece| {
-                let delta = Delta {
-                    role: None,
-                    content: Some(piece.to_string()),
-                };
-                self.chunk(delta, None, None)
-            })
-            .collect();
-        let mut tail = vec![self.chunk(Delta::default(), Some(reply.finish_reason), None)];
-        if self.include_usage {
-            tail.push(self.chunk(Delta::default(), None, Some(self.usage(reply))));
-        }
-        tail.push(Bytes::from_static(b"data: [DONE]\n\n"));
-        StreamParts {
-            head: vec![self.chunk(role, None, None)],
-            tokens,
-            tail,
-        }
-    }
-}
 
 /// The older API's shape: `{"reply": "..."}`, never streamed.
 struct LegacyDialect;
@@ -130,25 +49,24 @@ pub(crate) async fn chat_completions(State(state): State<MockState>, request: Re
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    if req.messages.is_empty() {
-        return ApiError::invalid_request(
-            "Invalid 'messages': empty array. Expected an array with minimum length 1.".into(),
-            Some("messages".into()),
-        )
-        .into_response();
+    if let Err(e) = checks::check(&req) {
+        return e.into_response();
     }
     let (permit, queued) = match admit(&state).await {
         Ok(a) => a,
         Err(e) => return overloaded(e.into_response()),
     };
     let prompt_tokens = tokens::prompt_tokens(&req.messages);
+    // The request's `seed` is part of what the answer is drawn from.
+    let seed_mix = req.seed.map_or(0, |s| hash::stable_hash(&s.to_le_bytes()));
+    let prompt_hash =
+        hash::conversation_hash(&req.messages) ^ hash::stable_hash(req.model.as_bytes()) ^ seed_mix;
     let info = RequestInfo {
         route: Route::ChatCompletions,
         api_key: bearer(&parts.headers),
         model: &req.model,
         prompt_tokens,
-        prompt_hash: hash::conversation_hash(&req.messages)
-            ^ hash::stable_hash(req.model.as_bytes()),
+        prompt_hash,
         max_tokens: req.token_limit(),
         queued,
     };
@@ -157,8 +75,10 @@ pub(crate) async fn chat_completions(State(state): State<MockState>, request: Re
         id: text::hex_id("chatcmpl-", state.inner.id_salt, decision.sequence, 8),
         created: state.created(&decision),
         model: req.model.clone(),
+        fingerprint: format!("fp_{:010x}", state.inner.id_salt >> 24),
         include_usage: req.stream_options.as_ref().is_some_and(|o| o.include_usage),
         prompt_tokens,
+        plan: plan(&state, &req, prompt_hash),
     };
     let answering = Answering {
         route: Route::ChatCompletions,
@@ -167,6 +87,45 @@ pub(crate) async fn chat_completions(State(state): State<MockState>, request: Re
         finish_abandoned: state.inner.gate.finishes_abandoned(),
     };
     carry_out(decision, &answering, &dialect, permit).await
+}
+
+/// The choices' tool calls, format and extra replies, drawn from the mock's seed and the
+/// prompt's hash (which holds the request's `seed`).
+fn plan(state: &MockState, req: &ChatCompletionRequest, prompt_hash: u64) -> ChoicePlan {
+    let n = req.n.unwrap_or(1).clamp(1, checks::MAX_CHOICES);
+    let base = state.inner.id_salt ^ prompt_hash.rotate_left(23);
+    let (seed, length, share) = {
+        let engine = state.engine();
+        let spec = engine.config().spec();
+        (
+            engine.seed(),
+            (n > 1).then(|| spec.reply.distribution()),
+            spec.tools.auto_call_share.0,
+        )
+    };
+    let other_replies = match length {
+        Some(length) => (1..n)
+            .map(|i| {
+                let hash = choice_seed(prompt_hash, i);
+                text::plan_reply(seed, hash, &length, req.token_limit()).render()
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    ChoicePlan {
+        calls: choices::tool_calls(req, n, base, share),
+        format: choices::format(req),
+        other_replies,
+        stops: req
+            .stop
+            .as_ref()
+            .map(|s| s.sequences().to_vec())
+            .unwrap_or_default(),
+        limit: req.token_limit(),
+        seeds: (0..n)
+            .map(|i| choice_seed(base.rotate_left(11), i))
+            .collect(),
+    }
 }
 
 /// `POST /v1/chat`: the older API, one prompt in, one reply out.

@@ -151,6 +151,19 @@ impl ApiError {
         )
     }
 
+    /// 404 `model_not_found`, as OpenAI answers a model that does not exist (or that the key
+    /// may not use), naming the `model` field.
+    pub fn model_not_found(model: &str) -> Self {
+        let mut e = Self::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            Some("model_not_found"),
+            format!("The model `{model}` does not exist or you do not have access to it."),
+        );
+        e.body.param = Some("model".into());
+        e
+    }
+
     /// 404 for an unknown route.
     pub fn not_found(path: &str) -> Self {
         Self::new(

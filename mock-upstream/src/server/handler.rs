@@ -213,7 +213,8 @@ pub(crate) async fn carry_out(
     resp
 }
 
-/// The answers that need no reply: 401, 410, outages, quota and rate limits.
+/// The answers that need no reply: 401, 404 `model_not_found`, 410, outages, quota and rate
+/// limits.
 fn refuse(
     outcome: Outcome,
     decision: &Decision,
@@ -226,6 +227,7 @@ fn refuse(
         Outcome::Outage(status) => ApiError::server(status, None),
         Outcome::OutageReset => return reset(),
         Outcome::QuotaExhausted => ApiError::quota_exhausted(),
+        Outcome::ModelNotFound => ApiError::model_not_found(&req.model),
         Outcome::RateLimited {
             resource,
             retry_after,

@@ -12,12 +12,16 @@ mod catch_panic;
 mod chat;
 pub mod concurrency;
 mod dialect;
+mod embeddings;
 pub mod errors;
 mod handler;
 mod head_limits;
+mod messages;
 pub mod metrics;
 mod models;
 mod observe;
+mod responses;
+mod responses_store;
 mod running;
 mod serve;
 pub mod stats;
@@ -99,6 +103,8 @@ struct Inner {
     request_ids: AtomicU64,
     id_salt: u64,
     max_body: AtomicUsize,
+    /// What `previous_response_id` continues.
+    responses: responses_store::ResponseStore,
 }
 
 impl MockState {
@@ -118,6 +124,7 @@ impl MockState {
                 request_ids: AtomicU64::new(0),
                 id_salt,
                 max_body,
+                responses: responses_store::ResponseStore::default(),
             }),
         }
     }
@@ -151,11 +158,12 @@ impl MockState {
         self.engine().set_config(config);
     }
 
-    /// Starts over: counters zeroed, buckets full, timeline from now.
+    /// Starts over: counters zeroed, buckets full, timeline from now, no stored responses.
     pub fn reset(&self) {
         self.engine().reset(Instant::now());
         self.inner.stats.reset();
         self.inner.request_ids.store(0, Ordering::Relaxed);
+        self.inner.responses.clear();
     }
 
     fn created(&self, decision: &crate::faults::Decision) -> u64 {
@@ -168,12 +176,17 @@ impl MockState {
     }
 }
 
-/// The mock's routes: the OpenAI API, `/_mock/*` control, and `/metrics`.
+/// The mock's routes: the OpenAI API, Anthropic's Messages API, `/_mock/*` control, and
+/// `/metrics`.
 pub fn router(state: MockState) -> Router {
     let api = Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/v1/chat", post(chat::legacy_chat))
-        .route("/v1/models", get(models::models));
+        .route("/v1/responses", post(responses::create_response))
+        .route("/v1/messages", post(messages::messages))
+        .route("/v1/models", get(models::models))
+        .route("/v1/models/{id}", get(models::model))
+        .route("/v1/embeddings", post(embeddings::embeddings));
     #[cfg(test)]
     let api = api.route("/_test/panic", get(tests::panics));
     let admin = admin::routes(state.clone());

@@ -20,6 +20,8 @@ use super::{FaultTag, MockState, ResetConnection};
 
 const RETRY_COUNT: HeaderName = HeaderName::from_static("x-stainless-retry-count");
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// Anthropic's spelling, which `/v1/messages` sets itself (its error bodies carry the id too).
+const ROUTE_REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
 const PROCESSING_MS: HeaderName = HeaderName::from_static("openai-processing-ms");
 
 /// Wraps each route in [`Observe`].
@@ -88,9 +90,14 @@ where
                 });
             }
             let h = resp.headers_mut();
-            let id = bytes::Bytes::from(state.next_request_id());
-            if let Ok(v) = HeaderValue::from_maybe_shared(id) {
+            // A route that named the request itself keeps that id, so both headers agree.
+            if let Some(v) = h.get(ROUTE_REQUEST_ID).cloned() {
                 h.insert(REQUEST_ID, v);
+            } else {
+                let id = bytes::Bytes::from(state.next_request_id());
+                if let Ok(v) = HeaderValue::from_maybe_shared(id) {
+                    h.insert(REQUEST_ID, v);
+                }
             }
             h.insert(
                 PROCESSING_MS,

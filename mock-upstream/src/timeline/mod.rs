@@ -113,7 +113,12 @@ fn de_multiplier<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Erro
 
 /// The routes a `deprecate` event may name: those the mock serves, so a typo is refused at
 /// load instead of deprecating nothing.
-pub const DEPRECATABLE_ROUTES: [&str; 3] = ["/v1/chat", "/v1/chat/completions", "/v1/models"];
+pub const DEPRECATABLE_ROUTES: [&str; 4] = [
+    "/v1/chat",
+    "/v1/chat/completions",
+    "/v1/models",
+    "/v1/responses",
+];
 
 /// Why a `[[timeline]]` event was refused; the message names the field and the kind.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

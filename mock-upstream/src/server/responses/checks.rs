@@ -1,0 +1,206 @@
+//! The checks the Responses API makes before it answers, with its messages and the `param`
+//! each names, and the kind of output a valid request gets.
+
+use gauntlet_wire::openai::responses::{
+    ResponseInput, ResponseRequest, TextFormat, Tool, ToolChoice, ToolChoiceMode,
+};
+
+use super::output::Output;
+use crate::server::errors::ApiError;
+
+/// The API's floor on `max_output_tokens`.
+pub(crate) const MIN_OUTPUT_TOKENS: u32 = 16;
+/// Tools one request may offer, as the API allows.
+pub(crate) const MAX_TOOLS: usize = 128;
+/// Metadata pairs, key and value lengths the API allows.
+pub(crate) const MAX_METADATA: (usize, usize, usize) = (16, 64, 512);
+
+fn bad(message: String, param: &str) -> ApiError {
+    ApiError::invalid_request(message, Some(param.to_string()))
+}
+
+/// The request's input, once every field the mock reads is within the API's bounds.
+pub(crate) fn check(req: &ResponseRequest) -> Result<&ResponseInput, ApiError> {
+    let input = match &req.input {
+        None => return Err(bad("Missing required parameter: 'input'.".into(), "input")),
+        Some(ResponseInput::Items(items)) if items.is_empty() => {
+            return Err(bad(
+                "Invalid 'input': empty array. Expected an array with minimum length 1, but got an empty array instead.".into(),
+                "input",
+            ))
+        }
+        Some(input) => input,
+    };
+    if let Some(n) = req.max_output_tokens.filter(|n| *n < MIN_OUTPUT_TOKENS) {
+        return Err(bad(
+            format!("Invalid 'max_output_tokens': integer below minimum value. Expected a value >= {MIN_OUTPUT_TOKENS}, but got {n} instead."),
+            "max_output_tokens",
+        ));
+    }
+    if let Some(t) = req.temperature.filter(|t| !(0.0..=2.0).contains(t)) {
+        return Err(bad(
+            format!(
+                "Invalid 'temperature': expected a value between 0 and 2, but got {t} instead."
+            ),
+            "temperature",
+        ));
+    }
+    check_metadata(req)?;
+    check_tools(req)?;
+    Ok(input)
+}
+
+fn check_metadata(req: &ResponseRequest) -> Result<(), ApiError> {
+    let Some(m) = &req.metadata else {
+        return Ok(());
+    };
+    let (pairs, key_len, value_len) = MAX_METADATA;
+    if m.len() > pairs {
+        return Err(bad(
+            format!("Invalid 'metadata': too many properties. Expected an object with at most {pairs} properties, but got an object with {} properties instead.", m.len()),
+            "metadata",
+        ));
+    }
+    for (k, v) in m {
+        if k.chars().count() > key_len {
+            return Err(bad(
+                format!("Invalid 'metadata': key too long. Expected a key of at most {key_len} characters."),
+                "metadata",
+            ));
+        }
+        if v.chars().count() > value_len {
+            return Err(bad(
+                format!("Invalid 'metadata.{k}': string too long. Expected a string with maximum length {value_len}."),
+                &format!("metadata.{k}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_tools(req: &ResponseRequest) -> Result<(), ApiError> {
+    if req.tools.len() > MAX_TOOLS {
+        return Err(bad(
+            format!("Invalid 'tools': array too long. Expected an array with maximum length {MAX_TOOLS}, but got an array with length {} instead.", req.tools.len()),
+            "tools",
+        ));
+    }
+    for (i, Tool::Function(f)) in req.tools.iter().enumerate() {
+        if !valid_name(&f.name) {
+            return Err(bad(
+                format!("Invalid 'tools[{i}].name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$' of at most 64 characters."),
+                &format!("tools[{i}].name"),
+            ));
+        }
+    }
+    match &req.tool_choice {
+        Some(ToolChoice::Function(f))
+            if !req.tools.iter().any(|Tool::Function(t)| t.name == f.name) =>
+        {
+            Err(bad(
+                format!(
+                    "Tool choice 'function' with name '{}' not found in 'tools' parameter.",
+                    f.name
+                ),
+                "tool_choice",
+            ))
+        }
+        Some(ToolChoice::Mode(ToolChoiceMode::Required)) if req.tools.is_empty() => Err(bad(
+            "Tool choice 'required' must be specified with 'tools' parameter.".into(),
+            "tool_choice",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A function or format name as the API takes it: letters, digits, `_` and `-`, 1 to 64.
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The kind of output a checked request gets.
+pub(crate) fn output(req: &ResponseRequest) -> Result<Output, ApiError> {
+    match req.text.as_ref().and_then(|t| t.format.as_ref()) {
+        None | Some(TextFormat::Text) => Ok(Output::Text),
+        Some(TextFormat::JsonObject) => Ok(Output::JsonObject),
+        Some(TextFormat::JsonSchema(f)) => {
+            if !valid_name(&f.name) {
+                return Err(bad(
+                    "Invalid 'text.format.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$' of at most 64 characters.".into(),
+                    "text.format.name",
+                ));
+            }
+            Ok(Output::Text)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn req(v: serde_json::Value) -> ResponseRequest {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn param(r: &ResponseRequest) -> Option<String> {
+        check(r).err().and_then(|e| e.body.param)
+    }
+
+    #[test]
+    fn each_check_names_its_param() {
+        let cases = [
+            (json!({"model": "m"}), "input"),
+            (json!({"model": "m", "input": []}), "input"),
+            (
+                json!({"model": "m", "input": "x", "max_output_tokens": 15}),
+                "max_output_tokens",
+            ),
+            (
+                json!({"model": "m", "input": "x", "temperature": 2.5}),
+                "temperature",
+            ),
+            (
+                json!({"model": "m", "input": "x", "metadata": {"k": "v".repeat(513)}}),
+                "metadata.k",
+            ),
+            (
+                json!({"model": "m", "input": "x", "tools": [{"type": "function", "name": "a b"}]}),
+                "tools[0].name",
+            ),
+            (
+                json!({"model": "m", "input": "x", "tool_choice": {"type": "function", "name": "f"}}),
+                "tool_choice",
+            ),
+            (
+                json!({"model": "m", "input": "x", "tool_choice": "required"}),
+                "tool_choice",
+            ),
+        ];
+        for (body, want) in cases {
+            assert_eq!(param(&req(body.clone())).as_deref(), Some(want), "{body}");
+        }
+        let many: serde_json::Map<_, _> = (0..17).map(|i| (format!("k{i}"), json!("v"))).collect();
+        assert_eq!(
+            param(&req(json!({"model": "m", "input": "x", "metadata": many}))).as_deref(),
+            Some("metadata")
+        );
+    }
+
+    #[test]
+    fn a_valid_request_passes() {
+        let r = req(
+            json!({"model": "m", "input": "x", "max_output_tokens": 16, "temperature": 0,
+            "tools": [{"type": "function", "name": "get_weather"}],
+            "tool_choice": {"type": "function", "name": "get_weather"}}),
+        );
+        assert!(check(&r).is_ok());
+        let r =
+            req(json!({"model": "m", "input": "x", "text": {"format": {"type": "json_object"}}}));
+        assert_eq!(output(&r).unwrap(), Output::JsonObject);
+    }
+}
