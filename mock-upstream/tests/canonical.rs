@@ -23,6 +23,7 @@ fn canonical_file_means_what_it_says() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/faults/canonical.toml");
     let cfg = load_file(path.as_ref()).unwrap();
     assert_eq!(cfg.spec().seed, Some(7));
+    assert_eq!(cfg.spec().tools.auto_call_share.0, 0.3);
     let t0 = Instant::now();
     let at = |s: u64| t0 + Duration::from_secs(s);
     let mut e = FaultEngine::new(cfg, None, t0);

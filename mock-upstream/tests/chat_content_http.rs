@@ -110,7 +110,8 @@ async fn required_calls_a_tool_with_arguments_valid_for_its_schema() {
                 "get_time" => time_tool(),
                 other => panic!("unknown tool {other}"),
             };
-            let args: Value = serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
+            let args: Value =
+                serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
             assert_valid(&tool["function"]["parameters"], &args);
         }
         assert!(v["usage"]["completion_tokens"].as_u64().unwrap() > 0);
@@ -164,7 +165,11 @@ async fn auto_calls_at_the_configured_share_and_decides_the_same_per_seed() {
     let share = first.iter().filter(|c| **c).count() as f64 / 200.0;
     // Binomial(200, 0.3) has a standard deviation of 0.032: 0.1 is three of them.
     assert!((share - 0.3).abs() < 0.1, "share {share}");
-    assert_eq!(auto_decisions(&m.url, None).await, first, "same requests, same decisions");
+    assert_eq!(
+        auto_decisions(&m.url, None).await,
+        first,
+        "same requests, same decisions"
+    );
     let seeded = auto_decisions(&m.url, Some(5)).await;
     assert_ne!(seeded, first, "the request's seed changes the draws");
     assert_eq!(auto_decisions(&m.url, Some(5)).await, seeded);
@@ -175,7 +180,8 @@ async fn auto_calls_at_the_configured_share_and_decides_the_same_per_seed() {
 
 #[test]
 fn the_share_must_be_a_probability() {
-    let e = mock_upstream::faults::parse_toml("[tools]\nauto_call_share = 1.5", "t.toml").unwrap_err();
+    let e =
+        mock_upstream::faults::parse_toml("[tools]\nauto_call_share = 1.5", "t.toml").unwrap_err();
     assert!(e.to_string().contains("outside 0..=1"), "{e}");
     assert!(mock_upstream::faults::parse_toml("[tools]\nauto_call = 1", "t.toml").is_err());
 }
@@ -193,7 +199,9 @@ async fn streamed_tool_call_arguments_concatenate_to_valid_json() {
     let mut finish = None;
     for c in &chunks {
         assert!(c.system_fingerprint.as_deref().unwrap().starts_with("fp_"));
-        let Some(choice) = c.choices.first() else { continue };
+        let Some(choice) = c.choices.first() else {
+            continue;
+        };
         if let Some(f) = &choice.finish_reason {
             finish = Some(f.clone());
         }
@@ -207,12 +215,21 @@ async fn streamed_tool_call_arguments_concatenate_to_valid_json() {
             } else {
                 assert!(d.kind.is_none() && f.name.is_none());
             }
-            args.entry(d.index).or_default().push_str(f.arguments.as_deref().unwrap());
+            args.entry(d.index)
+                .or_default()
+                .push_str(f.arguments.as_deref().unwrap());
         }
     }
     assert_eq!(finish.as_deref(), Some("tool_calls"));
     assert_eq!(openers, 1);
-    let pieces = chunks.iter().filter(|c| c.choices.first().is_some_and(|ch| ch.delta.tool_calls.is_some())).count();
+    let pieces = chunks
+        .iter()
+        .filter(|c| {
+            c.choices
+                .first()
+                .is_some_and(|ch| ch.delta.tool_calls.is_some())
+        })
+        .count();
     assert!(pieces > 3, "arguments come in pieces: {pieces}");
     let args: Value = serde_json::from_str(&args[&0]).unwrap();
     assert_valid(&weather_tool()["function"]["parameters"], &args);
@@ -220,7 +237,12 @@ async fn streamed_tool_call_arguments_concatenate_to_valid_json() {
     // The same request unstreamed makes the same call.
     body["stream"] = json!(false);
     let (_, v) = post(&m.url, &body).await;
-    let plain: Value = serde_json::from_str(v["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"].as_str().unwrap()).unwrap();
+    let plain: Value = serde_json::from_str(
+        v["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(plain, args);
 }
 
@@ -235,13 +257,18 @@ async fn json_schema_answers_are_instances_of_the_schema() {
             let (status, v) = post(&m.url, &body).await;
             assert_eq!(status, 200, "{v}");
             assert_eq!(v["choices"][0]["finish_reason"], "stop");
-            let content: Value = serde_json::from_str(v["choices"][0]["message"]["content"].as_str().unwrap()).unwrap();
+            let content: Value =
+                serde_json::from_str(v["choices"][0]["message"]["content"].as_str().unwrap())
+                    .unwrap();
             assert_valid(&invoice_schema(), &content);
         }
     }
     // Strict mode refuses what OpenAI refuses, naming the schema.
     let mut loose = invoice_schema();
-    loose.as_object_mut().unwrap().remove("additionalProperties");
+    loose
+        .as_object_mut()
+        .unwrap()
+        .remove("additionalProperties");
     let mut body = ask("bill me");
     body["response_format"] = json!({"type": "json_schema", "json_schema": {"name": "Invoice", "schema": loose, "strict": true}});
     let (status, v) = post(&m.url, &body).await;
@@ -260,8 +287,12 @@ async fn json_object_needs_the_word_json_and_answers_an_object() {
     body["response_format"] = json!({"type": "json_object"});
     let (status, v) = post(&m.url, &body).await;
     assert_eq!(status, 200);
-    let content: Value = serde_json::from_str(v["choices"][0]["message"]["content"].as_str().unwrap()).unwrap();
-    assert!(content.is_object() && content["answer"].is_string(), "{content}");
+    let content: Value =
+        serde_json::from_str(v["choices"][0]["message"]["content"].as_str().unwrap()).unwrap();
+    assert!(
+        content.is_object() && content["answer"].is_string(),
+        "{content}"
+    );
 
     body["messages"][0]["content"] = json!("reply please");
     let (status, v) = post(&m.url, &body).await;
@@ -279,10 +310,16 @@ async fn n_choices_differ_are_deterministic_and_stream_with_their_index() {
     let texts: Vec<String> = (0..3)
         .map(|i| {
             assert_eq!(v["choices"][i]["index"], i);
-            v["choices"][i]["message"]["content"].as_str().unwrap().to_string()
+            v["choices"][i]["message"]["content"]
+                .as_str()
+                .unwrap()
+                .to_string()
         })
         .collect();
-    assert!(texts[0] != texts[1] && texts[1] != texts[2] && texts[0] != texts[2], "{texts:?}");
+    assert!(
+        texts[0] != texts[1] && texts[1] != texts[2] && texts[0] != texts[2],
+        "{texts:?}"
+    );
     let tokens: u64 = texts.iter().map(|t| t.len().div_ceil(4) as u64).sum();
     assert_eq!(v["usage"]["completion_tokens"], tokens);
     let (_, again) = post(&m.url, &body).await;
@@ -313,7 +350,10 @@ async fn stop_cuts_the_text_before_the_first_sequence() {
     let m = start("[reply]\ntokens = { distribution = \"fixed\", value = 60 }").await;
     let body = ask("say a lot");
     let (_, v) = post(&m.url, &body).await;
-    let full = v["choices"][0]["message"]["content"].as_str().unwrap().to_string();
+    let full = v["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let words: Vec<&str> = full.split(' ').collect();
     let stop_word = format!(" {}", words[words.len() / 2]);
     let at = full.find(&stop_word).unwrap();
@@ -349,15 +389,33 @@ async fn invalid_requests_are_400s_naming_the_param() {
     let call = json!({"role": "assistant", "content": null,
         "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]});
     let cases = [
-        (json!({"messages": [user, user, {"role": "robot", "content": "x"}]}), "messages[2].role"),
-        (json!({"messages": [{"role": "user"}]}), "messages[0].content"),
-        (json!({"messages": [user, call, {"role": "tool", "content": "sunny"}]}), "messages[2].tool_call_id"),
-        (json!({"messages": [user], "tools": [{"type": "function", "function": {"name": "f",
-            "parameters": {"type": "object", "properties": {"a": {"type": "text"}}}}}]}), "tools[0].function.parameters"),
-        (json!({"messages": [user], "tools": [time_tool()], "tool_choice": "required",
-            "parallel_tool_calls": false, "n": 0}), "n"),
+        (
+            json!({"messages": [user, user, {"role": "robot", "content": "x"}]}),
+            "messages[2].role",
+        ),
+        (
+            json!({"messages": [{"role": "user"}]}),
+            "messages[0].content",
+        ),
+        (
+            json!({"messages": [user, call, {"role": "tool", "content": "sunny"}]}),
+            "messages[2].tool_call_id",
+        ),
+        (
+            json!({"messages": [user], "tools": [{"type": "function", "function": {"name": "f",
+            "parameters": {"type": "object", "properties": {"a": {"type": "text"}}}}}]}),
+            "tools[0].function.parameters",
+        ),
+        (
+            json!({"messages": [user], "tools": [time_tool()], "tool_choice": "required",
+            "parallel_tool_calls": false, "n": 0}),
+            "n",
+        ),
         (json!({"messages": [user], "n": 129}), "n"),
-        (json!({"messages": [user], "stop": ["a", "b", "c", "d", "e"]}), "stop"),
+        (
+            json!({"messages": [user], "stop": ["a", "b", "c", "d", "e"]}),
+            "stop",
+        ),
     ];
     for (mut body, param) in cases {
         body["model"] = json!("gpt-4o-mini");

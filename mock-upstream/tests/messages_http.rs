@@ -490,3 +490,99 @@ async fn the_same_seed_gives_the_same_answers() {
     assert_ne!(a[0].0, a[2].0, "a new id per message");
     assert_ne!(a[0].1, c[0].1, "another seed, another reply");
 }
+
+fn weather_tools(choice: Value) -> Value {
+    let mut b = body("What is the weather in Paris?");
+    b["tools"] = json!([
+        {"name": "get_weather", "description": "Weather of a city",
+         "input_schema": {"type": "object", "additionalProperties": false,
+            "properties": {"city": {"type": "string", "minLength": 1},
+                           "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+                           "days": {"type": "integer", "minimum": 1, "maximum": 7}},
+            "required": ["city", "unit"]}},
+        {"name": "get_time", "input_schema": {"type": "object", "properties": {"tz": {"type": "string"}}}}
+    ]);
+    b["tool_choice"] = choice;
+    b
+}
+
+#[tokio::test]
+async fn a_forced_tool_is_a_tool_use_valid_for_its_schema_and_streams_as_input_json() {
+    let m = start("").await;
+    let b = weather_tools(json!({"type": "tool", "name": "get_weather"}));
+    let schema = b["tools"][0]["input_schema"].clone();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let msg = message(&m.url, &b).await;
+    assert_eq!(msg.stop_reason, Some(StopReason::ToolUse));
+    let [ContentBlock::ToolUse { id, name, input }] = msg.content.as_slice() else {
+        panic!("one tool_use block: {:?}", msg.content)
+    };
+    assert!(id.starts_with("toolu_"), "{id}");
+    assert_eq!(name, "get_weather");
+    assert!(validator.is_valid(input), "{input}");
+
+    let events = stream(&m.url, b).await;
+    let mut json = String::new();
+    for e in &events {
+        match e {
+            StreamEvent::ContentBlockStart {
+                index: 0,
+                content_block,
+            } => {
+                assert_eq!(
+                    content_block,
+                    &ContentBlock::ToolUse {
+                        id: id.clone(),
+                        name: name.clone(),
+                        input: json!({})
+                    }
+                );
+            }
+            StreamEvent::ContentBlockDelta {
+                index: 0,
+                delta: BlockDelta::InputJsonDelta { partial_json },
+            } => json.push_str(partial_json),
+            StreamEvent::ContentBlockDelta { .. } => panic!("only input_json_delta: {e:?}"),
+            _ => {}
+        }
+    }
+    let sent: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(&sent, input, "the stream sends the same call");
+    let (text, reason, _, tokens) = streamed(&events);
+    assert!(text.is_empty(), "no text block");
+    assert_eq!(
+        (reason, tokens),
+        (StopReason::ToolUse, msg.usage.output_tokens)
+    );
+}
+
+#[tokio::test]
+async fn tool_choices_any_none_and_a_bad_one() {
+    let m = start("").await;
+    let any = message(&m.url, &weather_tools(json!({"type": "any"}))).await;
+    assert_eq!(any.stop_reason, Some(StopReason::ToolUse));
+    assert!(any
+        .content
+        .iter()
+        .all(|b| matches!(b, ContentBlock::ToolUse { .. })));
+    assert!(!any.content.is_empty());
+    let none = message(&m.url, &weather_tools(json!({"type": "none"}))).await;
+    assert_eq!(none.stop_reason, Some(StopReason::EndTurn));
+    text_of(&none);
+    let r = send(
+        &m.url,
+        Some("k"),
+        &weather_tools(json!({"type": "tool", "name": "nope"})),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let e = error(r).await;
+    assert!(
+        e.error.message.starts_with("tool_choice.name: "),
+        "{}",
+        e.error.message
+    );
+    // The refusal came before the engine: nothing was taken from the key's limits.
+    let usage = m.state.key_usage();
+    assert_eq!((usage.len(), usage[0].requests), (1, 2));
+}

@@ -42,6 +42,9 @@ pub const MAX_NODES: usize = 4096;
 pub const MAX_ITEMS: usize = 64;
 /// Characters of one string at most, whatever `minLength` says.
 pub const MAX_STRING: usize = 4096;
+/// Characters of text (strings, `const`s and `enum` values copied) in one instance at most,
+/// the size of the longest text reply, so `n` instances stay as bounded as `n` replies.
+pub const MAX_TEXT: usize = 32 * 1024;
 /// Patterns longer than this get a plain string instead of being parsed.
 pub const MAX_PATTERN: usize = 1024;
 
@@ -58,6 +61,7 @@ pub fn instance(schema: &Value, rng: &mut ChaCha8Rng) -> Value {
         root: schema,
         rng,
         nodes: 0,
+        chars: 0,
     };
     g.value(schema, 0)
 }
@@ -66,6 +70,8 @@ struct Generator<'a, 'r> {
     root: &'a Value,
     rng: &'r mut ChaCha8Rng,
     nodes: usize,
+    /// Text generated or copied so far, against [`MAX_TEXT`].
+    chars: usize,
 }
 
 /// The JSON types, in the order a minimal value is preferred (cheapest first).
@@ -132,7 +138,7 @@ impl Generator<'_, '_> {
             Value::Bool(true) => return Value::String(self.word()),
             _ => return Value::Null,
         };
-        let minimal = depth >= MAX_DEPTH || self.nodes >= MAX_NODES;
+        let minimal = depth >= MAX_DEPTH || self.nodes >= MAX_NODES || self.chars >= MAX_TEXT;
         if let Some(Value::String(r)) = obj.get("$ref") {
             return match resolve(self.root, r) {
                 Some(target) if !minimal => self.value(target, depth + 1),
@@ -140,7 +146,7 @@ impl Generator<'_, '_> {
             };
         }
         if let Some(c) = obj.get("const") {
-            return c.clone();
+            return self.copied(c);
         }
         if let Some(Value::Array(options)) = obj.get("enum") {
             return self.pick_enum(options);
@@ -166,7 +172,11 @@ impl Generator<'_, '_> {
             Kind::Boolean => Value::Bool(self.rng.random()),
             Kind::Integer => self.integer(obj),
             Kind::Number => self.number(obj),
-            Kind::String => Value::String(self.string(obj)),
+            Kind::String => {
+                let s = self.string(obj);
+                self.chars += s.len();
+                Value::String(s)
+            }
             Kind::Array => self.array(obj, depth),
             Kind::Object => self.object(obj, depth),
         }
@@ -176,7 +186,18 @@ impl Generator<'_, '_> {
         if options.is_empty() {
             return Value::Null;
         }
-        options[self.rng.random_range(0..options.len())].clone()
+        let pick = &options[self.rng.random_range(0..options.len())];
+        self.copied(pick)
+    }
+
+    /// A copy of a schema's value, unless it would take the instance past [`MAX_TEXT`].
+    fn copied(&mut self, v: &Value) -> Value {
+        let size = text_size(v, MAX_TEXT + 1);
+        if self.chars + size > MAX_TEXT {
+            return Value::Null;
+        }
+        self.chars += size;
+        v.clone()
     }
 
     /// One branch; deep in a recursion, the first that ends it (null, a scalar, no `$ref`).
@@ -322,14 +343,15 @@ impl Generator<'_, '_> {
     }
 
     fn string(&mut self, obj: &Map<String, Value>) -> String {
+        let cap = MAX_STRING.min(MAX_TEXT.saturating_sub(self.chars)) as u64;
         let min = obj
             .get("minLength")
             .and_then(Value::as_u64)
-            .map_or(0, |n| n.min(MAX_STRING as u64) as usize);
+            .map_or(0, |n| n.min(cap) as usize);
         let max = obj
             .get("maxLength")
             .and_then(Value::as_u64)
-            .map_or(usize::MAX, |n| n.min(MAX_STRING as u64) as usize);
+            .map_or(usize::MAX, |n| n.min(cap) as usize);
         if let Some(f) = obj.get("format").and_then(Value::as_str) {
             if let Some(s) = self.formatted(f) {
                 return s;
@@ -341,7 +363,7 @@ impl Generator<'_, '_> {
             }
         }
         let hi = if max == usize::MAX {
-            (min.max(5) + 16).min(MAX_STRING)
+            (min.max(5) + 16).min(cap as usize)
         } else {
             max
         };
@@ -535,6 +557,28 @@ impl Generator<'_, '_> {
             }
         }
         Value::Object(out)
+    }
+}
+
+/// Characters of text in `v` (strings and keys; a few for other scalars), counted up to `limit`.
+fn text_size(v: &Value, limit: usize) -> usize {
+    match v {
+        Value::String(s) => s.len(),
+        Value::Array(items) => items.iter().fold(0, |n, i| {
+            if n > limit {
+                n
+            } else {
+                n + 1 + text_size(i, limit)
+            }
+        }),
+        Value::Object(m) => m.iter().fold(0, |n, (k, i)| {
+            if n > limit {
+                n
+            } else {
+                n + k.len() + 1 + text_size(i, limit)
+            }
+        }),
+        _ => 4,
     }
 }
 

@@ -176,9 +176,18 @@ fn hostile_schemas_are_bounded() {
     let inst = schema::instance(&s, &mut ChaCha8Rng::seed_from_u64(1));
     let items = inst.as_array().unwrap();
     assert_eq!(items.len(), schema::MAX_ITEMS);
-    assert!(items
-        .iter()
-        .all(|i| i.as_str().unwrap().len() == schema::MAX_STRING));
+    assert_eq!(items[0].as_str().unwrap().len(), schema::MAX_STRING);
+    let text: usize = items.iter().map(|i| i.as_str().unwrap().len()).sum();
+    assert_eq!(
+        text,
+        schema::MAX_TEXT,
+        "the text budget, not 64 strings of 4096"
+    );
+    // A large `const` copied many times stops at the budget too.
+    let big = "x".repeat(10_000);
+    let s = json!({"type": "array", "minItems": 64, "items": {"const": big}});
+    let inst = schema::instance(&s, &mut ChaCha8Rng::seed_from_u64(1));
+    assert!(serde_json::to_string(&inst).unwrap().len() < 2 * schema::MAX_TEXT);
 
     // A ref to itself, with no way out, and mutual recursion: bounded depth, no hang.
     for s in [

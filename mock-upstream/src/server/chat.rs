@@ -94,7 +94,10 @@ pub(crate) async fn chat_completions(State(state): State<MockState>, request: Re
 fn plan(state: &MockState, req: &ChatCompletionRequest, prompt_hash: u64) -> ChoicePlan {
     let n = req.n.unwrap_or(1).clamp(1, checks::MAX_CHOICES);
     let base = state.inner.id_salt ^ prompt_hash.rotate_left(23);
-    let (seed, length, share) = {
+    // The engine's lock is taken a second time only for what needs it (not on the hot path
+    // of one plain choice without tools).
+    let has_tools = req.tools.as_ref().is_some_and(|t| !t.is_empty());
+    let (seed, length, share) = if n > 1 || has_tools {
         let engine = state.engine();
         let spec = engine.config().spec();
         (
@@ -102,6 +105,8 @@ fn plan(state: &MockState, req: &ChatCompletionRequest, prompt_hash: u64) -> Cho
             (n > 1).then(|| spec.reply.distribution()),
             spec.tools.auto_call_share.0,
         )
+    } else {
+        (0, None, 0.0)
     };
     let other_replies = match length {
         Some(length) => (1..n)

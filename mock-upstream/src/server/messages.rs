@@ -1,6 +1,6 @@
 //! Anthropic's Messages API, `POST /v1/messages` (JSON and SSE), on the same fault engine as
 //! every other route: its checks ([`check`]), its [`Dialect`](super::dialect::Dialect)
-//! ([`answer`]) and its refusals ([`refusal`]).
+//! ([`answer`]), its refusals ([`refusal`]) and its tool calls ([`tools`]).
 //!
 //! The key comes from `x-api-key` (or a bearer token); every answer carries `request-id`, the
 //! same id as the error body's `request_id` and the mock's `x-request-id`.
@@ -9,6 +9,7 @@ mod answer;
 mod check;
 mod refusal;
 mod rfc3339;
+mod tools;
 
 use std::time::Duration;
 
@@ -50,6 +51,10 @@ async fn answer(state: &MockState, request: Request, request_id: &str) -> Respon
         Ok(r) => r,
         Err(r) => return r.into_response(request_id),
     };
+    let calls = match tool_calls(state, &req) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(request_id),
+    };
     let (permit, queued) = match admit(state).await {
         Ok(a) => a,
         Err(e) => return overloaded(Refusal::from_api(&e).into_response(request_id)),
@@ -72,6 +77,7 @@ async fn answer(state: &MockState, request: Request, request_id: &str) -> Respon
         stop_sequences: req.stop_sequences.clone().unwrap_or_default(),
         request_id: request_id.to_string(),
         now: Duration::from_secs(state.inner.options.epoch_secs).saturating_add(decision.offset),
+        calls,
     };
     let answering = Answering {
         route: Route::Messages,
@@ -80,4 +86,24 @@ async fn answer(state: &MockState, request: Request, request_id: &str) -> Respon
         finish_abandoned: state.inner.gate.finishes_abandoned(),
     };
     carry_out(decision, &answering, &dialect, permit).await
+}
+
+/// The answer's tool calls, decided from the mock's seed and the conversation (so the same
+/// request calls the same tools with the same inputs), before the engine is asked: a bad
+/// `tool_choice` is a 400 that costs no rate limit.
+fn tool_calls(
+    state: &MockState,
+    req: &gauntlet_wire::anthropic::MessagesRequest,
+) -> Result<Vec<crate::content::ToolCall>, Refusal> {
+    if req.tools.is_none() && req.tool_choice.is_none() {
+        return Ok(Vec::new());
+    }
+    let (seed, share) = {
+        let engine = state.engine();
+        (
+            engine.seed(),
+            engine.config().spec().tools.auto_call_share.0,
+        )
+    };
+    tools::calls(req, seed ^ req.conversation_hash(), share)
 }

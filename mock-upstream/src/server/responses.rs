@@ -21,11 +21,10 @@ use crate::text;
 use dialect::ResponsesDialect;
 use gauntlet_wire::hash::stable_hash;
 use gauntlet_wire::openai::responses::{
-    ResponseInput, ResponseRequest, ResponseStatus, TextConfig, TextFormat, ToolChoice,
+    ResponseInput, ResponseRequest, ResponseStatus, TextConfig, TextFormat,
 };
-use output::Output;
 
-/// Hex digits after the 16 of the salt in `resp_…`, `msg_…`, `fc_…` and `call_…` ids: 48 in
+/// Hex digits after the 16 of the salt in `resp_…` and `msg_…` ids: 48 in
 /// all, as long as the API's.
 const ID_DIGITS: usize = 32;
 
@@ -44,7 +43,15 @@ pub(crate) async fn create_response(State(state): State<MockState>, request: Req
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
-    let output = match checks::output(&req) {
+    let prompt_hash = prompt_hash(&req, input, earlier);
+    let draw = {
+        let engine = state.engine();
+        checks::Draw {
+            seed: engine.seed() ^ prompt_hash,
+            auto_call_share: engine.config().spec().tools.auto_call_share.0,
+        }
+    };
+    let output = match checks::output(&req, draw) {
         Ok(o) => o,
         Err(e) => return e.into_response(),
     };
@@ -58,7 +65,7 @@ pub(crate) async fn create_response(State(state): State<MockState>, request: Req
         api_key: bearer(&parts.headers),
         model: &req.model,
         prompt_tokens: input_tokens,
-        prompt_hash: prompt_hash(&req, input, earlier),
+        prompt_hash,
         max_tokens: req.max_output_tokens,
         queued,
     };
@@ -66,15 +73,10 @@ pub(crate) async fn create_response(State(state): State<MockState>, request: Req
     let salt = state.inner.id_salt;
     let seq = decision.sequence;
     let id = text::hex_id("resp_", salt, seq, ID_DIGITS);
-    let item_id = match output {
-        Output::FunctionCall { .. } => text::hex_id("fc_", salt, seq, ID_DIGITS),
-        _ => text::hex_id("msg_", salt, seq, ID_DIGITS),
-    };
     let dialect = ResponsesDialect::new(
         template(&req, id.clone(), state.created(&decision)),
         output,
-        item_id,
-        text::hex_id("call_", salt, seq, ID_DIGITS),
+        text::hex_id("msg_", salt, seq, ID_DIGITS),
         input_tokens,
     );
     // Only a response that is answered is stored; its reply is rendered again for that (the
@@ -90,8 +92,10 @@ pub(crate) async fn create_response(State(state): State<MockState>, request: Req
     };
     let resp = carry_out(decision, &answering, &dialect, permit).await;
     if let Some(plan) = stored {
-        let (role, text) = dialect.turn(&plan.render());
-        let conversation = earlier.with_input(input).with_turn(role, &text);
+        let conversation = (dialect.turns(&plan.render()).iter())
+            .fold(earlier.with_input(input), |c, (role, text)| {
+                c.with_turn(role, text)
+            });
         state.inner.responses.insert(&id, conversation);
     }
     resp
@@ -155,7 +159,7 @@ fn template(
                     .unwrap_or(TextFormat::Text),
             ),
         },
-        tool_choice: req.tool_choice.clone().unwrap_or(ToolChoice::default()),
+        tool_choice: req.tool_choice.clone().unwrap_or_default(),
         tools: req.tools.clone(),
         top_p: Some(1.0),
         truncation: "disabled".into(),

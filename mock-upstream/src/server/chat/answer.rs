@@ -13,6 +13,10 @@ use gauntlet_wire::openai::{
 };
 use gauntlet_wire::tokens::CHARS_PER_TOKEN;
 
+/// Content events one stream carries at most: past it (`n` long choices), pieces grow beyond
+/// one token, so 128 choices of 8192 tokens stay a stream of bounded size.
+pub(crate) const MAX_STREAM_PIECES: usize = 65_536;
+
 /// How a chat completion is written: the ids and echoes of one request, and its choices.
 pub(crate) struct ChatDialect {
     pub(crate) id: String,
@@ -60,9 +64,9 @@ impl ChatDialect {
 
     /// One choice's content events: a piece per token, or per call an opening delta (id,
     /// type, name, empty arguments) and the arguments in pieces.
-    fn pieces(&self, index: u32, body: &Body) -> Vec<Bytes> {
+    fn pieces(&self, index: u32, body: &Body, chars: usize) -> Vec<Bytes> {
         match body {
-            Body::Text { text, .. } => content::pieces(text, CHARS_PER_TOKEN)
+            Body::Text { text, .. } => content::pieces(text, chars)
                 .into_iter()
                 .map(|p| {
                     let delta = Delta {
@@ -75,12 +79,12 @@ impl ChatDialect {
             Body::Calls(calls) => calls
                 .iter()
                 .enumerate()
-                .flat_map(|(k, call)| self.call_pieces(index, k as u32, call))
+                .flat_map(|(k, call)| self.call_pieces(index, k as u32, call, chars))
                 .collect(),
         }
     }
 
-    fn call_pieces(&self, index: u32, k: u32, call: &ToolCall) -> Vec<Bytes> {
+    fn call_pieces(&self, index: u32, k: u32, call: &ToolCall, chars: usize) -> Vec<Bytes> {
         let tool_delta = |first: bool, arguments: &str| Delta {
             tool_calls: Some(vec![ToolCallDelta {
                 index: k,
@@ -95,7 +99,7 @@ impl ChatDialect {
         };
         let mut out = vec![self.delta(index, tool_delta(true, ""), None)];
         out.extend(
-            content::pieces(&call.arguments, CHARS_PER_TOKEN)
+            content::pieces(&call.arguments, chars)
                 .into_iter()
                 .map(|p| self.delta(index, tool_delta(false, p), None)),
         );
@@ -129,6 +133,20 @@ fn message(body: &Body) -> ChatMessage {
             ..ChatMessage::default()
         },
     }
+}
+
+/// Characters per content event: one token's, or more when the choices together would exceed
+/// [`MAX_STREAM_PIECES`].
+fn piece_chars(bodies: &[Body]) -> usize {
+    let chars: usize = bodies
+        .iter()
+        .map(|b| match b {
+            Body::Text { text, .. } => text.len(),
+            Body::Calls(calls) => calls.iter().map(|c| c.arguments.len()).sum(),
+        })
+        .sum();
+    let pieces = chars.div_ceil(CHARS_PER_TOKEN);
+    CHARS_PER_TOKEN * pieces.div_ceil(MAX_STREAM_PIECES).max(1)
 }
 
 /// Interleaves the choices' pieces, one of each in turn, as OpenAI streams `n` choices.
@@ -183,11 +201,12 @@ impl Dialect for ChatDialect {
                 self.delta(i as u32, delta, None)
             })
             .collect();
+        let chars = piece_chars(&bodies);
         let tokens = round_robin(
             bodies
                 .iter()
                 .enumerate()
-                .map(|(i, b)| self.pieces(i as u32, b))
+                .map(|(i, b)| self.pieces(i as u32, b, chars))
                 .collect(),
         );
         let mut tail: Vec<Bytes> = bodies
@@ -200,5 +219,22 @@ impl Dialect for ChatDialect {
         }
         tail.push(Bytes::from_static(b"data: [DONE]\n\n"));
         StreamParts { head, tokens, tail }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_grow_only_past_the_stream_bound() {
+        let text = |chars: usize| Body::Text {
+            text: "x".repeat(chars),
+            finish: "stop",
+        };
+        assert_eq!(piece_chars(&[text(100), text(7)]), CHARS_PER_TOKEN);
+        let at_bound = CHARS_PER_TOKEN * MAX_STREAM_PIECES;
+        assert_eq!(piece_chars(&[text(at_bound)]), CHARS_PER_TOKEN);
+        assert_eq!(piece_chars(&[text(at_bound), text(1)]), 2 * CHARS_PER_TOKEN);
     }
 }

@@ -8,6 +8,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
 use super::refusal::{add_rate_limit_headers, Refusal};
+use super::tools;
+use crate::content::ToolCall;
 use crate::faults::engine::RateLimitState;
 use crate::server::dialect::{sse_event, Dialect, StreamParts};
 use crate::server::errors::ApiError;
@@ -33,6 +35,8 @@ pub(crate) struct MessagesDialect {
     pub(crate) request_id: String,
     /// The request's arrival since the Unix epoch, for the rate-limit resets.
     pub(crate) now: Duration,
+    /// The tool calls the answer makes instead of text ([`tools::calls`]); usually none.
+    pub(crate) calls: Vec<ToolCall>,
 }
 
 /// The reply as this request gets it: cut at the first stop sequence, with its stop reason.
@@ -77,56 +81,56 @@ impl MessagesDialect {
         }
     }
 
-    fn message(&self, content: Vec<ContentBlock>, shaped: Option<&Shaped>) -> Message {
+    /// How the answer ends: tool calls, or the shaped reply.
+    fn ending(&self, shaped: &Shaped) -> Ending {
+        if self.calls.is_empty() {
+            Ending {
+                stop_reason: shaped.stop_reason,
+                stop_sequence: shaped.stop_sequence.clone(),
+                output_tokens: shaped.reply.tokens,
+            }
+        } else {
+            Ending {
+                stop_reason: StopReason::ToolUse,
+                stop_sequence: None,
+                output_tokens: tools::output_tokens(&self.calls),
+            }
+        }
+    }
+
+    /// The message; without an ending, the skeleton `message_start` carries.
+    fn message(&self, content: Vec<ContentBlock>, ending: Option<&Ending>) -> Message {
         Message {
             id: self.id.clone(),
             kind: "message".into(),
             role: Role::Assistant,
             model: self.model.clone(),
             content,
-            stop_reason: shaped.map(|s| s.stop_reason),
-            stop_sequence: shaped.and_then(|s| s.stop_sequence.clone()),
+            stop_reason: ending.map(|e| e.stop_reason),
+            stop_sequence: ending.and_then(|e| e.stop_sequence.clone()),
             usage: Usage {
                 input_tokens: self.input_tokens,
                 // `message_start` reports the first output token, as the API does.
-                output_tokens: shaped.map_or(1, |s| s.reply.tokens),
+                output_tokens: ending.map_or(1, |e| e.output_tokens),
                 cache_creation_input_tokens: Some(0),
                 cache_read_input_tokens: Some(0),
             },
         }
     }
-}
 
-fn event(e: &StreamEvent) -> Bytes {
-    sse_event(e.name(), e)
-}
-
-impl Dialect for MessagesDialect {
-    fn answer(&self, reply: &Reply) -> Vec<u8> {
-        let shaped = self.shape(reply);
-        let text = ContentBlock::Text {
-            text: shaped.reply.text.clone(),
-        };
-        serde_json::to_vec(&self.message(vec![text], Some(&shaped))).unwrap_or_default()
-    }
-
-    /// `message_start`, `content_block_start`, `ping`, one `content_block_delta` per token, then
-    /// `content_block_stop`, `message_delta` (stop reason, output tokens) and `message_stop`.
-    fn stream(&self, reply: &Reply) -> StreamParts {
-        let shaped = self.shape(reply);
-        let head = vec![
-            event(&StreamEvent::MessageStart {
-                message: self.message(Vec::new(), None),
-            }),
-            event(&StreamEvent::ContentBlockStart {
-                index: 0,
-                content_block: ContentBlock::Text {
-                    text: String::new(),
-                },
-            }),
-            event(&StreamEvent::Ping),
-        ];
-        let tokens = shaped
+    /// The content blocks' events: the first block's start, one piece per token (or per four
+    /// characters of tool input), and the last block's stop.
+    fn blocks(&self, shaped: &Shaped) -> (Bytes, Vec<Bytes>, Bytes) {
+        if !self.calls.is_empty() {
+            return tools::stream(&self.calls);
+        }
+        let start = event(&StreamEvent::ContentBlockStart {
+            index: 0,
+            content_block: ContentBlock::Text {
+                text: String::new(),
+            },
+        });
+        let pieces = shaped
             .reply
             .token_pieces()
             .map(|piece| {
@@ -136,15 +140,63 @@ impl Dialect for MessagesDialect {
                 })
             })
             .collect();
-        let tail = vec![
+        (
+            start,
+            pieces,
             event(&StreamEvent::ContentBlockStop { index: 0 }),
+        )
+    }
+}
+
+/// What `message_delta` (and the full answer) says about the end.
+#[derive(Debug, Clone, PartialEq)]
+struct Ending {
+    stop_reason: StopReason,
+    stop_sequence: Option<String>,
+    output_tokens: u32,
+}
+
+fn event(e: &StreamEvent) -> Bytes {
+    sse_event(e.name(), e)
+}
+
+impl Dialect for MessagesDialect {
+    fn answer(&self, reply: &Reply) -> Vec<u8> {
+        let shaped = self.shape(reply);
+        let content = if self.calls.is_empty() {
+            vec![ContentBlock::Text {
+                text: shaped.reply.text.clone(),
+            }]
+        } else {
+            tools::blocks(&self.calls)
+        };
+        let ending = self.ending(&shaped);
+        serde_json::to_vec(&self.message(content, Some(&ending))).unwrap_or_default()
+    }
+
+    /// `message_start`, `content_block_start`, `ping`, one `content_block_delta` per token (or
+    /// piece of tool input, each further block's stop and start riding on its first piece), then
+    /// `content_block_stop`, `message_delta` (stop reason, output tokens) and `message_stop`.
+    fn stream(&self, reply: &Reply) -> StreamParts {
+        let shaped = self.shape(reply);
+        let ending = self.ending(&shaped);
+        let (start, tokens, stop) = self.blocks(&shaped);
+        let head = vec![
+            event(&StreamEvent::MessageStart {
+                message: self.message(Vec::new(), None),
+            }),
+            start,
+            event(&StreamEvent::Ping),
+        ];
+        let tail = vec![
+            stop,
             event(&StreamEvent::MessageDelta {
                 delta: MessageDeltaBody {
-                    stop_reason: Some(shaped.stop_reason),
-                    stop_sequence: shaped.stop_sequence.clone(),
+                    stop_reason: Some(ending.stop_reason),
+                    stop_sequence: ending.stop_sequence,
                 },
                 usage: DeltaUsage {
-                    output_tokens: shaped.reply.tokens,
+                    output_tokens: ending.output_tokens,
                 },
             }),
             event(&StreamEvent::MessageStop),
@@ -192,6 +244,7 @@ mod tests {
             stop_sequences: stops.iter().map(|s| s.to_string()).collect(),
             request_id: "req_1".into(),
             now: Duration::ZERO,
+            calls: Vec::new(),
         }
     }
 

@@ -5,8 +5,16 @@ use gauntlet_wire::openai::responses::{
     ResponseInput, ResponseRequest, TextFormat, Tool, ToolChoice, ToolChoiceMode,
 };
 
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
+
 use super::output::Output;
+use crate::content::{self, Decide, ToolDef};
 use crate::server::errors::ApiError;
+
+/// Separates the `json_schema` instance's RNG stream from every other draw on the same seed.
+const SCHEMA_STREAM: u64 = 0x5c4e_3a00_0000_0001;
 
 /// The API's floor on `max_output_tokens`.
 pub(crate) const MIN_OUTPUT_TOKENS: u32 = 16;
@@ -92,6 +100,14 @@ fn check_tools(req: &ResponseRequest) -> Result<(), ApiError> {
                 &format!("tools[{i}].name"),
             ));
         }
+        if let Some(p) = &f.parameters {
+            check_schema(p, f.strict == Some(true)).map_err(|e| {
+                bad(
+                    format!("Invalid schema for function '{}': {e}", f.name),
+                    &format!("tools[{i}].parameters"),
+                )
+            })?;
+        }
     }
     match &req.tool_choice {
         Some(ToolChoice::Function(f))
@@ -113,6 +129,16 @@ fn check_tools(req: &ResponseRequest) -> Result<(), ApiError> {
     }
 }
 
+/// The schema checks the API makes: a valid schema with an object at the root, and OpenAI's
+/// structured-output rules when `strict`.
+fn check_schema(schema: &Value, strict: bool) -> Result<(), content::SchemaError> {
+    content::check(schema, true)?;
+    if strict {
+        content::check_strict(schema)?;
+    }
+    Ok(())
+}
+
 /// A function or format name as the API takes it: letters, digits, `_` and `-`, 1 to 64.
 fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
@@ -121,8 +147,22 @@ fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// The kind of output a checked request gets.
-pub(crate) fn output(req: &ResponseRequest) -> Result<Output, ApiError> {
+/// What the output's draws depend on besides the request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Draw {
+    /// The mock's seed and the prompt's hash, combined: the same request draws the same way.
+    pub(crate) seed: u64,
+    /// `[tools] auto_call_share` of the fault file.
+    pub(crate) auto_call_share: f64,
+}
+
+/// The output a checked request gets: the function calls the seeded tool decision makes,
+/// else an instance of the `json_schema` format, a JSON object, or text.
+pub(crate) fn output(req: &ResponseRequest, draw: Draw) -> Result<Output, ApiError> {
+    let calls = tool_calls(req, draw)?;
+    if !calls.is_empty() {
+        return Ok(Output::Calls(calls));
+    }
     match req.text.as_ref().and_then(|t| t.format.as_ref()) {
         None | Some(TextFormat::Text) => Ok(Output::Text),
         Some(TextFormat::JsonObject) => Ok(Output::JsonObject),
@@ -133,9 +173,44 @@ pub(crate) fn output(req: &ResponseRequest) -> Result<Output, ApiError> {
                     "text.format.name",
                 ));
             }
-            Ok(Output::Text)
+            check_schema(&f.schema, f.strict == Some(true)).map_err(|e| {
+                bad(
+                    format!("Invalid schema for response_format '{}': {e}", f.name),
+                    "text.format.schema",
+                )
+            })?;
+            let mut rng = ChaCha8Rng::seed_from_u64(draw.seed ^ SCHEMA_STREAM);
+            Ok(Output::Json(
+                content::schema::instance(&f.schema, &mut rng).to_string(),
+            ))
         }
     }
+}
+
+/// The calls [`content::decide`] makes for the request's tools and `tool_choice`.
+fn tool_calls(req: &ResponseRequest, draw: Draw) -> Result<Vec<content::ToolCall>, ApiError> {
+    let tools: Vec<ToolDef<'_>> = req
+        .tools
+        .iter()
+        .map(|Tool::Function(f)| ToolDef {
+            name: &f.name,
+            parameters: f.parameters.as_ref(),
+        })
+        .collect();
+    let choice = match &req.tool_choice {
+        None | Some(ToolChoice::Mode(ToolChoiceMode::Auto)) => content::ToolChoice::Auto,
+        Some(ToolChoice::Mode(ToolChoiceMode::None)) => content::ToolChoice::None,
+        Some(ToolChoice::Mode(ToolChoiceMode::Required)) => content::ToolChoice::Required,
+        Some(ToolChoice::Function(f)) => content::ToolChoice::Function(&f.name),
+    };
+    let how = Decide {
+        choice,
+        parallel: req.parallel_tool_calls.unwrap_or(true),
+        auto_call_share: draw.auto_call_share,
+        seed: draw.seed,
+        id_prefix: "call_",
+    };
+    content::decide(&tools, &how).map_err(|e| bad(e.to_string(), "tool_choice"))
 }
 
 #[cfg(test)]
@@ -180,6 +255,17 @@ mod tests {
                 json!({"model": "m", "input": "x", "tool_choice": "required"}),
                 "tool_choice",
             ),
+            (
+                json!({"model": "m", "input": "x", "tools": [{"type": "function", "name": "f",
+                    "parameters": {"type": "array"}}]}),
+                "tools[0].parameters",
+            ),
+            (
+                json!({"model": "m", "input": "x", "tools": [{"type": "function", "name": "f",
+                    "strict": true, "parameters": {"type": "object",
+                    "properties": {"a": {"type": "string"}}}}]}),
+                "tools[0].parameters",
+            ),
         ];
         for (body, want) in cases {
             assert_eq!(param(&req(body.clone())).as_deref(), Some(want), "{body}");
@@ -201,6 +287,22 @@ mod tests {
         assert!(check(&r).is_ok());
         let r =
             req(json!({"model": "m", "input": "x", "text": {"format": {"type": "json_object"}}}));
-        assert_eq!(output(&r).unwrap(), Output::JsonObject);
+        let draw = Draw {
+            seed: 1,
+            auto_call_share: 0.0,
+        };
+        assert_eq!(output(&r, draw).unwrap(), Output::JsonObject);
+        let r =
+            req(json!({"model": "m", "input": "x", "tools": [{"type": "function", "name": "f"}]}));
+        assert_eq!(
+            output(&r, draw).unwrap(),
+            Output::Text,
+            "auto, never calling"
+        );
+        let forced = req(
+            json!({"model": "m", "input": "x", "tools": [{"type": "function", "name": "f"}],
+            "tool_choice": "required", "text": {"format": {"type": "json_object"}}}),
+        );
+        assert!(matches!(output(&forced, draw).unwrap(), Output::Calls(c) if c.len() == 1));
     }
 }

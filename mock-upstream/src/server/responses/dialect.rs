@@ -7,7 +7,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response as HttpResponse};
 use bytes::Bytes;
 
-use super::output::{pieces, Output};
+use super::output::{Output, Produced};
+use crate::content::pieces;
 use crate::server::dialect::{sse_event, Dialect, StreamParts};
 use crate::server::errors::ApiError;
 use crate::text::Reply;
@@ -16,10 +17,7 @@ use gauntlet_wire::openai::responses::{
     OutputMessage, Response, ResponseError, ResponseStatus, ResponseStreamEvent, ResponseUsage,
     StreamError,
 };
-
-/// Events of a stream before its content: `response.created`, `response.in_progress`,
-/// `response.output_item.added` and, for a message, `response.content_part.added`.
-const HEAD_EVENTS: u64 = 4;
+use gauntlet_wire::tokens::CHARS_PER_TOKEN;
 
 /// One request's answer in the Responses API's shape.
 #[derive(Debug)]
@@ -27,65 +25,72 @@ pub(crate) struct ResponsesDialect {
     /// The response as `response.created` shows it: the request's settings echoed, status
     /// `in_progress`, no output, no usage. Every later shape starts from it.
     template: Response,
-    /// What the output is: text, JSON, or a function call.
+    /// What the output is: text, JSON, or function calls.
     output: Output,
-    /// `msg_…` or `fc_…`: the id of the one output item.
-    item_id: String,
-    /// `call_…`, for a function call.
-    call_id: String,
+    /// `msg_…`: the id of a message item.
+    message_id: String,
     /// Input tokens, earlier turns included, as `usage` reports them.
     input_tokens: u32,
-    /// The `sequence_number` the first event after the content carries, set by
+    /// The `sequence_number` of the first event after the last delta, set by
     /// [`Dialect::stream`]: an error that strikes part-way is numbered from it, so it is above
     /// every number already sent however far the stream got.
     after_content: AtomicU64,
 }
+
+/// One event of a stream, and whether it is a delta (what the stream's pacing spaces out).
+type Event = (bool, ResponseStreamEvent);
 
 impl ResponsesDialect {
     /// A dialect answering with `output` under the settings `template` echoes.
     pub(crate) fn new(
         template: Response,
         output: Output,
-        item_id: String,
-        call_id: String,
+        message_id: String,
         input_tokens: u32,
     ) -> Self {
         Self {
             template,
             output,
-            item_id,
-            call_id,
+            message_id,
             input_tokens,
-            after_content: AtomicU64::new(HEAD_EVENTS),
+            after_content: AtomicU64::new(0),
         }
     }
 
-    fn usage(&self, output_tokens: u32) -> ResponseUsage {
-        ResponseUsage {
-            input_tokens: self.input_tokens,
-            output_tokens,
-            total_tokens: self.input_tokens.saturating_add(output_tokens),
-            ..Default::default()
+    fn produce<'a>(&'a self, reply: &'a Reply) -> Produced<'a> {
+        self.output.produce(reply, self.template.max_output_tokens)
+    }
+
+    /// The id of output item `i`: the message's, or `fc_…` from the call's id.
+    fn item_id(&self, i: usize) -> String {
+        match &self.output {
+            Output::Calls(calls) => calls.get(i).map_or_else(String::new, |c| {
+                format!("fc_{}", c.id.strip_prefix("call_").unwrap_or(&c.id))
+            }),
+            _ => self.message_id.clone(),
         }
     }
 
-    /// The one output item, whole (`status` completed or incomplete) or as first announced.
-    fn item(&self, text: &str, status: ItemStatus) -> OutputItem {
+    /// Output item `i` with `text`, as first announced (`in_progress`, empty) or whole.
+    fn item(&self, i: usize, text: &str, status: ItemStatus) -> OutputItem {
         let whole = status != ItemStatus::InProgress;
         match &self.output {
-            Output::FunctionCall { name, .. } => OutputItem::FunctionCall(FunctionCall {
-                id: Some(self.item_id.clone()),
-                call_id: self.call_id.clone(),
-                name: name.clone(),
-                arguments: if whole {
-                    text.to_string()
-                } else {
-                    String::new()
-                },
-                status: Some(status),
-            }),
+            Output::Calls(calls) => {
+                let call = calls.get(i);
+                OutputItem::FunctionCall(FunctionCall {
+                    id: Some(self.item_id(i)),
+                    call_id: call.map_or_else(String::new, |c| c.id.clone()),
+                    name: call.map_or_else(String::new, |c| c.name.clone()),
+                    arguments: if whole {
+                        text.to_string()
+                    } else {
+                        String::new()
+                    },
+                    status: Some(status),
+                })
+            }
             _ => OutputItem::Message(OutputMessage {
-                id: self.item_id.clone(),
+                id: self.item_id(i),
                 status,
                 role: "assistant".into(),
                 content: if whole {
@@ -98,136 +103,264 @@ impl ResponsesDialect {
     }
 
     /// The finished response: output, usage, and `incomplete` when the token limit cut it.
-    /// `reply` is the item's content (see [`Output::content`]).
-    fn finished(&self, reply: &Reply) -> Response {
-        let cut = reply.finish_reason == "length";
+    fn finished(&self, produced: &Produced<'_>) -> Response {
         let mut r = self.template.clone();
-        r.status = if cut {
-            ResponseStatus::Incomplete
+        let (status, item_status) = if produced.cut {
+            (ResponseStatus::Incomplete, ItemStatus::Incomplete)
         } else {
-            ResponseStatus::Completed
+            (ResponseStatus::Completed, ItemStatus::Completed)
         };
-        r.incomplete_details = cut.then_some(IncompleteDetails {
+        r.status = status;
+        r.incomplete_details = produced.cut.then_some(IncompleteDetails {
             reason: Some(IncompleteReason::MaxOutputTokens),
         });
-        let status = if cut {
-            ItemStatus::Incomplete
-        } else {
-            ItemStatus::Completed
-        };
-        r.output = vec![self.item(&reply.text, status)];
-        r.usage = Some(self.usage(reply.tokens));
+        r.output = (produced.texts.iter().enumerate())
+            .map(|(i, t)| self.item(i, t, item_status))
+            .collect();
+        r.usage = Some(ResponseUsage {
+            input_tokens: self.input_tokens,
+            output_tokens: produced.tokens,
+            total_tokens: self.input_tokens.saturating_add(produced.tokens),
+            ..Default::default()
+        });
         r
     }
 
-    /// The item's content for the engine's reply: the reply itself, or the JSON document or
-    /// arguments the output holds, cut to `max_output_tokens`.
-    fn content<'a>(&self, reply: &'a Reply) -> std::borrow::Cow<'a, Reply> {
-        self.output.content(reply, self.template.max_output_tokens)
-    }
-
-    /// The turn the output adds to the conversation, for `previous_response_id`: the role and
-    /// text an input item of it would have.
-    pub(crate) fn turn(&self, reply: &Reply) -> (&'static str, String) {
-        let content = self.content(reply);
+    /// The turns the output adds to the conversation, for `previous_response_id`: the role
+    /// and text each output item would have as an input item.
+    pub(crate) fn turns(&self, reply: &Reply) -> Vec<(&'static str, String)> {
+        let produced = self.produce(reply);
         match &self.output {
-            Output::FunctionCall { name, .. } => ("assistant", format!("{name}({})", content.text)),
-            _ => ("assistant", content.text.clone()),
+            Output::Calls(calls) => (calls.iter().zip(&produced.texts))
+                .map(|(c, args)| ("assistant", format!("{}({args})", c.name)))
+                .collect(),
+            _ => (produced.texts.iter())
+                .map(|t| ("assistant", t.to_string()))
+                .collect(),
         }
     }
 
-    /// The content events of one piece (a text delta or an arguments delta).
-    fn delta(&self, piece: &str, seq: u64) -> ResponseStreamEvent {
-        match self.output {
-            Output::FunctionCall { .. } => ResponseStreamEvent::FunctionCallArgumentsDelta {
-                item_id: self.item_id.clone(),
-                output_index: 0,
-                delta: piece.to_string(),
-                sequence_number: seq,
-            },
-            _ => ResponseStreamEvent::OutputTextDelta {
-                item_id: self.item_id.clone(),
-                output_index: 0,
-                content_index: 0,
-                delta: piece.to_string(),
-                logprobs: Vec::new(),
-                sequence_number: seq,
-            },
+    /// Every event of the stream in order, numbered from 0.
+    fn events(&self, produced: &Produced<'_>) -> Vec<Event> {
+        let finished = self.finished(produced);
+        let announced = || Box::new(self.template.clone());
+        let mut events: Vec<Event> = vec![
+            (
+                false,
+                ResponseStreamEvent::Created {
+                    response: announced(),
+                    sequence_number: 0,
+                },
+            ),
+            (
+                false,
+                ResponseStreamEvent::InProgress {
+                    response: announced(),
+                    sequence_number: 0,
+                },
+            ),
+        ];
+        for (i, (text, item)) in produced.texts.iter().zip(&finished.output).enumerate() {
+            self.item_events(i, text, item.clone(), &mut events);
         }
+        let done = Box::new(finished);
+        events.push((
+            false,
+            if done.status == ResponseStatus::Incomplete {
+                ResponseStreamEvent::Incomplete {
+                    response: done,
+                    sequence_number: 0,
+                }
+            } else {
+                ResponseStreamEvent::Completed {
+                    response: done,
+                    sequence_number: 0,
+                }
+            },
+        ));
+        for (n, (_, e)) in events.iter_mut().enumerate() {
+            set_sequence(e, n as u64);
+        }
+        events
     }
 
-    /// The events that close the content: `…text.done` and `content_part.done` for a message,
-    /// `…arguments.done` for a function call.
-    fn content_done(&self, text: &str, seq: &mut u64) -> Vec<ResponseStreamEvent> {
-        let mut next = || {
-            *seq += 1;
-            *seq - 1
-        };
-        match &self.output {
-            Output::FunctionCall { name, .. } => {
-                vec![ResponseStreamEvent::FunctionCallArgumentsDone {
-                    item_id: self.item_id.clone(),
-                    output_index: 0,
-                    name: name.clone(),
-                    arguments: text.to_string(),
-                    sequence_number: next(),
-                }]
-            }
-            _ => vec![
+    /// Output item `i`'s events: added, (for a message) its part added, one delta per token,
+    /// the done events of its content, and the item done.
+    fn item_events(&self, i: usize, text: &str, whole: OutputItem, events: &mut Vec<Event>) {
+        let (item_id, output_index) = (self.item_id(i), i as u32);
+        let added = self.item(i, "", ItemStatus::InProgress);
+        events.push((
+            false,
+            ResponseStreamEvent::OutputItemAdded {
+                output_index,
+                item: added,
+                sequence_number: 0,
+            },
+        ));
+        let message = !self.output.is_calls();
+        if message {
+            events.push((
+                false,
+                ResponseStreamEvent::ContentPartAdded {
+                    item_id: item_id.clone(),
+                    output_index,
+                    content_index: 0,
+                    part: OutputContent::text(""),
+                    sequence_number: 0,
+                },
+            ));
+        }
+        for piece in pieces(text, CHARS_PER_TOKEN) {
+            let delta = piece.to_string();
+            events.push((
+                true,
+                if message {
+                    ResponseStreamEvent::OutputTextDelta {
+                        item_id: item_id.clone(),
+                        output_index,
+                        content_index: 0,
+                        delta,
+                        logprobs: Vec::new(),
+                        sequence_number: 0,
+                    }
+                } else {
+                    ResponseStreamEvent::FunctionCallArgumentsDelta {
+                        item_id: item_id.clone(),
+                        output_index,
+                        delta,
+                        sequence_number: 0,
+                    }
+                },
+            ));
+        }
+        if message {
+            events.push((
+                false,
                 ResponseStreamEvent::OutputTextDone {
-                    item_id: self.item_id.clone(),
-                    output_index: 0,
+                    item_id: item_id.clone(),
+                    output_index,
                     content_index: 0,
                     text: text.to_string(),
                     logprobs: Vec::new(),
-                    sequence_number: next(),
+                    sequence_number: 0,
                 },
+            ));
+            events.push((
+                false,
                 ResponseStreamEvent::ContentPartDone {
-                    item_id: self.item_id.clone(),
-                    output_index: 0,
+                    item_id,
+                    output_index,
                     content_index: 0,
                     part: OutputContent::text(text),
-                    sequence_number: next(),
+                    sequence_number: 0,
                 },
-            ],
+            ));
+        } else {
+            let name = match &whole {
+                OutputItem::FunctionCall(c) => c.name.clone(),
+                OutputItem::Message(_) => String::new(),
+            };
+            events.push((
+                false,
+                ResponseStreamEvent::FunctionCallArgumentsDone {
+                    item_id,
+                    output_index,
+                    name,
+                    arguments: text.to_string(),
+                    sequence_number: 0,
+                },
+            ));
         }
-    }
-
-    /// `response.created`, `response.in_progress`, `response.output_item.added` and, for a
-    /// message, `response.content_part.added`.
-    fn head(&self) -> Vec<ResponseStreamEvent> {
-        let announced = || Box::new(self.template.clone());
-        let mut head = vec![
-            ResponseStreamEvent::Created {
-                response: announced(),
+        events.push((
+            false,
+            ResponseStreamEvent::OutputItemDone {
+                output_index,
+                item: whole,
                 sequence_number: 0,
             },
-            ResponseStreamEvent::InProgress {
-                response: announced(),
-                sequence_number: 1,
-            },
-            ResponseStreamEvent::OutputItemAdded {
-                output_index: 0,
-                item: self.item("", ItemStatus::InProgress),
-                sequence_number: 2,
-            },
-        ];
-        if !self.output.is_call() {
-            head.push(ResponseStreamEvent::ContentPartAdded {
-                item_id: self.item_id.clone(),
-                output_index: 0,
-                content_index: 0,
-                part: OutputContent::text(""),
-                sequence_number: 3,
-            });
+        ));
+    }
+}
+
+/// Numbers an event.
+fn set_sequence(event: &mut ResponseStreamEvent, n: u64) {
+    use ResponseStreamEvent as E;
+    match event {
+        E::Created {
+            sequence_number, ..
         }
-        head
+        | E::InProgress {
+            sequence_number, ..
+        }
+        | E::Completed {
+            sequence_number, ..
+        }
+        | E::Incomplete {
+            sequence_number, ..
+        }
+        | E::Failed {
+            sequence_number, ..
+        }
+        | E::OutputItemAdded {
+            sequence_number, ..
+        }
+        | E::OutputItemDone {
+            sequence_number, ..
+        }
+        | E::ContentPartAdded {
+            sequence_number, ..
+        }
+        | E::ContentPartDone {
+            sequence_number, ..
+        }
+        | E::OutputTextDelta {
+            sequence_number, ..
+        }
+        | E::OutputTextDone {
+            sequence_number, ..
+        }
+        | E::FunctionCallArgumentsDelta {
+            sequence_number, ..
+        }
+        | E::FunctionCallArgumentsDone {
+            sequence_number, ..
+        } => *sequence_number = n,
+        E::Error(e) => e.sequence_number = n,
     }
 }
 
 /// One typed event framed as SSE: `event: <type>` then its JSON.
 fn frame(event: &ResponseStreamEvent) -> Bytes {
     sse_event(event.kind(), event)
+}
+
+/// Splits a stream's events for the pacing: `head` up to the first delta, each delta as one
+/// token piece with the events since the previous delta before it (an item closing and the
+/// next opening), and `tail` after the last delta. Returns the parts and the number of the
+/// first event of the tail.
+fn split(events: Vec<Event>) -> (StreamParts, u64) {
+    let last_delta = events.iter().rposition(|(d, _)| *d);
+    let mut parts = StreamParts::default();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut seen_delta = false;
+    for (n, (is_delta, e)) in events.iter().enumerate() {
+        let framed = frame(e);
+        if last_delta.is_some_and(|l| n > l) {
+            parts.tail.push(framed);
+        } else if *is_delta {
+            pending.extend_from_slice(&framed);
+            parts.tokens.push(Bytes::from(std::mem::take(&mut pending)));
+            seen_delta = true;
+        } else if seen_delta {
+            pending.extend_from_slice(&framed);
+        } else if last_delta.is_some() {
+            parts.head.push(framed);
+        } else {
+            parts.tail.push(framed);
+        }
+    }
+    let tail_start = last_delta.map_or(0, |l| l as u64 + 1);
+    (parts, tail_start)
 }
 
 /// The code a failed response carries: one of the spec's `ResponseError` codes.
@@ -241,49 +374,16 @@ fn failure_code(error: &ApiError) -> &'static str {
 
 impl Dialect for ResponsesDialect {
     fn answer(&self, reply: &Reply) -> Vec<u8> {
-        serde_json::to_vec(&self.finished(&self.content(reply))).unwrap_or_default()
+        serde_json::to_vec(&self.finished(&self.produce(reply))).unwrap_or_default()
     }
 
-    /// The head events, one delta per token, then the events that close the content, the
-    /// item, and the response (`response.completed`, or `response.incomplete` when cut).
+    /// `response.created`, `response.in_progress`, then per output item its added events, one
+    /// delta per token and its done events, then `response.completed` (or
+    /// `response.incomplete` when cut).
     fn stream(&self, reply: &Reply) -> StreamParts {
-        let reply = &*self.content(reply);
-        let head: Vec<Bytes> = self.head().iter().map(frame).collect();
-        let mut seq = head.len() as u64;
-        let tokens: Vec<Bytes> = pieces(&reply.text)
-            .map(|piece| {
-                seq += 1;
-                frame(&self.delta(piece, seq - 1))
-            })
-            .collect();
-        self.after_content.store(seq, Ordering::Relaxed);
-        let finished = self.finished(reply);
-        let mut tail = self.content_done(&reply.text, &mut seq);
-        let item = finished.output.first().cloned();
-        if let Some(item) = item {
-            tail.push(ResponseStreamEvent::OutputItemDone {
-                output_index: 0,
-                item,
-                sequence_number: seq,
-            });
-            seq += 1;
-        }
-        tail.push(if finished.status == ResponseStatus::Incomplete {
-            ResponseStreamEvent::Incomplete {
-                response: Box::new(finished),
-                sequence_number: seq,
-            }
-        } else {
-            ResponseStreamEvent::Completed {
-                response: Box::new(finished),
-                sequence_number: seq,
-            }
-        });
-        StreamParts {
-            head,
-            tokens,
-            tail: tail.iter().map(frame).collect(),
-        }
+        let (parts, tail_start) = split(self.events(&self.produce(reply)));
+        self.after_content.store(tail_start, Ordering::Relaxed);
+        parts
     }
 
     /// `response.failed` (the terminal event a stream's reader waits for, with the response's
@@ -302,14 +402,13 @@ impl Dialect for ResponsesDialect {
             response: Box::new(failed),
             sequence_number: seq,
         };
+        let code = error
+            .body
+            .code
+            .clone()
+            .unwrap_or_else(|| error.body.kind.clone());
         let event = ResponseStreamEvent::Error(StreamError {
-            code: Some(
-                error
-                    .body
-                    .code
-                    .clone()
-                    .unwrap_or_else(|| error.body.kind.clone()),
-            ),
+            code: Some(code),
             message: error.body.message.clone(),
             param: error.body.param.clone(),
             error: Some(error.body.clone()),
@@ -335,3 +434,6 @@ impl Dialect for ResponsesDialect {
         ([(header::CONTENT_TYPE, content_type)], body).into_response()
     }
 }
+
+#[cfg(test)]
+mod tests;

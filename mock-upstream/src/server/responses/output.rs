@@ -1,8 +1,9 @@
-//! What a response's one output item holds: the generated text, a JSON document built from it
-//! or from a schema, or a function call with generated arguments.
+//! What a response's output holds: the generated text, a JSON document built from it or from a
+//! schema, or function calls with generated arguments — and how `max_output_tokens` cuts it.
 
 use std::borrow::Cow;
 
+use crate::content::ToolCall;
 use crate::text::Reply;
 use gauntlet_wire::tokens::{approx_tokens, CHARS_PER_TOKEN};
 
@@ -17,73 +18,87 @@ pub(crate) enum Output {
     JsonObject,
     /// A message whose text is this JSON document (`text.format: json_schema`).
     Json(String),
-    /// A call of the named function with these arguments (a JSON object).
-    FunctionCall {
-        /// The function.
-        name: String,
-        /// Its arguments, as JSON text.
-        arguments: String,
-    },
+    /// One `function_call` item per call, in order.
+    Calls(Vec<ToolCall>),
+}
+
+/// The texts of the output items (a message's text, or each call's arguments) once
+/// `max_output_tokens` applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Produced<'a> {
+    /// One text per item.
+    pub(crate) texts: Vec<Cow<'a, str>>,
+    /// Output tokens, as `usage` reports them.
+    pub(crate) tokens: u32,
+    /// Whether the limit cut the output (the response is then `incomplete`).
+    pub(crate) cut: bool,
 }
 
 impl Output {
-    /// The text the item carries, as a [`Reply`]: the engine's own for plain text; otherwise
-    /// the document, counted by the token approximation and cut to `max_tokens` (the answer is
-    /// then incomplete, its JSON unfinished, as the API's would be).
-    pub(crate) fn content<'a>(&self, reply: &'a Reply, max_tokens: Option<u32>) -> Cow<'a, Reply> {
-        let text = match self {
-            Output::Text => return Cow::Borrowed(reply),
-            Output::JsonObject => serde_json::json!({ "answer": reply.text }).to_string(),
-            Output::Json(doc) => doc.clone(),
-            Output::FunctionCall { arguments, .. } => arguments.clone(),
-        };
-        Cow::Owned(cut(text, max_tokens))
-    }
-
-    /// Whether the item is a function call rather than a message.
-    pub(crate) fn is_call(&self) -> bool {
-        matches!(self, Output::FunctionCall { .. })
-    }
-}
-
-/// `text` as a reply of at most `max_tokens` tokens (at least one).
-fn cut(mut text: String, max_tokens: Option<u32>) -> Reply {
-    let tokens = approx_tokens(&text);
-    match max_tokens {
-        Some(max) if tokens > max.max(1) => {
-            let keep = max.max(1) as usize * CHARS_PER_TOKEN;
-            let end = text.char_indices().nth(keep).map_or(text.len(), |(i, _)| i);
-            text.truncate(end);
-            Reply {
-                tokens: approx_tokens(&text),
-                text,
-                finish_reason: "length",
+    /// The items' texts for the engine's reply: the reply itself for plain text (already cut
+    /// by the engine); otherwise the documents, counted by the token approximation and cut to
+    /// `max_tokens` in order — a document cut part-way is unfinished JSON, and calls past the
+    /// budget are dropped, as the API's would be.
+    pub(crate) fn produce<'a>(&'a self, reply: &'a Reply, max_tokens: Option<u32>) -> Produced<'a> {
+        let docs: Vec<Cow<'a, str>> = match self {
+            Output::Text => {
+                return Produced {
+                    texts: vec![Cow::Borrowed(reply.text.as_str())],
+                    tokens: reply.tokens,
+                    cut: reply.finish_reason == "length",
+                }
             }
-        }
-        _ => Reply {
-            text,
-            tokens,
-            finish_reason: "stop",
-        },
+            Output::JsonObject => {
+                vec![Cow::Owned(
+                    serde_json::json!({ "answer": reply.text }).to_string(),
+                )]
+            }
+            Output::Json(doc) => vec![Cow::Borrowed(doc.as_str())],
+            Output::Calls(calls) => calls
+                .iter()
+                .map(|c| Cow::Borrowed(c.arguments.as_str()))
+                .collect(),
+        };
+        within(docs, max_tokens)
+    }
+
+    /// Whether the items are function calls rather than one message.
+    pub(crate) fn is_calls(&self) -> bool {
+        matches!(self, Output::Calls(_))
     }
 }
 
-/// `text` in pieces of one token (four characters) each, cut on character boundaries, as a
-/// stream sends it.
-pub(crate) fn pieces(text: &str) -> impl Iterator<Item = &str> {
-    let mut rest = text;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let end = rest
-            .char_indices()
-            .nth(CHARS_PER_TOKEN)
-            .map_or(rest.len(), |(i, _)| i);
-        let (piece, tail) = rest.split_at(end);
-        rest = tail;
-        Some(piece)
-    })
+/// `docs` cut to a budget of `max_tokens` (at least one token, as the engine's replies are).
+fn within(docs: Vec<Cow<'_, str>>, max_tokens: Option<u32>) -> Produced<'_> {
+    let mut budget = max_tokens.map(|m| m.max(1));
+    let mut out = Produced {
+        texts: Vec::with_capacity(docs.len()),
+        tokens: 0,
+        cut: false,
+    };
+    for doc in docs {
+        let tokens = approx_tokens(&doc);
+        let kept = match budget {
+            Some(0) => {
+                out.cut = true;
+                break;
+            }
+            Some(b) if tokens > b => {
+                out.cut = true;
+                let end = doc
+                    .char_indices()
+                    .nth(b as usize * CHARS_PER_TOKEN)
+                    .map_or(doc.len(), |(i, _)| i);
+                Cow::Owned(doc[..end].to_string())
+            }
+            _ => doc,
+        };
+        let used = approx_tokens(&kept);
+        budget = budget.map(|b| b.saturating_sub(used));
+        out.tokens = out.tokens.saturating_add(used);
+        out.texts.push(kept);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -98,34 +113,50 @@ mod tests {
         }
     }
 
-    #[test]
-    fn pieces_are_four_characters_and_respect_char_boundaries() {
-        let p: Vec<_> = pieces("abcdefghij").collect();
-        assert_eq!(p, ["abcd", "efgh", "ij"]);
-        let p: Vec<_> = pieces("ééééé").collect();
-        assert_eq!(p, ["éééé", "é"]);
-        assert_eq!(pieces("").count(), 0);
+    fn call(arguments: &str) -> ToolCall {
+        ToolCall {
+            id: "call_x".into(),
+            name: "f".into(),
+            arguments: arguments.into(),
+        }
     }
 
     #[test]
     fn text_is_the_reply_and_json_object_wraps_it() {
         let r = reply("Hi there.");
-        assert!(matches!(Output::Text.content(&r, None), Cow::Borrowed(_)));
-        let j = Output::JsonObject.content(&r, None);
-        let v: serde_json::Value = serde_json::from_str(&j.text).unwrap();
+        let p = Output::Text.produce(&r, Some(1));
+        assert_eq!(p.texts, [Cow::Borrowed("Hi there.")]);
+        assert!(!p.cut, "the engine already cut the reply");
+        let p = Output::JsonObject.produce(&r, None);
+        let v: serde_json::Value = serde_json::from_str(&p.texts[0]).unwrap();
         assert_eq!(v, serde_json::json!({"answer": "Hi there."}));
-        assert_eq!(j.tokens, approx_tokens(&j.text));
-        assert_eq!(j.finish_reason, "stop");
+        assert_eq!(p.tokens, approx_tokens(&p.texts[0]));
     }
 
     #[test]
     fn documents_are_cut_to_the_limit_on_a_char_boundary() {
         let doc = Output::Json(r#"{"k":"éééééééééé"}"#.into());
-        let c = doc.content(&reply("x"), Some(2));
-        assert_eq!(c.finish_reason, "length");
-        assert_eq!(c.text.chars().count(), 8);
-        assert_eq!(c.tokens, 2);
-        let whole = doc.content(&reply("x"), Some(100));
-        assert_eq!(whole.finish_reason, "stop");
+        let x = reply("x");
+        let p = doc.produce(&x, Some(2));
+        assert!(p.cut);
+        assert_eq!(p.texts[0].chars().count(), 8);
+        assert_eq!(p.tokens, 2);
+        assert!(!doc.produce(&x, Some(100)).cut);
+    }
+
+    #[test]
+    fn calls_share_the_budget_in_order() {
+        let calls = Output::Calls(vec![call("{\"a\":1}"), call("{\"b\":2}"), call("{}")]);
+        let x = reply("x");
+        let whole = calls.produce(&x, None);
+        assert_eq!(whole.texts.len(), 3);
+        assert_eq!(whole.tokens, 2 + 2 + 1);
+        let p = calls.produce(&x, Some(3));
+        assert!(p.cut);
+        assert_eq!(
+            p.texts,
+            [Cow::Borrowed("{\"a\":1}"), Cow::Borrowed("{\"b\"")]
+        );
+        assert_eq!(p.tokens, 3);
     }
 }
