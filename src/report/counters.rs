@@ -8,9 +8,8 @@ use std::ops::AddAssign;
 use hdrhistogram::Histogram;
 
 use super::summary::{
-    CacheFigures, LimiterFigures, Percentiles, PriorityFigures, Requests, RouteFigures, StreamFigures,
-    Summary,
-    Upstream,
+    CacheFigures, LimiterFigures, Percentiles, PriorityFigures, Requests, RouteFigures,
+    StreamFigures, Summary, Upstream,
 };
 use crate::record::{Outcome, RunResult};
 

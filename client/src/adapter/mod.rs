@@ -566,8 +566,10 @@ async fn read_events(
         if let Ok(data) = frame.into_data() {
             read = read.saturating_add(data.len());
             if read > limit {
-                return Err(ClientError::Malformed(format!("response stream over {limit} bytes"))
-                    .after_tokens(reader.content_chunks()));
+                return Err(
+                    ClientError::Malformed(format!("response stream over {limit} bytes"))
+                        .after_tokens(reader.content_chunks()),
+                );
             }
             let content = reader
                 .feed(&data)

@@ -13,9 +13,9 @@ use std::borrow::Cow;
 use gauntlet_wire::openai::responses::ResponseStreamEvent;
 use serde::Deserialize;
 
-use super::responses::{failure, finished};
+use super::responses::finished;
 use super::sse::find_event_end;
-use crate::error::ClientError;
+use crate::error::{ClientError, StreamErrorEvent};
 use crate::request::ChatResponse;
 
 /// The event kinds read whole; the names are the API's `type` values.
@@ -118,6 +118,11 @@ impl ResponsesStream {
         if !READ.contains(&kind.kind.as_ref()) {
             return Ok(false);
         }
+        // The API follows `response.failed` with an `error` event: that one says nothing new.
+        let failed = matches!(self.end, Some(Err(ClientError::StreamError(_))));
+        if failed && kind.kind == "error" {
+            return Ok(false);
+        }
         if self.end.is_some() {
             return Err(ClientError::Malformed(format!(
                 "{} after the response ended",
@@ -142,17 +147,29 @@ impl ResponsesStream {
             }
             ResponseStreamEvent::FunctionCallArgumentsDelta { delta, .. } => !delta.is_empty(),
             ResponseStreamEvent::Completed { response, .. }
-            | ResponseStreamEvent::Incomplete { response, .. }
-            | ResponseStreamEvent::Failed { response, .. } => {
+            | ResponseStreamEvent::Incomplete { response, .. } => {
                 self.end = Some(finished(&response));
                 false
             }
+            // A failure inside the stream is the provider's error event, classified as the
+            // chat reader classifies `data: {"error": ...}` (retried as its type and code say).
+            ResponseStreamEvent::Failed { response, .. } => {
+                let (code, message) = response.error.as_ref().map_or(("server_error", ""), |e| {
+                    (e.code.as_str(), e.message.as_str())
+                });
+                let event = StreamErrorEvent::new(code, Some(code), message);
+                self.end = Some(Err(ClientError::StreamError(event)));
+                false
+            }
             ResponseStreamEvent::Error(e) => {
+                let body = e.error.as_ref();
                 let code = e
                     .code
                     .as_deref()
-                    .or_else(|| e.error.as_ref().and_then(|b| b.code.as_deref()));
-                self.end = Some(Err(failure(code, &e.message)));
+                    .or_else(|| body.and_then(|b| b.code.as_deref()));
+                let kind = body.map_or(code.unwrap_or("server_error"), |b| b.kind.as_str());
+                let event = StreamErrorEvent::new(kind, code, &e.message);
+                self.end = Some(Err(ClientError::StreamError(event)));
                 false
             }
             _ => false,
@@ -245,12 +262,16 @@ mod tests {
                 )
             ),
         );
+        // The API follows `response.failed` with an `error` event; the pair is one failure.
+        let and_error = event(
+            "error",
+            r#"{"type":"error","sequence_number":4,"code":"server_error","message":"the model broke","param":null}"#,
+        );
         let mut r = ResponsesStream::default();
         r.feed(failed.as_bytes()).unwrap();
-        assert_eq!(
-            r.finish().unwrap_err(),
-            ClientError::Reset("response failed (server_error): the model broke".into())
-        );
+        r.feed(and_error.as_bytes()).unwrap();
+        let want = StreamErrorEvent::new("server_error", Some("server_error"), "the model broke");
+        assert_eq!(r.finish().unwrap_err(), ClientError::StreamError(want));
 
         let error = event(
             "error",
@@ -258,13 +279,21 @@ mod tests {
         );
         let mut r = ResponsesStream::default();
         r.feed(error.as_bytes()).unwrap();
-        assert_eq!(r.finish().unwrap_err().kind(), "rate_limited");
+        let e = r.finish().unwrap_err();
+        assert_eq!(e.kind(), "stream_error");
+        assert!(
+            e.is_retryable(),
+            "a rate limit in the stream is worth another attempt"
+        );
 
-        // Cut off after the deltas: no terminal event.
+        // Ended cleanly after the deltas, with no terminal event; and cut inside an event.
         let stream = text_stream();
-        let cut = &stream[..stream.find("event: response.completed").unwrap()];
+        let at = stream.find("event: response.completed").unwrap();
         let mut r = ResponsesStream::default();
-        assert!(r.feed(cut.as_bytes()).unwrap());
+        assert!(r.feed(stream[..at].as_bytes()).unwrap());
+        assert_eq!(r.finish().unwrap_err().kind(), "stream_unfinished");
+        let mut r = ResponsesStream::default();
+        assert!(r.feed(stream[..at + 10].as_bytes()).unwrap());
         assert_eq!(r.finish().unwrap_err().kind(), "reset");
     }
 
