@@ -290,10 +290,10 @@ mod tests {
         let stream = text_stream();
         let at = stream.find("event: response.completed").unwrap();
         let mut r = ResponsesStream::default();
-        assert!(r.feed(stream[..at].as_bytes()).unwrap());
+        assert!(r.feed(&stream.as_bytes()[..at]).unwrap());
         assert_eq!(r.finish().unwrap_err().kind(), "stream_unfinished");
         let mut r = ResponsesStream::default();
-        assert!(r.feed(stream[..at + 10].as_bytes()).unwrap());
+        assert!(r.feed(&stream.as_bytes()[..at + 10]).unwrap());
         assert_eq!(r.finish().unwrap_err().kind(), "reset");
     }
 
