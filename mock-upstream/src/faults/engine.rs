@@ -43,6 +43,21 @@ pub enum Route {
 }
 
 impl Route {
+    /// Every route the mock serves: the one list that `deprecate` events are checked against.
+    pub const ALL: [Route; 6] = [
+        Route::ChatCompletions,
+        Route::LegacyChat,
+        Route::Models,
+        Route::Responses,
+        Route::Embeddings,
+        Route::Messages,
+    ];
+
+    /// The route with this path, as a `deprecate` event names it.
+    pub fn from_path(path: &str) -> Option<Route> {
+        Route::ALL.into_iter().find(|r| r.path() == path)
+    }
+
     /// The path, as timeline `deprecate` events name it.
     pub fn path(self) -> &'static str {
         match self {
