@@ -249,7 +249,8 @@ async fn the_fault_file_applies_to_embeddings() {
 
 #[tokio::test]
 async fn the_timeline_can_deprecate_embeddings() {
-    let m = start("[[timeline]]\nat = \"0s\"\nkind = \"deprecate\"\nroute = \"/v1/embeddings\"").await;
+    let m =
+        start("[[timeline]]\nat = \"0s\"\nkind = \"deprecate\"\nroute = \"/v1/embeddings\"").await;
     let (status, _, b) = embed(&m.url, &json!({"model": "m", "input": "x"})).await;
     assert_eq!(status, 410, "{b}");
     assert_eq!(b["error"]["code"], "endpoint_deprecated");

@@ -58,9 +58,53 @@ async fn a_listed_model_is_served_and_another_gets_openais_404() {
 }
 
 #[tokio::test]
+async fn every_route_with_a_model_refuses_an_unlisted_one() {
+    let m = start("models = [\"gpt-4o-mini\", \"claude-sonnet-4-5\"]").await;
+    let post = |path: &str, body: Value| {
+        client()
+            .post(format!("{}{path}", m.url))
+            .bearer_auth("k")
+            .header("anthropic-version", "2023-06-01")
+            .json(&body)
+            .send()
+    };
+    let r = post("/v1/responses", json!({"model": "gpt-5", "input": "hi"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["error"]["code"], "model_not_found", "{b}");
+    let ok = post(
+        "/v1/responses",
+        json!({"model": "gpt-4o-mini", "input": "hi"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ok.status(), 200);
+    let messages = |model: &str| json!({"model": model, "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]});
+    let r = post("/v1/messages", messages("claude-opus-9"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["type"], "error", "{b}");
+    assert_eq!(b["error"]["type"], "not_found_error", "{b}");
+    let ok = post("/v1/messages", messages("claude-sonnet-4-5"))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    // The legacy route names no model, so the list does not apply to it.
+    let legacy = post("/v1/chat", json!({"prompt": "hi"})).await.unwrap();
+    assert_eq!(legacy.status(), 200);
+}
+
+#[tokio::test]
 async fn without_a_list_every_model_is_served() {
     let m = start("").await;
-    assert_eq!(chat_model(&m.url, "k", "any-model-at-all").await.status(), 200);
+    assert_eq!(
+        chat_model(&m.url, "k", "any-model-at-all").await.status(),
+        200
+    );
     let (status, b) = get(&format!("{}/v1/models/any-model-at-all", m.url)).await;
     assert_eq!(status, 200, "{b}");
     assert_eq!(b["id"], "any-model-at-all");
@@ -70,7 +114,10 @@ async fn without_a_list_every_model_is_served() {
 
 #[tokio::test]
 async fn models_get_the_routes_refusals_too() {
-    let m = start("[[keys]]\nkey = \"sk-a\"\n[[timeline]]\nat = \"0s\"\nkind = \"outage\"\nstatus = 503").await;
+    let m = start(
+        "[[keys]]\nkey = \"sk-a\"\n[[timeline]]\nat = \"0s\"\nkind = \"outage\"\nstatus = 503",
+    )
+    .await;
     let r = client()
         .get(format!("{}/v1/models/gpt-4o-mini", m.url))
         .send()
@@ -103,7 +150,10 @@ async fn a_model_with_its_own_rpm_has_its_own_buckets_per_key() {
     let b: Value = r.json().await.unwrap();
     assert_eq!(b["error"]["type"], "requests");
     let message = b["error"]["message"].as_str().unwrap();
-    assert!(message.contains("for tight") && message.contains("Limit 2"), "{message}");
+    assert!(
+        message.contains("for tight") && message.contains("Limit 2"),
+        "{message}"
+    );
     // The other model is not limited by it, and its own requests did not spend the key's 100.
     for _ in 0..5 {
         let r = chat_model(&m.url, "sk-a", "roomy").await;
@@ -183,5 +233,8 @@ async fn a_bad_models_entry_is_refused_at_its_line_and_column() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let (_, faults) = get(&format!("{}/_mock/faults", m.url)).await;
-    assert_eq!(faults["models"], json!(["a", {"id": "b", "requests_per_day": 9}]));
+    assert_eq!(
+        faults["models"],
+        json!(["a", {"id": "b", "requests_per_day": 9}])
+    );
 }
