@@ -49,6 +49,84 @@ pub enum ClientError {
     /// Refused by a local layer without an upstream call.
     #[error("rejected locally: {0}")]
     Rejected(Rejection),
+    /// The upstream's error object inside a 200 stream, before any content: retried or not as
+    /// its `type` and `code` say ([`StreamErrorEvent::is_retryable`]).
+    #[error("error event in the stream: {0}")]
+    StreamError(StreamErrorEvent),
+    /// A stream that ended cleanly, between events, without its final event (`[DONE]`), before
+    /// any content. Unlike [`ClientError::Reset`] the connection did not break: the upstream
+    /// closed the answer as if it were whole. Retried, as a reset is.
+    #[error("stream ended cleanly before [DONE]")]
+    StreamUnfinished,
+    /// A stream that failed after its first content token: the caller may already have shown
+    /// those tokens, so the request is not sent again from the start (unless
+    /// `retry.restart_broken_streams` says so, and then the restart is counted). `cause` is the
+    /// error the stream would have ended with before any content.
+    #[error("stream broken after {tokens} content chunks: {cause}")]
+    StreamBroken {
+        /// What broke it: a [`ClientError::StreamError`], [`ClientError::StreamUnfinished`],
+        /// [`ClientError::Reset`], [`ClientError::Malformed`] or [`ClientError::Timeout`].
+        cause: Box<ClientError>,
+        /// Content chunks received before it broke (one per token from OpenAI and the mock).
+        tokens: u32,
+    },
+}
+
+/// The upstream's error object sent inside a stream (OpenAI's `data: {"error": {...}}`), the
+/// fields a retry decision reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamErrorEvent {
+    /// `error.type`: `server_error`, `requests`, `insufficient_quota`, ...
+    pub error_type: String,
+    /// `error.code`: `rate_limit_exceeded`, `insufficient_quota`, ... when sent.
+    pub code: Option<String>,
+    /// `error.message`, cut to its first [`StreamErrorEvent::MAX_MESSAGE`] characters.
+    pub message: String,
+}
+
+impl std::fmt::Display for StreamErrorEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.code {
+            Some(code) => write!(f, "{} ({code}): {}", self.error_type, self.message),
+            None => write!(f, "{}: {}", self.error_type, self.message),
+        }
+    }
+}
+
+/// Error types and codes that say another attempt gets the same answer: the caller's request,
+/// key or budget is at fault, not the upstream's health.
+const FINAL_STREAM_ERRORS: [&str; 7] = [
+    "insufficient_quota",
+    "invalid_request_error",
+    "invalid_api_key",
+    "authentication_error",
+    "permission_error",
+    "not_found_error",
+    "context_length_exceeded",
+];
+
+impl StreamErrorEvent {
+    /// The longest message kept: a hostile upstream cannot make a report carry megabytes.
+    pub const MAX_MESSAGE: usize = 200;
+
+    /// The fields of a provider's error object, the message bounded.
+    pub fn new(error_type: &str, code: Option<&str>, message: &str) -> Self {
+        let cut = |s: &str, n: usize| s.chars().take(n).collect::<String>();
+        Self {
+            error_type: cut(error_type, 64),
+            code: code.map(|c| cut(c, 64)),
+            message: cut(message, Self::MAX_MESSAGE),
+        }
+    }
+
+    /// Whether another attempt could succeed: not when the type or code is one of the caller's
+    /// faults (quota spent, a bad request or key); yes for server errors, overload and rate
+    /// limits, and for a type this client does not know (the stream broke on the upstream's
+    /// side).
+    pub fn is_retryable(&self) -> bool {
+        let is_final = |s: &str| FINAL_STREAM_ERRORS.contains(&s);
+        !(is_final(&self.error_type) || self.code.as_deref().is_some_and(is_final))
+    }
 }
 
 /// Which timeout fired.
@@ -101,6 +179,10 @@ impl Rejection {
 }
 
 impl ClientError {
+    /// The [`kind`](Self::kind) of [`ClientError::StreamBroken`], which a `Retry` event names
+    /// when the retry layer restarts a broken stream.
+    pub const STREAM_BROKEN: &'static str = "stream_broken";
+
     /// Whether another attempt could succeed. Quota exhaustion, 400/401/404/410 and local
     /// rejections never are.
     pub fn is_retryable(&self) -> bool {
@@ -112,7 +194,34 @@ impl ClientError {
             ClientError::Server { status } => matches!(status, 500 | 502 | 503 | 504),
             ClientError::Timeout { scope } => *scope == TimeoutScope::Attempt,
             ClientError::Client { status, .. } => matches!(status, 408 | 409),
-            ClientError::QuotaExhausted | ClientError::Rejected(_) => false,
+            ClientError::StreamError(e) => e.is_retryable(),
+            ClientError::StreamUnfinished => true,
+            ClientError::QuotaExhausted
+            | ClientError::Rejected(_)
+            | ClientError::StreamBroken { .. } => false,
+        }
+    }
+
+    /// Whether the retry layer may restart this broken stream from the start when
+    /// `retry.restart_broken_streams` is on: when what broke it would have been retried before
+    /// any content. Other errors are not broken streams: `false`.
+    pub fn is_restartable(&self) -> bool {
+        match self {
+            ClientError::StreamBroken { cause, .. } => cause.is_retryable(),
+            _ => false,
+        }
+    }
+
+    /// This error as a stream that already delivered `tokens` content chunks ends with it: a
+    /// [`ClientError::StreamBroken`] when any came, itself otherwise.
+    pub fn after_tokens(self, tokens: u32) -> ClientError {
+        match self {
+            e @ ClientError::StreamBroken { .. } => e,
+            e if tokens > 0 => ClientError::StreamBroken {
+                cause: Box::new(e),
+                tokens,
+            },
+            e => e,
         }
     }
 
@@ -125,7 +234,10 @@ impl ClientError {
             | ClientError::Connect(_)
             | ClientError::Reset(_)
             | ClientError::Malformed(_)
-            | ClientError::RateLimited { .. } => true,
+            | ClientError::RateLimited { .. }
+            | ClientError::StreamUnfinished => true,
+            ClientError::StreamError(e) => e.is_retryable(),
+            ClientError::StreamBroken { cause, .. } => cause.is_upstream_failure(),
             ClientError::QuotaExhausted | ClientError::Client { .. } | ClientError::Rejected(_) => {
                 false
             }
@@ -156,6 +268,9 @@ impl ClientError {
             ClientError::Reset(_) => "reset",
             ClientError::Malformed(_) => "malformed",
             ClientError::Client { .. } => "client_error",
+            ClientError::StreamError(_) => "stream_error",
+            ClientError::StreamUnfinished => "stream_unfinished",
+            ClientError::StreamBroken { .. } => Self::STREAM_BROKEN,
             ClientError::Rejected(r) => match r {
                 Rejection::Filtered => "rejected_filtered",
                 Rejection::LimiterFull => "rejected_limiter",
@@ -189,5 +304,56 @@ mod tests {
             scope: TimeoutScope::Total
         }
         .is_retryable());
+    }
+
+    #[test]
+    fn a_stream_error_is_retried_as_its_type_and_code_say() {
+        let retried = [
+            ("server_error", None),
+            ("requests", Some("rate_limit_exceeded")),
+            ("overloaded_error", None),
+            ("something_new", None),
+        ];
+        for (kind, code) in retried {
+            let e = ClientError::StreamError(StreamErrorEvent::new(kind, code, "m"));
+            assert!(e.is_retryable(), "{e}");
+            assert!(e.is_upstream_failure(), "{e}");
+        }
+        let final_ = [
+            ("insufficient_quota", Some("insufficient_quota")),
+            ("invalid_request_error", None),
+            ("server_error", Some("context_length_exceeded")),
+        ];
+        for (kind, code) in final_ {
+            let e = ClientError::StreamError(StreamErrorEvent::new(kind, code, "m"));
+            assert!(!e.is_retryable(), "{e}");
+            assert!(!e.is_upstream_failure(), "{e}");
+        }
+        let long = StreamErrorEvent::new(&"t".repeat(1000), None, &"m".repeat(10_000));
+        assert_eq!(long.message.len(), StreamErrorEvent::MAX_MESSAGE);
+        assert_eq!(long.error_type.len(), 64);
+    }
+
+    #[test]
+    fn a_stream_broken_after_content_is_never_retried_but_says_if_it_may_restart() {
+        assert_eq!(
+            ClientError::StreamUnfinished.after_tokens(0),
+            ClientError::StreamUnfinished
+        );
+        let broken = ClientError::StreamUnfinished.after_tokens(3);
+        assert_eq!(broken.kind(), "stream_broken");
+        assert_eq!(
+            broken.to_string(),
+            "stream broken after 3 content chunks: stream ended cleanly before [DONE]"
+        );
+        assert!(!broken.is_retryable());
+        assert!(broken.is_restartable());
+        assert!(broken.is_upstream_failure());
+        assert_eq!(broken.clone().after_tokens(9), broken, "wrapped once");
+        let quota =
+            ClientError::StreamError(StreamErrorEvent::new("insufficient_quota", None, "spent"))
+                .after_tokens(1);
+        assert!(!quota.is_restartable());
+        assert!(!ClientError::Reset("x".into()).is_restartable());
     }
 }

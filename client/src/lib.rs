@@ -30,8 +30,8 @@ pub mod transport;
 
 pub use chat_service::ChatService;
 pub use config::ClientConfig;
-pub use error::{ClientError, Rejection, TimeoutScope};
+pub use error::{ClientError, Rejection, StreamErrorEvent, TimeoutScope};
 pub use layer_support::{ChatFuture, Inner};
 pub use observer::{BreakerState, CountingObserver, Event, NoopObserver, Observer, SharedObserver};
-pub use request::{ChatRequest, ChatResponse, Outcome, Priority, RateLimitInfo, Trace};
+pub use request::{ChatRequest, ChatResponse, Outcome, Priority, RateLimitInfo, Route, Trace};
 pub use stack::{ClientStack, StackBuilder, StackError};

@@ -4,6 +4,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use gauntlet_wire::openai::responses::{
+    FunctionCall, FunctionTool, JsonSchemaFormat, ToolChoiceMode,
+};
 use gauntlet_wire::openai::{ChatMessage, Usage};
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +14,8 @@ use serde::{Deserialize, Serialize};
 /// the upstream speaks, so every other layer works on one shape.
 #[derive(Debug, Clone)]
 pub struct ChatRequest {
+    /// The API route it goes to; part of the cache key, as each route answers differently.
+    pub route: Route,
     /// The model to ask for; part of the cache key.
     pub model: String,
     /// The new turn(s); the context layer prepends the system prompt and history.
@@ -20,8 +25,18 @@ pub struct ChatRequest {
     pub max_tokens: Option<u32>,
     /// Sent upstream; part of the cache key, to the thousandth.
     pub temperature: Option<f32>,
-    /// Ask for a streamed answer (time to first token is then measured).
+    /// Ask for a streamed answer (time to first token is then measured); embeddings do not
+    /// stream, so the adapter ignores it there.
     pub stream: bool,
+    /// Functions the model may call, sent as each route writes a function tool; part of the
+    /// cache key, as the answer is a call to one of them.
+    pub tools: Vec<FunctionTool>,
+    /// `tool_choice` sent with the tools (`required` for a tool-call request); part of the
+    /// cache key.
+    pub tool_choice: Option<ToolChoiceMode>,
+    /// A JSON Schema the answer must follow (chat's `response_format`, Responses' `text.format`);
+    /// part of the cache key.
+    pub response_format: Option<JsonSchemaFormat>,
     /// Dialogue session, for the context layer.
     pub session: Option<String>,
     /// End user, for fair sharing of a small quota.
@@ -39,17 +54,63 @@ impl ChatRequest {
     /// A one-message user request with defaults.
     pub fn user_text(model: impl Into<String>, text: impl Into<String>) -> Self {
         Self {
+            route: Route::default(),
             model: model.into(),
             messages: vec![ChatMessage::new("user", text)],
             max_tokens: None,
             temperature: None,
             stream: false,
+            tools: Vec::new(),
+            tool_choice: None,
+            response_format: None,
             session: None,
             user: None,
             priority: Priority::Interactive,
             api_key: None,
             trace: Arc::new(Trace::default()),
         }
+    }
+}
+
+/// The API a request goes to. One request type serves every route, so every layer (cache,
+/// limiter, retry, breaker, fallback) works on all of them; only the adapter tells them apart.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Route {
+    /// `POST /v1/chat/completions` (or the legacy `/v1/chat`, as the adapter's `api` says).
+    #[default]
+    Chat,
+    /// `POST /v1/responses`: the messages become `instructions` and `input` items.
+    Responses,
+    /// `POST /v1/embeddings`: the messages' text is the `input`; the answer has no completion.
+    Embeddings,
+}
+
+impl Route {
+    /// Every route, in declaration order: the one list the workload's mix, the reports' by-route
+    /// figures and the adapter's endpoints derive from.
+    pub const ALL: [Route; 3] = [Route::Chat, Route::Responses, Route::Embeddings];
+
+    /// Lower-case name, as in `[workload.mix]` and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Route::Chat => "chat",
+            Route::Responses => "responses",
+            Route::Embeddings => "embeddings",
+        }
+    }
+
+    /// Position in [`Route::ALL`], for counters kept in arrays.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Whether the route's answer is generated text (and so can stream, call a tool, or follow
+    /// a schema); embeddings answer with vectors only.
+    pub fn completes(self) -> bool {
+        self != Route::Embeddings
     }
 }
 
@@ -83,13 +144,27 @@ pub struct Trace {
     attempts: AtomicU32,
     limiter_wait_us: AtomicU64,
     retry_wait_us: AtomicU64,
+    /// Content chunks of the stream being read now: a timeout that drops the attempt reads it
+    /// to tell a stalled stream that broke after content from one that never started.
+    stream_chunks: AtomicU32,
 }
 
 impl Trace {
     /// Called by the innermost service (the adapter, or a test double) as each attempt starts;
     /// returns its number (1 = first) for [`Event::Attempt`](crate::Event::Attempt).
     pub fn add_attempt(&self) -> u32 {
+        self.stream_chunks.store(0, Ordering::Relaxed);
         self.attempts.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Set by the adapter as a stream's content arrives, and back to 0 when it has been read.
+    pub fn set_stream_chunks(&self, n: u32) {
+        self.stream_chunks.store(n, Ordering::Relaxed);
+    }
+
+    /// Content chunks of the stream being read when the attempt was dropped (0 when none was).
+    pub fn stream_chunks(&self) -> u32 {
+        self.stream_chunks.load(Ordering::Relaxed)
     }
 
     /// Adds time spent waiting in the limiter.
@@ -193,8 +268,13 @@ pub struct ChatResponse {
     pub text: String,
     /// Token usage, when the upstream reported it.
     pub usage: Option<Usage>,
-    /// `stop`, `length`, ...
+    /// `stop`, `length`, `tool_calls`, ...; `None` for embeddings, which finish nothing.
     pub finish_reason: Option<String>,
+    /// The functions the model called, in order (a chat answer's `tool_calls` are read into the
+    /// same shape as Responses' `function_call` items).
+    pub tool_calls: Vec<FunctionCall>,
+    /// An embeddings answer's vectors, one per input, in input order.
+    pub embeddings: Vec<Vec<f32>>,
     /// Who answered (the upstream, the cache, the fallback, ...), which reports break answers down
     /// by.
     pub outcome: Outcome,
@@ -215,6 +295,8 @@ impl ChatResponse {
             text: text.into(),
             usage: None,
             finish_reason: Some("stop".into()),
+            tool_calls: Vec::new(),
+            embeddings: Vec::new(),
             outcome,
             ttft: None,
             rate_limit: None,

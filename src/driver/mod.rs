@@ -2,6 +2,7 @@
 //! recording latency without coordinated omission.
 
 pub(crate) mod arrivals;
+mod asks;
 mod closed_model;
 mod error;
 mod open_model;

@@ -11,7 +11,7 @@ use hdrhistogram::serialization::Serializer as _;
 use hdrhistogram::Histogram;
 use tokio::time::Instant;
 
-use crate::client::{BreakerState, ChatResponse, ClientError, Event, Observer, Priority};
+use crate::client::{BreakerState, ChatResponse, ClientError, Event, Observer, Priority, Route};
 use crate::record::{new_histogram, record, IntervalRow, Outcome, Totals};
 
 #[derive(Debug)]
@@ -66,6 +66,8 @@ pub struct Completion<'a> {
     pub limiter_wait: Duration,
     /// Its priority class.
     pub priority: Priority,
+    /// The API route it went to.
+    pub route: Route,
 }
 
 impl Recorder {
@@ -198,6 +200,14 @@ impl Recorder {
             .entry(c.priority.as_str())
             .or_insert_with(|| (new_histogram(), 0));
         record(&mut prio.0, latency);
+        let errored = u64::from(c.result.is_err());
+        prio.1 += errored;
+        let route = t
+            .by_route
+            .entry(c.route.as_str())
+            .or_insert_with(|| (new_histogram(), 0));
+        record(&mut route.0, latency);
+        route.1 += errored;
         t.outcomes[outcome.index()] += 1;
         t.attempts += u64::from(c.attempts);
         t.limiter_wait += c.limiter_wait;
@@ -210,14 +220,16 @@ impl Recorder {
             }
             Err(e) => {
                 t.errors += 1;
-                prio.1 += 1;
                 *t.error_kinds.entry(e.kind()).or_default() += 1;
+                if let ClientError::StreamBroken { tokens, .. } = e {
+                    t.stream_broken_tokens += u64::from(*tokens);
+                }
             }
         }
         record(&mut s.current.hist, latency);
         let row = &mut s.current.row;
         row.completed += 1;
-        if outcome == Outcome::Error {
+        if c.result.is_err() {
             row.errors += 1;
         } else {
             row.ok += 1;
@@ -290,8 +302,11 @@ impl Observer for Recorder {
         let mut s = self.lock();
         self.roll(&mut s, now);
         match event {
-            Event::Retry { .. } => {
+            Event::Retry { error, .. } => {
                 s.totals.retries += 1;
+                if *error == ClientError::STREAM_BROKEN {
+                    s.totals.stream_restarts += 1;
+                }
                 s.current.row.retries += 1;
             }
             Event::QueueDepth { depth } => {
@@ -338,6 +353,7 @@ mod tests {
             attempts: 1,
             limiter_wait: Duration::ZERO,
             priority: Priority::Interactive,
+            route: Route::Chat,
         });
         r.begin();
         assert_eq!(

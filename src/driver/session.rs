@@ -53,9 +53,12 @@ impl RunCtx {
                 t
             };
             let mut req = ChatRequest::user_text(workload.model_name.clone(), turn.prompt.clone());
+            req.route = turn.route;
             req.max_tokens = workload.max_tokens;
             req.stream = plan.stream;
-            req.session = Some(plan.id.clone());
+            // An embedding is no turn of the dialogue: it takes no history and adds none.
+            req.session = turn.route.completes().then(|| plan.id.clone());
+            super::asks::apply(&mut req, turn.ask);
             req.user = plan.user.clone();
             req.priority = plan.priority;
             req.api_key = plan.api_key.clone();
@@ -71,6 +74,7 @@ impl RunCtx {
                 attempts: trace.attempts(),
                 limiter_wait: trace.limiter_wait(),
                 priority: plan.priority,
+                route: turn.route,
             });
             if let Some(stall) = &self.stall {
                 stall.tick().await;

@@ -1,6 +1,7 @@
 //! What each session sends: prompts from a Zipf-weighted pool, turns, tenants, end users,
-//! priority classes and streaming, all drawn from seeded streams in arrival order, so a run's
-//! requests do not depend on how tasks interleave.
+//! priority classes, streaming, and each turn's route and ask (`[workload.mix]`), all drawn
+//! from seeded streams in arrival order, so a run's requests do not depend on how tasks
+//! interleave.
 
 use std::time::Duration;
 
@@ -10,8 +11,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution as _, Zipf};
 
 use crate::client::stack::stream_seed;
-use crate::client::Priority;
-use crate::scenario::WorkloadSpec;
+use crate::client::{Priority, Route};
+use crate::scenario::{Ask, Mix, MixError, WorkloadSpec};
 use mock_upstream::faults::distribution::Distribution;
 
 const TEMPLATES: &[&str] = &[
@@ -62,6 +63,9 @@ pub enum WorkloadSetupError {
     /// The think-time distribution does not build.
     #[error("think_time: {0}")]
     ThinkTime(DistError),
+    /// `[workload.mix]` does not make a mix.
+    #[error(transparent)]
+    Mix(MixError),
 }
 
 /// The prompt pool: the built-in corpus (written on demand, so a pool of a million distinct
@@ -161,6 +165,10 @@ pub(crate) struct TurnPlan {
     pub prompt: String,
     /// Think time before this turn (zero for the first).
     pub think: Duration,
+    /// The API route it goes to.
+    pub route: Route,
+    /// What it asks for beyond text (always text for embeddings).
+    pub ask: Ask,
 }
 
 /// A session: one or more turns sent one after the other by one end user.
@@ -196,6 +204,9 @@ pub(crate) struct SessionFactory {
     rng_prompt: ChaCha8Rng,
     rng_shape: ChaCha8Rng,
     rng_think: ChaCha8Rng,
+    mix: Mix,
+    /// Its own stream, so a scenario without a mix draws exactly what it always drew.
+    rng_mix: ChaCha8Rng,
     next_id: u64,
     prefix: String,
 }
@@ -245,6 +256,8 @@ impl SessionFactory {
             rng_prompt: ChaCha8Rng::seed_from_u64(stream_seed(seed, &format!("prompts{salt}"))),
             rng_shape: ChaCha8Rng::seed_from_u64(stream_seed(seed, &format!("sessions{salt}"))),
             rng_think: ChaCha8Rng::seed_from_u64(stream_seed(seed, &format!("think{salt}"))),
+            mix: spec.mix.resolve().map_err(WorkloadSetupError::Mix)?,
+            rng_mix: ChaCha8Rng::seed_from_u64(stream_seed(seed, &format!("mix{salt}"))),
             next_id: 0,
             prefix: format!("s{salt}-"),
         })
@@ -256,6 +269,17 @@ impl SessionFactory {
             Some(z) => (z.sample(&mut self.rng_prompt) as usize).clamp(1, n) - 1,
             None => self.rng_prompt.random_range(0..n),
         }
+    }
+
+    /// A turn's route and ask: two uniform draws from the mix's stream (none for an all-chat
+    /// mix); embeddings ask for nothing beyond the input.
+    fn route_and_ask(&mut self) -> (Route, Ask) {
+        if self.mix.is_all_chat() {
+            return (Route::Chat, Ask::Text);
+        }
+        let route = self.mix.route_at(self.rng_mix.random_range(0.0..1.0));
+        let ask = self.mix.ask_at(self.rng_mix.random_range(0.0..1.0));
+        (route, if route.completes() { ask } else { Ask::Text })
     }
 
     /// A think time.
@@ -309,7 +333,8 @@ impl SessionFactory {
             .map(|i| {
                 let prompt = self.prompt_index();
                 let think = if i == 0 { Duration::ZERO } else { self.think() };
-                (prompt, think)
+                let (route, ask) = self.route_and_ask();
+                (prompt, think, route, ask)
             })
             .collect();
         SessionDraw {
@@ -332,9 +357,11 @@ impl SessionFactory {
             turns: draw
                 .turns
                 .into_iter()
-                .map(|(prompt, think)| TurnPlan {
+                .map(|(prompt, think, route, ask)| TurnPlan {
                     prompt: self.pool.get(prompt),
                     think,
+                    route,
+                    ask,
                 })
                 .collect(),
             api_key: draw.tenant.map(|i| self.tenants[i].0.clone()),
@@ -352,8 +379,8 @@ impl SessionFactory {
 
 /// A session's random choices before any string is built.
 struct SessionDraw {
-    /// Prompt index and think time of each turn.
-    turns: Vec<(usize, Duration)>,
+    /// Prompt index, think time, route and ask of each turn.
+    turns: Vec<(usize, Duration, Route, Ask)>,
     tenant: Option<usize>,
     user: Option<u64>,
     priority: Priority,
@@ -430,6 +457,51 @@ mod tests {
             } else {
                 assert_eq!(&c.next_session(), expected);
             }
+        }
+    }
+
+    #[test]
+    fn the_mix_is_drawn_per_turn_from_its_own_stream() {
+        let plain = spec("turns = { min = 1, max = 3 }\nbatch_share = 0.3");
+        let mixed = spec("turns = { min = 1, max = 3 }\nbatch_share = 0.3\n[workload.mix]\nchat = 0.5\nresponses = 0.3\nembeddings = 0.2\ntool_calls = 0.2\nstructured_output = 0.1");
+        let mut a = SessionFactory::new(&plain, PromptPool::built_in(50), 3, "").unwrap();
+        let mut b = SessionFactory::new(&mixed, PromptPool::built_in(50), 3, "").unwrap();
+        let mut counts = std::collections::HashMap::new();
+        let mut turns = 0;
+        for _ in 0..4000 {
+            let (sa, sb) = (a.next_session(), b.next_session());
+            // The mix changes nothing else that is drawn.
+            assert_eq!(sa.turns.len(), sb.turns.len());
+            assert_eq!((sa.priority, sa.stream), (sb.priority, sb.stream));
+            for (ta, tb) in sa.turns.iter().zip(&sb.turns) {
+                assert_eq!(ta.prompt, tb.prompt);
+                assert_eq!((ta.route, ta.ask), (Route::Chat, Ask::Text));
+                if tb.route == Route::Embeddings {
+                    assert_eq!(tb.ask, Ask::Text);
+                }
+                *counts.entry((tb.route, tb.ask)).or_insert(0u32) += 1;
+                turns += 1;
+            }
+        }
+        let share = |f: &dyn Fn(Route, Ask) -> bool| {
+            counts
+                .iter()
+                .filter(|((r, a), _)| f(*r, *a))
+                .map(|(_, n)| *n)
+                .sum::<u32>() as f64
+                / turns as f64
+        };
+        assert!((share(&|r, _| r == Route::Chat) - 0.5).abs() < 0.03);
+        assert!((share(&|r, _| r == Route::Responses) - 0.3).abs() < 0.03);
+        assert!((share(&|r, _| r == Route::Embeddings) - 0.2).abs() < 0.03);
+        // Asks are shares of the completing routes (80 % of turns here).
+        assert!((share(&|_, a| a == Ask::ToolCall) - 0.8 * 0.2).abs() < 0.03);
+        assert!((share(&|_, a| a == Ask::StructuredOutput) - 0.8 * 0.1).abs() < 0.03);
+        // Seeded: the same again.
+        let mut c = SessionFactory::new(&mixed, PromptPool::built_in(50), 3, "").unwrap();
+        let mut d = SessionFactory::new(&mixed, PromptPool::built_in(50), 3, "").unwrap();
+        for _ in 0..100 {
+            assert_eq!(c.next_session(), d.next_session());
         }
     }
 }

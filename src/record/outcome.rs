@@ -1,4 +1,5 @@
-//! How a request ended, as a run records it: one of the stack's answers, or an error.
+//! How a request ended, as a run records it: one of the stack's answers, a stream that broke
+//! after its first token, or another error.
 //!
 //! This is the one list of outcomes. The recorder's counters, `timeseries.csv`'s columns, the
 //! outcome chart's bands and colours and `summary.json`'s `outcomes` keys all walk
@@ -12,15 +13,19 @@ use crate::client::{ChatResponse, ClientError, Outcome as Answer};
 pub enum Outcome {
     /// The stack answered, in this way.
     Answer(Answer),
-    /// The stack gave up (cut-off requests included).
+    /// A streamed answer broke after its first content token (`ClientError::StreamBroken`):
+    /// the user saw part of an answer, which is neither an answer nor a plain failure.
+    StreamBroken,
+    /// The stack gave up otherwise (cut-off requests included).
     Error,
 }
 
 impl Outcome {
     /// How many outcomes there are: the length of every per-outcome array.
-    pub const COUNT: usize = Answer::ALL.len() + 1;
+    pub const COUNT: usize = Answer::ALL.len() + 2;
 
-    /// Every outcome: the client's answers in their order, then [`Outcome::Error`].
+    /// Every outcome: the client's answers in their order, then [`Outcome::StreamBroken`] and
+    /// [`Outcome::Error`].
     pub const ALL: [Outcome; Self::COUNT] = {
         let mut all = [Outcome::Error; Self::COUNT];
         let mut i = 0;
@@ -28,6 +33,7 @@ impl Outcome {
             all[i] = Outcome::Answer(Answer::ALL[i]);
             i += 1;
         }
+        all[Answer::ALL.len()] = Outcome::StreamBroken;
         all
     };
 
@@ -35,7 +41,8 @@ impl Outcome {
     pub const fn index(self) -> usize {
         match self {
             Outcome::Answer(a) => a.index(),
-            Outcome::Error => Answer::ALL.len(),
+            Outcome::StreamBroken => Answer::ALL.len(),
+            Outcome::Error => Answer::ALL.len() + 1,
         }
     }
 
@@ -43,6 +50,7 @@ impl Outcome {
     pub fn name(self) -> &'static str {
         match self {
             Outcome::Answer(a) => a.as_str(),
+            Outcome::StreamBroken => "stream_broken",
             Outcome::Error => "error",
         }
     }
@@ -51,6 +59,7 @@ impl Outcome {
     pub fn of(result: &Result<ChatResponse, ClientError>) -> Self {
         match result {
             Ok(r) => Outcome::Answer(r.outcome),
+            Err(ClientError::StreamBroken { .. }) => Outcome::StreamBroken,
             Err(_) => Outcome::Error,
         }
     }
@@ -79,5 +88,14 @@ mod tests {
         }
         assert_eq!(Outcome::ALL[Outcome::COUNT - 1], Outcome::Error);
         assert_eq!(Outcome::from_name("nope"), None);
+        let broken = ClientError::StreamBroken {
+            cause: Box::new(ClientError::StreamUnfinished),
+            tokens: 2,
+        };
+        assert_eq!(Outcome::of(&Err(broken)), Outcome::StreamBroken);
+        assert_eq!(
+            Outcome::of(&Err(ClientError::StreamUnfinished)),
+            Outcome::Error
+        );
     }
 }

@@ -20,6 +20,9 @@ pub struct Totals {
     pub by_outcome: BTreeMap<&'static str, Histogram<u64>>,
     /// Per priority class: latency and errors.
     pub by_priority: BTreeMap<&'static str, (Histogram<u64>, u64)>,
+    /// Per API route (`Route::as_str`): latency and errors. Reports show it only when more than
+    /// one route was used.
+    pub by_route: BTreeMap<&'static str, (Histogram<u64>, u64)>,
     /// Time to first token of streams, µs.
     pub ttft: Histogram<u64>,
     /// How late the driver started requests, µs.
@@ -42,6 +45,12 @@ pub struct Totals {
     pub attempts: u64,
     /// Retries the stack decided on, one per `Retry` event: `upstream.retries`.
     pub retries: u64,
+    /// Content chunks the broken streams (`stream_broken`) had delivered, summed:
+    /// `streams.tokens_before_break`.
+    pub stream_broken_tokens: u64,
+    /// Broken streams the retry layer sent again from the start (`Retry` events of error
+    /// `stream_broken`): `streams.restarts`.
+    pub stream_restarts: u64,
     /// Time the completed requests spent queued in the limiter, summed.
     pub limiter_wait: Duration,
     /// Limiter decisions taken locally because the shared (Redis) limiter was unreachable.
@@ -66,6 +75,7 @@ impl Totals {
             service: new_histogram(),
             by_outcome: BTreeMap::new(),
             by_priority: BTreeMap::new(),
+            by_route: BTreeMap::new(),
             ttft: new_histogram(),
             lag: new_histogram(),
             started: 0,
@@ -77,6 +87,8 @@ impl Totals {
             error_kinds: BTreeMap::new(),
             attempts: 0,
             retries: 0,
+            stream_broken_tokens: 0,
+            stream_restarts: 0,
             limiter_wait: Duration::ZERO,
             limiter_fallbacks: 0,
             shared_cache_errors: 0,

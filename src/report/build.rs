@@ -41,6 +41,14 @@ impl Summary {
                 .iter()
                 .map(|(k, (h, _))| (k.to_string(), counters.priority_figures(k, h)))
                 .collect(),
+            by_route: if t.by_route.len() > 1 {
+                t.by_route
+                    .iter()
+                    .map(|(k, (h, _))| (k.to_string(), counters.route_figures(k, h)))
+                    .collect()
+            } else {
+                BTreeMap::new()
+            },
             ttft_ms: Percentiles::of(&t.ttft),
             upstream: Upstream::default(),
             amplification: 0.0,
@@ -54,6 +62,7 @@ impl Summary {
             },
             limiter: LimiterFigures::default(),
             cache: CacheFigures::default(),
+            streams: Default::default(),
             fleet: None,
             thresholds: Vec::new(),
         };

@@ -8,7 +8,8 @@ use std::ops::AddAssign;
 use hdrhistogram::Histogram;
 
 use super::summary::{
-    CacheFigures, LimiterFigures, Percentiles, PriorityFigures, Requests, Summary, Upstream,
+    CacheFigures, LimiterFigures, Percentiles, PriorityFigures, Requests, RouteFigures,
+    StreamFigures, Summary, Upstream,
 };
 use crate::record::{Outcome, RunResult};
 
@@ -29,6 +30,10 @@ pub struct Counters {
     pub shared_cache_errors: u64,
     /// Errors per priority class.
     pub priority_errors: BTreeMap<String, u64>,
+    /// What broken streams delivered, and their restarts.
+    pub streams: StreamFigures,
+    /// Errors per API route.
+    pub route_errors: BTreeMap<String, u64>,
 }
 
 fn add_maps(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
@@ -54,6 +59,9 @@ impl AddAssign<&Counters> for Counters {
         self.limiter_fallbacks += o.limiter_fallbacks;
         self.shared_cache_errors += o.shared_cache_errors;
         add_maps(&mut self.priority_errors, &o.priority_errors);
+        self.streams.tokens_before_break += o.streams.tokens_before_break;
+        self.streams.restarts += o.streams.restarts;
+        add_maps(&mut self.route_errors, &o.route_errors);
     }
 }
 
@@ -104,6 +112,15 @@ impl Counters {
                 .iter()
                 .map(|(k, (_, errors))| (k.to_string(), *errors))
                 .collect(),
+            streams: StreamFigures {
+                tokens_before_break: t.stream_broken_tokens,
+                restarts: t.stream_restarts,
+            },
+            route_errors: t
+                .by_route
+                .iter()
+                .map(|(k, (_, errors))| (k.to_string(), *errors))
+                .collect(),
         }
     }
 
@@ -128,6 +145,12 @@ impl Counters {
                     )
                 })
                 .collect(),
+            streams: s.streams.clone(),
+            route_errors: s
+                .by_route
+                .iter()
+                .map(|(k, r)| (k.clone(), r.errors))
+                .collect(),
         }
     }
 
@@ -138,6 +161,7 @@ impl Counters {
         s.outcomes = self.outcomes.clone();
         s.error_kinds = self.error_kinds.clone();
         s.upstream = self.upstream.clone();
+        s.streams = self.streams.clone();
         s.limiter = LimiterFigures {
             fallback_decisions: self.limiter_fallbacks,
         };
@@ -148,6 +172,17 @@ impl Counters {
         s.amplification = ratio(self.upstream.calls, r.total);
         s.goodput_rps = r.ok as f64 / secs;
         s.offered_rps = (r.total + r.dropped) as f64 / secs;
+    }
+
+    /// A route's figures: its requests (its latencies), errors and latency.
+    pub fn route_figures(&self, route: &str, latency: &Histogram<u64>) -> RouteFigures {
+        let errors = self.route_errors.get(route).copied().unwrap_or(0);
+        RouteFigures {
+            requests: latency.len(),
+            errors,
+            error_rate: ratio(errors, latency.len()),
+            latency_ms: Percentiles::of(latency),
+        }
     }
 
     /// A priority class's figures: its latency, and its errors over its completed requests.

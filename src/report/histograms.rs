@@ -1,5 +1,6 @@
 //! `histograms.hlog`: every whole-run histogram of a run (latency, latency from the actual send,
-//! per outcome, per priority class, time to first token, schedule lag), one tagged entry each in
+//! per outcome, per priority class, per route when there were several, time to first token,
+//! schedule lag), one tagged entry each in
 //! HdrHistogram's interval-log format. The summary keeps only percentiles, which cannot be
 //! combined; these can be added exactly, which is what `gauntlet merge` does.
 
@@ -19,7 +20,8 @@ use crate::record::Totals;
 pub type NamedHistograms = Vec<(String, Histogram<u64>)>;
 
 /// The histograms of a run's totals: `latency`, `service`, `ttft`, `lag`, `outcome.<name>`,
-/// `priority.<class>`.
+/// `priority.<class>`, and `route.<name>` when more than one route was used (as `summary.json`'s
+/// `by_route`, so a one-route run's file is what it always was).
 pub(crate) fn of_totals(t: &Totals) -> NamedHistograms {
     let mut out = vec![
         ("latency".to_string(), t.latency.clone()),
@@ -32,6 +34,11 @@ pub(crate) fn of_totals(t: &Totals) -> NamedHistograms {
     }
     for (k, (h, _)) in &t.by_priority {
         out.push((format!("priority.{k}"), h.clone()));
+    }
+    if t.by_route.len() > 1 {
+        for (k, (h, _)) in &t.by_route {
+            out.push((format!("route.{k}"), h.clone()));
+        }
     }
     out
 }

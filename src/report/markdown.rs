@@ -49,6 +49,13 @@ pub fn write_markdown<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
     for (k, v) in rows {
         writeln!(out, "| {k} | {v} |")?;
     }
+    for (route, f) in &s.by_route {
+        writeln!(
+            out,
+            "| route {route}: requests (errors), p50 / p99 | {} ({}), {:.1} / {:.1} ms |",
+            f.requests, f.errors, f.latency_ms.p50, f.latency_ms.p99
+        )?;
+    }
     for (k, v) in s.outcomes.iter().filter(|(_, v)| **v > 0) {
         writeln!(out, "| outcome {k} | {v} |")?;
     }

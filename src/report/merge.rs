@@ -239,6 +239,13 @@ fn apply_histograms(s: &mut Summary, hists: &BTreeMap<String, Histogram<u64>>, c
             Some((class.to_string(), c.priority_figures(class, h)))
         })
         .collect();
+    s.by_route = hists
+        .iter()
+        .filter_map(|(k, h)| {
+            let route = k.strip_prefix("route.")?;
+            Some((route.to_string(), c.route_figures(route, h)))
+        })
+        .collect();
 }
 
 /// The fleet's summary and recorded data from its nodes' runs.

@@ -145,6 +145,18 @@ pub struct CacheFigures {
     pub shared_errors: u64,
 }
 
+/// `summary.json`'s `streams` object: what the streams that broke after their first token
+/// (`outcomes.stream_broken`) had delivered, and how many the retry layer started again.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StreamFigures {
+    /// Content chunks the broken streams had delivered before they broke, summed: what users
+    /// saw of answers that never finished.
+    pub tokens_before_break: u64,
+    /// Broken streams sent again from the start (`retry.restart_broken_streams`); each is also
+    /// one of `upstream.retries`.
+    pub restarts: u64,
+}
+
 /// Which part of a fleet a run was.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Fleet {
@@ -189,6 +201,10 @@ pub struct Summary {
     pub latency_by_outcome_ms: BTreeMap<String, Percentiles>,
     /// Per priority class: latency and error rate.
     pub by_priority: BTreeMap<String, PriorityFigures>,
+    /// Per API route (`chat`, `responses`, `embeddings`): requests, errors and latency. Absent
+    /// when every request went to one route (that route's figures are the run's own).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_route: BTreeMap<String, RouteFigures>,
     /// Time to first token of streams, ms.
     pub ttft_ms: Percentiles,
     /// Attempts sent upstream, retries, and the mock's answers by status.
@@ -211,12 +227,29 @@ pub struct Summary {
     /// The cache's figures.
     #[serde(default)]
     pub cache: CacheFigures,
+    /// Streams that broke after their first token.
+    #[serde(default)]
+    pub streams: StreamFigures,
     /// Set when the run was one node of a fleet, or a merge of several.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fleet: Option<Fleet>,
     /// One result per scenario threshold, in the scenario's order; the exit code is 1 when one
     /// fails.
     pub thresholds: Vec<ThresholdResult>,
+}
+
+/// Figures per API route.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RouteFigures {
+    /// Requests completed on the route (answered or failed; cut-off ones are not known to a
+    /// route).
+    pub requests: u64,
+    /// Of them, failed.
+    pub errors: u64,
+    /// errors / requests.
+    pub error_rate: f64,
+    /// Latency from intended start, ms.
+    pub latency_ms: Percentiles,
 }
 
 /// Figures per priority class.

@@ -37,6 +37,17 @@ pub fn write_table<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
         "          p50 {:.1} ms  p99 {:.1}  (from actual send); schedule lag p99 {:.1} ms, max {:.1}",
         s.schedule.service_ms.p50, s.schedule.service_ms.p99, s.schedule.lag_ms.p99, s.schedule.lag_ms.max
     )?;
+    for (route, f) in &s.by_route {
+        writeln!(
+            out,
+            "route     {route}: {} requests, {} errors ({:.2} %), p50 {:.1} ms, p99 {:.1}",
+            f.requests,
+            f.errors,
+            f.error_rate * 100.0,
+            f.latency_ms.p50,
+            f.latency_ms.p99
+        )?;
+    }
     let outcomes: Vec<String> = s
         .outcomes
         .iter()
@@ -57,6 +68,18 @@ pub fn write_table<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
         "upstream  {} calls, {} retries, amplification {:.2}, goodput {:.2}/s of {:.2}/s offered",
         s.upstream.calls, s.upstream.retries, s.amplification, s.goodput_rps, s.offered_rps
     )?;
+    let broken = s
+        .outcomes
+        .get(crate::record::Outcome::StreamBroken.name())
+        .copied()
+        .unwrap_or(0);
+    if broken > 0 || s.streams.restarts > 0 {
+        writeln!(
+            out,
+            "streams   {broken} broke after their first token ({} content chunks delivered before), {} restarted from the start",
+            s.streams.tokens_before_break, s.streams.restarts
+        )?;
+    }
     if let Some(f) = &s.fleet {
         match f.node_id {
             Some(id) => writeln!(out, "fleet     node {id} of {} (0-based)", f.nodes)?,

@@ -3,6 +3,7 @@
 //! `scenarios/README.md`; unknown keys are errors; a bad file gets `path:line:col`.
 
 mod fleet;
+mod mix;
 mod thresholds;
 mod upstream;
 mod workload;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::client::ClientConfig;
 pub(crate) use fleet::{FleetError, NodeSlot};
+pub use mix::{Ask, Mix, MixError, MixSpec};
 pub use thresholds::{is_metric, metric_names, Condition, ConditionError, MetricName, Op, METRICS};
 pub use upstream::UpstreamSpec;
 pub use workload::{
@@ -166,9 +168,15 @@ impl Scenario {
         if s.name.trim().is_empty() {
             return Err(invalid(path, text, "", "name: must not be empty".into()));
         }
-        s.workload
-            .validate()
-            .map_err(|e| invalid_key(path, text, "workload", e.key(), e.to_string()))?;
+        s.workload.validate().map_err(|e| {
+            // A sub-table written inline (`mix = { ... }`) has its keys in `[workload]`.
+            let table = if text.contains(&format!("[{}]", e.table())) {
+                e.table()
+            } else {
+                "workload"
+            };
+            invalid_key(path, text, table, e.key(), e.to_string())
+        })?;
         s.check_intervals()
             .map_err(|(key, m)| invalid_key(path, text, "report", key, m))?;
         s.validate_client()

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use gauntlet_wire::rate::Rate;
 
+use super::mix::{MixError, MixSpec};
+
 /// Open (arrival rate) or closed (a number of users).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -174,6 +176,9 @@ pub struct WorkloadSpec {
     /// Most requests in flight; beyond it arrivals are counted as dropped.
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: usize,
+    /// `[workload.mix]`: the routes requests go to and what they ask for; absent, all chat.
+    #[serde(default, skip_serializing_if = "MixSpec::is_empty")]
+    pub mix: MixSpec,
     /// Time given to requests in flight when `duration` ends (default: the client's total timeout,
     /// or 30 s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -242,6 +247,9 @@ pub enum WorkloadError {
     /// A rate beyond what an open model can schedule.
     #[error("workload.stages[{0}]: a rate of at most {max}/s", max = LIMITS.rate_per_s)]
     RateTooHigh(usize),
+    /// `[workload.mix]` does not make a mix.
+    #[error(transparent)]
+    Mix(MixError),
 }
 
 /// The bounds `[workload]` is checked against, so that whatever validates also runs in
@@ -276,8 +284,16 @@ pub const LIMITS: Limits = Limits {
 };
 
 impl WorkloadError {
+    /// The table the key of [`key`](Self::key) is in: `workload`, or `workload.mix`.
+    pub fn table(&self) -> &'static str {
+        match self {
+            Self::Mix(_) => "workload.mix",
+            _ => "workload",
+        }
+    }
+
     /// The key the error is about, to point at its line in the file (`stages`, `turns`, ...).
-    pub fn key(&self) -> &'static str {
+    pub fn key(&self) -> &str {
         match self {
             Self::OpenWithoutStages
             | Self::UsersInOpen(_)
@@ -293,6 +309,7 @@ impl WorkloadError {
             Self::ThinkTime(_) => "think_time",
             Self::MaxInFlight => "max_in_flight",
             Self::TooManyDistinct(k) | Self::ZipfExponent(k) => k,
+            Self::Mix(e) => e.key(),
         }
     }
 }
@@ -351,6 +368,7 @@ impl WorkloadSpec {
         if self.max_in_flight == 0 {
             return Err(WorkloadError::MaxInFlight);
         }
+        self.mix.resolve().map_err(WorkloadError::Mix)?;
         Ok(())
     }
 

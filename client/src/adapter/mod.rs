@@ -1,11 +1,19 @@
 //! The adapter: Gauntlet's `ChatRequest` to the upstream's API version and back, with errors
 //! classified. It is the innermost layer: one call is one upstream attempt.
 //!
-//! `openai-chat` speaks `/v1/chat/completions`; `legacy` speaks `/v1/chat` with `{prompt}`;
-//! `auto` starts on the legacy API and moves to the newer one for good on 410 Gone or 404, the way
-//! an integration survives a provider's migration without a redeploy.
+//! A request's [`Route`] picks the endpoint. Chat requests follow `api`: `openai-chat` speaks
+//! `/v1/chat/completions`; `legacy` speaks `/v1/chat` with `{prompt}`; `auto` starts on the
+//! legacy API and moves to the newer one for good on 410 Gone or 404, the way an integration
+//! survives a provider's migration without a redeploy. Responses requests go to `/v1/responses`
+//! (see [`responses`]) and embeddings to `/v1/embeddings` (see [`embeddings`]), whatever `api`
+//! says: every answer comes back as the one response type, so the other layers never tell the
+//! routes apart.
 
+mod chat_asks;
+mod embeddings;
 mod headers;
+mod responses;
+mod responses_stream;
 mod sse;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,9 +30,10 @@ use tower::Service;
 
 use super::error::ClientError;
 use super::observer::{Event, SharedObserver};
-use super::request::{ChatRequest, ChatResponse, Outcome};
+use super::request::{ChatRequest, ChatResponse, Outcome, Route};
 use super::transport::{Transport, TransportBody, TransportError};
 pub use headers::{rate_limit_info, retry_hint, MAX_RETRY_HINT};
+use responses_stream::ResponsesStream;
 pub use sse::{SseError, SseReader};
 
 /// Which API the upstream speaks.
@@ -94,11 +103,13 @@ pub struct Adapter {
     observer: SharedObserver,
 }
 
-/// Parsed once: the two endpoints and the default key's header.
+/// Parsed once: the endpoints and the default key's header.
 #[derive(Debug)]
 struct Uris {
     chat: Result<http::Uri, InvalidBaseUrl>,
     legacy: Result<http::Uri, InvalidBaseUrl>,
+    responses: Result<http::Uri, InvalidBaseUrl>,
+    embeddings: Result<http::Uri, InvalidBaseUrl>,
     bearer: Option<http::HeaderValue>,
     /// `Host` for plain HTTP/1.1, which the connection pool would otherwise format anew for
     /// every request (`host:port`); `None` where the pool must choose (HTTPS may become h2).
@@ -127,6 +138,12 @@ struct OutgoingChat<'a> {
     temperature: Option<f32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     stream_options: Option<StreamOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<Vec<gauntlet_wire::openai::Tool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<gauntlet_wire::openai::ToolChoice>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<gauntlet_wire::openai::ResponseFormat>,
 }
 
 /// The parts of a `chat.completion` the client uses; the rest is skipped unread.
@@ -148,6 +165,8 @@ struct IncomingChoice {
 struct IncomingMessage {
     #[serde(default)]
     content: Option<gauntlet_wire::openai::MessageContent>,
+    #[serde(default)]
+    tool_calls: Option<Vec<gauntlet_wire::openai::ToolCall>>,
 }
 
 impl Adapter {
@@ -180,6 +199,8 @@ impl Adapter {
         let uris = Uris {
             chat,
             legacy: parse("/v1/chat"),
+            responses: parse("/v1/responses"),
+            embeddings: parse("/v1/embeddings"),
             bearer: config
                 .api_key
                 .as_ref()
@@ -200,8 +221,38 @@ impl Adapter {
         self.on_new_api.load(Ordering::Relaxed)
     }
 
-    fn build(&self, req: &ChatRequest, new_api: bool) -> Result<http::Request<Bytes>, ClientError> {
-        let (uri, body) = if new_api {
+    /// The endpoint and the body of `req` on its route (`new_api`: chat goes to
+    /// `/v1/chat/completions` rather than the legacy `/v1/chat`).
+    fn wire(
+        &self,
+        req: &ChatRequest,
+        new_api: bool,
+    ) -> (
+        &Result<http::Uri, InvalidBaseUrl>,
+        serde_json::Result<Vec<u8>>,
+    ) {
+        match req.route {
+            Route::Chat => self.chat_wire(req, new_api),
+            Route::Responses => (
+                &self.uris.responses,
+                serde_json::to_vec(&responses::body(req)),
+            ),
+            Route::Embeddings => (
+                &self.uris.embeddings,
+                serde_json::to_vec(&embeddings::body(req)),
+            ),
+        }
+    }
+
+    fn chat_wire(
+        &self,
+        req: &ChatRequest,
+        new_api: bool,
+    ) -> (
+        &Result<http::Uri, InvalidBaseUrl>,
+        serde_json::Result<Vec<u8>>,
+    ) {
+        if new_api {
             let wire = OutgoingChat {
                 model: &req.model,
                 messages: &req.messages,
@@ -211,6 +262,9 @@ impl Adapter {
                 stream_options: req.stream.then_some(StreamOptions {
                     include_usage: true,
                 }),
+                tools: chat_asks::tools(req),
+                tool_choice: chat_asks::tool_choice(req),
+                response_format: chat_asks::response_format(req),
             };
             // Sized up front: `to_vec` starts small and copies the body as it grows.
             let estimate = 128
@@ -236,7 +290,11 @@ impl Adapter {
                 &self.uris.legacy,
                 serde_json::to_vec(&LegacyChatRequest { prompt }),
             )
-        };
+        }
+    }
+
+    fn build(&self, req: &ChatRequest, new_api: bool) -> Result<http::Request<Bytes>, ClientError> {
+        let (uri, body) = self.wire(req, new_api);
         let uri = uri
             .as_ref()
             .map_err(|e| ClientError::Connect(e.to_string()))?
@@ -279,7 +337,8 @@ impl Adapter {
         let new_api = self.uses_chat_completions();
         let resp = self.send(&req, new_api).await?;
         let status = resp.status().as_u16();
-        if !new_api && (status == 410 || status == 404) && self.config.api == ApiVersion::Auto {
+        let migrating = req.route == Route::Chat && self.config.api == ApiVersion::Auto;
+        if !new_api && (status == 410 || status == 404) && migrating {
             self.on_new_api.store(true, Ordering::Relaxed);
             self.observer
                 .on_event(&Event::ApiSwitched { to: "openai-chat" });
@@ -323,52 +382,79 @@ impl Adapter {
             let bytes = collect(body, 64 * 1024).await.unwrap_or_default();
             return Err(classify_status(status, &parts.headers, &bytes));
         }
-        let streamed = new_api
+        let streams = match req.route {
+            Route::Chat => new_api,
+            Route::Responses => true,
+            Route::Embeddings => false,
+        };
+        let streamed = streams
             && req.stream
             && parts
                 .headers
                 .get(http::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.starts_with("text/event-stream"));
+        let limit = self.config.max_response_bytes;
         if streamed {
-            let mut reply = read_stream(body, started, self.config.max_response_bytes).await?;
+            let read = match req.route {
+                Route::Responses => {
+                    let reader = ResponsesStream::default();
+                    read_events(body, started, limit, &req.trace, reader).await
+                }
+                _ => read_events(body, started, limit, &req.trace, SseReader::default()).await,
+            };
+            // Read to its end: a timeout from now on is not this stream's.
+            req.trace.set_stream_chunks(0);
+            let mut reply = read?;
             reply.rate_limit = rate_limit;
             return Ok(reply);
         }
-        let bytes = collect(body, self.config.max_response_bytes).await?;
+        let bytes = collect(body, limit).await?;
         if bytes.is_empty() {
             return Err(ClientError::Malformed("empty body".into()));
         }
-        let mut reply = if new_api {
-            let c: IncomingChat = serde_json::from_slice(&bytes)
-                .map_err(|e| ClientError::Malformed(format!("chat.completion: {e}")))?;
-            let choice = c
-                .choices
-                .into_iter()
-                .next()
-                .ok_or_else(|| ClientError::Malformed("no choices".into()))?;
-            let text = match choice.message.content {
-                Some(gauntlet_wire::openai::MessageContent::Text(t)) => t,
-                Some(parts) => gauntlet_wire::openai::ChatMessage {
-                    content: Some(parts),
-                    ..Default::default()
-                }
-                .text(),
-                None => String::new(),
-            };
-            ChatResponse {
-                usage: c.usage,
-                finish_reason: choice.finish_reason,
-                ..ChatResponse::local(text, Outcome::Upstream)
-            }
-        } else {
-            let c: LegacyChatResponse = serde_json::from_slice(&bytes)
-                .map_err(|e| ClientError::Malformed(format!("legacy reply: {e}")))?;
-            ChatResponse::local(c.reply, Outcome::Upstream)
+        let mut reply = match req.route {
+            Route::Chat => read_chat(&bytes, new_api)?,
+            Route::Responses => responses::answer(&bytes)?,
+            Route::Embeddings => embeddings::answer(&bytes)?,
         };
         reply.rate_limit = rate_limit;
         Ok(reply)
     }
+}
+
+/// A chat answer's body: a `chat.completion`, or (`new_api` false) the legacy `{reply}`.
+fn read_chat(bytes: &[u8], new_api: bool) -> Result<ChatResponse, ClientError> {
+    let reply = if new_api {
+        let c: IncomingChat = serde_json::from_slice(bytes)
+            .map_err(|e| ClientError::Malformed(format!("chat.completion: {e}")))?;
+        let choice = c
+            .choices
+            .into_iter()
+            .next()
+            .ok_or_else(|| ClientError::Malformed("no choices".into()))?;
+        let tool_calls = chat_asks::calls(choice.message.tool_calls);
+        let text = match choice.message.content {
+            Some(gauntlet_wire::openai::MessageContent::Text(t)) => t,
+            Some(parts) => gauntlet_wire::openai::ChatMessage {
+                content: Some(parts),
+                ..Default::default()
+            }
+            .text(),
+            None => String::new(),
+        };
+        ChatResponse {
+            usage: c.usage,
+            finish_reason: choice.finish_reason,
+            tool_calls,
+            ..ChatResponse::local(text, Outcome::Upstream)
+        }
+    } else {
+        let c: LegacyChatResponse = serde_json::from_slice(bytes)
+            .map_err(|e| ClientError::Malformed(format!("legacy reply: {e}")))?;
+        ChatResponse::local(c.reply, Outcome::Upstream)
+    };
+    Ok(reply)
 }
 
 impl Service<ChatRequest> for Adapter {
@@ -412,44 +498,92 @@ async fn collect(mut body: TransportBody, limit: usize) -> Result<Bytes, ClientE
     Ok(first.unwrap_or_else(|| buf.freeze()))
 }
 
+/// What reads one route's event stream: bytes in, whether output arrived (for time to first
+/// token), and the answer at the end.
+trait EventReader {
+    /// Feeds bytes as they arrive; whether content came in them.
+    fn feed(&mut self, bytes: &[u8]) -> Result<bool, ClientError>;
+    /// Content events so far: after the first, a failure is a broken stream.
+    fn content_chunks(&self) -> u32;
+    /// The answer once the body has ended, or how the stream ended short of it.
+    fn finish(self) -> Result<ChatResponse, ClientError>;
+}
+
+/// Chat completions: `chat.completion.chunk`s, then `[DONE]`.
+impl EventReader for SseReader {
+    fn feed(&mut self, bytes: &[u8]) -> Result<bool, ClientError> {
+        SseReader::feed(self, bytes).map_err(|e| e.into_client_error())
+    }
+
+    fn content_chunks(&self) -> u32 {
+        self.content_chunks
+    }
+
+    fn finish(self) -> Result<ChatResponse, ClientError> {
+        SseReader::finish(&self)?;
+        Ok(ChatResponse {
+            usage: self.usage,
+            finish_reason: self.finish_reason,
+            ..ChatResponse::local(self.text, Outcome::Upstream)
+        })
+    }
+}
+
+/// Responses: typed events, ended by a terminal one.
+impl EventReader for ResponsesStream {
+    fn feed(&mut self, bytes: &[u8]) -> Result<bool, ClientError> {
+        ResponsesStream::feed(self, bytes)
+    }
+
+    fn content_chunks(&self) -> u32 {
+        self.content_chunks
+    }
+
+    fn finish(self) -> Result<ChatResponse, ClientError> {
+        ResponsesStream::finish(self)
+    }
+}
+
 /// Reads a streamed answer to its end. The stream counts against `limit` like a body does, so
 /// an endless stream, or one `data:` line of many megabytes, ends as malformed instead of
 /// growing the buffer without bound; a stream that sends nothing at all is for the attempt
 /// timeout to end.
-async fn read_stream(
+async fn read_events(
     mut body: TransportBody,
     started: Instant,
     limit: usize,
+    trace: &super::request::Trace,
+    mut reader: impl EventReader,
 ) -> Result<ChatResponse, ClientError> {
-    let mut reader = SseReader::default();
     let mut ttft = None;
     let mut read = 0usize;
+    // Every failure goes through `after_tokens`: after the first content chunk it is a broken
+    // stream, not one more failed attempt (see `sse`).
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| ClientError::Reset(format!("stream cut off: {e}")))?;
+        let frame = frame.map_err(|e| {
+            ClientError::Reset(format!("stream cut off: {e}")).after_tokens(reader.content_chunks())
+        })?;
         if let Ok(data) = frame.into_data() {
             read = read.saturating_add(data.len());
             if read > limit {
-                return Err(ClientError::Malformed(format!(
-                    "response stream over {limit} bytes"
-                )));
+                return Err(
+                    ClientError::Malformed(format!("response stream over {limit} bytes"))
+                        .after_tokens(reader.content_chunks()),
+                );
             }
             let content = reader
                 .feed(&data)
-                .map_err(|e| ClientError::Malformed(e.to_string()))?;
-            if content && ttft.is_none() {
-                ttft = Some(started.elapsed());
+                .map_err(|e| e.after_tokens(reader.content_chunks()))?;
+            if content {
+                trace.set_stream_chunks(reader.content_chunks());
+                ttft = ttft.or_else(|| Some(started.elapsed()));
             }
         }
     }
-    if !reader.done {
-        return Err(ClientError::Reset("stream ended before [DONE]".into()));
-    }
-    Ok(ChatResponse {
-        usage: reader.usage,
-        finish_reason: reader.finish_reason,
-        ttft,
-        ..ChatResponse::local(reader.text, Outcome::Upstream)
-    })
+    let chunks = reader.content_chunks();
+    let mut reply = reader.finish().map_err(|e| e.after_tokens(chunks))?;
+    reply.ttft = ttft;
+    Ok(reply)
 }
 
 /// Maps a non-2xx answer to the error classification. A status outside 4xx and 5xx (a 1xx or
@@ -654,7 +788,7 @@ mod tests {
                 "text/event-stream",
                 vec![Bytes::from_static(b"garbage\n\n")],
                 true,
-                "reset",
+                "stream_unfinished",
             ),
             (
                 200,
@@ -693,5 +827,81 @@ mod tests {
             err,
             ClientError::Malformed(format!("response stream over {} bytes", 14 * 99))
         );
+    }
+
+    /// Each request's path and JSON body, as a test transport saw them.
+    type Seen = Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>;
+
+    /// An adapter whose transport records each request's path and answers `content_type` and
+    /// `body`.
+    fn recording(content_type: &'static str, body: String) -> (Adapter, Seen) {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let transport = Transport::new(move |req: http::Request<Bytes>| {
+            let body = body.clone();
+            let json = serde_json::from_slice(req.body()).unwrap_or(serde_json::Value::Null);
+            log.lock()
+                .unwrap()
+                .push((req.uri().path().to_string(), json));
+            async move {
+                let frames: Vec<
+                    Result<http_body::Frame<Bytes>, super::super::transport::BoxError>,
+                > = vec![Ok(http_body::Frame::data(Bytes::from(body)))];
+                let mut resp = http::Response::new(
+                    StreamBody::new(futures_util::stream::iter(frames)).boxed_unsync(),
+                );
+                resp.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static(content_type),
+                );
+                Ok(resp)
+            }
+        });
+        let adapter = Adapter::new(
+            transport,
+            AdapterConfig::default(),
+            Arc::new(crate::NoopObserver),
+        );
+        (adapter, seen)
+    }
+
+    #[tokio::test]
+    async fn each_route_goes_to_its_endpoint_and_reads_its_answer() {
+        let embedding = r#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.5]}],"model":"m","usage":{"prompt_tokens":3,"total_tokens":3}}"#;
+        let (mut adapter, seen) = recording("application/json", embedding.into());
+        let req = ChatRequest {
+            route: Route::Embeddings,
+            stream: true,
+            ..ChatRequest::user_text("m", "q")
+        };
+        let r = adapter.call(req).await.unwrap();
+        assert_eq!(r.embeddings, vec![vec![0.5]]);
+        assert_eq!(r.usage.map(|u| u.completion_tokens), Some(0));
+        let (path, body) = seen.lock().unwrap()[0].clone();
+        assert_eq!(path, "/v1/embeddings");
+        assert_eq!(body["input"], "q");
+
+        let completed = r#"{"type":"response.completed","sequence_number":2,"response":{"id":"resp_1","object":"response","created_at":1,"status":"completed","error":null,"incomplete_details":null,"instructions":null,"max_output_tokens":null,"metadata":{},"model":"m","output":[{"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{"type":"output_text","text":"Hi","annotations":[]}]}],"parallel_tool_calls":true,"previous_response_id":null,"store":false,"temperature":1.0,"text":{"format":{"type":"text"}},"tool_choice":"auto","tools":[],"top_p":1.0,"truncation":"disabled","usage":{"input_tokens":5,"input_tokens_details":{"cached_tokens":0},"output_tokens":1,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":6}}}"#;
+        let stream = format!(
+            "event: response.output_text.delta\ndata: {}\n\nevent: response.completed\ndata: {completed}\n\n",
+            r#"{"type":"response.output_text.delta","sequence_number":1,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"Hi"}"#
+        );
+        let (mut adapter, seen) = recording("text/event-stream", stream);
+        let req = ChatRequest {
+            route: Route::Responses,
+            stream: true,
+            ..ChatRequest::user_text("m", "q")
+        };
+        let r = adapter.call(req).await.unwrap();
+        assert_eq!(
+            (r.text.as_str(), r.finish_reason.as_deref()),
+            ("Hi", Some("stop"))
+        );
+        assert!(r.ttft.is_some());
+        assert_eq!(r.usage.map(|u| u.total_tokens), Some(6));
+        let (path, body) = seen.lock().unwrap()[0].clone();
+        assert_eq!(path, "/v1/responses");
+        assert_eq!(body["input"][0]["content"], "q");
+        assert_eq!(body["stream"], true);
     }
 }

@@ -1,11 +1,24 @@
-//! Reading an OpenAI `text/event-stream` answer: `data: {chunk}` events, then `data: [DONE]`.
+//! Reading an OpenAI `text/event-stream` answer: `data: {chunk}` events, then `data: [DONE]`;
+//! and telling apart the ways a stream can end short of it.
+//!
+//! Before any content, a stream that fails is one more failed attempt: the upstream's error
+//! event is a [`ClientError::StreamError`], a clean end without `[DONE]` a
+//! [`ClientError::StreamUnfinished`], an end inside an event a [`ClientError::Reset`] (the
+//! answer was cut, as when the connection breaks). After the first content chunk any of these
+//! is a [`ClientError::StreamBroken`] carrying how many chunks came: see
+//! [`SseReader::broken`].
 
-use gauntlet_wire::openai::{ChatCompletionChunk, Usage};
+use gauntlet_wire::openai::{ChatCompletionChunk, ErrorEnvelope, Usage};
 
-/// Why a streamed answer cannot be read; the adapter reports it as a malformed response, so the
-/// text names what broke the stream.
+use crate::error::{ClientError, StreamErrorEvent};
+
+/// Why a streamed answer cannot be read: an event that is not a chunk, or the upstream's error
+/// object in the stream ([`SseError::into_client_error`] tells which).
 #[derive(Debug, thiserror::Error)]
 pub enum SseError {
+    /// The upstream sent its error object (`data: {"error": {...}}`) instead of a chunk.
+    #[error("error event in the stream: {0}")]
+    Upstream(StreamErrorEvent),
     /// An event (the bytes up to a blank line) is not UTF-8, so none of its lines can be read.
     #[error("stream event is not UTF-8")]
     NotUtf8(#[source] std::str::Utf8Error),
@@ -31,6 +44,19 @@ pub struct SseReader {
     pub usage: Option<Usage>,
     /// Whether `[DONE]` arrived.
     pub done: bool,
+    /// Chunks that carried content: how far the answer got when a stream breaks.
+    pub content_chunks: u32,
+}
+
+impl SseError {
+    /// The error classification: the upstream's error event is a stream error, retried as its
+    /// type says; anything else that cannot be read is malformed.
+    pub fn into_client_error(self) -> ClientError {
+        match self {
+            SseError::Upstream(e) => ClientError::StreamError(e),
+            other => ClientError::Malformed(other.to_string()),
+        }
+    }
 }
 
 impl SseReader {
@@ -80,8 +106,10 @@ impl SseReader {
             if self.done {
                 return Err(SseError::DataAfterDone);
             }
-            let chunk: ChatCompletionChunk =
-                serde_json::from_str(data).map_err(SseError::BadChunk)?;
+            let chunk: ChatCompletionChunk = match serde_json::from_str(data) {
+                Ok(c) => c,
+                Err(e) => return Err(upstream_error(data).unwrap_or(SseError::BadChunk(e))),
+            };
             if let Some(u) = chunk.usage {
                 self.usage = Some(u);
             }
@@ -89,6 +117,7 @@ impl SseReader {
                 if let Some(c) = choice.delta.content {
                     if !c.is_empty() {
                         got_content = true;
+                        self.content_chunks = self.content_chunks.saturating_add(1);
                         self.text.push_str(&c);
                     }
                 }
@@ -101,9 +130,46 @@ impl SseReader {
     }
 }
 
+impl SseReader {
+    /// `error` as this stream ends with it: a [`ClientError::StreamBroken`] once content came
+    /// (the caller may have shown it, so the request must not silently start over), itself
+    /// before.
+    pub fn broken(&self, error: ClientError) -> ClientError {
+        error.after_tokens(self.content_chunks)
+    }
+
+    /// How the stream ended when its body ended: fine after `[DONE]`; otherwise cut inside an
+    /// event (bytes of an unfinished event are left: a [`ClientError::Reset`]) or ended cleanly
+    /// between events without its final one ([`ClientError::StreamUnfinished`]), each
+    /// [`broken`](Self::broken) after content.
+    pub fn finish(&self) -> Result<(), ClientError> {
+        if self.done {
+            return Ok(());
+        }
+        let partial = self.buf.iter().any(|b| !b.is_ascii_whitespace());
+        let error = if partial {
+            ClientError::Reset("stream ended inside an event, before [DONE]".into())
+        } else {
+            ClientError::StreamUnfinished
+        };
+        Err(self.broken(error))
+    }
+}
+
+/// The upstream's error object, when `data` is one (`{"error": {"type": ..., ...}}`).
+fn upstream_error(data: &str) -> Option<SseError> {
+    let envelope: ErrorEnvelope = serde_json::from_str(data).ok()?;
+    let e = envelope.error;
+    Some(SseError::Upstream(StreamErrorEvent::new(
+        &e.kind,
+        e.code.as_deref(),
+        &e.message,
+    )))
+}
+
 /// Position and separator length of the first blank line (`\n\n` or `\r\n\r\n`) at or after
 /// `from` (where an earlier search left off), in one pass over the bytes.
-fn find_event_end(buf: &[u8], from: usize) -> Option<(usize, usize)> {
+pub(super) fn find_event_end(buf: &[u8], from: usize) -> Option<(usize, usize)> {
     let from = from.min(buf.len());
     buf[from..].iter().enumerate().find_map(|(offset, b)| {
         let i = from + offset;
@@ -182,6 +248,74 @@ mod tests {
         let mut r = SseReader::default();
         let err = r.feed(b"data: [DONE]\n\ndata: {}\n\n").unwrap_err();
         assert!(matches!(err, SseError::DataAfterDone), "{err:?}");
+    }
+
+    const PIECE: &str = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"abcd\"},\"finish_reason\":null}]}\n\n";
+
+    #[test]
+    fn the_upstreams_error_event_is_read_as_what_it_says() {
+        let mut r = SseReader::default();
+        r.feed(PIECE.as_bytes()).unwrap();
+        let event = "data: {\"error\":{\"message\":\"The server is overloaded or not ready yet.\",\
+                     \"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n";
+        let err = r.feed(event.as_bytes()).unwrap_err();
+        let SseError::Upstream(e) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            (e.error_type.as_str(), e.code.as_deref()),
+            ("server_error", None)
+        );
+        assert_eq!(r.content_chunks, 1);
+        let broken = r.broken(err.into_client_error());
+        let ClientError::StreamBroken { cause, tokens } = &broken else {
+            panic!("{broken:?}")
+        };
+        assert_eq!(*tokens, 1);
+        assert!(cause.is_retryable() && !broken.is_retryable());
+
+        let mut r = SseReader::default();
+        let quota = b"data: {\"error\":{\"message\":\"spent\",\"type\":\"insufficient_quota\",\"code\":\"insufficient_quota\"}}\n\n";
+        let err = r.feed(quota).unwrap_err().into_client_error();
+        assert_eq!(err.kind(), "stream_error");
+        assert!(!err.is_retryable());
+        assert_eq!(r.broken(err.clone()), err, "no content came: not broken");
+        // An object that is neither a chunk nor an error envelope is malformed.
+        let err = SseReader::default()
+            .feed(b"data: {\"error\": 5}\n\n")
+            .unwrap_err();
+        assert_eq!(err.into_client_error().kind(), "malformed");
+    }
+
+    #[test]
+    fn a_stream_ends_done_unfinished_or_cut() {
+        let mut r = SseReader::default();
+        r.feed(b": keep-alive\n\n").unwrap();
+        assert_eq!(r.finish(), Err(ClientError::StreamUnfinished));
+        r.feed(b"data: [DONE]\n\n").unwrap();
+        assert_eq!(r.finish(), Ok(()));
+
+        let mut r = SseReader::default();
+        r.feed(PIECE.repeat(3).as_bytes()).unwrap();
+        let err = r.finish().unwrap_err();
+        assert_eq!(
+            err,
+            ClientError::StreamBroken {
+                cause: Box::new(ClientError::StreamUnfinished),
+                tokens: 3
+            }
+        );
+        // Bytes of an event that never ended: the answer was cut, not closed.
+        r.feed(&PIECE.as_bytes()[..40]).unwrap();
+        let err = r.finish().unwrap_err();
+        let ClientError::StreamBroken { cause, tokens: 3 } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(cause.kind(), "reset");
+        // Whitespace left over is not an event.
+        let mut r = SseReader::default();
+        r.feed(b"\r\n").unwrap();
+        assert_eq!(r.finish(), Err(ClientError::StreamUnfinished));
     }
 
     /// Many events in one frame, and one huge event in many frames: both read in linear time

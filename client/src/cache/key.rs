@@ -1,7 +1,8 @@
 //! The cache key: a stable hash of what changes an answer (model, normalised messages,
-//! `max_tokens`, `temperature`), the same in every process and every run.
+//! `max_tokens`, `temperature`, and the route, tools and response format where they are set),
+//! the same in every process and every run.
 
-use crate::request::ChatRequest;
+use crate::request::{ChatRequest, Route};
 
 /// What two requests that ask the same question share: a hash of the model, the messages (roles
 /// lower-cased, whitespace runs folded), `max_tokens` and the temperature to the thousandth.
@@ -23,6 +24,47 @@ impl Fnv {
     fn field(&mut self, len: usize, feed: impl FnOnce(&mut Self)) {
         self.bytes(&(len as u32).to_le_bytes());
         feed(self);
+    }
+}
+
+/// JSON written straight into the hash, so a tool's schema is keyed without a buffer.
+impl std::io::Write for Fnv {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.bytes(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Tags of the fields fed only when set, so that a plain chat request keeps the key it has
+/// always had (shared caches stay warm across the upgrade) and no two of them read alike.
+const ROUTE_TAG: u8 = 1;
+const TOOLS_TAG: u8 = 2;
+const TOOL_CHOICE_TAG: u8 = 3;
+const FORMAT_TAG: u8 = 4;
+
+/// Feeds what a request asks beyond the text: its route (unless chat), its tools, tool choice
+/// and response format (when set). JSON is self-delimiting, so each value needs no length.
+fn asks(h: &mut Fnv, req: &ChatRequest) {
+    if req.route != Route::Chat {
+        h.bytes(&[ROUTE_TAG, req.route.index() as u8]);
+    }
+    if !req.tools.is_empty() {
+        h.bytes(&[TOOLS_TAG]);
+        h.bytes(&(req.tools.len() as u32).to_le_bytes());
+        // Writing into the hash cannot fail, and a `Value` always serialises.
+        let _ = serde_json::to_writer(&mut *h, &req.tools);
+    }
+    if let Some(choice) = &req.tool_choice {
+        h.bytes(&[TOOL_CHOICE_TAG]);
+        let _ = serde_json::to_writer(&mut *h, choice);
+    }
+    if let Some(format) = &req.response_format {
+        h.bytes(&[FORMAT_TAG]);
+        let _ = serde_json::to_writer(&mut *h, format);
     }
 }
 
@@ -63,6 +105,7 @@ pub fn cache_key(req: &ChatRequest) -> CacheKey {
     // Temperatures are compared to the thousandth, so 0.7 and 0.70000001 share a key.
     let t = req.temperature.map_or(-1, |t| (t * 1000.0).round() as i64);
     h.field(8, |h| h.bytes(&t.to_le_bytes()));
+    asks(&mut h, req);
     h.0
 }
 
@@ -86,6 +129,65 @@ mod tests {
             0x19e0_ca2d_ae49_7575_u64,
             "{:#x}",
             cache_key(&b)
+        );
+    }
+
+    fn tool(
+        name: &str,
+        schema: serde_json::Value,
+    ) -> gauntlet_wire::openai::responses::FunctionTool {
+        gauntlet_wire::openai::responses::FunctionTool {
+            name: name.into(),
+            description: None,
+            parameters: Some(schema),
+            strict: Some(true),
+        }
+    }
+
+    #[test]
+    fn the_route_tools_and_format_are_part_of_the_key() {
+        use gauntlet_wire::openai::responses::{JsonSchemaFormat, ToolChoiceMode};
+        let plain = ChatRequest::user_text("gpt", "Hello world");
+        let mut keys = vec![cache_key(&plain)];
+        for route in Route::ALL.into_iter().skip(1) {
+            keys.push(cache_key(&ChatRequest {
+                route,
+                ..plain.clone()
+            }));
+        }
+        let schema =
+            serde_json::json!({"type": "object", "properties": {"city": {"type": "string"}}});
+        let with_tool = |t| ChatRequest {
+            tools: vec![t],
+            tool_choice: Some(ToolChoiceMode::Required),
+            ..plain.clone()
+        };
+        keys.push(cache_key(&with_tool(tool("weather", schema.clone()))));
+        // Differing only in the tool's name, or only in its schema: other keys.
+        keys.push(cache_key(&with_tool(tool("forecast", schema.clone()))));
+        keys.push(cache_key(&with_tool(tool(
+            "weather",
+            serde_json::json!({"type": "object"}),
+        ))));
+        keys.push(cache_key(&ChatRequest {
+            tool_choice: Some(ToolChoiceMode::Auto),
+            ..with_tool(tool("weather", schema.clone()))
+        }));
+        keys.push(cache_key(&ChatRequest {
+            response_format: Some(JsonSchemaFormat {
+                name: "answer".into(),
+                schema: schema.clone(),
+                description: None,
+                strict: Some(true),
+            }),
+            ..plain.clone()
+        }));
+        let distinct: std::collections::HashSet<_> = keys.iter().collect();
+        assert_eq!(distinct.len(), keys.len(), "{keys:x?}");
+        // The same tools give the same key, in every process.
+        assert_eq!(
+            cache_key(&with_tool(tool("weather", schema.clone()))),
+            cache_key(&with_tool(tool("weather", schema)))
         );
     }
 }

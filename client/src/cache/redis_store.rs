@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use futures_util::future::{BoxFuture, FutureExt};
+use gauntlet_wire::openai::responses::FunctionCall;
 use gauntlet_wire::openai::Usage;
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +23,12 @@ struct StoredAnswer {
     text: String,
     usage: Option<Usage>,
     finish_reason: Option<String>,
+    /// Absent in entries written before tool calls were kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<FunctionCall>,
+    /// Absent in entries written before embeddings were kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    embeddings: Vec<Vec<f32>>,
 }
 
 /// The [`L2Store`](crate::cache::L2Store) that `[client.cache.redis]` opens: answers under `prefix`
@@ -73,6 +80,8 @@ impl L2Store for RedisL2 {
             let mut resp = ChatResponse::local(stored.text, Outcome::Upstream);
             resp.usage = stored.usage;
             resp.finish_reason = stored.finish_reason;
+            resp.tool_calls = stored.tool_calls;
+            resp.embeddings = stored.embeddings;
             Some(resp)
         }
         .boxed()
@@ -85,6 +94,8 @@ impl L2Store for RedisL2 {
                 text: response.text,
                 usage: response.usage,
                 finish_reason: response.finish_reason,
+                tool_calls: response.tool_calls,
+                embeddings: response.embeddings,
             };
             let Ok(bytes) = serde_json::to_vec(&stored) else {
                 return;

@@ -61,9 +61,10 @@ impl Default for FallbackConfig {
     }
 }
 
-/// Whether a failure is one the fallback answers for.
+/// Whether a failure is one the fallback answers for: not a stream broken after content, whose
+/// tokens the caller may already have shown (a fallback answer would silently replace them).
 pub fn falls_back(e: &ClientError) -> bool {
-    e.is_upstream_failure()
+    !matches!(e, ClientError::StreamBroken { .. }) && e.is_upstream_failure()
         || matches!(
             e,
             ClientError::QuotaExhausted

@@ -52,6 +52,10 @@ pub struct RetryConfig {
     pub budget_min_per_sec: f64,
     /// How far back the budget counts successes and retries.
     pub budget_window: HumanDuration,
+    /// Send a stream that broke after its first token again from the start, when what broke it
+    /// is retryable. Off by default: the caller may have shown the tokens, and a restart shows
+    /// them twice. Each restart is a `Retry` event of error `stream_broken`, which reports count.
+    pub restart_broken_streams: bool,
 }
 
 impl Default for RetryConfig {
@@ -69,6 +73,7 @@ impl Default for RetryConfig {
             budget_ratio: None,
             budget_min_per_sec: 1.0,
             budget_window: HumanDuration(Duration::from_secs(10)),
+            restart_broken_streams: false,
         }
     }
 }
@@ -209,7 +214,8 @@ where
             }
             Err(e) => e,
         };
-        if !cfg.enabled || !error.is_retryable() || attempt >= cfg.max_attempts {
+        let again = error.is_retryable() || (cfg.restart_broken_streams && error.is_restartable());
+        if !cfg.enabled || !again || attempt >= cfg.max_attempts {
             return Err(error);
         }
         let mut delay = {

@@ -60,7 +60,8 @@ impl<S> Layer<S> for TimeoutLayer {
 }
 
 /// A service behind [`TimeoutLayer`]: drops the inner call at `limit` and fails with
-/// `ClientError::Timeout` of its scope.
+/// `ClientError::Timeout` of its scope, a broken stream's when the stream it dropped had
+/// delivered content (a stall after the first token).
 #[derive(Debug, Clone)]
 pub struct Timeout<S> {
     inner: S,
@@ -71,12 +72,13 @@ impl<S: Inner> Service<ChatRequest> for Timeout<S> {
     always_ready_chat_service!();
 
     fn call(&mut self, req: ChatRequest) -> Self::Future {
+        let trace = req.trace.clone();
         let fut = self.inner.clone().oneshot(req);
         let TimeoutLayer { limit, scope } = self.layer;
         Box::pin(async move {
             match tokio::time::timeout(limit, fut).await {
                 Ok(r) => r,
-                Err(_) => Err(ClientError::Timeout { scope }),
+                Err(_) => Err(ClientError::Timeout { scope }.after_tokens(trace.stream_chunks())),
             }
         })
     }

@@ -15,6 +15,12 @@ use crate::timeline::TimelineEvent;
 // re-exported here, where they have always been found.
 use super::values::{de_in_range, in_range, MAX_LATENCY, MAX_QUEUE_SLOWDOWN};
 pub use super::values::{Limits, Probability, RangeError, SERVER_ERROR_STATUSES};
+// The failures live in `failure`, which the timeline's bursts use too; re-exported here, where
+// they have always been found.
+pub use super::failure::{
+    Failure, FailureError, FailureKind, FailureMode, FailureModeSpec, FailureSpec, Failures,
+    DEFAULT_HANG,
+};
 use gauntlet_wire::duration::HumanDuration;
 
 /// Everything the mock injects; `Default` is a well-behaved, unlimited, instant server.
@@ -611,159 +617,5 @@ impl ReplyConfig {
     pub fn distribution(&self) -> Distribution {
         // Validated when read; a spec built in code with a mistake falls back to a sane length.
         self.tokens.build().unwrap_or(Distribution::Fixed(50.0))
-    }
-}
-
-/// The ways a response can go wrong; each exercises a different error path of a client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FailureKind {
-    /// An error status with OpenAI's body.
-    Status,
-    /// The connection is closed with no response.
-    Reset,
-    /// No answer until the client gives up (bounded by `for`).
-    Hang,
-    /// The body (or stream) stops half-way.
-    Truncate,
-    /// Status 200 with a body that is not JSON.
-    Malformed,
-    /// Status 200 with an empty body.
-    Empty,
-}
-
-/// One `[[failures]]` entry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, try_from = "FailureSpec", into = "FailureSpec")]
-pub struct Failure {
-    /// Which error path of the client it exercises.
-    pub kind: FailureKind,
-    /// Chance per request.
-    pub probability: f64,
-    /// For `status`: 500, 502, 503 or 504.
-    pub status: u16,
-    /// For `hang`: how long before the connection is closed.
-    pub hang_for: std::time::Duration,
-}
-
-/// `[[failures]]` as written.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FailureSpec {
-    /// `status`, `reset`, `hang`, `truncate`, `malformed` or `empty`.
-    pub kind: FailureKind,
-    /// Chance per request.
-    pub probability: Probability,
-    /// For `status`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    /// For `hang` (default 60 s).
-    #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
-    pub hang_for: Option<HumanDuration>,
-}
-
-/// How long a hang lasts when `for` is not given: longer than most clients' timeouts, so the
-/// client gives up first.
-pub const DEFAULT_HANG: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Why a `[[failures]]` entry, or the list, was refused.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum FailureError {
-    /// A `status` failure with a status that is not one of [`SERVER_ERROR_STATUSES`] (429s
-    /// come from `[limits]`, and other codes have no OpenAI body to send).
-    #[error("status {status}: use one of 500, 502, 503, 504")]
-    StatusNotServerError {
-        /// The status given.
-        status: u16,
-    },
-    /// A `status` failure without its status.
-    #[error("kind \"status\" needs `status`")]
-    MissingStatus,
-    /// `status` on another kind, where it would be silently ignored.
-    #[error("`status` only goes with kind \"status\"")]
-    StatusOnOtherKind {
-        /// The entry's kind.
-        kind: FailureKind,
-    },
-    /// `for` on a kind other than `hang`, where it would be silently ignored.
-    #[error("`for` only goes with kind \"hang\"")]
-    ForOnOtherKind {
-        /// The entry's kind.
-        kind: FailureKind,
-    },
-    /// The entries' probabilities add up to more than 1, so they cannot all hold.
-    #[error("failure probabilities add up to {total}, more than 1")]
-    ProbabilitiesOverOne {
-        /// Their sum.
-        total: f64,
-    },
-}
-
-impl TryFrom<FailureSpec> for Failure {
-    type Error = FailureError;
-    fn try_from(s: FailureSpec) -> Result<Self, FailureError> {
-        let status = match (s.kind, s.status) {
-            (FailureKind::Status, Some(code)) if SERVER_ERROR_STATUSES.contains(&code) => code,
-            (FailureKind::Status, Some(code)) => {
-                return Err(FailureError::StatusNotServerError { status: code })
-            }
-            (FailureKind::Status, None) => return Err(FailureError::MissingStatus),
-            (kind, Some(_)) => return Err(FailureError::StatusOnOtherKind { kind }),
-            (_, None) => 0,
-        };
-        if s.hang_for.is_some() && s.kind != FailureKind::Hang {
-            return Err(FailureError::ForOnOtherKind { kind: s.kind });
-        }
-        Ok(Self {
-            kind: s.kind,
-            probability: s.probability.0,
-            status,
-            hang_for: s.hang_for.map(|d| d.0).unwrap_or(DEFAULT_HANG),
-        })
-    }
-}
-
-impl From<Failure> for FailureSpec {
-    fn from(f: Failure) -> Self {
-        Self {
-            kind: f.kind,
-            probability: Probability(f.probability),
-            status: (f.kind == FailureKind::Status).then_some(f.status),
-            hang_for: (f.kind == FailureKind::Hang).then_some(HumanDuration(f.hang_for)),
-        }
-    }
-}
-
-/// The `[[failures]]` list, whose probabilities add up to at most 1.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "Vec<Failure>", into = "Vec<Failure>")]
-pub struct Failures(Vec<Failure>);
-
-impl TryFrom<Vec<Failure>> for Failures {
-    type Error = FailureError;
-    fn try_from(v: Vec<Failure>) -> Result<Self, FailureError> {
-        let total: f64 = v.iter().map(|f| f.probability).sum();
-        if total > 1.0 + 1e-9 {
-            return Err(FailureError::ProbabilitiesOverOne { total });
-        }
-        Ok(Self(v))
-    }
-}
-
-impl From<Failures> for Vec<Failure> {
-    fn from(f: Failures) -> Self {
-        f.0
-    }
-}
-
-impl Failures {
-    /// The entries in file order.
-    pub fn iter(&self) -> std::slice::Iter<'_, Failure> {
-        self.0.iter()
-    }
-
-    /// Whether there are none, so that a config without failures writes no `[[failures]]`.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }

@@ -14,8 +14,9 @@ use rand_chacha::ChaCha8Rng;
 use tokio::time::Instant;
 
 use super::buckets::{Bucket, BucketView};
-use super::config::{FailureKind, FaultConfig, FaultConfigSpec, LatencyConfig, Limits};
+use super::config::{FaultConfig, FaultConfigSpec, LatencyConfig, Limits};
 use super::distribution::{secs_to_duration, Distribution};
+use super::failure::{FailureKind, FailureMode};
 use super::values::MAX_LATENCY;
 use crate::text::{plan_reply, ReplyPlan};
 use crate::timeline::{limits_at, Effect, TimelineEvent};
@@ -42,6 +43,21 @@ pub enum Route {
 }
 
 impl Route {
+    /// Every route the mock serves: the one list that `deprecate` events are checked against.
+    pub const ALL: [Route; 6] = [
+        Route::ChatCompletions,
+        Route::LegacyChat,
+        Route::Models,
+        Route::Responses,
+        Route::Embeddings,
+        Route::Messages,
+    ];
+
+    /// The route with this path, as a `deprecate` event names it.
+    pub fn from_path(path: &str) -> Option<Route> {
+        Route::ALL.into_iter().find(|r| r.path() == path)
+    }
+
     /// The path, as timeline `deprecate` events name it.
     pub fn path(self) -> &'static str {
         match self {
@@ -140,6 +156,74 @@ pub enum InjectedFailure {
     Malformed,
     /// 200 with an empty body.
     Empty,
+    /// A stream sends its head and `after` token pieces, then the dialect's error event with
+    /// the object of `status`, and ends cleanly. Not streamed: the error answered as a status.
+    StreamError {
+        /// Token pieces sent first.
+        after: u32,
+        /// The status whose error object is sent (the stream itself is a 200).
+        status: u16,
+    },
+    /// A stream is silent for `pause` after `after` token pieces, then goes on. Not streamed:
+    /// the pause is spent before the answer.
+    Stall {
+        /// Token pieces sent before the silence.
+        after: u32,
+        /// How long the silence lasts.
+        pause: Duration,
+    },
+    /// A stream sends its head and `after` token pieces (all when `None`) but no final event,
+    /// and ends cleanly. Not streamed: the first half of the JSON, cleanly ended.
+    Unfinished {
+        /// Token pieces sent; `None` sends them all.
+        after: Option<u32>,
+    },
+    /// The answer is cut at `after` tokens with `finish_reason: "length"`, streamed or not.
+    EarlyLength {
+        /// Tokens the answer keeps.
+        after: u32,
+    },
+}
+
+impl InjectedFailure {
+    /// What a failure drawn from `[[failures]]` or a timeline burst does.
+    pub fn from_mode(m: &FailureMode) -> Self {
+        let after = m.after.unwrap_or(0);
+        match m.kind {
+            FailureKind::Status => InjectedFailure::Status(m.status),
+            FailureKind::Reset => InjectedFailure::Reset,
+            FailureKind::Hang => InjectedFailure::Hang(m.pause),
+            FailureKind::Truncate => InjectedFailure::Truncate,
+            FailureKind::Malformed => InjectedFailure::Malformed,
+            FailureKind::Empty => InjectedFailure::Empty,
+            FailureKind::StreamError => InjectedFailure::StreamError {
+                after,
+                status: m.status,
+            },
+            FailureKind::Stall => InjectedFailure::Stall {
+                after,
+                pause: m.pause,
+            },
+            FailureKind::Unfinished => InjectedFailure::Unfinished { after: m.after },
+            FailureKind::EarlyLength => InjectedFailure::EarlyLength { after },
+        }
+    }
+
+    /// Its kind, whose name is the fault's label in stats and metrics.
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            InjectedFailure::Status(_) => FailureKind::Status,
+            InjectedFailure::Reset => FailureKind::Reset,
+            InjectedFailure::Hang(_) => FailureKind::Hang,
+            InjectedFailure::Truncate => FailureKind::Truncate,
+            InjectedFailure::Malformed => FailureKind::Malformed,
+            InjectedFailure::Empty => FailureKind::Empty,
+            InjectedFailure::StreamError { .. } => FailureKind::StreamError,
+            InjectedFailure::Stall { .. } => FailureKind::Stall,
+            InjectedFailure::Unfinished { .. } => FailureKind::Unfinished,
+            InjectedFailure::EarlyLength { .. } => FailureKind::EarlyLength,
+        }
+    }
 }
 
 impl Outcome {
@@ -160,14 +244,7 @@ impl Outcome {
                 resource: LimitResource::Tokens,
                 ..
             } => "rate_limit_tokens",
-            Outcome::Fail(f) => match f {
-                InjectedFailure::Status(_) => "status",
-                InjectedFailure::Reset => "reset",
-                InjectedFailure::Hang(_) => "hang",
-                InjectedFailure::Truncate => "truncate",
-                InjectedFailure::Malformed => "malformed",
-                InjectedFailure::Empty => "empty",
-            },
+            Outcome::Fail(f) => f.kind().as_str(),
         })
     }
 }
@@ -714,32 +791,30 @@ fn add_capped(a: Duration, b: Duration) -> Duration {
 }
 
 /// Draws at most one random failure: `[[failures]]` by cumulative probability, then active
-/// timeline error bursts.
+/// timeline error and failure bursts in file order.
 fn draw_failure(spec: &FaultConfigSpec, rng: &mut ChaCha8Rng, offset: Duration) -> Outcome {
     let u: f64 = rng.random();
     let mut acc = 0.0;
     for f in spec.failures.iter() {
         acc += f.probability;
         if u < acc {
-            return Outcome::Fail(match f.kind {
-                FailureKind::Status => InjectedFailure::Status(f.status),
-                FailureKind::Reset => InjectedFailure::Reset,
-                FailureKind::Hang => InjectedFailure::Hang(f.hang_for),
-                FailureKind::Truncate => InjectedFailure::Truncate,
-                FailureKind::Malformed => InjectedFailure::Malformed,
-                FailureKind::Empty => InjectedFailure::Empty,
-            });
+            return Outcome::Fail(InjectedFailure::from_mode(&f.mode));
         }
     }
     for ev in spec.timeline.iter().filter(|e| e.is_active(offset)) {
-        if let Effect::Errors {
-            status,
-            probability,
-        } = ev.effect
-        {
-            if rng.random_bool(probability) {
-                return Outcome::Fail(InjectedFailure::Status(status));
-            }
+        let (failure, probability) = match &ev.effect {
+            Effect::Errors {
+                status,
+                probability,
+            } => (InjectedFailure::Status(*status), *probability),
+            Effect::Failures {
+                failure,
+                probability,
+            } => (InjectedFailure::from_mode(failure), *probability),
+            _ => continue,
+        };
+        if rng.random_bool(probability) {
+            return Outcome::Fail(failure);
         }
     }
     Outcome::Serve
@@ -824,6 +899,53 @@ mod tests {
             .count();
         // 0.3 ± 4 standard deviations of a binomial(10 000, 0.3).
         assert!((2817..=3183).contains(&fails), "{fails}");
+    }
+
+    #[test]
+    fn failure_bursts_strike_only_in_their_window_under_their_own_label() {
+        let (mut e, t0) = engine(
+            "[[timeline]]\nat = \"10s\"\nfor = \"5s\"\nkind = \"failures\"\n\
+             probability = 1.0\nfailure = { kind = \"stream_error\", after = 2, status = 503 }",
+        );
+        assert_eq!(e.decide(t0, &req(None)).outcome, Outcome::Serve);
+        let d = e.decide(t0 + Duration::from_secs(12), &req(None));
+        let want = InjectedFailure::StreamError {
+            after: 2,
+            status: 503,
+        };
+        assert_eq!(d.outcome, Outcome::Fail(want));
+        assert_eq!(d.outcome.fault_label(), Some("stream_error"));
+        let later = e.decide(t0 + Duration::from_secs(15), &req(None));
+        assert_eq!(later.outcome, Outcome::Serve);
+    }
+
+    #[test]
+    fn each_stream_kind_is_carried_with_its_numbers_and_label() {
+        for (entry, want, label) in [
+            (
+                "kind = \"stall\"\nafter = 3\nfor = \"250ms\"",
+                InjectedFailure::Stall {
+                    after: 3,
+                    pause: Duration::from_millis(250),
+                },
+                "stall",
+            ),
+            (
+                "kind = \"unfinished\"",
+                InjectedFailure::Unfinished { after: None },
+                "unfinished",
+            ),
+            (
+                "kind = \"early_length\"\nafter = 4",
+                InjectedFailure::EarlyLength { after: 4 },
+                "early_length",
+            ),
+        ] {
+            let (mut e, t0) = engine(&format!("[[failures]]\nprobability = 1.0\n{entry}"));
+            let d = e.decide(t0, &req(None));
+            assert_eq!(d.outcome, Outcome::Fail(want), "{entry}");
+            assert_eq!(d.outcome.fault_label(), Some(label));
+        }
     }
 
     #[test]

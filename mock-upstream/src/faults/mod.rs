@@ -4,6 +4,7 @@ pub mod buckets;
 pub mod config;
 pub mod distribution;
 pub mod engine;
+pub mod failure;
 pub mod load;
 pub mod models;
 pub(crate) mod values;

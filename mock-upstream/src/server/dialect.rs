@@ -44,7 +44,6 @@ pub(crate) trait Dialect: Send + Sync {
 
     /// The event a stream ends with when an error strikes part-way (the provider's error
     /// object in the stream), already framed as SSE.
-    #[allow(dead_code)] // the mid-stream faults, landing next, send it
     fn stream_error(&self, error: &ApiError) -> Bytes {
         sse_data(&serde_json::json!({ "error": error.body }))
     }

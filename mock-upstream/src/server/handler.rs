@@ -15,6 +15,7 @@ use super::body::{paced, reset, truncated_json};
 use super::concurrency::Admission;
 use super::dialect::{paced_parts, Dialect};
 use super::errors::ApiError;
+use super::stream_faults::{answer_fault, stream_fault};
 use super::{FaultTag, MockState};
 use crate::faults::engine::{Decision, InjectedFailure, LimitResource, Outcome, Route};
 
@@ -248,7 +249,8 @@ fn refuse(
     dialect.error(error)
 }
 
-/// An injected failure, after the latency was spent.
+/// An injected failure, after the latency was spent; the mid-stream ones are
+/// [`super::stream_faults`]'.
 async fn fail(
     failure: InjectedFailure,
     req: &Answering,
@@ -272,6 +274,17 @@ async fn fail(
         InjectedFailure::Truncate => truncated_json(dialect.answer(reply)),
         InjectedFailure::Malformed => dialect.malformed(req.stream),
         InjectedFailure::Empty => dialect.empty(req.stream),
+        InjectedFailure::StreamError { .. }
+        | InjectedFailure::Stall { .. }
+        | InjectedFailure::Unfinished { .. }
+        | InjectedFailure::EarlyLength { .. } => {
+            let carried = if req.stream {
+                stream_fault(failure, dialect, reply, per_token, permit)
+            } else {
+                answer_fault(failure, dialect, reply).await
+            };
+            carried.unwrap_or_else(|| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        }
     }
 }
 

@@ -25,6 +25,7 @@ mod responses_store;
 mod running;
 mod serve;
 pub mod stats;
+mod stream_faults;
 mod watch;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

@@ -1,5 +1,6 @@
 //! Scripted events at offsets from the start of a run: outages, latency spikes, error bursts,
-//! step changes of the limits, and deprecation of a route.
+//! bursts of any injected failure (a stream that stalls or breaks part-way), step changes of the
+//! limits, and deprecation of a route.
 //!
 //! A free API's trouble comes at particular moments, and a test that wants to see recovery must
 //! know exactly when the trouble starts and ends. Events are evaluated against the offset from
@@ -10,6 +11,8 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::faults::distribution::{DistError, DistSpec, Distribution};
+use crate::faults::engine::Route;
+use crate::faults::failure::FailureMode;
 use crate::faults::values::{
     de_in_range, Limits, Probability, MAX_MULTIPLIER, SERVER_ERROR_STATUSES,
 };
@@ -51,6 +54,13 @@ pub enum Effect {
         /// Chance per request.
         probability: f64,
     },
+    /// Extra failures of any kind (a stream error, a stall, ...), on top of `[[failures]]`.
+    Failures {
+        /// What happens to a request it strikes.
+        failure: FailureMode,
+        /// Chance per request.
+        probability: f64,
+    },
     /// New limits, for every key or for one.
     Set {
         /// The key it changes; `None` changes `[limits]`.
@@ -74,7 +84,7 @@ pub struct TimelineSpec {
     /// How long it lasts; absent means to the end.
     #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
     pub duration: Option<HumanDuration>,
-    /// `outage`, `latency`, `errors`, `set` or `deprecate`.
+    /// `outage`, `latency`, `errors`, `failures`, `set` or `deprecate`.
     pub kind: String,
     /// `outage` and `errors`: the status (outage default 503).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,9 +102,14 @@ pub struct TimelineSpec {
     /// `latency`: a distribution that replaces `[latency]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency: Option<DistSpec<HumanDuration>>,
-    /// `errors`: chance per request.
+    /// `errors` and `failures`: chance per request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probability: Option<Probability>,
+    /// `failures`: the failure, as a `[[failures]]` entry without its probability
+    /// (`{ kind = "stall", after = 3, for = "2s" }`). An inline table, because the event's own
+    /// `for` is its window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<FailureMode>,
     /// `set`: the limits that change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<Limits>,
@@ -111,21 +126,13 @@ fn de_multiplier<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Erro
     de_in_range(d, "multiplier", 0.0, MAX_MULTIPLIER).map(Some)
 }
 
-/// The routes a `deprecate` event may name: those the mock serves, so a typo is refused at
-/// load instead of deprecating nothing.
-pub const DEPRECATABLE_ROUTES: [&str; 5] = [
-    "/v1/chat",
-    "/v1/chat/completions",
-    "/v1/models",
-    "/v1/responses",
-    "/v1/embeddings",
-];
-
 /// Why a `[[timeline]]` event was refused; the message names the field and the kind.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TimelineError {
     /// `kind` is not one the timeline knows.
-    #[error("unknown timeline kind {kind:?} (expected outage, latency, errors, set or deprecate)")]
+    #[error(
+        "unknown timeline kind {kind:?} (expected outage, latency, errors, failures, set or deprecate)"
+    )]
     UnknownKind {
         /// The kind as written.
         kind: String,
@@ -168,7 +175,7 @@ pub enum TimelineError {
     #[error("kind \"latency\" needs `multiplier` or `latency`")]
     LatencyChangesNothing,
     /// A `deprecate` event for a route the mock does not serve.
-    #[error("route {route:?} is not one of {routes:?}", routes = DEPRECATABLE_ROUTES)]
+    #[error("route {route:?} is not one of {routes:?}", routes = Route::ALL.map(Route::path))]
     UnknownRoute {
         /// The route given.
         route: String,
@@ -176,10 +183,11 @@ pub enum TimelineError {
 }
 
 /// The fields each kind accepts; any other field set is a [`TimelineError::MisplacedField`].
-const KIND_FIELDS: [(&str, &[&str]); 5] = [
+const KIND_FIELDS: [(&str, &[&str]); 6] = [
     ("outage", &["status", "reset"]),
     ("latency", &["multiplier", "latency"]),
     ("errors", &["status", "probability"]),
+    ("failures", &["failure", "probability"]),
     ("set", &["limits", "key"]),
     ("deprecate", &["route"]),
 ];
@@ -216,6 +224,7 @@ impl TimelineSpec {
             ("multiplier", self.multiplier.is_some()),
             ("latency", self.latency.is_some()),
             ("probability", self.probability.is_some()),
+            ("failure", self.failure.is_some()),
             ("limits", self.limits.is_some()),
             ("key", self.key.is_some()),
             ("route", self.route.is_some()),
@@ -246,13 +255,17 @@ impl TimelineSpec {
                 status: check_status(self.status.ok_or(missing(kind, "status"))?)?,
                 probability: self.probability.ok_or(missing(kind, "probability"))?.0,
             },
+            "failures" => Effect::Failures {
+                failure: self.failure.clone().ok_or(missing(kind, "failure"))?,
+                probability: self.probability.ok_or(missing(kind, "probability"))?.0,
+            },
             "set" => Effect::Set {
                 key: self.key.clone(),
                 limits: self.limits.ok_or(missing(kind, "limits"))?,
             },
             _ => {
                 let route = self.route.clone().ok_or(missing(kind, "route"))?;
-                if !DEPRECATABLE_ROUTES.contains(&route.as_str()) {
+                if Route::from_path(&route).is_none() {
                     return Err(TimelineError::UnknownRoute { route });
                 }
                 Effect::Deprecate { route }
@@ -329,6 +342,10 @@ impl TimelineEvent {
                 status,
                 probability,
             } => format!("errors {status} p={probability}"),
+            Effect::Failures {
+                failure,
+                probability,
+            } => format!("failures {} p={probability}", failure.kind.as_str()),
             Effect::Set { key, limits } => {
                 let mut parts = Vec::new();
                 if let Some(v) = limits.requests_per_minute {
@@ -431,6 +448,51 @@ mod tests {
             assert!(e.span().is_some(), "{bad}: {e}");
         }
         assert!(ev("at = \"1s\"\nkind = \"latency\"\nmultiplier = 1000.0").is_ok());
+    }
+
+    #[test]
+    fn failure_bursts_take_a_failure_table_and_a_probability() {
+        let e = ev(
+            "at = \"1s\"\nfor = \"5s\"\nkind = \"failures\"\nprobability = 0.5\n\
+                    failure = { kind = \"stall\", after = 3, for = \"2s\" }",
+        )
+        .unwrap();
+        let Effect::Failures {
+            failure,
+            probability,
+        } = &e.effect
+        else {
+            panic!("{:?}", e.effect)
+        };
+        assert_eq!((failure.after, *probability), (Some(3), 0.5));
+        assert_eq!(failure.pause, Duration::from_secs(2));
+        assert_eq!(e.until, Some(Duration::from_secs(6)));
+        assert_eq!(e.label(), "failures stall p=0.5");
+        let back: TimelineEvent = toml::from_str(&toml::to_string(&e).unwrap()).unwrap();
+        assert_eq!(back, e);
+        let text = "at = \"1s\"\nkind = \"failures\"\nprobability = 0.5\n\
+                    failure = { kind = \"stall\", after = 3 }";
+        let err = ev(text).unwrap_err();
+        assert!(
+            err.message().contains("kind \"stall\" needs `for`"),
+            "{err}"
+        );
+        let (line, _) = crate::faults::load::line_col(text, err.span().unwrap().start);
+        assert_eq!(line, 4, "{err}");
+        let err = ev("at = \"1s\"\nkind = \"failures\"\nprobability = 0.5")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("needs `failure`"), "{err}");
+        let err = ev(
+            "at = \"1s\"\nkind = \"errors\"\nstatus = 500\nprobability = 0.5\n\
+                      failure = { kind = \"reset\" }",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("`failure` does not go with kind \"errors\""),
+            "{err}"
+        );
     }
 
     #[test]
