@@ -6,6 +6,7 @@
 
 mod http1_pool;
 mod http_client;
+mod roots;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use futures_util::future::BoxFuture;
 use http_body_util::combinators::UnsyncBoxBody;
 
 pub use http_client::{http_transport, use_pool, HttpTransportConfig};
+pub use roots::{ExtraRoots, RootsError, MAX_EXTRA_ROOTS, MAX_PEM_BYTES};
 
 /// Errors bodies and transports box into.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
