@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use gauntlet_client::transport::{http_transport, ExtraRoots, HttpTransportConfig, RootsError};
-use gauntlet_client::{ChatRequest, ClientConfig, ClientError, ClientStack};
+use gauntlet_client::{ChatRequest, ClientConfig, ClientError, ClientStack, StackError};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
@@ -221,4 +221,45 @@ fn a_garbage_ca_file_is_a_config_error_naming_the_file() {
     let ca = TestCa::new("Gauntlet test CA");
     let good = TempFile::new("ca.pem", ca.pem().as_bytes());
     assert_eq!(ExtraRoots::from_file(&good.0).unwrap().len(), 1);
+}
+
+/// A stack built by `ClientStack::from_config` itself, trusting `[client.transport] ca_file`.
+fn stack_from_toml(base_url: &str, ca_file: &std::path::Path) -> Result<ClientStack, StackError> {
+    let config: ClientConfig = toml::from_str(&format!(
+        "[adapter]\nbase_url = \"{base_url}\"\napi_key = \"sk-test\"\n\
+         [transport]\nca_file = \"{}\"\n",
+        ca_file.display()
+    ))
+    .unwrap();
+    ClientStack::from_config(&config)
+}
+
+#[tokio::test]
+async fn the_client_transport_ca_file_key_is_trusted_by_a_stack_from_config() {
+    let ca = TestCa::new("Gauntlet test CA");
+    let (cert, key) = ca.server_cert(&["localhost"], false);
+    let port = tls_mock(cert, key).await;
+    let url = format!("https://localhost:{port}");
+    let ca_file = TempFile::new("stack-ca.pem", ca.pem().as_bytes());
+    let text = ask(&stack_from_toml(&url, &ca_file.0).unwrap())
+        .await
+        .unwrap();
+    assert!(!text.is_empty());
+    // Another CA's file builds a stack whose requests fail on the issuer.
+    let other = TempFile::new("stack-other.pem", TestCa::new("Other CA").pem().as_bytes());
+    let err = ask(&stack_from_toml(&url, &other.0).unwrap())
+        .await
+        .unwrap_err();
+    assert_tls_error(&err, "UnknownIssuer");
+    // A garbage file is an error when the stack is built, naming the file.
+    let garbage = TempFile::new("stack-garbage.pem", b"-----BEGIN CERTIFICATE-----\nAAAA\n");
+    let err = stack_from_toml(&url, &garbage.0).unwrap_err();
+    assert!(
+        matches!(err, StackError::Roots(RootsError::BadPem { .. })),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains(&garbage.0.display().to_string()),
+        "{err}"
+    );
 }
