@@ -18,7 +18,7 @@ use crate::in_process::in_process_transport;
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Sample {
     pub name: String,
-    pub labels: Vec<(String, String)>,
+    pub labels: Labels,
     pub value: f64,
 }
 
@@ -87,12 +87,16 @@ pub(super) fn parse(text: &str) -> Exposition {
     for (n, line) in text.lines().enumerate() {
         let at = |msg: &str| format!("line {}: {msg}: {line:?}", n + 1);
         if let Some(rest) = line.strip_prefix("# HELP ") {
-            let (name, help) = rest.split_once(' ').expect(&at("HELP without text"));
+            let (name, help) = rest
+                .split_once(' ')
+                .unwrap_or_else(|| panic!("{}", at("HELP without text")));
             assert!(is_name(name) && !help.is_empty(), "{}", at("bad HELP"));
             assert!(!helped.contains(&name.to_string()), "{}", at("second HELP"));
             helped.push(name.to_string());
         } else if let Some(rest) = line.strip_prefix("# TYPE ") {
-            let (name, kind) = rest.split_once(' ').expect(&at("TYPE without type"));
+            let (name, kind) = rest
+                .split_once(' ')
+                .unwrap_or_else(|| panic!("{}", at("TYPE without type")));
             assert!(
                 ["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind),
                 "{}",
@@ -148,8 +152,11 @@ fn parse_sample(line: &str) -> Result<Sample, &'static str> {
     })
 }
 
+/// Label pairs, in order.
+type Labels = Vec<(String, String)>;
+
 /// Label pairs up to the closing brace; returns them and what follows the brace.
-fn parse_labels(mut s: &str) -> Result<(Vec<(String, String)>, &str), &'static str> {
+fn parse_labels(mut s: &str) -> Result<(Labels, &str), &'static str> {
     let mut labels = Vec::new();
     loop {
         if let Some(after) = s.strip_prefix('}') {
