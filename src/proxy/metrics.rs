@@ -8,7 +8,10 @@
 //! else is counted as `other`: a caller can never grow the series count. The gauges that describe
 //! the stack now (queue depth, breaker state, cache size) are read from it when scraped.
 
-use std::fmt::{Display, Write as _};
+mod catalog;
+mod text;
+
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,12 +19,9 @@ use std::time::Duration;
 use gauntlet_client::observer::{BreakerState, Event, Observer, SharedObserver};
 use gauntlet_client::{ClientError, ClientStack, Outcome};
 
-/// Upper bounds, in seconds, of every histogram here (request latency and limiter waits): one
-/// list, so the two compare bucket by bucket. From a cache hit (milliseconds) to a long streamed
-/// answer behind retries (two minutes).
-pub const LATENCY_BUCKETS: [f64; 14] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
-];
+pub use catalog::{Kind, Metric};
+pub use text::{escape_label, LATENCY_BUCKETS};
+use text::{sample, Histogram};
 
 /// The route paths a request can be counted under; any other path is counted as `other`, so the
 /// `route` label stays a closed set whatever the proxy is asked for.
@@ -35,270 +35,13 @@ pub const ROUTES: [&str; 4] = [
 /// The label value of anything outside its closed list.
 const OTHER: &str = "other";
 
-/// One observation adds at most a day to a histogram's sum, so no input can wrap it.
-const MAX_OBSERVED: Duration = Duration::from_secs(86_400);
-
 /// Sentinel of a gauge nobody has set yet: such a gauge is not rendered, rather than shown as 0.
 const UNSET: u64 = u64::MAX;
 
-/// HTTP status codes counted one by one (100..=599); anything else is not a status and counts as
-/// 0, which no proxy sends.
+/// HTTP status codes counted one by one (100..=599); a number outside them is no status and is
+/// left out of `gauntlet_proxy_responses_total` (the request is still counted).
 const STATUS_MIN: u16 = 100;
 const STATUS_SLOTS: usize = 501;
-
-/// Prometheus metric types this exporter writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Only goes up.
-    Counter,
-    /// A value now.
-    Gauge,
-    /// Cumulative `le` buckets, `_sum` and `_count`.
-    Histogram,
-}
-
-impl Kind {
-    /// The name `# TYPE` uses.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Counter => "counter",
-            Kind::Gauge => "gauge",
-            Kind::Histogram => "histogram",
-        }
-    }
-}
-
-/// Every metric the proxy exports: the one list rendering, the `# HELP` text and the README's
-/// "Proxy metrics" table derive from (a test checks the table names them all).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Metric {
-    /// Finished requests by route and outcome.
-    Requests,
-    /// Responses by route and status sent.
-    Responses,
-    /// Request latency by route.
-    RequestDuration,
-    /// Upstream attempts.
-    UpstreamAttempts,
-    /// Retries by the error that caused them.
-    Retries,
-    /// Retries skipped for lack of retry budget.
-    RetryBudgetExhausted,
-    /// Requests the limiter made wait.
-    LimiterWaits,
-    /// How long they waited.
-    LimiterWaitSeconds,
-    /// Requests the limiter refused.
-    LimiterRejections,
-    /// Decisions taken locally because the shared limiter was unreachable.
-    LimiterFallbacks,
-    /// The adaptive limiter's rate now.
-    LimiterRate,
-    /// Requests waiting in the limiter now.
-    LimiterQueueDepth,
-    /// The breaker's state now.
-    BreakerState,
-    /// Breaker transitions.
-    BreakerTransitions,
-    /// Cache lookups that missed.
-    CacheMisses,
-    /// Answers the upstream did not give this request, by how they were produced.
-    LocalAnswers,
-    /// Entries in this process's cache now.
-    CacheEntries,
-    /// Shared (Redis) cache operations that failed.
-    SharedCacheErrors,
-    /// Requests the input filter redacted or refused.
-    Filtered,
-    /// Adapter moves to another API version.
-    ApiSwitches,
-    /// The upstream's `x-ratelimit-remaining-requests`, last seen.
-    UpstreamRemainingRequests,
-    /// The upstream's `x-ratelimit-remaining-tokens`, last seen.
-    UpstreamRemainingTokens,
-    /// The upstream's `x-ratelimit-limit-requests`, last seen.
-    UpstreamLimitRequests,
-}
-
-impl Metric {
-    /// Every metric, in exposition order.
-    pub const ALL: [Metric; 23] = [
-        Metric::Requests,
-        Metric::Responses,
-        Metric::RequestDuration,
-        Metric::UpstreamAttempts,
-        Metric::Retries,
-        Metric::RetryBudgetExhausted,
-        Metric::LimiterWaits,
-        Metric::LimiterWaitSeconds,
-        Metric::LimiterRejections,
-        Metric::LimiterFallbacks,
-        Metric::LimiterRate,
-        Metric::LimiterQueueDepth,
-        Metric::BreakerState,
-        Metric::BreakerTransitions,
-        Metric::CacheMisses,
-        Metric::LocalAnswers,
-        Metric::CacheEntries,
-        Metric::SharedCacheErrors,
-        Metric::Filtered,
-        Metric::ApiSwitches,
-        Metric::UpstreamRemainingRequests,
-        Metric::UpstreamRemainingTokens,
-        Metric::UpstreamLimitRequests,
-    ];
-
-    /// The metric family's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Metric::Requests => "gauntlet_proxy_requests_total",
-            Metric::Responses => "gauntlet_proxy_responses_total",
-            Metric::RequestDuration => "gauntlet_proxy_request_duration_seconds",
-            Metric::UpstreamAttempts => "gauntlet_proxy_upstream_attempts_total",
-            Metric::Retries => "gauntlet_proxy_retries_total",
-            Metric::RetryBudgetExhausted => "gauntlet_proxy_retry_budget_exhausted_total",
-            Metric::LimiterWaits => "gauntlet_proxy_limiter_waits_total",
-            Metric::LimiterWaitSeconds => "gauntlet_proxy_limiter_wait_seconds",
-            Metric::LimiterRejections => "gauntlet_proxy_limiter_rejections_total",
-            Metric::LimiterFallbacks => "gauntlet_proxy_limiter_fallbacks_total",
-            Metric::LimiterRate => "gauntlet_proxy_limiter_rate",
-            Metric::LimiterQueueDepth => "gauntlet_proxy_limiter_queue_depth",
-            Metric::BreakerState => "gauntlet_proxy_breaker_state",
-            Metric::BreakerTransitions => "gauntlet_proxy_breaker_transitions_total",
-            Metric::CacheMisses => "gauntlet_proxy_cache_misses_total",
-            Metric::LocalAnswers => "gauntlet_proxy_local_answers_total",
-            Metric::CacheEntries => "gauntlet_proxy_cache_entries",
-            Metric::SharedCacheErrors => "gauntlet_proxy_shared_cache_errors_total",
-            Metric::Filtered => "gauntlet_proxy_filtered_total",
-            Metric::ApiSwitches => "gauntlet_proxy_api_switches_total",
-            Metric::UpstreamRemainingRequests => "gauntlet_proxy_upstream_remaining_requests",
-            Metric::UpstreamRemainingTokens => "gauntlet_proxy_upstream_remaining_tokens",
-            Metric::UpstreamLimitRequests => "gauntlet_proxy_upstream_limit_requests",
-        }
-    }
-
-    /// Its Prometheus type.
-    pub fn kind(self) -> Kind {
-        match self {
-            Metric::RequestDuration | Metric::LimiterWaitSeconds => Kind::Histogram,
-            Metric::LimiterRate
-            | Metric::LimiterQueueDepth
-            | Metric::BreakerState
-            | Metric::CacheEntries
-            | Metric::UpstreamRemainingRequests
-            | Metric::UpstreamRemainingTokens
-            | Metric::UpstreamLimitRequests => Kind::Gauge,
-            _ => Kind::Counter,
-        }
-    }
-
-    /// The label names its series carry (`le` of histogram buckets aside).
-    pub fn labels(self) -> &'static [&'static str] {
-        match self {
-            Metric::Requests => &["route", "outcome"],
-            Metric::Responses => &["route", "status"],
-            Metric::RequestDuration => &["route"],
-            Metric::Retries => &["reason"],
-            Metric::BreakerState => &["state"],
-            Metric::BreakerTransitions => &["from", "to"],
-            Metric::LocalAnswers => &["outcome"],
-            _ => &[],
-        }
-    }
-
-    /// The `# HELP` text (also the README table's meaning column).
-    pub fn help(self) -> &'static str {
-        match self {
-            Metric::Requests => "Finished requests, by route and outcome (how the stack answered, or the error kind).",
-            Metric::Responses => "Responses sent, by route and HTTP status.",
-            Metric::RequestDuration => "Time from a request's arrival to its answer, by route.",
-            Metric::UpstreamAttempts => "Upstream attempts, retries included.",
-            Metric::Retries => "Retries scheduled, by the error kind of the attempt that failed.",
-            Metric::RetryBudgetExhausted => "Retries skipped because the retry budget was spent.",
-            Metric::LimiterWaits => "Requests the limiter made wait (not those it admitted at once).",
-            Metric::LimiterWaitSeconds => "How long the requests the limiter made wait waited.",
-            Metric::LimiterRejections => "Requests the limiter refused.",
-            Metric::LimiterFallbacks => "Limiter decisions taken by this node's share while the shared limiter was unreachable.",
-            Metric::LimiterRate => "The adaptive limiter's rate, in requests per second (absent until it moves).",
-            Metric::LimiterQueueDepth => "Requests waiting in the limiter now.",
-            Metric::BreakerState => "1 for the breaker's state now, 0 for the others (absent without a breaker).",
-            Metric::BreakerTransitions => "Breaker state changes, by the state left and the state entered.",
-            Metric::CacheMisses => "Cache lookups neither this process's cache nor the shared store could answer.",
-            Metric::LocalAnswers => "Answers not given by the upstream to this request: cache hits, coalesced calls, stale entries, fallbacks, queued answers.",
-            Metric::CacheEntries => "Entries in this process's cache now (the shared store's not included).",
-            Metric::SharedCacheErrors => "Shared (Redis) cache reads, writes or locks that failed.",
-            Metric::Filtered => "Requests the input filter redacted or refused.",
-            Metric::ApiSwitches => "Times the adapter moved to another API version.",
-            Metric::UpstreamRemainingRequests => "Requests left in the upstream's window, as it last reported (x-ratelimit-remaining-requests).",
-            Metric::UpstreamRemainingTokens => "Tokens left in the upstream's window, as it last reported (x-ratelimit-remaining-tokens).",
-            Metric::UpstreamLimitRequests => "The upstream's request limit per window, as it last reported (x-ratelimit-limit-requests).",
-        }
-    }
-}
-
-/// Escapes a label value as the text format requires (backslash, double quote, line feed).
-pub fn escape_label(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Counts of one distribution in [`LATENCY_BUCKETS`] (not cumulative; rendering adds them up),
-/// with one slot past the last bound for `+Inf`.
-#[derive(Debug)]
-struct Histogram {
-    counts: [AtomicU64; LATENCY_BUCKETS.len() + 1],
-    sum_micros: AtomicU64,
-}
-
-impl Histogram {
-    fn new() -> Self {
-        Self {
-            counts: std::array::from_fn(|_| AtomicU64::new(0)),
-            sum_micros: AtomicU64::new(0),
-        }
-    }
-
-    fn observe(&self, d: Duration) {
-        let d = d.min(MAX_OBSERVED);
-        let secs = d.as_secs_f64();
-        let slot = LATENCY_BUCKETS
-            .iter()
-            .position(|bound| secs <= *bound)
-            .unwrap_or(LATENCY_BUCKETS.len());
-        if let Some(c) = self.counts.get(slot) {
-            c.fetch_add(1, Relaxed);
-        }
-        // At most a day of microseconds each: 2^64 µs is 200 000 days of observations.
-        self.sum_micros.fetch_add(d.as_micros() as u64, Relaxed);
-    }
-
-    fn count(&self) -> u64 {
-        self.counts.iter().map(|c| c.load(Relaxed)).sum()
-    }
-
-    fn render(&self, out: &mut String, name: &str, labels: &[(&str, &str)]) {
-        let bucket = format!("{name}_bucket");
-        let bounds = LATENCY_BUCKETS.iter().map(|b| b.to_string());
-        let mut cumulative = 0;
-        for (bound, count) in bounds.chain(["+Inf".to_string()]).zip(&self.counts) {
-            cumulative += count.load(Relaxed);
-            let mut with_le = labels.to_vec();
-            with_le.push(("le", &bound));
-            sample(out, &bucket, &with_le, cumulative);
-        }
-        let sum = self.sum_micros.load(Relaxed) as f64 / 1e6;
-        sample(out, &format!("{name}_sum"), labels, sum);
-        sample(out, &format!("{name}_count"), labels, cumulative);
-    }
-}
 
 /// A gauge set from what the upstream says; [`UNSET`] until it first says it.
 #[derive(Debug)]
@@ -357,22 +100,6 @@ fn outcome_labels() -> impl Iterator<Item = &'static str> {
 /// The `reason` label values of [`Metric::Retries`]: every error kind, then `other`.
 fn reason_labels() -> impl Iterator<Item = &'static str> {
     ClientError::KINDS.into_iter().chain([OTHER])
-}
-
-/// Writes one sample line.
-fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: impl Display) {
-    out.push_str(name);
-    if !labels.is_empty() {
-        out.push('{');
-        for (i, (k, v)) in labels.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            let _ = write!(out, "{k}=\"{}\"", escape_label(v));
-        }
-        out.push('}');
-    }
-    let _ = writeln!(out, " {value}");
 }
 
 /// What the proxy counts, shared by the server's handlers (in an `Arc`) and the stack's
