@@ -395,4 +395,6 @@ impl Observer for ProxyMetrics {
 #[cfg(test)]
 mod over_stack_tests;
 #[cfg(test)]
+mod test_parser;
+#[cfg(test)]
 mod tests;

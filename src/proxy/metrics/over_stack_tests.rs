@@ -9,7 +9,7 @@ use mock_upstream::faults::parse_toml;
 use mock_upstream::server::{router, MockOptions, MockState};
 use tokio::time::Instant;
 
-use super::tests::{parse, Exposition};
+use super::test_parser::{parse, Exposition};
 use super::ProxyMetrics;
 use crate::in_process::in_process_transport;
 
