@@ -268,6 +268,14 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_parses() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/proxy.toml");
+        let c = ProxyConfig::load(std::path::Path::new(path)).unwrap();
+        assert_eq!(c.upstream_timeout, Some(Duration::from_secs(60)));
+        assert!(c.client.cache.is_some());
+    }
+
+    #[test]
     fn errors_point_at_line_and_column() {
         let e = ProxyConfig::parse(&format!("{OK}colour = 1\n"), "p.toml").unwrap_err();
         assert!(e.to_string().starts_with("p.toml:3:1"), "{e}");

@@ -111,7 +111,7 @@ async fn complete(app: Arc<App>, route: Route, headers: HeaderMap, body: Body) -
     };
     let parsed = match parse(route, &bytes) {
         Ok(p) => p,
-        Err(e) => return refuse(&done, e, 0),
+        Err(e) => return refuse(&done, *e, 0),
     };
     let mut parsed = parsed;
     app.identify(&headers, &mut parsed.request);

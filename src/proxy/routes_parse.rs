@@ -16,6 +16,11 @@ use super::routes_error::ProxyError;
 /// Most messages (or input items) one request may carry.
 pub const MAX_MESSAGES: usize = 10_000;
 
+/// A 400 naming `param` (boxed: the error is large and the happy path is the common one).
+fn bad(message: String, param: Option<&str>) -> Box<ProxyError> {
+    Box::new(ProxyError::bad_request(message, param))
+}
+
 /// What a caller's body says, before the stack's request is made of it.
 #[derive(Debug)]
 pub struct Parsed {
@@ -26,19 +31,16 @@ pub struct Parsed {
 }
 
 /// Parses `bytes` as `route`'s body.
-pub fn parse(route: Route, bytes: &Bytes) -> Result<Parsed, ProxyError> {
+pub fn parse(route: Route, bytes: &Bytes) -> Result<Parsed, Box<ProxyError>> {
     let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| ProxyError::bad_request(format!("the body is not valid JSON: {e}"), None))?;
+        .map_err(|e| bad(format!("the body is not valid JSON: {e}"), None))?;
     let Value::Object(body) = value else {
-        return Err(ProxyError::bad_request(
-            "the body must be a JSON object".into(),
-            None,
-        ));
+        return Err(bad("the body must be a JSON object".into(), None));
     };
     let model = match body.get("model") {
         Some(Value::String(m)) if !m.is_empty() => m.clone(),
         _ => {
-            return Err(ProxyError::bad_request(
+            return Err(bad(
                 "`model` must be a non-empty string".into(),
                 Some("model"),
             ))
@@ -52,12 +54,7 @@ pub fn parse(route: Route, bytes: &Bytes) -> Result<Parsed, ProxyError> {
     let stream = match body.get("stream") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b && route.completes(),
-        Some(_) => {
-            return Err(ProxyError::bad_request(
-                "`stream` must be a boolean".into(),
-                Some("stream"),
-            ))
-        }
+        Some(_) => return Err(bad("`stream` must be a boolean".into(), Some("stream"))),
     };
     let limit_key = match route {
         Route::Responses => "max_output_tokens",
@@ -69,7 +66,7 @@ pub fn parse(route: Route, bytes: &Bytes) -> Result<Parsed, ProxyError> {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => n.as_f64().map(|t| t as f32),
         Some(_) => {
-            return Err(ProxyError::bad_request(
+            return Err(bad(
                 "`temperature` must be a number".into(),
                 Some("temperature"),
             ))
@@ -78,12 +75,7 @@ pub fn parse(route: Route, bytes: &Bytes) -> Result<Parsed, ProxyError> {
     let user = match body.get("user") {
         Some(Value::String(u)) => Some(u.clone()),
         None | Some(Value::Null) => None,
-        Some(_) => {
-            return Err(ProxyError::bad_request(
-                "`user` must be a string".into(),
-                Some("user"),
-            ))
-        }
+        Some(_) => return Err(bad("`user` must be a string".into(), Some("user"))),
     };
     let request = ChatRequest {
         route,
@@ -107,28 +99,26 @@ impl Parsed {
     }
 }
 
-fn optional_u32(body: &Map<String, Value>, key: &'static str) -> Result<Option<u32>, ProxyError> {
+fn optional_u32(
+    body: &Map<String, Value>,
+    key: &'static str,
+) -> Result<Option<u32>, Box<ProxyError>> {
     match body.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => v
             .as_u64()
             .and_then(|n| u32::try_from(n).ok())
             .map(Some)
-            .ok_or_else(|| {
-                ProxyError::bad_request(format!("`{key}` must be a positive integer"), Some(key))
-            }),
+            .ok_or_else(|| bad(format!("`{key}` must be a positive integer"), Some(key))),
     }
 }
 
-fn chat_messages(body: &Map<String, Value>) -> Result<Vec<ChatMessage>, ProxyError> {
+fn chat_messages(body: &Map<String, Value>) -> Result<Vec<ChatMessage>, Box<ProxyError>> {
     let Some(Value::Array(items)) = body.get("messages") else {
-        return Err(ProxyError::bad_request(
-            "`messages` must be an array".into(),
-            Some("messages"),
-        ));
+        return Err(bad("`messages` must be an array".into(), Some("messages")));
     };
     if items.is_empty() || items.len() > MAX_MESSAGES {
-        return Err(ProxyError::bad_request(
+        return Err(bad(
             format!("`messages` must hold 1 to {MAX_MESSAGES} messages"),
             Some("messages"),
         ));
@@ -137,20 +127,20 @@ fn chat_messages(body: &Map<String, Value>) -> Result<Vec<ChatMessage>, ProxyErr
         .iter()
         .map(|m| {
             serde_json::from_value::<ChatMessage>(m.clone())
-                .map_err(|e| ProxyError::bad_request(format!("`messages`: {e}"), Some("messages")))
+                .map_err(|e| bad(format!("`messages`: {e}"), Some("messages")))
         })
         .collect()
 }
 
 /// `instructions` as a system message and each input message's text; other input items
 /// (function call outputs, ...) reach the upstream in the caller's body unchanged.
-fn responses_messages(body: &Map<String, Value>) -> Result<Vec<ChatMessage>, ProxyError> {
+fn responses_messages(body: &Map<String, Value>) -> Result<Vec<ChatMessage>, Box<ProxyError>> {
     let mut out = Vec::new();
     match body.get("instructions") {
         None | Some(Value::Null) => {}
         Some(Value::String(s)) => out.push(ChatMessage::new("system", s.clone())),
         Some(_) => {
-            return Err(ProxyError::bad_request(
+            return Err(bad(
                 "`instructions` must be a string".into(),
                 Some("instructions"),
             ))
@@ -177,7 +167,7 @@ fn responses_messages(body: &Map<String, Value>) -> Result<Vec<ChatMessage>, Pro
             }
         }
         _ => {
-            return Err(ProxyError::bad_request(
+            return Err(bad(
                 format!("`input` must be a string or an array of at most {MAX_MESSAGES} items"),
                 Some("input"),
             ))
@@ -187,14 +177,14 @@ fn responses_messages(body: &Map<String, Value>) -> Result<Vec<ChatMessage>, Pro
 }
 
 /// The stack reads one vector per request, so one input (a string, or an array of one string).
-fn embeddings_input(body: &Map<String, Value>) -> Result<Vec<ChatMessage>, ProxyError> {
+fn embeddings_input(body: &Map<String, Value>) -> Result<Vec<ChatMessage>, Box<ProxyError>> {
     let text = match body.get("input") {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Array(items)) if items.len() == 1 && items[0].is_string() => {
             items[0].as_str().unwrap_or_default().to_string()
         }
         _ => {
-            return Err(ProxyError::bad_request(
+            return Err(bad(
                 "`input` must be one string (the proxy sends one input per request)".into(),
                 Some("input"),
             ))
@@ -207,7 +197,7 @@ fn embeddings_input(body: &Map<String, Value>) -> Result<Vec<ChatMessage>, Proxy
 mod tests {
     use super::*;
 
-    fn parsed(route: Route, body: &str) -> Result<Parsed, ProxyError> {
+    fn parsed(route: Route, body: &str) -> Result<Parsed, Box<ProxyError>> {
         parse(route, &Bytes::from(body.to_string()))
     }
 
