@@ -282,9 +282,6 @@ async fn sdk_chat_stream_through_the_proxy_equals_the_plain_answer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "proxy bug: the SDK's default encoding_format \"base64\" is passed upstream, then the \
-            stack parses the answer as floats and the proxy answers 502 `malformed` (`base64 \
-            vector for encoding_format float`)"]
 async fn sdk_embeddings_through_the_proxy_decode_base64() {
     if !node_or_skip("proxy_embeddings.mjs") {
         return;
