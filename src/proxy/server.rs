@@ -15,7 +15,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use super::config::{CallerSource, ProxyConfig};
-use super::obs_standin::{Health, ProxyMetrics};
+use super::health::Health;
+use super::metrics::ProxyMetrics;
 use super::routes;
 
 /// "Recently" for `/readyz`.
