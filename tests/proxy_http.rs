@@ -678,3 +678,43 @@ fn a_bad_upstream_ca_file_exits_2_naming_it() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn the_upstreams_quota_headers_of_streamed_and_plain_answers_reach_the_gauges() {
+    let m = common::mock("[limits]\nrequests_per_minute = 3\ntokens_per_minute = 100000").await;
+    let p = proxy(&m.url, "");
+    let url = format!("{}/v1/chat/completions", p.url);
+    let gauges = || async {
+        let text = reqwest::get(format!("{}/metrics", p.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let s = exposition(&text);
+        let find = |name: &str| s.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+        (
+            find("gauntlet_proxy_upstream_remaining_requests"),
+            find("gauntlet_proxy_upstream_remaining_tokens"),
+        )
+    };
+    assert_eq!(gauges().await, (None, None), "nothing reported yet");
+    let text = post(&url, &chat_body("stream me", true))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("data: [DONE]"), "{text}");
+    let (requests, tokens) = gauges().await;
+    assert_eq!(requests, Some(2.0), "from the streamed answer's headers");
+    let tokens = tokens.expect("x-ratelimit-remaining-tokens of the stream");
+    assert!(tokens > 0.0 && tokens < 100_000.0, "{tokens}");
+    assert_eq!(post(&url, &chat_body("plain", false)).await.status(), 200);
+    let (requests, after) = gauges().await;
+    assert!(after.is_some());
+    assert_eq!(
+        requests,
+        Some(1.0),
+        "from the plain answer's headers (a request refills every 20 s)"
+    );
+}
