@@ -95,7 +95,9 @@ fn record(app: &App, line: AccessLine<'_>) {
 
 /// Whether the upstream gave this request an HTTP answer (success or error status), for
 /// `/readyz`: a body the adapter kept, an answer the stack says came from upstream, or an error
-/// that can only come from an upstream status.
+/// that only an upstream's answer gives (a status, a stream's error event or its cut-off after
+/// the head). Connect, reset, timeouts and `malformed` (which the transport also uses for a
+/// response it could not parse as HTTP) do not count.
 fn upstream_spoke(
     answer: Option<&UpstreamAnswer>,
     result: Result<&ChatResponse, &ClientError>,
@@ -110,6 +112,8 @@ fn upstream_spoke(
                     | ClientError::Server { .. }
                     | ClientError::Client { .. }
                     | ClientError::StreamError(_)
+                    | ClientError::StreamUnfinished
+                    | ClientError::StreamBroken { .. }
             ),
         }
 }
