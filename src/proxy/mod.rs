@@ -16,7 +16,6 @@ pub mod access_log;
 pub mod config;
 pub mod health;
 pub mod metrics;
-mod obs_standin;
 mod routes;
 mod routes_answer;
 mod routes_error;
