@@ -401,6 +401,12 @@ fn every_shipped_scenario_validates() {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        // A proxy config (a `[proxy]` table) is not a scenario: `proxy::config`'s unit test
+        // parses the shipped one.
+        .filter(|p| {
+            let text = std::fs::read_to_string(p).unwrap();
+            !text.lines().any(|l| l.trim() == "[proxy]")
+        })
         .collect();
     assert!(files.len() >= 11, "{files:?}");
     let out = Command::new(BIN)
