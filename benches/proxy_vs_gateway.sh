@@ -12,7 +12,8 @@
 # (3 attempts = LiteLLM's num_retries 2), the same rate limit (10 000/s = LiteLLM's rpm 600 000),
 # a response cache (in memory) and timeouts; gauntlet proxy also runs its breaker and fallback.
 # Per point and path: p50 and p99 latency (from the driver's summary.json; counted from each
-# request's intended start, so the driver's own schedule lag is in every path alike), the rate
+# request's intended start, so the driver's own schedule lag is in every path alike, and from the
+# actual send, without it), the rate
 # achieved, and the server's CPU per request (utime + stime from /proc/PID/stat before and after,
 # the mock's for the direct path, the gateway's alone otherwise). "added" is gateway minus direct.
 # LiteLLM is installed from PyPI into a venv under the target directory (pinned below) and run
@@ -166,18 +167,20 @@ point() {
   cpu_us=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$n" 'BEGIN {printf "%.1f", t / hz / n * 1e6}')
   p50[$name-$rate]=$(field "$out/summary.json" "d['latency_ms']['p50']")
   p99[$name-$rate]=$(field "$out/summary.json" "d['latency_ms']['p99']")
+  local svc
+  svc=$(field "$out/summary.json" "'%s / %s' % (d['schedule']['service_ms']['p50'], d['schedule']['service_ms']['p99'])")
   local added="—"
   if [ "$name" != direct ]; then
     added=$(awk -v a="${p50[$name-$rate]}" -v b="${p50[direct-$rate]}" -v c="${p99[$name-$rate]}" -v d="${p99[direct-$rate]}" \
       'BEGIN {printf "%+.3f / %+.3f", a - b, c - d}')
   fi
-  printf '| %s/s | %s | %s of %s ok, %s/s | %s | %s | %s | %s |\n' "$rate" "$name" "$ok" "$n" "$achieved" \
-    "${p50[$name-$rate]}" "${p99[$name-$rate]}" "$added" "$cpu_us"
+  printf '| %s/s | %s | %s of %s ok, %s/s | %s | %s | %s | %s | %s |\n' "$rate" "$name" "$ok" "$n" "$achieved" \
+    "${p50[$name-$rate]}" "${p99[$name-$rate]}" "$added" "$svc" "$cpu_us"
 }
 
 echo "== mock direct, gauntlet proxy, LiteLLM $litellm_version; ${secs} s per point; pinned: $pin"
-echo "| rate | path | requests | p50 ms | p99 ms | added p50 / p99 ms | server CPU µs/request |"
-echo "| --- | --- | --- | --- | --- | --- | --- |"
+echo "| rate | path | requests | p50 ms | p99 ms | added p50 / p99 ms | from send p50 / p99 ms | server CPU µs/request |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 for rate in $rates; do
   point direct $mock_port $mock_pid "$rate"
   point gauntlet-proxy $proxy_port $proxy_pid "$rate"

@@ -5,7 +5,17 @@
 //! logged error naming the file (line and column for a config error), and the running one is kept.
 
 use std::fmt::Display;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
+
+use axum::extract::Request;
+use axum::Router;
+use tower::ServiceExt;
+
+use super::config::ProxyConfig;
+use super::server::{router, App, StartError};
+use crate::scenario::ConfigError;
 
 /// What the server reads its stack (and whatever else a reload replaces) from, once per request.
 ///
@@ -100,6 +110,49 @@ where
         }
     });
     Ok(())
+}
+
+/// Why a reload was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The file did not read or check: the message names it, with line and column.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// The stack did not build from it (a Redis URL that does not parse, an unset key variable).
+    #[error("{0}")]
+    Start(#[from] StartError),
+}
+
+/// Reads `path` again and builds the router a reload swaps in. `listen` is the command line's
+/// `--listen`, which wins over the file as at start. The listening socket is not moved: a new
+/// `[proxy] listen` is noted and takes effect at the next start.
+pub fn loader(
+    path: PathBuf,
+    listen: Option<SocketAddr>,
+    serving_on: SocketAddr,
+) -> impl Fn() -> Result<Router, ReloadError> + Send + Sync + 'static {
+    move || {
+        let mut config = ProxyConfig::load(&path)?;
+        if let Some(l) = listen {
+            config.listen = l;
+        }
+        if config.listen != serving_on && config.listen.port() != 0 {
+            eprintln!(
+                "gauntlet proxy: SIGHUP: [proxy] listen {} takes effect at the next start; still serving {serving_on}",
+                config.listen
+            );
+        }
+        Ok(router(Arc::new(App::new(config)?)))
+    }
+}
+
+/// A router that sends each request to the current one of `live`: the request keeps that
+/// router (and so its stack) until its answer is done, whatever reloads meanwhile.
+pub fn live_router(live: Arc<Live<Router>>) -> Router {
+    Router::new().fallback_service(tower::service_fn(move |req: Request| {
+        let current = live.get();
+        async move { (*current).clone().oneshot(req).await }
+    }))
 }
 
 #[cfg(test)]
