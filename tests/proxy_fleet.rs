@@ -93,7 +93,10 @@ async fn two_replicas_send_at_most_the_global_limit() {
     assert_eq!(ok.len(), 3, "{statuses:?}");
     assert_eq!(refused, 17, "{statuses:?}");
     // Both replicas drew on the one quota: A took the first permit, B the second.
-    assert!(ok.iter().any(|(n, _)| *n == "a") && ok.iter().any(|(n, _)| *n == "b"), "{ok:?}");
+    assert!(
+        ok.iter().any(|(n, _)| *n == "a") && ok.iter().any(|(n, _)| *n == "b"),
+        "{ok:?}"
+    );
     assert_eq!(upstream_requests(&f.mock), 3);
 }
 

@@ -103,7 +103,10 @@ async fn a_request_in_flight_finishes_on_the_old_stack() {
     let url = proxy.url.clone();
     let c = client.clone();
     let in_flight = tokio::spawn(async move { chat(&c, &url, "slow question").await });
-    arrived.recv().await.expect("the request reached the old upstream");
+    arrived
+        .recv()
+        .await
+        .expect("the request reached the old upstream");
 
     // The new config sends to the mock; the request above is still held by the old upstream.
     write_config(&path, &mock.url, 10);
@@ -111,7 +114,11 @@ async fn a_request_in_flight_finishes_on_the_old_stack() {
     proxy.wait_for_log("config reloaded").await;
     let (status, body) = chat(&client, &proxy.url, "new question").await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(mock.state.stats().requests, 1, "a new request used the new stack");
+    assert_eq!(
+        mock.state.stats().requests,
+        1,
+        "a new request used the new stack"
+    );
     assert!(!in_flight.is_finished());
 
     release.notify_one();

@@ -105,7 +105,9 @@ where
             })
             .await;
             if joined.is_err() {
-                eprintln!("gauntlet proxy: SIGHUP: the reload panicked; the running config is kept");
+                eprintln!(
+                    "gauntlet proxy: SIGHUP: the reload panicked; the running config is kept"
+                );
             }
         }
     });

@@ -91,7 +91,11 @@ impl Drop for ProxyProcess {
 }
 
 /// Keeps every line of `from`; the first that names a loopback URL is sent on `listening`.
-fn collect(from: impl Read + Send + 'static, log: Arc<Mutex<Vec<String>>>, listening: mpsc::Sender<String>) {
+fn collect(
+    from: impl Read + Send + 'static,
+    log: Arc<Mutex<Vec<String>>>,
+    listening: mpsc::Sender<String>,
+) {
     std::thread::spawn(move || {
         for line in BufReader::new(from).lines().map_while(Result::ok) {
             if let Some(url) = loopback_url(&line) {
