@@ -20,6 +20,7 @@ pub use mock_upstream;
 pub mod cli;
 pub mod driver;
 pub mod in_process;
+pub mod proxy;
 pub mod record;
 pub mod report;
 pub mod scenario;

@@ -13,6 +13,7 @@ use super::filter::FilterConfig;
 use super::limiter::LimiterConfig;
 use super::retry::RetryConfig;
 use super::timeout::TimeoutConfig;
+use super::transport::{ExtraRoots, RootsError, TransportTable};
 
 /// `[client]` of a scenario, which [`ClientStack::from_config`](crate::ClientStack::from_config)
 /// builds: the adapter always, every other layer only when its table is present and does not say
@@ -49,6 +50,11 @@ pub struct ClientConfig {
     /// `[client.fallback]`; outside the cache, whose stale entries its `stale` step serves.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback: Option<FallbackConfig>,
+    /// `[client.transport]`: extra trusted roots (`ca_file`) for an `https://` upstream. Not a
+    /// layer: it shapes the HTTP transport under the adapter, and a transport given to the
+    /// builder (the in-process mock) ignores it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transport: Option<TransportTable>,
 }
 
 impl ClientConfig {
@@ -64,6 +70,15 @@ impl ClientConfig {
             .as_ref()
             .is_some_and(|c| c.enabled && c.redis.is_some());
         limiter || cache
+    }
+
+    /// The roots `[client.transport] ca_file` adds to the webpki roots, read and checked now;
+    /// none without the table. Whoever builds the HTTP transport for this config passes them in
+    /// [`HttpTransportConfig::extra_roots`](crate::transport::HttpTransportConfig::extra_roots).
+    pub fn extra_roots(&self) -> Result<ExtraRoots, RootsError> {
+        self.transport
+            .as_ref()
+            .map_or_else(|| Ok(ExtraRoots::default()), TransportTable::extra_roots)
     }
 }
 

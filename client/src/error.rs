@@ -183,6 +183,27 @@ impl ClientError {
     /// when the retry layer restarts a broken stream.
     pub const STREAM_BROKEN: &'static str = "stream_broken";
 
+    /// Every [`kind`](Self::kind), in declaration order: the closed list a metrics exporter
+    /// labels errors with (so no label value can come from anywhere else).
+    pub const KINDS: [&'static str; 16] = [
+        "rate_limited",
+        "quota_exhausted",
+        "server_error",
+        "timeout_attempt",
+        "timeout_total",
+        "connect",
+        "reset",
+        "malformed",
+        "client_error",
+        "stream_error",
+        "stream_unfinished",
+        Self::STREAM_BROKEN,
+        "rejected_filtered",
+        "rejected_limiter",
+        "rejected_breaker_open",
+        "rejected_queue_timeout",
+    ];
+
     /// Whether another attempt could succeed. Quota exhaustion, 400/401/404/410 and local
     /// rejections never are.
     pub fn is_retryable(&self) -> bool {
@@ -284,6 +305,37 @@ impl ClientError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kinds_lists_every_variant_once() {
+        let every = [
+            ClientError::RateLimited { retry_after: None },
+            ClientError::QuotaExhausted,
+            ClientError::Server { status: 500 },
+            ClientError::Timeout {
+                scope: TimeoutScope::Attempt,
+            },
+            ClientError::Timeout {
+                scope: TimeoutScope::Total,
+            },
+            ClientError::Connect(String::new()),
+            ClientError::Reset(String::new()),
+            ClientError::Malformed(String::new()),
+            ClientError::Client {
+                status: 400,
+                message: String::new(),
+            },
+            ClientError::StreamError(StreamErrorEvent::new("server_error", None, "")),
+            ClientError::StreamUnfinished,
+            ClientError::StreamUnfinished.after_tokens(1),
+            ClientError::Rejected(Rejection::Filtered),
+            ClientError::Rejected(Rejection::LimiterFull),
+            ClientError::Rejected(Rejection::BreakerOpen),
+            ClientError::Rejected(Rejection::QueueTimeout),
+        ];
+        let kinds: Vec<&str> = every.iter().map(ClientError::kind).collect();
+        assert_eq!(kinds, ClientError::KINDS);
+    }
 
     #[test]
     fn never_retry_quota_400_401_or_local_rejections() {

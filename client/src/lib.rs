@@ -20,6 +20,7 @@ pub mod fallback;
 pub mod filter;
 pub mod limiter;
 pub mod observer;
+pub mod passthrough;
 pub mod request;
 pub mod retry;
 pub mod shared_store;

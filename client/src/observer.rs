@@ -20,6 +20,18 @@ pub enum BreakerState {
 }
 
 impl BreakerState {
+    /// Every state, in declaration order: the one list a state gauge's series derive from.
+    pub const ALL: [BreakerState; 3] = [
+        BreakerState::Closed,
+        BreakerState::Open,
+        BreakerState::HalfOpen,
+    ];
+
+    /// Position in [`BreakerState::ALL`], for counters kept in arrays.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
     /// The name reports and progress displays use (`closed`, `open`, `half_open`).
     pub fn as_str(self) -> &'static str {
         match self {

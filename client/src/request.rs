@@ -48,6 +48,9 @@ pub struct ChatRequest {
     /// What happened to this request across layers and attempts; shared with the caller so it
     /// can be read even when the request fails.
     pub trace: Arc<Trace>,
+    /// A proxy's caller's own body and stream sink (see [`crate::passthrough`]); `None` for a
+    /// request the application built, which the adapter writes from the fields above alone.
+    pub passthrough: Option<Arc<crate::passthrough::Passthrough>>,
 }
 
 impl ChatRequest {
@@ -68,6 +71,7 @@ impl ChatRequest {
             priority: Priority::Interactive,
             api_key: None,
             trace: Arc::new(Trace::default()),
+            passthrough: None,
         }
     }
 }

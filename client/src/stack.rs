@@ -26,7 +26,9 @@ use super::observer::{BreakerState, NoopObserver, SharedObserver};
 use super::request::{ChatRequest, ChatResponse, Trace};
 use super::retry::{InvalidRetry, RetryLayer};
 use super::timeout::TimeoutLayer;
-use super::transport::{http_transport, HttpTransportConfig, Transport, TransportError};
+use super::transport::{
+    http_transport, HttpTransportConfig, RootsError, Transport, TransportError,
+};
 
 /// Why a stack could not be built; each variant names the table to fix.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +51,9 @@ pub enum StackError {
     /// `[client.cache.redis]`.
     #[error("cache: {0}")]
     CacheRedis(#[from] crate::shared_store::InvalidRedis),
+    /// `[client.transport] ca_file` (or the proxy's `upstream_ca`): unreadable or not certificates.
+    #[error("transport: {0}")]
+    Roots(#[from] RootsError),
 }
 
 /// A built client stack, with handles on the layers a dashboard wants to watch.
@@ -105,6 +110,7 @@ impl<'a> StackBuilder<'a> {
             Some(t) => t,
             None => http_transport(&HttpTransportConfig {
                 http2_only: self.config.adapter.http2,
+                extra_roots: self.config.extra_roots()?,
                 ..HttpTransportConfig::default()
             })?,
         };

@@ -4,37 +4,36 @@
 //! A client under test needs vectors that behave like embeddings where its code can tell —
 //! the same text always gives the same unit vector, a near copy (a changed word, other case or
 //! punctuation, a typo) lands closer than an unrelated text, shortening a vector keeps it
-//! meaningful — without a model. So:
+//! meaningful — without a model. So, for a model whose vectors are `native` long:
 //!
 //! 1. the text is lower-cased and split into words at every non-alphanumeric character; each
 //!    word is a feature, and so is each character trigram of `#word#` (which keeps typos and
 //!    inflections close). Token-id inputs use each id, and each pair of neighbours, instead.
-//! 2. each feature is hashed, with the seed, to one of [`BUCKETS`] buckets and a sign (feature
-//!    hashing), giving a sparse sketch of at most [`BUCKETS`] non-zero values;
-//! 3. the sketch is multiplied by a seeded random Gaussian matrix with [`MAX_DIMENSIONS`] rows (a
-//!    random projection, which keeps inner products, hence cosines, close), of which the first
-//!    `dimensions` rows are used, and the result is normalised to length 1.
+//! 2. each feature is hashed, with the seed, to one of `n` buckets and a sign (feature hashing),
+//!    `n` being `native` rounded up to a power of two: a sparse sketch of the input;
+//! 3. the sketch is rotated by `H·D·H` — `H` the Walsh–Hadamard transform, `D` seeded random
+//!    signs — an orthogonal map (so inner products, hence cosines, are kept exactly) that
+//!    spreads every feature over every coordinate, as a random projection does, in
+//!    `O(n log n)` rather than `O(n²)`;
+//! 4. the first `dimensions` coordinates are kept and normalised to length 1.
 //!
-//! Texts sharing words and letter runs therefore have a high cosine; texts that share nothing
-//! are near 0 (within about `1/√BUCKETS`); synonyms with no letters in common are *not* close.
-//! Because the first rows of a random projection are a random projection, a vector shortened
-//! to `n` and renormalised equals the one asked with `dimensions = n`, as OpenAI documents for
-//! its `text-embedding-3` models.
+//! Texts sharing words and letter runs therefore have a high cosine; texts sharing nothing are
+//! near 0; synonyms with no letters in common are *not* close. A vector's first `k` values,
+//! renormalised, are the vector asked with `dimensions = k`, as OpenAI documents for its
+//! `text-embedding-3` models.
 
 use std::sync::{Arc, Mutex};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 
 use gauntlet_wire::hash::stable_hash;
 
-/// Buckets of the hashed sketch: the projection's cost per input is at most
-/// `BUCKETS × dimensions`, and unrelated texts' cosines scatter by about `1/√BUCKETS`.
-pub const BUCKETS: usize = 256;
-
 /// The longest vector made (`text-embedding-3-large`'s 3072).
 pub const MAX_DIMENSIONS: usize = 3072;
+
+/// The largest rotation: [`MAX_DIMENSIONS`] rounded up to a power of two.
+const MAX_SPACE: usize = 4096;
 
 /// Weight of a whole word in the sketch.
 const WORD_WEIGHT: f32 = 1.0;
@@ -43,16 +42,16 @@ const TRIGRAM_WEIGHT: f32 = 0.5;
 /// Weight of each pair of neighbouring token ids.
 const PAIR_WEIGHT: f32 = 0.5;
 
-/// Projections kept for the seeds seen last (one per mock; tests run several in a process).
+/// Seeds whose signs are kept (one per mock; tests run several in a process).
 const CACHED_SEEDS: usize = 8;
 
-/// The seeded projection matrix, column by column (one column of [`MAX_DIMENSIONS`] standard
-/// normal draws per bucket, so that the vectors' values are continuous like a model's, not a
-/// few repeated sums), built once per seed: 3 MiB, shared by every request.
+/// The seeded part of the rotation: [`MAX_SPACE`] random signs (a smaller rotation uses the
+/// first `n`), and the salt of the feature hashes.
 #[derive(Debug)]
 pub struct Projection {
     seed: u64,
-    columns: Vec<f32>,
+    salt: u64,
+    signs: Vec<f32>,
 }
 
 /// What is embedded: a text, or ids from a tokenizer.
@@ -64,34 +63,39 @@ pub enum Input<'a> {
     Tokens(&'a [u32]),
 }
 
-/// A sparse sketch of one input: `BUCKETS` signed weights.
+/// The feature-hashed sketch of one input, `n` (a power of two) signed buckets.
 struct Sketch {
-    seed: u64,
-    values: [f32; BUCKETS],
+    salt: u64,
+    values: Vec<f32>,
 }
 
 impl Sketch {
-    fn new(seed: u64) -> Self {
+    fn new(salt: u64, n: usize) -> Self {
         Self {
-            seed,
-            values: [0.0; BUCKETS],
+            salt,
+            values: vec![0.0; n],
         }
     }
 
-    /// Adds a feature (already hashed) with its weight to its bucket, with its sign.
+    /// Adds a feature (already hashed) to its bucket with its sign and its weight, scaled by
+    /// a factor in `[0.5, 1.5)` of its own: the rotation's entries are integers, so without it
+    /// a short text's vector would hold only a few hundred distinct values.
     fn add(&mut self, feature: u64, weight: f32) {
-        let h = mix(feature ^ self.seed);
-        let bucket = (h % BUCKETS as u64) as usize;
+        let h = mix(feature ^ self.salt);
+        let bucket = (h as usize) & (self.values.len() - 1);
         let sign = if h >> 63 == 1 { 1.0 } else { -1.0 };
-        self.values[bucket] += sign * weight;
+        let jitter = 0.5 + ((h >> 32) & 0xffff) as f32 / 65536.0;
+        self.values[bucket] += sign * weight * jitter;
     }
 
     fn add_text(&mut self, text: &str) {
         let mut word: Vec<u8> = Vec::with_capacity(32);
+        let mut any = false;
         for raw in text.split(|c: char| !c.is_alphanumeric()) {
             if raw.is_empty() {
                 continue;
             }
+            any = true;
             word.clear();
             word.push(b'#');
             for c in raw.chars().flat_map(char::to_lowercase) {
@@ -104,7 +108,7 @@ impl Sketch {
                 self.add(stable_hash(tri).rotate_left(23), TRIGRAM_WEIGHT);
             }
         }
-        if self.values.iter().all(|v| *v == 0.0) {
+        if !any {
             // No letters or digits ("?!"): the text itself is the one feature, so it still has
             // a direction of its own.
             self.add(stable_hash(text.as_bytes()).rotate_left(41), WORD_WEIGHT);
@@ -128,15 +132,35 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The Walsh–Hadamard transform in place (unnormalised: it scales lengths by `√len`, which the
+/// final normalisation removes); `a.len()` is a power of two.
+fn hadamard(a: &mut [f32]) {
+    let mut h = 1;
+    while h < a.len() {
+        for chunk in a.chunks_exact_mut(2 * h) {
+            let (x, y) = chunk.split_at_mut(h);
+            for (u, v) in x.iter_mut().zip(y.iter_mut()) {
+                let (s, d) = (*u + *v, *u - *v);
+                *u = s;
+                *v = d;
+            }
+        }
+        h *= 2;
+    }
+}
+
 impl Projection {
-    /// The matrix for `seed`, drawn from a ChaCha8 stream of its own.
+    /// The rotation's signs and the hash salt for `seed`, from a ChaCha8 stream of its own.
     pub fn new(seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(0xe3b);
-        let columns = (0..BUCKETS * MAX_DIMENSIONS)
-            .map(|_| rng.sample::<f32, _>(StandardNormal))
-            .collect();
-        Self { seed, columns }
+        let salt = rng.random();
+        let mut signs = Vec::with_capacity(MAX_SPACE);
+        while signs.len() < MAX_SPACE {
+            let bits: u64 = rng.random();
+            signs.extend((0..64).map(|i| if bits >> i & 1 == 1 { 1.0 } else { -1.0 }));
+        }
+        Self { seed, salt, signs }
     }
 
     /// The projection for `seed`, built on first use and kept for the last few seeds.
@@ -159,31 +183,33 @@ impl Projection {
         p
     }
 
-    /// The unit vector of `input`, `dimensions` long (clamped to `1..=`[`MAX_DIMENSIONS`]).
-    pub fn embed(&self, input: Input<'_>, dimensions: usize) -> Vec<f32> {
-        let dims = dimensions.clamp(1, MAX_DIMENSIONS);
-        let mut sketch = Sketch::new(mix(self.seed ^ 0x5eed));
+    /// The size of the rotation for a model whose vectors are `native` long.
+    pub fn space(native: usize) -> usize {
+        native.clamp(1, MAX_DIMENSIONS).next_power_of_two()
+    }
+
+    /// The unit vector of `input` for a model whose vectors are `native` long, cut to
+    /// `dimensions` (both clamped to `1..=`[`MAX_DIMENSIONS`], `dimensions` to `native`).
+    pub fn embed(&self, input: Input<'_>, native: usize, dimensions: usize) -> Vec<f32> {
+        let n = Self::space(native);
+        let dims = dimensions.clamp(1, native.clamp(1, MAX_DIMENSIONS));
+        let mut sketch = Sketch::new(self.salt, n);
         match input {
             Input::Text(t) => sketch.add_text(t),
             Input::Tokens(ids) => sketch.add_tokens(ids),
         }
-        let mut v = vec![0.0f32; dims];
-        for (j, w) in sketch.values.iter().enumerate() {
-            if *w == 0.0 {
-                continue;
-            }
-            let column = &self.columns[j * MAX_DIMENSIONS..j * MAX_DIMENSIONS + dims];
-            for (x, r) in v.iter_mut().zip(column) {
-                *x += w * r;
-            }
-        }
+        let mut v = sketch.values;
+        hadamard(&mut v);
+        v.iter_mut().zip(&self.signs).for_each(|(x, s)| *x *= s);
+        hadamard(&mut v);
+        v.truncate(dims);
         normalise(&mut v);
         v
     }
 }
 
-/// Scales `v` to length 1; a zero vector (only possible for an empty input, which the route
-/// refuses) gets a unit first coordinate so that every answer is a unit vector.
+/// Scales `v` to length 1; a zero vector (possible only when a shortened vector lost every
+/// feature) gets a unit first coordinate so that every answer is a unit vector.
 fn normalise(v: &mut [f32]) {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm > 0.0 && norm.is_finite() {
@@ -207,7 +233,7 @@ mod tests {
     use super::*;
 
     fn text(p: &Projection, t: &str) -> Vec<f32> {
-        p.embed(Input::Text(t), 1536)
+        p.embed(Input::Text(t), 1536, 1536)
     }
 
     /// (text, a near copy of it, an unrelated text).
@@ -283,34 +309,46 @@ mod tests {
         let other = text(&Projection::new(2), "hello");
         assert!(cosine(&text(&p, "hello"), &other).abs() < 0.3);
         // The cache hands out the same matrix.
-        let cached = Projection::for_seed(1).embed(Input::Text("hello"), 1536);
+        let cached = Projection::for_seed(1).embed(Input::Text("hello"), 1536, 1536);
         assert_eq!(cached, text(&p, "hello"));
     }
 
     #[test]
     fn dimensions_are_honoured_and_a_prefix_is_the_shorter_vector() {
         let p = Projection::new(3);
-        let full = p.embed(Input::Text("shorten me"), 3072);
+        let full = p.embed(Input::Text("shorten me"), 3072, 3072);
         assert_eq!(full.len(), 3072);
         for n in [1, 8, 256, 1536] {
-            let short = p.embed(Input::Text("shorten me"), n);
+            let short = p.embed(Input::Text("shorten me"), 3072, n);
             assert_eq!(short.len(), n);
             let mut prefix = full[..n].to_vec();
             normalise(&mut prefix);
             assert!(cosine(&short, &prefix) > 0.9999, "{n}");
         }
-        assert_eq!(p.embed(Input::Text("x"), 0).len(), 1);
-        assert_eq!(p.embed(Input::Text("x"), 10_000).len(), MAX_DIMENSIONS);
+        assert_eq!(p.embed(Input::Text("x"), 1536, 0).len(), 1);
+        assert_eq!(p.embed(Input::Text("x"), 1536, 2000).len(), 1536);
+        assert_eq!(
+            p.embed(Input::Text("x"), 10_000, 10_000).len(),
+            MAX_DIMENSIONS
+        );
+        // Values are spread, not a few repeated sums.
+        let mut distinct = full.clone();
+        distinct.sort_by(f32::total_cmp);
+        distinct.dedup();
+        assert!(distinct.len() > 3000, "{}", distinct.len());
     }
 
     #[test]
     fn token_ids_are_hashed_like_words() {
         let p = Projection::new(4);
-        let a = p.embed(Input::Tokens(&[10, 20, 30, 40, 50, 60]), 512);
-        let b = p.embed(Input::Tokens(&[10, 20, 30, 40, 50, 61]), 512);
-        let c = p.embed(Input::Tokens(&[7, 8, 9, 11, 12, 13]), 512);
+        let a = p.embed(Input::Tokens(&[10, 20, 30, 40, 50, 60]), 512, 512);
+        let b = p.embed(Input::Tokens(&[10, 20, 30, 40, 50, 61]), 512, 512);
+        let c = p.embed(Input::Tokens(&[7, 8, 9, 11, 12, 13]), 512, 512);
         assert!(cosine(&a, &b) > cosine(&a, &c) + 0.3);
-        assert_eq!(a, p.embed(Input::Tokens(&[10, 20, 30, 40, 50, 60]), 512));
+        assert_eq!(
+            a,
+            p.embed(Input::Tokens(&[10, 20, 30, 40, 50, 60]), 512, 512)
+        );
         let norm: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-4);
     }

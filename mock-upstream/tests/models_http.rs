@@ -58,6 +58,47 @@ async fn a_listed_model_is_served_and_another_gets_openais_404() {
 }
 
 #[tokio::test]
+async fn every_route_with_a_model_refuses_an_unlisted_one() {
+    let m = start("models = [\"gpt-4o-mini\", \"claude-sonnet-4-5\"]").await;
+    let post = |path: &str, body: Value| {
+        client()
+            .post(format!("{}{path}", m.url))
+            .bearer_auth("k")
+            .header("anthropic-version", "2023-06-01")
+            .json(&body)
+            .send()
+    };
+    let r = post("/v1/responses", json!({"model": "gpt-5", "input": "hi"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["error"]["code"], "model_not_found", "{b}");
+    let ok = post(
+        "/v1/responses",
+        json!({"model": "gpt-4o-mini", "input": "hi"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ok.status(), 200);
+    let messages = |model: &str| json!({"model": model, "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]});
+    let r = post("/v1/messages", messages("claude-opus-9"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["type"], "error", "{b}");
+    assert_eq!(b["error"]["type"], "not_found_error", "{b}");
+    let ok = post("/v1/messages", messages("claude-sonnet-4-5"))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    // The legacy route names no model, so the list does not apply to it.
+    let legacy = post("/v1/chat", json!({"prompt": "hi"})).await.unwrap();
+    assert_eq!(legacy.status(), 200);
+}
+
+#[tokio::test]
 async fn without_a_list_every_model_is_served() {
     let m = start("").await;
     assert_eq!(

@@ -5,6 +5,7 @@
 mod compare_cmd;
 mod merge_cmd;
 mod progress;
+mod proxy_cmd;
 mod report_cmd;
 mod run_cmd;
 mod sweep_cmd;
@@ -54,6 +55,8 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Serve an OpenAI-compatible endpoint that sends every request through the `[client]` stack.
+    Proxy(ProxyArgs),
     /// Check scenario files without running them.
     Validate {
         /// Scenario files.
@@ -102,6 +105,19 @@ pub(crate) struct RunArgs {
     /// Redis shared by the fleet: one rate limit (limiter backend "redis") and one cache (L2).
     #[arg(long, conflicts_with = "sim")]
     pub redis: Option<String>,
+}
+
+/// `gauntlet proxy` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ProxyArgs {
+    /// The config file (`[client.*]` and `[proxy]`; a scenario file is accepted).
+    pub config: PathBuf,
+    /// Listen here instead of `[proxy] listen`.
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Allow a listen address that is not loopback.
+    #[arg(long)]
+    pub allow_remote: bool,
 }
 
 /// `gauntlet compare` arguments.
@@ -159,6 +175,7 @@ where
     match opts.command {
         Command::Validate { files } => validate(&files),
         Command::Run(args) => run_cmd::run(args),
+        Command::Proxy(args) => proxy_cmd::run(args),
         Command::Sweep(args) => sweep_cmd::run(args),
         Command::Compare(args) => compare_cmd::run(args),
         Command::Report { dir } => report_cmd::run(&dir),

@@ -412,6 +412,7 @@ fn build_stack(
         None => http_transport(&HttpTransportConfig {
             http2_only: client.adapter.http2,
             pools: threads.max(1),
+            extra_roots: client.extra_roots().map_err(StackError::from)?,
             ..HttpTransportConfig::default()
         })
         .map_err(StackError::from)?,

@@ -133,7 +133,14 @@ fn key_column(line: &str, key: &str) -> Option<usize> {
     None
 }
 
-fn invalid_key(path: &str, text: &str, table: &str, key: &str, message: String) -> ConfigError {
+/// A [`ConfigError`] at `key` of `[table]` (the proxy's config reports its own checks so too).
+pub(crate) fn invalid_key(
+    path: &str,
+    text: &str,
+    table: &str,
+    key: &str,
+    message: String,
+) -> ConfigError {
     let (line, column) = key_position(text, table, key);
     ConfigError::Invalid {
         path: path.to_string(),
@@ -143,7 +150,8 @@ fn invalid_key(path: &str, text: &str, table: &str, key: &str, message: String) 
     }
 }
 
-fn invalid(path: &str, text: &str, table: &str, message: String) -> ConfigError {
+/// A [`ConfigError`] at `[table]`'s header.
+pub(crate) fn invalid(path: &str, text: &str, table: &str, message: String) -> ConfigError {
     let (line, column) = table_position(text, table);
     ConfigError::Invalid {
         path: path.to_string(),
@@ -231,23 +239,7 @@ impl Scenario {
     /// Checks the client tables' values (the same checks the stack makes when it is built), so
     /// `gauntlet validate` catches them.
     fn validate_client(&self) -> Result<(), (String, String)> {
-        let c = &self.client;
-        if let Some(r) = &c.retry {
-            r.validate()
-                .map_err(|e| ("client.retry".into(), e.to_string()))?;
-        }
-        if let Some(b) = &c.breaker {
-            b.validate()
-                .map_err(|e| ("client.breaker".into(), e.to_string()))?;
-        }
-        if let Some(l) = &c.limiter {
-            match l.validate() {
-                // `--redis URL` may supply it when the scenario runs as a fleet node.
-                Ok(()) | Err(crate::client::limiter::InvalidLimiter::NoRedisUrl) => {}
-                Err(e) => return Err(("client.limiter".into(), e.to_string())),
-            }
-        }
-        Ok(())
+        validate_client(&self.client)
     }
 
     /// Reads and validates a scenario file.
@@ -275,6 +267,27 @@ impl Scenario {
             })
             .unwrap_or(Duration::from_secs(30))
     }
+}
+
+/// Checks `[client]`'s values (the same checks the stack makes when it is built): one function
+/// for a scenario and the proxy's config, so both refuse the same tables the same way.
+pub(crate) fn validate_client(c: &ClientConfig) -> Result<(), (String, String)> {
+    if let Some(r) = &c.retry {
+        r.validate()
+            .map_err(|e| ("client.retry".into(), e.to_string()))?;
+    }
+    if let Some(b) = &c.breaker {
+        b.validate()
+            .map_err(|e| ("client.breaker".into(), e.to_string()))?;
+    }
+    if let Some(l) = &c.limiter {
+        match l.validate() {
+            // `--redis URL` may supply it when the scenario runs as a fleet node.
+            Ok(()) | Err(crate::client::limiter::InvalidLimiter::NoRedisUrl) => {}
+            Err(e) => return Err(("client.limiter".into(), e.to_string())),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

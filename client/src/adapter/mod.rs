@@ -299,7 +299,9 @@ impl Adapter {
             .as_ref()
             .map_err(|e| ClientError::Connect(e.to_string()))?
             .clone();
-        let body = body.map_err(|e| ClientError::Malformed(format!("request encoding: {e}")))?;
+        let body = body
+            .and_then(|b| passthrough_body(req, new_api, b))
+            .map_err(|e| ClientError::Malformed(format!("request encoding: {e}")))?;
         const JSON: http::HeaderValue = http::HeaderValue::from_static("application/json");
         const RETRY_COUNT: http::HeaderName =
             http::HeaderName::from_static("x-stainless-retry-count");
@@ -380,6 +382,9 @@ impl Adapter {
         let status = parts.status.as_u16();
         if !parts.status.is_success() {
             let bytes = collect(body, 64 * 1024).await.unwrap_or_default();
+            if let Some(p) = &req.passthrough {
+                p.keep_answer(status, bytes.clone());
+            }
             return Err(classify_status(status, &parts.headers, &bytes));
         }
         let streams = match req.route {
@@ -399,9 +404,9 @@ impl Adapter {
             let read = match req.route {
                 Route::Responses => {
                     let reader = ResponsesStream::default();
-                    read_events(body, started, limit, &req.trace, reader).await
+                    read_events(body, started, limit, req, reader).await
                 }
-                _ => read_events(body, started, limit, &req.trace, SseReader::default()).await,
+                _ => read_events(body, started, limit, req, SseReader::default()).await,
             };
             // Read to its end: a timeout from now on is not this stream's.
             req.trace.set_stream_chunks(0);
@@ -413,6 +418,9 @@ impl Adapter {
         if bytes.is_empty() {
             return Err(ClientError::Malformed("empty body".into()));
         }
+        if let Some(p) = &req.passthrough {
+            p.keep_answer(status, bytes.clone());
+        }
         let mut reply = match req.route {
             Route::Chat => read_chat(&bytes, new_api)?,
             Route::Responses => responses::answer(&bytes)?,
@@ -420,6 +428,23 @@ impl Adapter {
         };
         reply.rate_limit = rate_limit;
         Ok(reply)
+    }
+}
+
+/// The body to send when the request carries a caller's own (a proxy's): the caller's with what
+/// the stack changed put in; `generated` as it is otherwise, and for the legacy API, whose body
+/// has no fields to carry.
+fn passthrough_body(
+    req: &ChatRequest,
+    new_api: bool,
+    generated: Vec<u8>,
+) -> serde_json::Result<Vec<u8>> {
+    match &req.passthrough {
+        Some(p) if new_api || req.route != Route::Chat => {
+            let generated = serde_json::from_slice(&generated)?;
+            serde_json::to_vec(&p.outgoing(req.route, &req.messages, generated))
+        }
+        _ => Ok(generated),
     }
 }
 
@@ -548,40 +573,62 @@ impl EventReader for ResponsesStream {
 /// an endless stream, or one `data:` line of many megabytes, ends as malformed instead of
 /// growing the buffer without bound; a stream that sends nothing at all is for the attempt
 /// timeout to end.
+///
+/// With a [`Passthrough`](crate::passthrough::Passthrough) sink, each frame that read well goes
+/// to it as it arrives; from the first one on, a failure is a broken stream whatever came
+/// before, and the trace counts the stream as started (so a timeout that drops the attempt
+/// does not retry it either): the caller already holds those frames.
 async fn read_events(
     mut body: TransportBody,
     started: Instant,
     limit: usize,
-    trace: &super::request::Trace,
+    req: &ChatRequest,
     mut reader: impl EventReader,
 ) -> Result<ChatResponse, ClientError> {
+    let trace = &req.trace;
+    let sink = req.passthrough.as_deref().filter(|p| p.streams());
     let mut ttft = None;
     let mut read = 0usize;
-    // Every failure goes through `after_tokens`: after the first content chunk it is a broken
-    // stream, not one more failed attempt (see `sse`).
+    // Every failure goes through `broken`: after the first content chunk (or forwarded frame)
+    // it is a broken stream, not one more failed attempt (see `sse`).
+    let broken = |e: ClientError, chunks: u32| match e {
+        e @ ClientError::StreamBroken { .. } => e,
+        e if chunks == 0 && sink.is_some_and(|p| p.forwarded()) => ClientError::StreamBroken {
+            cause: Box::new(e),
+            tokens: 0,
+        },
+        e => e.after_tokens(chunks),
+    };
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
-            ClientError::Reset(format!("stream cut off: {e}")).after_tokens(reader.content_chunks())
+            broken(
+                ClientError::Reset(format!("stream cut off: {e}")),
+                reader.content_chunks(),
+            )
         })?;
         if let Ok(data) = frame.into_data() {
             read = read.saturating_add(data.len());
             if read > limit {
-                return Err(
-                    ClientError::Malformed(format!("response stream over {limit} bytes"))
-                        .after_tokens(reader.content_chunks()),
-                );
+                return Err(broken(
+                    ClientError::Malformed(format!("response stream over {limit} bytes")),
+                    reader.content_chunks(),
+                ));
             }
             let content = reader
                 .feed(&data)
-                .map_err(|e| e.after_tokens(reader.content_chunks()))?;
+                .map_err(|e| broken(e, reader.content_chunks()))?;
             if content {
                 trace.set_stream_chunks(reader.content_chunks());
                 ttft = ttft.or_else(|| Some(started.elapsed()));
             }
+            if let Some(p) = sink {
+                p.forward(data).await;
+                trace.set_stream_chunks(reader.content_chunks().max(1));
+            }
         }
     }
     let chunks = reader.content_chunks();
-    let mut reply = reader.finish().map_err(|e| e.after_tokens(chunks))?;
+    let mut reply = reader.finish().map_err(|e| broken(e, chunks))?;
     reply.ttft = ttft;
     Ok(reply)
 }

@@ -1,6 +1,7 @@
 //! The HTTP transport: plain HTTP/1.1 over connection pools of its own (`http1_pool`), HTTPS
 //! and HTTP/2 over hyper-util's pooled client (rustls with the `ring` provider and webpki
-//! roots, so no system certificate store or C toolchain is needed).
+//! roots, so no system certificate store or C toolchain is needed; extra roots, a company or test
+//! CA, come from [`HttpTransportConfig::extra_roots`]).
 //!
 //! A transport may hold several connection pools, one per driver thread: a connection's task
 //! runs on the runtime that opened it, so a request from another thread's runtime would cross
@@ -19,6 +20,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::http1_pool::Http1Pool;
+use super::roots::ExtraRoots;
 use super::{Transport, TransportError};
 
 /// Connection-pool settings.
@@ -40,6 +42,9 @@ pub struct HttpTransportConfig {
     pub connect_timeout: Duration,
     /// Connection pools: one per thread that runs its own runtime (the driver's threads).
     pub pools: usize,
+    /// Root certificates trusted on top of the webpki roots for `https://` upstreams (the
+    /// proxy's `upstream_ca`, `[client.transport] ca_file`); none by default.
+    pub extra_roots: ExtraRoots,
 }
 
 thread_local! {
@@ -61,6 +66,7 @@ impl Default for HttpTransportConfig {
             http2_only: false,
             connect_timeout: Duration::from_secs(10),
             pools: 1,
+            extra_roots: ExtraRoots::default(),
         }
     }
 }
@@ -71,10 +77,8 @@ pub fn http_transport(config: &HttpTransportConfig) -> Result<Transport, Transpo
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_connect_timeout(Some(config.connect_timeout));
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let builder = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_webpki_roots(provider)
-        .map_err(|e| TransportError::Other(format!("TLS setup: {e}")))?
+        .with_tls_config(tls_config(&config.extra_roots)?)
         .https_or_http();
     let https = if config.http2_only {
         builder.enable_http2().wrap_connector(http.clone())
@@ -96,7 +100,10 @@ pub fn http_transport(config: &HttpTransportConfig) -> Result<Transport, Transpo
         let (tls, h2c, http1) = &pools[POOL.with(Cell::get) % pools.len()];
         // The response future owns what it needs: no per-request clone of the client.
         let req = req.map(Full::new);
+        // A TLS failure's message names the origin; only `https://` can have one.
+        let mut origin = None;
         let pending = if req.uri().scheme() == Some(&http::uri::Scheme::HTTPS) {
+            origin = req.uri().authority().cloned();
             Either::Left(tls.request(req))
         } else if http2_only {
             Either::Left(h2c.request(req))
@@ -106,7 +113,7 @@ pub fn http_transport(config: &HttpTransportConfig) -> Result<Transport, Transpo
         async move {
             match pending {
                 Either::Left(pending) => {
-                    let resp = pending.await.map_err(|e| classify(&e))?;
+                    let resp = pending.await.map_err(|e| classify(&e, origin.as_ref()))?;
                     Ok(resp.map(|b| b.map_err(|e| Box::new(e) as super::BoxError).boxed_unsync()))
                 }
                 Either::Right(sent) => sent.await,
@@ -126,7 +133,29 @@ fn pooled(config: &HttpTransportConfig) -> hyper_util::client::legacy::Builder {
     builder
 }
 
-fn classify(e: &hyper_util::client::legacy::Error) -> TransportError {
+/// The rustls client config: TLS 1.2 and 1.3 with the `ring` provider, verifying servers
+/// against the webpki roots and `extra`.
+fn tls_config(extra: &ExtraRoots) -> Result<rustls::ClientConfig, TransportError> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TransportError::Other(format!("TLS setup: {e}")))?
+        .with_root_certificates(extra.root_store())
+        .with_no_client_auth();
+    Ok(config)
+}
+
+/// A failed exchange as the adapter reads it. A TLS failure is a connect error whose message
+/// says so first, with rustls' own words and the origin: `TLS: invalid peer certificate:
+/// UnknownIssuer (localhost:8443)`, where hyper's chain alone reads "client error (Connect)".
+fn classify(
+    e: &hyper_util::client::legacy::Error,
+    origin: Option<&http::uri::Authority>,
+) -> TransportError {
+    if let Some(tls) = tls_cause(e) {
+        let at = origin.map(|o| format!(" ({o})")).unwrap_or_default();
+        return TransportError::Connect(format!("TLS: {tls}{at}"));
+    }
     let text = super::error_chain(e);
     let parse = std::error::Error::source(e)
         .and_then(|s| s.downcast_ref::<hyper::Error>())
@@ -138,4 +167,26 @@ fn classify(e: &hyper_util::client::legacy::Error) -> TransportError {
     } else {
         TransportError::Reset(text)
     }
+}
+
+/// The rustls error somewhere under `e`. hyper-rustls hands it up inside an `io::Error` inside
+/// another, and an `io::Error`'s `source()` skips the error it wraps, so the walk looks into
+/// each `io::Error` as well as following `source()`.
+fn tls_cause<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut next = Some(e);
+    // A chain is a handful of errors; the bound only keeps a pathological one finite.
+    for _ in 0..16 {
+        let err = next?;
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        next = match err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    None
 }

@@ -6,6 +6,8 @@
 
 mod http1_pool;
 mod http_client;
+mod roots;
+mod table;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,6 +18,8 @@ use futures_util::future::BoxFuture;
 use http_body_util::combinators::UnsyncBoxBody;
 
 pub use http_client::{http_transport, use_pool, HttpTransportConfig};
+pub use roots::{ExtraRoots, RootsError, MAX_EXTRA_ROOTS, MAX_PEM_BYTES};
+pub use table::TransportTable;
 
 /// Errors bodies and transports box into.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

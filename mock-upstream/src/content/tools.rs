@@ -89,6 +89,9 @@ pub struct Decide<'a> {
     pub seed: u64,
     /// The ids' prefix: `call_` for OpenAI, `toolu_` for Anthropic.
     pub id_prefix: &'a str,
+    /// Whether the conversation's last turn is a tool's result: then `auto` answers in text,
+    /// as a model does once it has what it asked for (a tool loop would otherwise never end).
+    pub after_tool_result: bool,
 }
 
 /// The calls the answer makes (empty: answer with text).
@@ -106,7 +109,7 @@ pub fn decide(tools: &[ToolDef<'_>], how: &Decide<'_>) -> Result<Vec<ToolCall>, 
             }
         }
         ToolChoice::Required if tools.is_empty() => return Err(ToolError::NoTools),
-        ToolChoice::Auto if tools.is_empty() => Vec::new(),
+        ToolChoice::Auto if tools.is_empty() || how.after_tool_result => Vec::new(),
         ToolChoice::Required => pick(tools.len(), how.parallel, &mut rng),
         ToolChoice::Auto => {
             if rng.random_bool(how.auto_call_share.clamp(0.0, 1.0)) {
@@ -169,7 +172,27 @@ mod tests {
             auto_call_share: 0.5,
             seed,
             id_prefix: "call_",
+            after_tool_result: false,
         }
+    }
+
+    #[test]
+    fn auto_answers_in_text_once_a_tool_has_answered() {
+        let params = weather();
+        let tools = [ToolDef {
+            name: "get_weather",
+            parameters: Some(&params),
+        }];
+        let mut after = how(ToolChoice::Auto, 0);
+        after.auto_call_share = 1.0;
+        after.after_tool_result = true;
+        assert!(decide(&tools, &after).unwrap().is_empty());
+        after.choice = ToolChoice::Required;
+        assert_eq!(
+            decide(&tools, &after).unwrap().len(),
+            1,
+            "required still calls"
+        );
     }
 
     fn weather() -> Value {

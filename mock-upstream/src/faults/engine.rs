@@ -43,6 +43,21 @@ pub enum Route {
 }
 
 impl Route {
+    /// Every route the mock serves: the one list that `deprecate` events are checked against.
+    pub const ALL: [Route; 6] = [
+        Route::ChatCompletions,
+        Route::LegacyChat,
+        Route::Models,
+        Route::Responses,
+        Route::Embeddings,
+        Route::Messages,
+    ];
+
+    /// The route with this path, as a `deprecate` event names it.
+    pub fn from_path(path: &str) -> Option<Route> {
+        Route::ALL.into_iter().find(|r| r.path() == path)
+    }
+
     /// The path, as timeline `deprecate` events name it.
     pub fn path(self) -> &'static str {
         match self {
@@ -721,9 +736,8 @@ struct Latency {
 }
 
 /// Draws the base latency (the timeline's replacement, else `latency`: the model's own or
-/// `[latency]`) from `rng_latency` and a
-/// spike from `rng_spikes`, then scales the base by the timeline's multiplier and the queue's
-/// slowdown. Spikes are added after scaling, so a spike is as long as the config says.
+/// `[latency]`) from `rng_latency` and a spike from `rng_spikes`, then scales the base by the
+/// timeline's multiplier and the queue's slowdown. Spikes are added after scaling, so a spike is as long as the config says.
 fn draw_latency(
     spec: &FaultConfigSpec,
     latency: Option<&LatencyConfig>,
@@ -959,6 +973,41 @@ mod tests {
         assert_eq!(e.decide(t0, &r).delay, Duration::from_millis(200));
         let later = t0 + Duration::from_secs(1);
         assert_eq!(e.decide(later, &r).delay, Duration::from_millis(1600));
+    }
+
+    #[test]
+    fn listed_models_have_their_own_buckets_latency_and_a_404_for_others() {
+        let (mut e, t0) = engine(
+            "models = [\"a\", { id = \"b\", requests_per_minute = 1, \
+             latency = { distribution = \"fixed\", value = \"2s\" } }]\n\
+             [limits]\nrequests_per_minute = 2\n",
+        );
+        let mut r = req(Some("k"));
+        r.model = "b";
+        assert_eq!(e.decide(t0, &r).delay, Duration::from_secs(2));
+        assert!(matches!(
+            e.decide(t0, &r).outcome,
+            Outcome::RateLimited { limit: 1, .. }
+        ));
+        // `a` uses the key's shared bucket, which `b`'s requests did not spend.
+        r.model = "a";
+        assert_eq!(e.decide(t0, &r).outcome, Outcome::Serve);
+        assert_eq!(e.decide(t0, &r).delay, Duration::ZERO);
+        r.model = "c";
+        assert_eq!(e.decide(t0, &r).outcome, Outcome::ModelNotFound);
+        assert_eq!(e.key_usage(t0)[0].requests, 3);
+    }
+
+    #[test]
+    fn embeddings_are_charged_their_input_only() {
+        let (mut e, t0) = engine("[limits]\ntokens_per_minute = 10");
+        let mut r = req(None);
+        r.route = Route::Embeddings;
+        let d = e.decide(t0, &r);
+        assert_eq!(d.outcome, Outcome::Serve);
+        assert_eq!(d.reply.map(|p| p.tokens), Some(0));
+        assert_eq!(d.rate_limits.tokens.unwrap().remaining, 0);
+        assert_eq!(e.key_usage(t0)[0].completion_tokens, 0);
     }
 
     #[test]

@@ -14,13 +14,10 @@ use super::dialect::{Dialect, StreamParts};
 use super::errors::ApiError;
 use super::handler::{admit, bearer, carry_out, overloaded, read_json, Answering};
 use super::MockState;
-use crate::embedding::{Input, Projection, BUCKETS};
+use crate::embedding::{Input, Projection};
 use crate::faults::engine::{RequestInfo, Route};
 use crate::text::Reply;
-use gauntlet_wire::openai::embeddings::{
-    Embedding, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage,
-    EmbeddingVector, EncodingFormat,
-};
+use gauntlet_wire::openai::embeddings::{EmbeddingInput, EmbeddingRequest, EncodingFormat};
 use gauntlet_wire::{hash, tokens};
 
 /// Inputs one request may hold, as the API allows.
@@ -32,8 +29,8 @@ pub(crate) const MAX_INPUT_TOKENS: u32 = 8192;
 /// Tokens all inputs of one request may hold together, as the API allows.
 pub(crate) const MAX_TOTAL_TOKENS: u32 = 300_000;
 
-/// Projection work (`dimensions` × non-zero sketch buckets, summed over inputs) above which the
-/// vectors are computed on a blocking thread rather than on the runtime's worker (a few ms).
+/// Work (additions of the rotations, summed over inputs, plus the input's bytes) above which
+/// the vectors are computed on a blocking thread rather than on the runtime's worker (a few ms).
 const INLINE_WORK: usize = 1 << 22;
 
 /// The embedding model families, by what they accept; a model's family comes from its name.
@@ -94,6 +91,7 @@ impl Family {
 /// A request that passed the API's checks: how long its vectors are and what it costs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Checked {
+    native: usize,
     dimensions: usize,
     prompt_tokens: u32,
 }
@@ -137,6 +135,7 @@ fn check(req: &EmbeddingRequest) -> Result<Checked, ApiError> {
             Some(d) => d,
         };
     Ok(Checked {
+        native: native as usize,
         dimensions: dimensions as usize,
         prompt_tokens,
     })
@@ -211,40 +210,62 @@ fn inputs(input: &EmbeddingInput) -> Vec<Input<'_>> {
     }
 }
 
-/// A vector as the request's `encoding_format` asks: numbers, or base64 of little-endian f32.
-fn encode(v: Vec<f32>, format: EncodingFormat) -> EmbeddingVector {
+/// Appends one vector as the request's `encoding_format` asks: a JSON array, or a JSON string
+/// of the base64 of its little-endian `f32` bytes (`bytes` is scratch space).
+fn write_vector(out: &mut Vec<u8>, v: &[f32], format: EncodingFormat, bytes: &mut Vec<u8>) {
     match format {
-        EncodingFormat::Float => EmbeddingVector::Float(v),
+        EncodingFormat::Float => {
+            let _ = serde_json::to_writer(&mut *out, v);
+        }
         EncodingFormat::Base64 => {
-            let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-            EmbeddingVector::Base64(base64::engine::general_purpose::STANDARD.encode(bytes))
+            bytes.clear();
+            v.iter()
+                .for_each(|x| bytes.extend_from_slice(&x.to_le_bytes()));
+            let engine = &base64::engine::general_purpose::STANDARD;
+            out.push(b'"');
+            let start = out.len();
+            let len = base64::encoded_len(bytes.len(), true).unwrap_or(0);
+            out.resize(start + len, 0);
+            let written = engine
+                .encode_slice(&bytes[..], &mut out[start..])
+                .unwrap_or(0);
+            out.truncate(start + written);
+            out.push(b'"');
         }
     }
 }
 
-/// The whole response body.
+/// The whole response body, `gauntlet_wire`'s `EmbeddingResponse` written by hand: serde would
+/// check every character of each base64 string for escapes, the largest cost of an answer.
+/// The unit tests read it back as that type.
 fn render(req: &EmbeddingRequest, checked: Checked, seed: u64) -> Vec<u8> {
+    use std::io::Write as _;
     let projection = Projection::for_seed(seed);
     let format = req.format();
-    let data = inputs(&req.input)
-        .into_iter()
-        .enumerate()
-        .map(|(i, input)| Embedding {
-            object: "embedding".into(),
-            index: i as u32,
-            embedding: encode(projection.embed(input, checked.dimensions), format),
-        })
-        .collect();
-    serde_json::to_vec(&EmbeddingResponse {
-        object: "list".into(),
-        data,
-        model: req.model.clone(),
-        usage: EmbeddingUsage {
-            prompt_tokens: checked.prompt_tokens,
-            total_tokens: checked.prompt_tokens,
-        },
-    })
-    .unwrap_or_default()
+    let inputs = inputs(&req.input);
+    let mut out = Vec::with_capacity(128 + inputs.len() * (64 + checked.dimensions * 6));
+    let mut bytes = Vec::with_capacity(checked.dimensions * 4);
+    out.extend_from_slice(b"{\"object\":\"list\",\"data\":[");
+    for (i, input) in inputs.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let _ = write!(
+            out,
+            "{{\"object\":\"embedding\",\"index\":{i},\"embedding\":"
+        );
+        let v = projection.embed(input, checked.native, checked.dimensions);
+        write_vector(&mut out, &v, format, &mut bytes);
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"],\"model\":");
+    let _ = serde_json::to_writer(&mut out, &req.model);
+    let p = checked.prompt_tokens;
+    let _ = write!(
+        out,
+        ",\"usage\":{{\"prompt_tokens\":{p},\"total_tokens\":{p}}}}}"
+    );
+    out
 }
 
 /// The body, computed on a blocking thread when it is big work (see [`INLINE_WORK`]).
@@ -253,10 +274,9 @@ async fn render_off_worker(
     checked: Checked,
     seed: u64,
 ) -> Result<Vec<u8>, ApiError> {
-    let work: usize = input_tokens(&req.input)
-        .map(|t| (2 * t as usize + 1).min(BUCKETS))
-        .sum::<usize>()
-        * checked.dimensions;
+    let n = Projection::space(checked.native);
+    let rotations = req.input.len() * 2 * n * n.trailing_zeros() as usize;
+    let work = rotations + checked.prompt_tokens as usize * tokens::CHARS_PER_TOKEN;
     if work <= INLINE_WORK {
         return Ok(render(&req, checked, seed));
     }
@@ -343,6 +363,31 @@ mod tests {
         let e = check(&req(json)).unwrap_err();
         assert_eq!(e.status, 400);
         (e.body.message, e.body.param)
+    }
+
+    #[test]
+    fn the_body_is_the_wire_type() {
+        use gauntlet_wire::openai::embeddings::{EmbeddingResponse, EmbeddingVector};
+        for format in ["float", "base64"] {
+            let r = req(serde_json::json!({
+                "model": "m\"quoted\"", "input": ["a", "b c"], "encoding_format": format
+            }));
+            let checked = check(&r).unwrap();
+            let body = render(&r, checked, 9);
+            let back: EmbeddingResponse = serde_json::from_slice(&body).unwrap();
+            assert_eq!(back.object, "list");
+            assert_eq!(back.model, "m\"quoted\"");
+            assert_eq!((back.usage.prompt_tokens, back.usage.total_tokens), (2, 2));
+            assert_eq!(back.data.len(), 2);
+            for (i, e) in back.data.iter().enumerate() {
+                assert_eq!((e.object.as_str(), e.index as usize), ("embedding", i));
+                match (&e.embedding, format) {
+                    (EmbeddingVector::Float(v), "float") => assert_eq!(v.len(), 1536),
+                    (EmbeddingVector::Base64(s), "base64") => assert_eq!(s.len(), 1536 * 4 * 4 / 3),
+                    (other, _) => panic!("{format}: {other:?}"),
+                }
+            }
+        }
     }
 
     #[test]

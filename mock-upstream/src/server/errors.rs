@@ -147,7 +147,7 @@ impl ApiError {
             StatusCode::GONE,
             "invalid_request_error",
             Some("endpoint_deprecated"),
-            format!("{path} has been deprecated and no longer serves requests. Use POST /v1/chat/completions instead."),
+            format!("{path} has been deprecated and no longer serves requests.{}", successor(path)),
         )
     }
 
@@ -229,5 +229,15 @@ impl IntoResponse for ApiError {
             h.insert("x-should-retry", HeaderValue::from_static("false"));
         }
         resp
+    }
+}
+
+/// Where a deprecation points callers: the legacy chat API's successor is chat completions;
+/// the other routes have none to name.
+fn successor(path: &str) -> &'static str {
+    if path == "/v1/chat" {
+        " Use POST /v1/chat/completions instead."
+    } else {
+        ""
     }
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::faults::distribution::{DistError, DistSpec, Distribution};
+use crate::faults::engine::Route;
 use crate::faults::failure::FailureMode;
 use crate::faults::values::{
     de_in_range, Limits, Probability, MAX_MULTIPLIER, SERVER_ERROR_STATUSES,
@@ -125,16 +126,6 @@ fn de_multiplier<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Erro
     de_in_range(d, "multiplier", 0.0, MAX_MULTIPLIER).map(Some)
 }
 
-/// The routes a `deprecate` event may name: those the mock serves, so a typo is refused at
-/// load instead of deprecating nothing.
-pub const DEPRECATABLE_ROUTES: [&str; 5] = [
-    "/v1/chat",
-    "/v1/chat/completions",
-    "/v1/models",
-    "/v1/responses",
-    "/v1/embeddings",
-];
-
 /// Why a `[[timeline]]` event was refused; the message names the field and the kind.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TimelineError {
@@ -184,7 +175,7 @@ pub enum TimelineError {
     #[error("kind \"latency\" needs `multiplier` or `latency`")]
     LatencyChangesNothing,
     /// A `deprecate` event for a route the mock does not serve.
-    #[error("route {route:?} is not one of {routes:?}", routes = DEPRECATABLE_ROUTES)]
+    #[error("route {route:?} is not one of {routes:?}", routes = Route::ALL.map(Route::path))]
     UnknownRoute {
         /// The route given.
         route: String,
@@ -274,7 +265,7 @@ impl TimelineSpec {
             },
             _ => {
                 let route = self.route.clone().ok_or(missing(kind, "route"))?;
-                if !DEPRECATABLE_ROUTES.contains(&route.as_str()) {
+                if Route::from_path(&route).is_none() {
                     return Err(TimelineError::UnknownRoute { route });
                 }
                 Effect::Deprecate { route }

@@ -112,6 +112,7 @@ pub(crate) fn tool_calls(
                 auto_call_share: share,
                 seed: choice_seed(base, i),
                 id_prefix: "call_",
+                after_tool_result: req.messages.last().is_some_and(|m| m.role == "tool"),
             };
             content::decide(&defs, &how).unwrap_or_default()
         })

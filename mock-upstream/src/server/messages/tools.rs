@@ -14,7 +14,9 @@ use super::refusal::Refusal;
 use crate::content::{self, Decide, ToolCall, ToolChoice, ToolDef, ToolError};
 use crate::server::dialect::sse_event;
 use gauntlet_wire::anthropic::ToolChoice as Choice;
-use gauntlet_wire::anthropic::{BlockDelta, ContentBlock, MessagesRequest, StreamEvent};
+use gauntlet_wire::anthropic::{
+    BlockDelta, Content, ContentBlock, ContentBlockParam, MessagesRequest, StreamEvent,
+};
 
 /// Characters of a tool's input per `input_json_delta`, as text streams one token (4 chars).
 const PIECE_CHARS: usize = 4;
@@ -59,6 +61,10 @@ pub(crate) fn calls(
         auto_call_share,
         seed,
         id_prefix: "toolu_",
+        after_tool_result: req.messages.last().is_some_and(|m| {
+            matches!(&m.content, Content::Blocks(blocks)
+                if blocks.iter().any(|b| matches!(b, ContentBlockParam::ToolResult { .. })))
+        }),
     };
     content::decide(&defs, &how).map_err(|e| match e {
         ToolError::UnknownFunction { name } => Refusal::invalid(format!(

@@ -2,7 +2,7 @@
 //! each names, and the kind of output a valid request gets.
 
 use gauntlet_wire::openai::responses::{
-    ResponseInput, ResponseRequest, TextFormat, Tool, ToolChoice, ToolChoiceMode,
+    InputItem, ResponseInput, ResponseRequest, TextFormat, Tool, ToolChoice, ToolChoiceMode,
 };
 
 use rand::SeedableRng;
@@ -209,6 +209,8 @@ fn tool_calls(req: &ResponseRequest, draw: Draw) -> Result<Vec<content::ToolCall
         auto_call_share: draw.auto_call_share,
         seed: draw.seed,
         id_prefix: "call_",
+        after_tool_result: matches!(&req.input, Some(ResponseInput::Items(items))
+            if matches!(items.last(), Some(InputItem::FunctionCallOutput(_)))),
     };
     content::decide(&tools, &how).map_err(|e| bad(e.to_string(), "tool_choice"))
 }

@@ -1,0 +1,176 @@
+//! A caller's own request carried through the stack, for a proxy in front of the upstream.
+//!
+//! [`ChatRequest`](crate::ChatRequest) models the fields the layers read (model, messages,
+//! limits, tools); a proxy's callers send more (`top_p`, `logprobs`, `user`, `metadata`, ...).
+//! A request with a [`Passthrough`] keeps the caller's JSON body: the adapter sends that body
+//! with only what the stack changed put in (the model, and the messages when the context layer
+//! changed them), so nothing the stack does not model is dropped on the way. A streamed answer's
+//! raw SSE frames go to the [`Passthrough::sink`] as they arrive, while the adapter still reads
+//! the whole answer for the cache and the caller's trace.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use gauntlet_wire::openai::ChatMessage;
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+
+use crate::request::Route;
+
+/// The caller's body, the messages the stack was given from it, where stream frames go, and
+/// the upstream's last whole answer.
+#[derive(Debug)]
+pub struct Passthrough {
+    body: Map<String, Value>,
+    messages: Vec<ChatMessage>,
+    sink: Option<mpsc::Sender<Bytes>>,
+    forwarded: AtomicBool,
+    answer: Mutex<Option<UpstreamAnswer>>,
+}
+
+/// A non-streamed answer of the upstream as it came (a success or an error), so a proxy can
+/// hand the caller the provider's own body rather than one rebuilt from the stack's reduced
+/// response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamAnswer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body, as read (bounded by `adapter.max_response_bytes`, errors by 64 KiB).
+    pub body: Bytes,
+}
+
+impl Passthrough {
+    /// `body` is the caller's JSON object and `messages` what the stack's request was given from
+    /// it (so a change by the context layer can be told); frames of a streamed answer go to
+    /// `sink`.
+    pub fn new(
+        body: Map<String, Value>,
+        messages: Vec<ChatMessage>,
+        sink: Option<mpsc::Sender<Bytes>>,
+    ) -> Self {
+        Self {
+            body,
+            messages,
+            sink,
+            forwarded: AtomicBool::new(false),
+            answer: Mutex::new(None),
+        }
+    }
+
+    /// The body to send: the caller's, with `model` and (when the stack changed the messages)
+    /// the route's message fields taken from `generated`, the body the adapter would have sent.
+    pub fn outgoing(&self, route: Route, messages: &[ChatMessage], generated: Value) -> Value {
+        let mut out = self.body.clone();
+        let Value::Object(mut generated) = generated else {
+            return Value::Object(out);
+        };
+        let mut keys = vec!["model"];
+        if messages != self.messages.as_slice() {
+            keys.extend_from_slice(message_keys(route));
+        }
+        for key in keys {
+            match generated.remove(key) {
+                Some(v) => out.insert(key.to_string(), v),
+                None => out.remove(key),
+            };
+        }
+        Value::Object(out)
+    }
+
+    /// Whether a streamed answer's frames are wanted.
+    pub fn streams(&self) -> bool {
+        self.sink.is_some()
+    }
+
+    /// Sends one raw frame to the sink (waiting while it is full, so a slow caller slows the
+    /// read rather than growing a buffer). A caller that went away is not an upstream failure:
+    /// the answer is still read for the cache.
+    pub async fn forward(&self, frame: Bytes) {
+        if let Some(sink) = &self.sink {
+            self.forwarded.store(true, Ordering::Relaxed);
+            let _ = sink.send(frame).await;
+        }
+    }
+
+    /// Whether a frame has gone to the caller: from then on a failure cannot be retried
+    /// invisibly, since the caller already holds the first frames.
+    pub fn forwarded(&self) -> bool {
+        self.forwarded.load(Ordering::Relaxed)
+    }
+
+    /// Keeps the upstream's last non-streamed answer (each attempt replaces the one before).
+    pub fn keep_answer(&self, status: u16, body: Bytes) {
+        if let Ok(mut slot) = self.answer.lock() {
+            *slot = Some(UpstreamAnswer { status, body });
+        }
+    }
+
+    /// The upstream's last non-streamed answer, if an attempt read one.
+    pub fn answer(&self) -> Option<UpstreamAnswer> {
+        self.answer.lock().ok().and_then(|a| a.clone())
+    }
+}
+
+/// The body fields a route's messages are written in.
+fn message_keys(route: Route) -> &'static [&'static str] {
+    match route {
+        Route::Chat => &["messages"],
+        Route::Responses => &["input", "instructions"],
+        Route::Embeddings => &["input"],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn unmodelled_fields_survive_and_only_what_changed_is_replaced() {
+        let caller = json!({"model": "a", "messages": [{"role": "user", "content": "q", "name": "n"}],
+                            "top_p": 0.5, "metadata": {"k": "v"}});
+        let parsed = vec![ChatMessage::new("user", "q")];
+        let p = Passthrough::new(object(caller.clone()), parsed.clone(), None);
+        let generated = json!({"model": "b", "messages": [{"role": "user", "content": "q"}]});
+        let out = p.outgoing(Route::Chat, &parsed, generated.clone());
+        assert_eq!(out["model"], "b");
+        assert_eq!(out["top_p"], 0.5);
+        assert_eq!(out["metadata"]["k"], "v");
+        assert_eq!(
+            out["messages"], caller["messages"],
+            "unchanged messages stay as sent"
+        );
+
+        let trimmed = vec![
+            ChatMessage::new("system", "s"),
+            ChatMessage::new("user", "q"),
+        ];
+        let generated = json!({"model": "a", "input": [1], "instructions": null});
+        let out = p.outgoing(Route::Responses, &trimmed, generated);
+        assert_eq!(out["input"], json!([1]));
+        assert!(out["instructions"].is_null());
+        assert_eq!(out["top_p"], 0.5);
+    }
+
+    #[tokio::test]
+    async fn frames_go_to_the_sink_and_mark_the_request_forwarded() {
+        let (tx, mut rx) = mpsc::channel(4);
+        let p = Passthrough::new(Map::new(), Vec::new(), Some(tx));
+        assert!(!p.forwarded());
+        p.forward(Bytes::from_static(b"data: 1\n\n")).await;
+        assert!(p.forwarded());
+        assert_eq!(rx.recv().await.unwrap(), "data: 1\n\n");
+        drop(rx);
+        p.forward(Bytes::from_static(b"x")).await;
+        p.keep_answer(200, Bytes::from_static(b"{}"));
+        assert_eq!(p.answer().unwrap().status, 200);
+    }
+}

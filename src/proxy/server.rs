@@ -1,0 +1,249 @@
+//! The server: the stack built from the config, the router, and serving with a bounded drain.
+
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::Router;
+use gauntlet_client::transport::{http_transport, HttpTransportConfig, Transport};
+use gauntlet_client::{ChatRequest, ClientStack, StackError};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use super::config::{CallerSource, ProxyConfig};
+use super::obs_standin::{Health, ProxyMetrics};
+use super::routes;
+
+/// "Recently" for `/readyz`.
+const READY_WINDOW: Duration = Duration::from_secs(30);
+
+/// Why the proxy could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The stack's tables did not build.
+    #[error("client stack: {0}")]
+    Stack(#[from] StackError),
+    /// `upstream_key_env` names a variable that is not set.
+    #[error("[proxy] upstream_key_env: the environment variable {0} is not set (or empty)")]
+    NoKey(String),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// A non-loopback address without `--allow-remote`.
+    #[error("listen {0} is not a loopback address; add --allow-remote to serve it")]
+    Remote(SocketAddr),
+}
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct App {
+    /// The stack every completion goes through.
+    pub stack: ClientStack,
+    /// The settings.
+    pub config: ProxyConfig,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<ProxyMetrics>,
+    /// For `/readyz`.
+    pub health: Health,
+    /// For the pass-through GETs.
+    pub transport: Transport,
+    /// `retry-after` of a limiter refusal and of an open breaker.
+    pub hints: (Duration, Duration),
+    upstream_key: Option<String>,
+    next_id: AtomicU64,
+    id_base: u64,
+}
+
+impl App {
+    /// The stack and state of `config`; the upstream key read from the environment now.
+    pub fn new(config: ProxyConfig) -> Result<Self, StartError> {
+        let upstream_key = match &config.upstream_key_env {
+            Some(var) => Some(
+                std::env::var(var)
+                    .ok()
+                    .filter(|k| !k.is_empty())
+                    .ok_or_else(|| StartError::NoKey(var.clone()))?,
+            ),
+            None => None,
+        };
+        let metrics = Arc::new(ProxyMetrics::new());
+        let stack = ClientStack::builder(&config.client)
+            .observer(metrics.observer())
+            .build()?;
+        let transport = http_transport(&HttpTransportConfig {
+            http2_only: config.client.adapter.http2,
+            ..HttpTransportConfig::default()
+        })
+        .map_err(StackError::from)?;
+        let limiter_hint = config
+            .client
+            .limiter
+            .as_ref()
+            .filter(|l| l.enabled)
+            .map(|l| l.rate.per_sec())
+            .filter(|r| *r > 0.0)
+            .map_or(Duration::from_secs(1), |r| {
+                Duration::from_secs_f64((1.0 / r).clamp(0.001, 60.0))
+            });
+        let breaker_hint = config
+            .client
+            .breaker
+            .as_ref()
+            .map_or(Duration::from_secs(1), |b| {
+                b.open_for.0.min(Duration::from_secs(3600))
+            });
+        let id_base = gauntlet_wire::hash::stable_hash(&routes_answer_now().to_le_bytes());
+        Ok(Self {
+            stack,
+            config,
+            metrics,
+            health: Health::new(READY_WINDOW),
+            transport,
+            hints: (limiter_hint, breaker_hint),
+            upstream_key,
+            next_id: AtomicU64::new(0),
+            id_base,
+        })
+    }
+
+    /// The caller's `x-request-id` when it is a sane one, else a new one.
+    pub fn request_id(&self, headers: &HeaderMap) -> String {
+        if let Some(id) = headers.get("x-request-id").and_then(|v| v.to_str().ok()) {
+            if !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()) {
+                return id.to_string();
+            }
+        }
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        format!("req_{:016x}{n:08x}", self.id_base)
+    }
+
+    /// The key sent upstream: the environment's, or the caller's bearer passed on.
+    pub fn key_for(&self, headers: &HeaderMap) -> Option<String> {
+        self.upstream_key.clone().or_else(|| {
+            headers
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::to_string)
+        })
+    }
+
+    /// Sets who the caller is (for fair share, context and per-user limits) and the key.
+    pub fn identify(&self, headers: &HeaderMap, req: &mut ChatRequest) {
+        if let CallerSource::Header(name) = &self.config.caller {
+            req.user = headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.chars().take(256).collect());
+        }
+        req.session = req.user.clone();
+        req.api_key = self.key_for(headers);
+    }
+}
+
+fn routes_answer_now() -> u64 {
+    super::routes_answer::now_secs() ^ u64::from(std::process::id())
+}
+
+/// The proxy's routes over `app`.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(routes::chat))
+        .route("/v1/responses", post(routes::responses))
+        .route("/v1/embeddings", post(routes::embeddings))
+        .route("/v1/models", get(routes::models))
+        .route("/v1/models/{id}", get(routes::model))
+        .route("/metrics", get(routes::metrics))
+        .route("/healthz", get(routes::healthz))
+        .route("/readyz", get(routes::readyz))
+        .with_state(app)
+}
+
+/// Serves until `shutdown`, then lets in-flight requests finish for up to `drain`.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    drain: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (tx, rx) = oneshot::channel();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = tx.send(());
+    });
+    tokio::select! {
+        r = server.into_future() => r,
+        () = async {
+            if rx.await.is_ok() {
+                tokio::time::sleep(drain).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        } => {
+            eprintln!("gauntlet proxy: drain timeout ({drain:?}) reached; in-flight requests cut off");
+            Ok(())
+        }
+    }
+}
+
+/// Binds `addr` (loopback only unless `allow_remote`).
+pub fn bind(addr: SocketAddr, allow_remote: bool) -> Result<TcpListener, StartError> {
+    if !allow_remote && !addr.ip().is_loopback() {
+        return Err(StartError::Remote(addr));
+    }
+    mock_upstream::server::listen(addr).map_err(|source| StartError::Listen { addr, source })
+}
+
+/// A proxy serving in the background of the current runtime (tests, embedding); stops when
+/// dropped.
+#[derive(Debug)]
+pub struct RunningProxy {
+    /// `http://ADDR`.
+    pub url: String,
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// The shared state (its stack, metrics).
+    pub app: Arc<App>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl RunningProxy {
+    /// Builds and serves `config` on its `listen` address.
+    pub fn start(config: ProxyConfig, allow_remote: bool) -> Result<Self, StartError> {
+        let listener = bind(config.listen, allow_remote)?;
+        let addr = listener.local_addr().map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+        let drain = config.drain_timeout;
+        let app = Arc::new(App::new(config)?);
+        let (tx, rx) = oneshot::channel::<()>();
+        let router = router(app.clone());
+        tokio::spawn(serve(listener, router, drain, async move {
+            let _ = rx.await;
+        }));
+        Ok(Self {
+            url: format!("http://{addr}"),
+            addr,
+            app,
+            stop: Some(tx),
+        })
+    }
+}
+
+impl Drop for RunningProxy {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
