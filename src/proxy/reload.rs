@@ -114,6 +114,18 @@ where
     Ok(())
 }
 
+/// Off Unix there is no SIGHUP: the proxy serves the config it started with until it is
+/// restarted, so there is nothing to install.
+#[cfg(not(unix))]
+pub fn spawn_on_sighup<T, E, F>(_live: Arc<Live<T>>, _load: F) -> Result<(), SignalError>
+where
+    T: Send + Sync + 'static,
+    E: Display + 'static,
+    F: Fn() -> Result<T, E> + Send + Sync + 'static,
+{
+    Ok(())
+}
+
 /// Why a reload was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ReloadError {
