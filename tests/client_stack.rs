@@ -178,11 +178,13 @@ async fn streams_record_time_to_first_token() {
     assert!(r.usage.unwrap().completion_tokens > 0);
 }
 
+/// A stream cut after its first token is restarted only when the scenario allows it: the
+/// caller may already have shown those tokens (see the next test for the default).
 #[tokio::test]
 async fn truncated_streams_and_resets_are_retried() {
     let m = mock("[[failures]]\nkind = \"truncate\"\nprobability = 0.3\n[[failures]]\nkind = \"reset\"\nprobability = 0.2").await;
     let cfg = config(
-        "[retry]\nmax_attempts = 10\nbase_delay = \"1ms\"\nmax_delay = \"5ms\"",
+        "[retry]\nmax_attempts = 10\nbase_delay = \"1ms\"\nmax_delay = \"5ms\"\nrestart_broken_streams = true",
         &m.url,
     );
     let stack = ClientStack::from_config(&cfg).unwrap();
@@ -192,6 +194,20 @@ async fn truncated_streams_and_resets_are_retried() {
         stack.send(req).await.unwrap();
     }
     assert!(m.state.stats().by_fault.values().sum::<u64>() > 0);
+}
+
+#[tokio::test]
+async fn a_stream_cut_after_its_first_token_is_broken_not_retried() {
+    let m = mock("[[failures]]\nkind = \"truncate\"\nprobability = 1.0\n[reply]\ntokens = { distribution = \"fixed\", value = 8 }").await;
+    let cfg = config("[retry]\nmax_attempts = 5\nbase_delay = \"1ms\"", &m.url);
+    let stack = ClientStack::from_config(&cfg).unwrap();
+    let mut req = ChatRequest::user_text("m", "cut me");
+    req.stream = true;
+    let trace = req.trace.clone();
+    let err = stack.send(req).await.unwrap_err();
+    assert_eq!(err.kind(), "stream_broken", "{err:?}");
+    assert_eq!(trace.attempts(), 1);
+    assert_eq!(m.state.stats().requests, 1);
 }
 
 #[tokio::test]

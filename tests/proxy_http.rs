@@ -310,3 +310,411 @@ fn config_errors_exit_2_at_line_and_column_and_remote_needs_allow_remote() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-remote"));
 }
+
+/// Checks every line of a text exposition: `# HELP`/`# TYPE` comments, and samples
+/// `name{k="v",...} number` of a family whose `# TYPE` came first. The samples, as
+/// (name with labels, value).
+fn exposition(text: &str) -> Vec<(String, f64)> {
+    let mut typed: Vec<String> = Vec::new();
+    let mut samples = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect(line);
+            assert!(["counter", "gauge", "histogram"].contains(&kind), "{line}");
+            typed.push(name.to_string());
+            continue;
+        }
+        if line.starts_with("# HELP ") {
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').expect(line);
+        let value: f64 = value.parse().unwrap_or_else(|_| panic!("value of {line}"));
+        let name = series.split('{').next().unwrap();
+        assert!(
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+            "{line}"
+        );
+        if let Some(labels) = series.strip_prefix(name).filter(|l| !l.is_empty()) {
+            let inner = labels.strip_prefix('{').and_then(|l| l.strip_suffix('}'));
+            let inner = inner.unwrap_or_else(|| panic!("labels of {line}"));
+            for pair in inner.split("\",") {
+                let (k, v) = pair.split_once("=\"").unwrap_or_else(|| panic!("{line}"));
+                assert!(
+                    k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+                    "{line}"
+                );
+                assert!(!v.trim_end_matches('"').contains('"'), "{line}");
+            }
+        }
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| {
+                name.strip_suffix(s)
+                    .filter(|f| typed.iter().any(|t| t == f))
+            })
+            .unwrap_or(name);
+        assert!(
+            typed.iter().any(|t| t == family),
+            "sample before its TYPE: {line}"
+        );
+        samples.push((series.to_string(), value));
+    }
+    samples
+}
+
+fn sample(samples: &[(String, f64)], series: &str) -> f64 {
+    samples
+        .iter()
+        .find(|(s, _)| s == series)
+        .map_or(0.0, |(_, v)| *v)
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_outcome_and_the_retries_of_injected_503s() {
+    let m = common::mock("[[failures]]\nkind = \"status\"\nstatus = 503\nprobability = 0.5").await;
+    let p = proxy(
+        &m.url,
+        "[client.retry]\nmax_attempts = 8\nbase_delay = \"1ms\"\nmax_delay = \"2ms\"",
+    );
+    let url = format!("{}/v1/chat/completions", p.url);
+    for i in 0..6 {
+        let r = post(&url, &chat_body(&format!("question {i}"), false)).await;
+        assert_eq!(r.status(), 200);
+    }
+    let bad = post(&url, &json!({"model": 7})).await;
+    assert_eq!(bad.status(), 400);
+    let r = reqwest::get(format!("{}/metrics", p.url)).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let s = exposition(&r.text().await.unwrap());
+    let chat = "route=\"/v1/chat/completions\"";
+    assert_eq!(
+        sample(
+            &s,
+            &format!("gauntlet_proxy_requests_total{{{chat},outcome=\"upstream\"}}")
+        ),
+        6.0
+    );
+    assert_eq!(
+        sample(
+            &s,
+            &format!("gauntlet_proxy_requests_total{{{chat},outcome=\"bad_request\"}}")
+        ),
+        1.0,
+        "the proxy's own refusal is counted by name"
+    );
+    let injected = common::status_count(&m, "503") as f64;
+    assert!(injected >= 1.0, "the seed injected no 503");
+    assert_eq!(
+        sample(&s, "gauntlet_proxy_retries_total{reason=\"server_error\"}"),
+        injected,
+        "every injected 503 was retried"
+    );
+    assert_eq!(
+        sample(&s, "gauntlet_proxy_upstream_attempts_total"),
+        chat_requests(&m) as f64
+    );
+}
+
+/// An upstream on 127.0.0.1 that resets every connection until `up` is set, then serves the
+/// mock's router: a breaker can open before the upstream ever answered.
+async fn switchable_upstream(up: Arc<std::sync::atomic::AtomicBool>) -> String {
+    use tower::ServiceExt;
+    let config = mock_upstream::faults::parse_toml("", "test.toml").unwrap();
+    let app = mock_upstream::server::router(mock_upstream::server::MockState::new(
+        config,
+        Default::default(),
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            if !up.load(std::sync::atomic::Ordering::SeqCst) {
+                drop(socket);
+                continue;
+            }
+            let app = app.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| app.clone().oneshot(req));
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
+                .await;
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn readyz_is_503_with_the_breaker_open_and_no_answer_then_200_once_the_upstream_answers() {
+    let up = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let upstream = switchable_upstream(up.clone()).await;
+    let p = proxy(
+        &upstream,
+        "[client.breaker]\nfailure_ratio = 0.5\nwindow = \"60s\"\nmin_calls = 2\nopen_for = \"600s\"",
+    );
+    let get = |path: &str| reqwest::get(format!("{}{path}", p.url));
+    assert_eq!(get("/healthz").await.unwrap().status(), 200);
+    assert_eq!(
+        get("/readyz").await.unwrap().status(),
+        200,
+        "closed breaker"
+    );
+    let url = format!("{}/v1/chat/completions", p.url);
+    for _ in 0..2 {
+        assert_eq!(post(&url, &chat_body("q", false)).await.status(), 502);
+    }
+    let r = post(&url, &chat_body("q", false)).await;
+    assert_eq!(r.headers()["x-gauntlet-outcome"], "rejected_breaker_open");
+    assert_eq!(get("/readyz").await.unwrap().status(), 503);
+    assert_eq!(
+        get("/healthz").await.unwrap().status(),
+        200,
+        "alive all along"
+    );
+    up.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(get("/v1/models").await.unwrap().status(), 200);
+    assert_eq!(
+        get("/readyz").await.unwrap().status(),
+        200,
+        "the upstream answered recently, though the breaker is still open"
+    );
+}
+
+#[test]
+fn the_access_log_on_stderr_has_a_line_per_request_and_no_prompt() {
+    use std::io::{BufRead, BufReader};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let m = rt.block_on(common::mock(""));
+    let dir = std::env::temp_dir().join(format!("gauntlet-proxy-log-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("proxy.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[proxy]\nlisten = \"127.0.0.1:0\"\nupstream = \"{}\"\n",
+            m.url
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gauntlet"))
+        .args(["proxy", cfg.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let addr = first.trim().rsplit("http://").next().unwrap().to_string();
+    let secret = "my very private prompt 4711";
+    let r = rt.block_on(post(
+        &format!("http://{addr}/v1/chat/completions"),
+        &chat_body(secret, false),
+    ));
+    assert_eq!(r.status(), 200);
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_string();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    child.kill().unwrap();
+    let _ = child.wait();
+    let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(v["request_id"], id.as_str());
+    assert_eq!(v["route"], "/v1/chat/completions");
+    assert_eq!(v["status"], 200);
+    assert_eq!(v["outcome"], "upstream");
+    assert!(v.get("prompt").is_none(), "{line}");
+    assert!(!line.contains("private prompt"), "{line}");
+}
+
+/// A CA the test makes, and a server certificate for 127.0.0.1 signed by it (rcgen).
+fn test_ca() -> (
+    String,
+    rustls::pki_types::CertificateDer<'static>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "gauntlet proxy test CA");
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    (issuer.pem(), cert.der().clone(), key)
+}
+
+/// The mock's router served over TLS on 127.0.0.1 with `cert`; its `https://` URL.
+async fn tls_mock(
+    cert: rustls::pki_types::CertificateDer<'static>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+) -> String {
+    use tower::ServiceExt;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let config = mock_upstream::faults::parse_toml("", "test.toml").unwrap();
+    let app = mock_upstream::server::router(mock_upstream::server::MockState::new(
+        config,
+        Default::default(),
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let (acceptor, app) = (acceptor.clone(), app.clone());
+            tokio::spawn(async move {
+                let Ok(stream) = acceptor.accept(socket).await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(move |req| app.clone().oneshot(req));
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn an_https_upstream_is_trusted_with_upstream_ca_and_refused_as_tls_without_it() {
+    let (ca_pem, cert, key) = test_ca();
+    let upstream = tls_mock(cert, key).await;
+    let dir = std::env::temp_dir().join(format!("gauntlet-proxy-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, ca_pem).unwrap();
+    let with_ca = format!(
+        "[proxy]\nlisten = \"127.0.0.1:0\"\nupstream = \"{upstream}\"\nupstream_ca = \"{}\"\n",
+        ca.display()
+    );
+    let p =
+        RunningProxy::start(ProxyConfig::parse(&with_ca, "proxy.toml").unwrap(), false).unwrap();
+    let r = post(
+        &format!("{}/v1/chat/completions", p.url),
+        &chat_body("hi", false),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["object"], "chat.completion");
+    let models = reqwest::get(format!("{}/v1/models", p.url)).await.unwrap();
+    assert_eq!(
+        models.status(),
+        200,
+        "the pass-through GET trusts the CA too"
+    );
+
+    let bare = proxy(&upstream, "");
+    let r = post(
+        &format!("{}/v1/chat/completions", bare.url),
+        &chat_body("hi", false),
+    )
+    .await;
+    assert_eq!(r.status(), 502);
+    let v: Value = r.json().await.unwrap();
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("TLS:"), "{message}");
+    assert!(message.contains("UnknownIssuer"), "{message}");
+    let r = reqwest::get(format!("{}/v1/models", bare.url))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["error"]["message"].as_str().unwrap().starts_with("TLS:"),
+        "{v}"
+    );
+}
+
+#[test]
+fn a_bad_upstream_ca_file_exits_2_naming_it() {
+    let dir = std::env::temp_dir().join(format!("gauntlet-proxy-badca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("not-a-ca.pem");
+    std::fs::write(&ca, "hello\n").unwrap();
+    let cfg = dir.join("proxy.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[proxy]\nupstream = \"https://127.0.0.1:9\"\nupstream_ca = \"{}\"\n",
+            ca.display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gauntlet"))
+        .args(["proxy", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("proxy.toml:3:1: proxy.upstream_ca"), "{err}");
+    assert!(
+        err.contains(&format!("{}: no certificate", ca.display())),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn the_upstreams_quota_headers_of_streamed_and_plain_answers_reach_the_gauges() {
+    let m = common::mock("[limits]\nrequests_per_minute = 3\ntokens_per_minute = 100000").await;
+    let p = proxy(&m.url, "");
+    let url = format!("{}/v1/chat/completions", p.url);
+    let gauges = || async {
+        let text = reqwest::get(format!("{}/metrics", p.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let s = exposition(&text);
+        let find = |name: &str| s.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+        (
+            find("gauntlet_proxy_upstream_remaining_requests"),
+            find("gauntlet_proxy_upstream_remaining_tokens"),
+        )
+    };
+    assert_eq!(gauges().await, (None, None), "nothing reported yet");
+    let text = post(&url, &chat_body("stream me", true))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("data: [DONE]"), "{text}");
+    let (requests, tokens) = gauges().await;
+    assert_eq!(requests, Some(2.0), "from the streamed answer's headers");
+    let tokens = tokens.expect("x-ratelimit-remaining-tokens of the stream");
+    assert!(tokens > 0.0 && tokens < 100_000.0, "{tokens}");
+    assert_eq!(post(&url, &chat_body("plain", false)).await.status(), 200);
+    let (requests, after) = gauges().await;
+    assert!(after.is_some());
+    assert_eq!(
+        requests,
+        Some(1.0),
+        "from the plain answer's headers (a request refills every 20 s)"
+    );
+}

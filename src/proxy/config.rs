@@ -11,6 +11,7 @@ use mock_upstream::faults::load::toml_error;
 use serde::Deserialize;
 
 use crate::client::adapter::ApiVersion;
+use crate::client::transport::ExtraRoots;
 use crate::client::ClientConfig;
 use crate::scenario::{invalid, invalid_key, validate_client, ConfigError};
 
@@ -88,6 +89,9 @@ pub struct ProxyConfig {
     pub upstream_timeout: Option<Duration>,
     /// How long in-flight requests get to finish after SIGTERM or Ctrl-C.
     pub drain_timeout: Duration,
+    /// Roots trusted on top of the webpki roots for an `https://` upstream, read and checked when
+    /// the file was parsed: `[proxy] upstream_ca` (or a scenario's `[client.transport] ca_file`).
+    pub upstream_roots: ExtraRoots,
     /// Tables of a scenario that were read past.
     pub ignored: Vec<&'static str>,
 }
@@ -133,12 +137,12 @@ impl ProxyConfig {
             )
         })?;
         check_upstream(&upstream).map_err(|m| at("upstream", m))?;
-        if spec.upstream_ca.is_some() {
-            return Err(at(
-                "upstream_ca",
-                "proxy.upstream_ca: not supported yet (extra TLS roots arrive with the TLS transport)".into(),
-            ));
-        }
+        let upstream_roots = upstream_roots(spec.upstream_ca.as_deref(), &file.client).map_err(
+            |(key, m)| match key {
+                Some(key) => at(key, m),
+                None => invalid(path, text, "client.transport", m),
+            },
+        )?;
         let caller = match spec.caller.as_deref() {
             None | Some("user") => CallerSource::UserField,
             Some(h) => CallerSource::Header(http::HeaderName::try_from(h).map_err(|_| {
@@ -173,6 +177,7 @@ impl ProxyConfig {
             max_body_bytes,
             upstream_timeout,
             drain_timeout: spec.drain_timeout.map_or(DEFAULT_DRAIN, |d| d.0),
+            upstream_roots,
             ignored: file.ignored(),
         })
     }
@@ -249,6 +254,31 @@ fn check_upstream(upstream: &str) -> Result<(), String> {
     }
 }
 
+/// The extra roots: `upstream_ca` (relative to the working directory, like `ca_file`), or a
+/// scenario's `[client.transport] ca_file`, read now so a bad file fails the start with a config
+/// error naming it. Both at once are refused: one file says what the proxy trusts. The error's
+/// key is `Some("upstream_ca")`, or `None` for `[client.transport]`.
+fn upstream_roots(
+    upstream_ca: Option<&str>,
+    client: &ClientConfig,
+) -> Result<ExtraRoots, (Option<&'static str>, String)> {
+    let ca_file = client.transport.as_ref().and_then(|t| t.ca_file.as_ref());
+    match (upstream_ca, ca_file) {
+        (Some(_), Some(other)) => Err((
+            Some("upstream_ca"),
+            format!(
+                "proxy.upstream_ca: [client.transport] ca_file ({}) names a CA file too; give it once, as upstream_ca",
+                other.display()
+            ),
+        )),
+        (Some(ca), None) => ExtraRoots::from_file(std::path::Path::new(ca))
+            .map_err(|e| (Some("upstream_ca"), format!("proxy.upstream_ca: {e}"))),
+        (None, _) => client
+            .extra_roots()
+            .map_err(|e| (None, format!("client.transport.ca_file: {e}"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,8 +314,29 @@ mod tests {
         let e = ProxyConfig::parse("[client.retry]\nrestart_broken_streams = true\n", "p.toml")
             .unwrap_err();
         assert!(e.to_string().starts_with("p.toml:1:1"), "{e}");
-        let e =
-            ProxyConfig::parse(&format!("{OK}upstream_ca = \"ca.pem\"\n"), "p.toml").unwrap_err();
-        assert!(e.to_string().contains("not supported yet"), "{e}");
+        let e = ProxyConfig::parse(
+            &format!("{OK}upstream_ca = \"/nonexistent/ca.pem\"\n"),
+            "p.toml",
+        )
+        .unwrap_err();
+        let e = e.to_string();
+        assert!(
+            e.starts_with("p.toml:3:1: proxy.upstream_ca: /nonexistent/ca.pem: cannot read"),
+            "{e}"
+        );
+        let both =
+            format!("[client.transport]\nca_file = \"a.pem\"\n{OK}upstream_ca = \"b.pem\"\n");
+        let e = ProxyConfig::parse(&both, "p.toml").unwrap_err().to_string();
+        assert!(e.contains("names a CA file too; give it once"), "{e}");
+        let e = ProxyConfig::parse(
+            &format!("[client.transport]\nca_file = \"/nonexistent/c.pem\"\n{OK}"),
+            "p.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("p.toml:1:1: client.transport.ca_file: /nonexistent/c.pem"),
+            "{e}"
+        );
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! Counters are atomics updated on the request's task (the observer is called synchronously by
 //! every layer), so an update never takes a lock. Every label value comes from a closed list —
-//! [`ROUTES`], [`Outcome::ALL`], [`ClientError::KINDS`], [`BreakerState::ALL`] — and anything
+//! [`ROUTES`], [`Outcome::ALL`], [`ClientError::KINDS`], [`PROXY_OUTCOMES`], [`BreakerState::ALL`] — and anything
 //! else is counted as `other`: a caller can never grow the series count. The gauges that describe
 //! the stack now (queue depth, breaker state, cache size) are read from it when scraped.
 
@@ -34,6 +34,15 @@ pub const ROUTES: [&str; 4] = [
 
 /// The label value of anything outside its closed list.
 const OTHER: &str = "other";
+
+/// Outcome of a request the proxy refused itself before the stack saw it: a body that is not
+/// the route's JSON (400).
+pub const BAD_REQUEST: &str = "bad_request";
+/// Outcome of a request whose body is over `[proxy] max_body_bytes` (413).
+pub const BODY_TOO_LARGE: &str = "body_too_large";
+/// The outcomes only the proxy gives (on top of [`Outcome::ALL`] and [`ClientError::KINDS`]),
+/// so its own refusals are counted by name rather than as `other`.
+pub const PROXY_OUTCOMES: [&str; 2] = [BAD_REQUEST, BODY_TOO_LARGE];
 
 /// Sentinel of a gauge nobody has set yet: such a gauge is not rendered, rather than shown as 0.
 const UNSET: u64 = u64::MAX;
@@ -87,13 +96,14 @@ fn route_labels() -> impl Iterator<Item = &'static str> {
     ROUTES.into_iter().chain([OTHER])
 }
 
-/// The `outcome` label values of [`Metric::Requests`]: every [`Outcome`], every error kind, then
-/// `other`.
+/// The `outcome` label values of [`Metric::Requests`]: every [`Outcome`], every error kind, the
+/// proxy's own refusals, then `other`.
 fn outcome_labels() -> impl Iterator<Item = &'static str> {
     Outcome::ALL
         .into_iter()
         .map(Outcome::as_str)
         .chain(ClientError::KINDS)
+        .chain(PROXY_OUTCOMES)
         .chain([OTHER])
 }
 

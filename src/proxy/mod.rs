@@ -17,7 +17,6 @@ pub mod access_log;
 pub mod config;
 pub mod health;
 pub mod metrics;
-mod obs_standin;
 pub mod reload;
 mod routes;
 mod routes_answer;

@@ -10,13 +10,16 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use gauntlet_client::{ChatRequest, ChatResponse, Outcome, Route};
+use gauntlet_client::passthrough::UpstreamAnswer;
+use gauntlet_client::transport::TransportError;
+use gauntlet_client::{ChatRequest, ChatResponse, ClientError, Outcome, RateLimitInfo, Route};
 use http_body_util::BodyExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::obs_standin::access_log::{write_line, AccessLine};
-use super::routes_error::ProxyError;
+use super::access_log::{write_line, AccessLine};
+use super::metrics::BODY_TOO_LARGE;
+use super::routes_error::{ProxyError, TLS_PREFIX};
 use super::routes_parse::parse;
 use super::server::App;
 use super::{routes_answer, stream, stream_replay};
@@ -65,21 +68,61 @@ struct Done {
 impl Done {
     fn record(&self, status: u16, outcome: &str, attempts: u32) {
         let latency = self.started.elapsed();
-        self.app
-            .metrics
-            .request_done(path(self.route), outcome, status, latency);
-        let line = AccessLine {
-            request_id: &self.id,
-            route: path(self.route),
-            caller: self.caller.as_deref(),
-            status,
-            outcome,
-            attempts,
-            latency,
-            stream: self.stream,
-            prompt: None,
-        };
-        let _ = write_line(&mut std::io::stderr().lock(), &line);
+        record(
+            &self.app,
+            AccessLine {
+                request_id: &self.id,
+                route: path(self.route),
+                caller: self.caller.as_deref(),
+                status,
+                outcome,
+                attempts,
+                latency,
+                stream: self.stream,
+                prompt: None,
+            },
+        );
+    }
+}
+
+/// One finished request: counted in `/metrics` and written as an access line on stderr (the
+/// prompt never: the proxy has no setting that logs it).
+fn record(app: &App, line: AccessLine<'_>) {
+    app.metrics
+        .request_done(line.route, line.outcome, line.status, line.latency);
+    let _ = write_line(&mut std::io::stderr().lock(), &line);
+}
+
+/// Whether the upstream gave this request an HTTP answer (success or error status), for
+/// `/readyz`: a body the adapter kept, an answer the stack says came from upstream, or an error
+/// that only an upstream's answer gives (a status, a stream's error event or its cut-off after
+/// the head). Connect, reset, timeouts and `malformed` (which the transport also uses for a
+/// response it could not parse as HTTP) do not count.
+fn upstream_spoke(
+    answer: Option<&UpstreamAnswer>,
+    result: Result<&ChatResponse, &ClientError>,
+) -> bool {
+    answer.is_some()
+        || match result {
+            Ok(r) => r.outcome == Outcome::Upstream,
+            Err(e) => matches!(
+                e,
+                ClientError::RateLimited { .. }
+                    | ClientError::QuotaExhausted
+                    | ClientError::Server { .. }
+                    | ClientError::Client { .. }
+                    | ClientError::StreamError(_)
+                    | ClientError::StreamUnfinished
+                    | ClientError::StreamBroken { .. }
+            ),
+        }
+}
+
+/// What the upstream said about its quota, when the stack's answer carried the headers.
+fn quota(app: &App, rate_limit: Option<RateLimitInfo>) {
+    if let Some(rl) = rate_limit {
+        app.metrics
+            .upstream_quota(rl.remaining_requests, rl.remaining_tokens);
     }
 }
 
@@ -104,7 +147,7 @@ async fn complete(app: Arc<App>, route: Route, headers: HeaderMap, body: Body) -
                 ),
                 "invalid_request_error",
                 Some("request_too_large"),
-                "body_too_large",
+                BODY_TOO_LARGE,
             );
             return refuse(&done, e, 0);
         }
@@ -147,7 +190,7 @@ async fn plain(done: Done, req: ChatRequest, model: String) -> Response {
     let trace = req.trace.clone();
     let result = send(&app, req).await;
     let answer = passthrough.as_ref().and_then(|p| p.answer());
-    if answer.is_some() {
+    if upstream_spoke(answer.as_ref(), result.as_ref()) {
         app.health.upstream_answered();
     }
     match result {
@@ -162,10 +205,7 @@ async fn plain(done: Done, req: ChatRequest, model: String) -> Response {
                     routes_answer::body(done.route, &model, &done.id, &resp).to_string(),
                 ),
             };
-            if let Some(rl) = resp.rate_limit {
-                app.metrics
-                    .upstream_quota(rl.remaining_requests, rl.remaining_tokens);
-            }
+            quota(&app, resp.rate_limit);
             done.record(200, resp.outcome.as_str(), resp.attempts);
             let mut r = (StatusCode::OK, body).into_response();
             r.headers_mut().insert(
@@ -208,13 +248,20 @@ async fn streamed(
             app.health.upstream_answered();
             let attempts = trace.attempts();
             let log = done.clone();
-            let on_end: stream::OnEnd = Box::new(move |outcome| log.record(200, outcome, attempts));
+            let on_end: stream::OnEnd = Box::new(move |outcome, rate_limit| {
+                quota(&log.app, rate_limit);
+                log.record(200, outcome, attempts);
+            });
             let body = stream::pass_through(frame, rx, running, done.route, app.hints, on_end);
             let r = sse(Body::from_stream(body));
             mark(r, &done.id, attempts, "upstream", Some(Outcome::Upstream))
         }
         Err(Ok(resp)) => {
             // Answered without a stream to this caller: replayed as one.
+            if resp.outcome == Outcome::Upstream {
+                app.health.upstream_answered();
+            }
+            quota(&app, resp.rate_limit);
             let frames = stream_replay::frames(done.route, &model, &done.id, &resp);
             done.record(200, resp.outcome.as_str(), resp.attempts);
             let body = futures_util::stream::iter(
@@ -231,7 +278,7 @@ async fn streamed(
         }
         Err(Err(e)) => {
             let answer = passthrough.as_ref().and_then(|p| p.answer());
-            if answer.is_some() {
+            if upstream_spoke(answer.as_ref(), Err(&e)) {
                 app.health.upstream_answered();
             }
             let err = ProxyError::from_client(&e, answer, app.hints.0, app.hints.1);
@@ -297,96 +344,79 @@ pub async fn model(
 }
 
 /// A GET passed to the upstream as it is (with the key the proxy sends), its status and body
-/// back as they came.
+/// back as they came; counted and logged under `/v1/models`.
 async fn pass_get(app: Arc<App>, path: String, headers: HeaderMap) -> Response {
     let id = app.request_id(&headers);
+    let started = Instant::now();
+    let (r, outcome) = match fetch(&app, &path, &headers).await {
+        Ok(r) => (r, Outcome::Upstream.as_str()),
+        Err(e) => {
+            let outcome = e.outcome;
+            (e.into_response(), outcome)
+        }
+    };
+    record(
+        &app,
+        AccessLine {
+            request_id: &id,
+            route: "/v1/models",
+            caller: None,
+            status: r.status().as_u16(),
+            outcome,
+            attempts: 1,
+            latency: started.elapsed(),
+            stream: false,
+            prompt: None,
+        },
+    );
+    mark(r, &id, 1, outcome, None)
+}
+
+/// The upstream's answer to `GET path`, or why there is none.
+async fn fetch(app: &App, path: &str, headers: &HeaderMap) -> Result<Response, ProxyError> {
+    let upstream_error =
+        |m: String, outcome| ProxyError::own(502, m, "upstream_error", None, outcome);
     let uri = format!("{}{path}", app.config.upstream.trim_end_matches('/'));
     let mut req = http::Request::new(Bytes::new());
-    let Ok(uri) = uri.parse() else {
-        return ProxyError::own(
-            502,
-            "bad upstream URL".into(),
-            "upstream_error",
-            None,
-            "connect",
-        )
-        .into_response();
-    };
-    *req.uri_mut() = uri;
-    if let Some(key) = app.key_for(&headers) {
+    *req.uri_mut() = uri
+        .parse()
+        .map_err(|_| upstream_error("bad upstream URL".into(), "connect"))?;
+    if let Some(key) = app.key_for(headers) {
         if let Ok(v) = HeaderValue::from_str(&format!("Bearer {key}")) {
             req.headers_mut().insert(header::AUTHORIZATION, v);
         }
     }
     let call = tower::ServiceExt::oneshot(app.transport.clone(), req);
-    let resp = match tokio::time::timeout(
-        app.config
-            .upstream_timeout
-            .unwrap_or(Duration::from_secs(60)),
-        call,
-    )
-    .await
-    {
+    let limit = app
+        .config
+        .upstream_timeout
+        .unwrap_or(Duration::from_secs(60));
+    let resp = match tokio::time::timeout(limit, call).await {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => {
-            return mark(
-                ProxyError::own(
-                    502,
-                    format!("upstream: {e}"),
-                    "upstream_error",
-                    None,
-                    "connect",
-                )
-                .into_response(),
-                &id,
-                1,
-                "connect",
-                None,
-            )
+        Ok(Err(TransportError::Connect(m))) if m.starts_with(TLS_PREFIX) => {
+            return Err(upstream_error(m, "connect"))
         }
+        Ok(Err(e)) => return Err(upstream_error(format!("upstream: {e}"), "connect")),
         Err(_) => {
-            return mark(
-                ProxyError::own(
-                    504,
-                    "upstream timeout".into(),
-                    "timeout",
-                    Some("timeout"),
-                    "timeout_total",
-                )
-                .into_response(),
-                &id,
-                1,
+            return Err(ProxyError::own(
+                504,
+                "upstream timeout".into(),
+                "timeout",
+                Some("timeout"),
                 "timeout_total",
-                None,
-            )
+            ))
         }
     };
     app.health.upstream_answered();
     let (parts, body) = resp.into_parts();
-    let body = match capped(body, MAX_MODELS_BYTES).await {
-        Ok(b) => b,
-        Err(m) => {
-            return mark(
-                ProxyError::own(
-                    502,
-                    format!("upstream body: {m}"),
-                    "upstream_error",
-                    None,
-                    "reset",
-                )
-                .into_response(),
-                &id,
-                1,
-                "reset",
-                None,
-            )
-        }
-    };
+    let body = capped(body, MAX_MODELS_BYTES)
+        .await
+        .map_err(|m| upstream_error(format!("upstream body: {m}"), "reset"))?;
     let mut r = (parts.status, body).into_response();
     if let Some(ct) = parts.headers.get(header::CONTENT_TYPE) {
         r.headers_mut().insert(header::CONTENT_TYPE, ct.clone());
     }
-    mark(r, &id, 1, "upstream", None)
+    Ok(r)
 }
 
 /// A body read whole, up to `limit` bytes.

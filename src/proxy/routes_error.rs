@@ -8,6 +8,7 @@
 //! | filtered prompt | 400 | `invalid_request_error` / `content_filter`, `param: messages` |
 //! | upstream 429, quota, 4xx, 5xx | the upstream's status | the upstream's own body (its `retry-after` hint kept) |
 //! | attempt or total timeout | 504 | `timeout` |
+//! | TLS handshake failed (a connect error) | 502 | `upstream_error`, the message the transport's `TLS: <reason> (host:port)` |
 //! | connect, reset, malformed, unfinished stream | 502 | `upstream_error` naming the cause |
 
 use std::time::Duration;
@@ -18,6 +19,12 @@ use bytes::Bytes;
 use gauntlet_client::passthrough::UpstreamAnswer;
 use gauntlet_client::{ClientError, Rejection};
 use serde_json::json;
+
+use super::metrics::BAD_REQUEST;
+
+/// How the client's transport begins the message of a failed TLS handshake; the proxy sends
+/// such a message to the caller as it is.
+pub const TLS_PREFIX: &str = "TLS: ";
 
 /// An answer the proxy gives in place of a success.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,7 +50,7 @@ pub struct ProxyError {
 impl ProxyError {
     /// A 400 `invalid_request_error` naming `param`.
     pub fn bad_request(message: String, param: Option<&str>) -> Self {
-        Self::own(400, message, "invalid_request_error", None, "bad_request").param(param)
+        Self::own(400, message, "invalid_request_error", None, BAD_REQUEST).param(param)
     }
 
     /// One the proxy makes itself.
@@ -116,6 +123,9 @@ impl ProxyError {
                 ..Self::own(*status, message.clone(), "invalid_request_error", None, outcome)
             },
             ClientError::Timeout { .. } => Self::own(504, format!("The upstream did not answer in time ({error})"), "timeout", Some("timeout"), outcome),
+            // The transport's own words (`TLS: invalid peer certificate: UnknownIssuer (host:port)`)
+            // name the cause an operator fixes with `upstream_ca`.
+            ClientError::Connect(m) if m.starts_with(TLS_PREFIX) => Self::own(502, m.clone(), "upstream_error", None, outcome),
             other => Self::own(502, format!("Bad answer from the upstream: {other}"), "upstream_error", None, outcome),
         };
         if e.upstream_body.is_none() && e.status == 429 && e.retry_after.is_none() {

@@ -15,7 +15,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use super::config::{CallerSource, ProxyConfig};
-use super::obs_standin::{Health, ProxyMetrics};
+use super::health::Health;
+use super::metrics::ProxyMetrics;
 use super::routes;
 
 /// "Recently" for `/readyz`.
@@ -54,7 +55,7 @@ pub struct App {
     pub metrics: Arc<ProxyMetrics>,
     /// For `/readyz`.
     pub health: Health,
-    /// For the pass-through GETs.
+    /// For the pass-through GETs (the stack's own, shared: same roots, same connections).
     pub transport: Transport,
     /// `retry-after` of a limiter refusal and of an open breaker.
     pub hints: (Duration, Duration),
@@ -76,14 +77,17 @@ impl App {
             None => None,
         };
         let metrics = Arc::new(ProxyMetrics::new());
-        let stack = ClientStack::builder(&config.client)
-            .observer(metrics.observer())
-            .build()?;
+        // One transport, trusting `upstream_ca`, for the stack and the pass-through GETs alike.
         let transport = http_transport(&HttpTransportConfig {
             http2_only: config.client.adapter.http2,
+            extra_roots: config.upstream_roots.clone(),
             ..HttpTransportConfig::default()
         })
         .map_err(StackError::from)?;
+        let stack = ClientStack::builder(&config.client)
+            .transport(transport.clone())
+            .observer(metrics.observer())
+            .build()?;
         let limiter_hint = config
             .client
             .limiter

@@ -9,7 +9,7 @@
 
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
-use gauntlet_client::{ChatResponse, ClientError, Route};
+use gauntlet_client::{ChatResponse, ClientError, Outcome, RateLimitInfo, Route};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -96,8 +96,9 @@ fn last_event_end(b: &[u8]) -> Option<usize> {
     lf.max(crlf)
 }
 
-/// How the caller's stream ended, for the access log and metrics.
-pub type OnEnd = Box<dyn FnOnce(&'static str) + Send>;
+/// How the caller's stream ended, for the access log and metrics: the outcome name, and the
+/// upstream's rate-limit headers when the stack's answer carried them.
+pub type OnEnd = Box<dyn FnOnce(&'static str, Option<RateLimitInfo>) + Send>;
 
 struct State {
     first: Option<Bytes>,
@@ -168,11 +169,15 @@ async fn next(st: &mut State) -> Option<Bytes> {
         return match st.result.take() {
             Some(Err(e)) => {
                 let err = ProxyError::from_client(&e, None, st.hints.0, st.hints.1);
-                on_end(e.kind());
+                on_end(e.kind(), None);
                 st.framer.error_event(st.route, &err)
             }
-            _ => {
-                on_end("upstream");
+            Some(Ok(resp)) => {
+                on_end(resp.outcome.as_str(), resp.rate_limit);
+                st.framer.rest()
+            }
+            None => {
+                on_end(Outcome::Upstream.as_str(), None);
                 st.framer.rest()
             }
         };

@@ -25,6 +25,24 @@ pub(super) fn body(req: &ChatRequest) -> EmbeddingRequest {
 }
 
 /// An embeddings answer: one float vector per input (one input is sent), in order.
+/// A base64 vector: little-endian `f32`s, as the API sends for `encoding_format: "base64"`.
+fn decode_base64(text: &str) -> Result<Vec<f32>, ClientError> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| ClientError::Malformed(format!("embeddings: bad base64 vector: {e}")))?;
+    if bytes.len() % 4 != 0 {
+        return Err(ClientError::Malformed(format!(
+            "embeddings: a base64 vector of {} bytes is not whole f32s",
+            bytes.len()
+        )));
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
 pub(super) fn answer(bytes: &[u8]) -> Result<ChatResponse, ClientError> {
     let r: EmbeddingResponse = serde_json::from_slice(bytes)
         .map_err(|e| ClientError::Malformed(format!("embeddings: {e}")))?;
@@ -39,9 +57,9 @@ pub(super) fn answer(bytes: &[u8]) -> Result<ChatResponse, ClientError> {
         .into_iter()
         .map(|e| match e.embedding {
             EmbeddingVector::Float(v) => Ok(v),
-            EmbeddingVector::Base64(_) => Err(ClientError::Malformed(
-                "embeddings: base64 vector for encoding_format float".into(),
-            )),
+            // What a proxied caller asked for (the SDKs' default): the caller gets the upstream's
+            // own body; the stack keeps the floats.
+            EmbeddingVector::Base64(b) => decode_base64(&b),
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(ChatResponse {
@@ -60,6 +78,24 @@ pub(super) fn answer(bytes: &[u8]) -> Result<ChatResponse, ClientError> {
 mod tests {
     use super::*;
     use gauntlet_wire::openai::ChatMessage;
+
+    #[test]
+    fn a_base64_vector_reads_as_its_floats_and_a_ragged_one_is_malformed() {
+        use base64::Engine as _;
+        let floats = [0.5f32, -0.25, 1.0];
+        let bytes: Vec<u8> = floats.iter().flat_map(|f| f.to_le_bytes()).collect();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        assert_eq!(decode_base64(&b64).unwrap(), floats);
+        let ragged = base64::engine::general_purpose::STANDARD.encode(&bytes[..5]);
+        assert!(matches!(
+            decode_base64(&ragged),
+            Err(ClientError::Malformed(_))
+        ));
+        assert!(matches!(
+            decode_base64("not base64!"),
+            Err(ClientError::Malformed(_))
+        ));
+    }
 
     #[test]
     fn the_prompt_is_the_input() {
@@ -101,7 +137,7 @@ mod tests {
     fn wrong_answers_are_malformed() {
         for bad in [
             &br#"{"object":"list","data":[],"model":"m","usage":{"prompt_tokens":4,"total_tokens":4}}"#[..],
-            br#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":"AACAPw=="}],"model":"m","usage":{"prompt_tokens":4,"total_tokens":4}}"#,
+            br#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":"AACA"}],"model":"m","usage":{"prompt_tokens":4,"total_tokens":4}}"#,
             br#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[1]},{"object":"embedding","index":1,"embedding":[1]}],"model":"m","usage":{"prompt_tokens":4,"total_tokens":4}}"#,
             br#"{"choices":[]}"#,
             b"",

@@ -147,7 +147,10 @@ impl ApiError {
             StatusCode::GONE,
             "invalid_request_error",
             Some("endpoint_deprecated"),
-            format!("{path} has been deprecated and no longer serves requests.{}", successor(path)),
+            format!(
+                "{path} has been deprecated and no longer serves requests.{}",
+                successor(path)
+            ),
         )
     }
 

@@ -1,9 +1,9 @@
-//! Runs one check script of an official OpenAI SDK (`tests/sdk/`) against the real
+//! Runs one check script of an official SDK (OpenAI's or, in Python, Anthropic's; `tests/sdk/`) against the real
 //! `mock-upstream` binary, started on 127.0.0.1 at a free port with a fault file made for the
 //! check.
 //!
 //! Without the SDK installed (no `node` or `tests/sdk/node/node_modules`, or no Python venv with
-//! `openai`) a check prints why and passes, so `cargo test` passes on a fresh machine;
+//! `openai`, `pydantic` and `anthropic`) a check prints why and passes, so `cargo test` passes on a fresh machine;
 //! `GAUNTLET_REQUIRE_SDK=1` (set by `.ci/run`, which installs both) makes that a failure.
 #![allow(dead_code)] // each test file uses one SDK's half
 
@@ -46,6 +46,18 @@ pub const STREAM_ERROR: &str = "[reply]\ntokens = { distribution = \"fixed\", va
 [stream]\ntime_to_first_token = \"5ms\"\nper_token = \"1ms\"\n\n\
 [[failures]]\nkind = \"stream_error\"\nprobability = 1.0\nafter = 5\nstatus = 503\n";
 
+/// Two requests a minute for the key, so the third is refused with 429 (the bucket refills one
+/// request every 30 s, far longer than a check runs).
+pub const TWO_RPM: &str = "[limits]\nrequests_per_minute = 2\n";
+
+/// An outage for the whole check: every request is refused with 503 (Anthropic's 529).
+pub const OUTAGE: &str =
+    "[[timeline]]\nat = \"0s\"\nfor = \"1h\"\nkind = \"outage\"\nstatus = 503\n";
+
+/// Environment variables by which an SDK could be pointed elsewhere or given a key, a profile or
+/// a credentials file: every one with these prefixes is cleared for a check script.
+const SDK_ENV_PREFIXES: [&str; 2] = ["OPENAI_", "ANTHROPIC_"];
+
 /// The SDK a check drives.
 #[derive(Debug, Clone, Copy)]
 pub enum Sdk {
@@ -85,8 +97,8 @@ impl Sdk {
                     .map(PathBuf::from)
                     .unwrap_or_else(|| PathBuf::from(DEFAULT_VENV_PYTHON));
                 let exe = python.to_string_lossy().into_owned();
-                runs(&exe, &["-c", "import openai, pydantic"]).map_err(|e| {
-                    format!("{exe} cannot import openai and pydantic ({e}); set GAUNTLET_SDK_PYTHON or make the venv as .ci/run does")
+                runs(&exe, &["-c", "import openai, pydantic, anthropic"]).map_err(|e| {
+                    format!("{exe} cannot import openai, pydantic and anthropic ({e}); set GAUNTLET_SDK_PYTHON or make the venv as .ci/run does")
                 })?;
                 Ok(python)
             }
@@ -206,15 +218,18 @@ pub fn run_check(sdk: Sdk, script: &str, faults: &str) {
     let mock = Mock::start(&dir, faults);
     let out_file = dir.join("script.out");
     let out = std::fs::File::create(&out_file).unwrap();
-    let mut child = Command::new(&interpreter)
+    let mut command = Command::new(&interpreter);
+    // Nothing the SDKs do may leave the machine: no key, base URL or proxy from outside.
+    for (name, _) in std::env::vars_os() {
+        let text = name.to_string_lossy();
+        if SDK_ENV_PREFIXES.iter().any(|p| text.starts_with(p)) {
+            command.env_remove(&name);
+        }
+    }
+    let mut child = command
         .arg(sdk.dir().join(script))
         .current_dir(sdk.dir())
         .env("MOCK_URL", &mock.url)
-        // Nothing the SDKs do may leave the machine: no key, base URL or proxy from outside.
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("OPENAI_BASE_URL")
-        .env_remove("OPENAI_ORG_ID")
-        .env_remove("OPENAI_PROJECT_ID")
         .env("NO_PROXY", "127.0.0.1,localhost")
         .env("no_proxy", "127.0.0.1,localhost")
         .env("PYTHONDONTWRITEBYTECODE", "1")

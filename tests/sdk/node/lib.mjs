@@ -8,6 +8,15 @@ if (!MOCK_URL || !MOCK_URL.startsWith('http://127.0.0.1:')) {
   throw new Error(`MOCK_URL must be the mock's http://127.0.0.1:PORT address, got ${MOCK_URL}`);
 }
 
+/**
+ * The mock's own root when `MOCK_URL` is a proxy in front of it (`tests/proxy_sdk.rs`), so that
+ * `stats()` still asks the mock; unset, the mock is `MOCK_URL` itself.
+ */
+export const UPSTREAM_URL = process.env.UPSTREAM_URL ?? MOCK_URL;
+if (!UPSTREAM_URL.startsWith('http://127.0.0.1:')) {
+  throw new Error(`UPSTREAM_URL must be the mock's http://127.0.0.1:PORT address, got ${UPSTREAM_URL}`);
+}
+
 /** The model the mock lists by default. */
 export const MODEL = 'gpt-4o-mini';
 
@@ -24,7 +33,7 @@ export function client(options = {}) {
 
 /** `GET /_mock/stats`: what the mock saw (requests by route, status, retry count). */
 export async function stats() {
-  const res = await fetch(`${MOCK_URL}/_mock/stats`);
+  const res = await fetch(`${UPSTREAM_URL}/_mock/stats`);
   if (!res.ok) throw new Error(`/_mock/stats answered ${res.status}`);
   return res.json();
 }
