@@ -1,9 +1,10 @@
 //! `gauntlet proxy CONFIG`: parse and check the config, bind, print the address, serve until
-//! SIGTERM or Ctrl-C, drain.
+//! SIGTERM or Ctrl-C, drain; SIGHUP reloads the file (see [`crate::proxy::reload`]).
 
 use std::io::Write;
 
 use super::{ProxyArgs, EXIT_OK, EXIT_USAGE};
+use crate::proxy::reload::{self, Live};
 use crate::proxy::server::{bind, router, serve, App};
 use crate::proxy::ProxyConfig;
 
@@ -50,15 +51,26 @@ pub(crate) fn run(args: ProxyArgs) -> u8 {
                 return EXIT_USAGE;
             }
         };
-        if let Ok(addr) = listener.local_addr() {
-            println!("gauntlet proxy listening on http://{addr}");
-            let _ = std::io::stdout().flush();
+        let addr = match listener.local_addr() {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("gauntlet proxy: {e}");
+                return EXIT_USAGE;
+            }
+        };
+        let live = std::sync::Arc::new(Live::new(router(app)));
+        let load = reload::loader(args.config.clone(), args.listen, addr);
+        if let Err(e) = reload::spawn_on_sighup(live.clone(), load) {
+            eprintln!("{e}");
+            return EXIT_USAGE;
         }
+        println!("gauntlet proxy listening on http://{addr}");
+        let _ = std::io::stdout().flush();
         let shutdown = async move {
             interrupt.wait().await;
             eprintln!("gauntlet proxy: draining in-flight requests");
         };
-        match serve(listener, router(app), drain, shutdown).await {
+        match serve(listener, reload::live_router(live), drain, shutdown).await {
             Ok(()) => EXIT_OK,
             Err(e) => {
                 eprintln!("gauntlet proxy: {e}");

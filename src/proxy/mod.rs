@@ -5,6 +5,7 @@
 //! - [`config`]: the file (`[client.*]` as a scenario parses it, and `[proxy]`).
 //! - [`server`]: the stack, the router, serving and draining.
 //! - `routes*`: the caller's body in, the stack's answer (or refusal) out as the API says it.
+//! - [`reload`]: SIGHUP reads the file again and swaps in a new stack for new requests.
 //! - `stream*`: streamed answers passed through frame by frame, and replays of answers that
 //!   did not stream from the upstream (cache hits, coalesced answers, fallbacks).
 //!
@@ -16,6 +17,7 @@ pub mod access_log;
 pub mod config;
 pub mod health;
 pub mod metrics;
+pub mod reload;
 mod routes;
 mod routes_answer;
 mod routes_error;

@@ -1,6 +1,7 @@
 //! Starts a mock-upstream on 127.0.0.1 at a free port for one test.
 #![allow(dead_code)]
 
+pub mod proxy_process;
 pub mod redis_server;
 
 use mock_upstream::faults::parse_toml;

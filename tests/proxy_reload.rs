@@ -1,0 +1,149 @@
+//! SIGHUP reloads the config of a real `gauntlet proxy` process (started on port 0): after the
+//! file is rewritten and the signal sent, new requests see the new limits; a request in flight
+//! finishes on the stack it started on; a broken file is refused with a logged error naming it,
+//! and the running stack, with its state, keeps serving.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::routing::post;
+use common::proxy_process::{chat, ProxyProcess};
+use tokio::sync::{mpsc, Notify};
+
+fn write_config(path: &Path, upstream: &str, burst: u32) {
+    let text = format!(
+        "[proxy]\nlisten = \"127.0.0.1:0\"\nupstream = \"{upstream}\"\n\n\
+         [client.limiter]\nrate = \"1/m\"\nburst = {burst}\nmax_wait = \"0s\"\n"
+    );
+    std::fs::write(path, text).unwrap();
+}
+
+/// Statuses of `n` distinct chat requests, one after another.
+async fn statuses(client: &reqwest::Client, url: &str, tag: &str, n: usize) -> Vec<u16> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        out.push(chat(client, url, &format!("{tag} {i}")).await.0);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_applies_new_limits_and_refuses_a_broken_file() {
+    let mock = common::mock("[reply]\ntokens = { distribution = \"fixed\", value = 5 }\n").await;
+    let dir = TempDir::new("sighup_applies_new_limits");
+    let path = dir.0.join("proxy.toml");
+    write_config(&path, &mock.url, 1);
+    let proxy = ProxyProcess::start(&path);
+    let client = reqwest::Client::new();
+    // Burst 1, then one a minute: the second is refused by the proxy's limiter.
+    assert_eq!(statuses(&client, &proxy.url, "before", 2).await, [200, 429]);
+
+    write_config(&path, &mock.url, 5);
+    proxy.signal("HUP");
+    proxy.wait_for_log("config reloaded").await;
+    // A new stack, a new bucket of 5: two of them now.
+    assert_eq!(statuses(&client, &proxy.url, "after", 2).await, [200, 200]);
+
+    std::fs::write(
+        &path,
+        "[proxy]\nupstream = \"http://127.0.0.1:1\"\n[client.limiter]\nrate = \"fast\"\n",
+    )
+    .unwrap();
+    proxy.signal("HUP");
+    let refused = proxy.wait_for_log("reload refused").await;
+    assert!(refused.contains("proxy.toml:4:"), "{refused}");
+    // The running stack kept its state: the 3 permits left of its 5, then a refusal (a fresh
+    // stack from any file would have had a full bucket; the broken one's upstream is dead).
+    assert_eq!(
+        statuses(&client, &proxy.url, "kept", 4).await,
+        [200, 200, 200, 429]
+    );
+    assert_eq!(mock.state.stats().requests, 1 + 5);
+}
+
+/// An upstream that tells the test when a request has arrived and answers it only when told.
+async fn held_upstream() -> (String, mpsc::Receiver<()>, Arc<Notify>) {
+    let (arrived_tx, arrived) = mpsc::channel(8);
+    let release = Arc::new(Notify::new());
+    let gate = release.clone();
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        post(move || {
+            let (arrived_tx, gate) = (arrived_tx.clone(), gate.clone());
+            async move {
+                let _ = arrived_tx.send(()).await;
+                gate.notified().await;
+                axum::Json(serde_json::json!({
+                    "id": "chatcmpl-held", "object": "chat.completion", "created": 0,
+                    "model": "gpt-4o-mini",
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": "from the old upstream"}}],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 4, "total_tokens": 5}
+                }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, arrived, release)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_in_flight_finishes_on_the_old_stack() {
+    let (held, mut arrived, release) = held_upstream().await;
+    let mock = common::mock("[reply]\ntokens = { distribution = \"fixed\", value = 5 }\n").await;
+    let dir = TempDir::new("in_flight_finishes_on_the_old_stack");
+    let path = dir.0.join("proxy.toml");
+    write_config(&path, &held, 10);
+    let proxy = ProxyProcess::start(&path);
+    let client = reqwest::Client::new();
+    let url = proxy.url.clone();
+    let c = client.clone();
+    let in_flight = tokio::spawn(async move { chat(&c, &url, "slow question").await });
+    arrived
+        .recv()
+        .await
+        .expect("the request reached the old upstream");
+
+    // The new config sends to the mock; the request above is still held by the old upstream.
+    write_config(&path, &mock.url, 10);
+    proxy.signal("HUP");
+    proxy.wait_for_log("config reloaded").await;
+    let (status, body) = chat(&client, &proxy.url, "new question").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        mock.state.stats().requests,
+        1,
+        "a new request used the new stack"
+    );
+    assert!(!in_flight.is_finished());
+
+    release.notify_one();
+    let (status, body) = in_flight.await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "from the old upstream"
+    );
+}
+
+/// A directory removed on drop (no tempfile crate in the workspace).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(test: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("gauntlet-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Self(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
