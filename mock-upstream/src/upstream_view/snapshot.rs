@@ -48,6 +48,7 @@ pub struct IntervalCounters {
 #[serde(rename_all = "snake_case")]
 pub enum ExampleKind {
     /// An attempt before its key's `retry-after` ran out.
+    #[serde(rename = "early_after_429")]
     EarlyAfter429,
     /// A retry of an answer the API marks non-retryable.
     NonRetryableRetry,
