@@ -162,3 +162,49 @@ fn a_simulation_records_the_upstream_view_too() {
         .sum();
     assert_eq!(per_row, attempts);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_mocks_view_is_read_from_its_stats_and_cut_to_the_run() {
+    let faults = mock_upstream::faults::parse_toml(
+        "[[failures]]\nkind = \"status\"\nstatus = 503\nprobability = 1.0",
+        "external.toml",
+    )
+    .unwrap();
+    let mock = mock_upstream::server::RunningMock::start_local(faults, Default::default())
+        .await
+        .unwrap();
+    // Traffic before the run is not the run's.
+    let c = reqwest::Client::new();
+    for _ in 0..5 {
+        c.post(format!("{}/v1/chat/completions", mock.url))
+            .bearer_auth("sk-before")
+            .json(&serde_json::json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]}))
+            .send()
+            .await
+            .unwrap();
+    }
+    let scenario = format!(
+        r#"
+name = "external"
+duration = "2s"
+[upstream]
+target = "{}"
+api_keys = ["sk-run"]
+[workload]
+arrivals = "constant"
+stages = [{{ for = "2s", rate = "20/s" }}]
+prompts = {{ distinct = 100000, zipf_exponent = 0.0 }}
+{}
+"#,
+        mock.url,
+        retrying("full")
+    );
+    let (_, out, s, dir) = tokio::task::spawn_blocking(move || run("external", &scenario))
+        .await
+        .unwrap();
+    let requests = s["requests"]["total"].as_u64().unwrap();
+    assert!(requests > 0, "{out}");
+    assert_eq!(uv(&s, "attempts").as_u64().unwrap(), 3 * requests, "{out}");
+    assert_eq!(uv(&s, "amplification").as_f64().unwrap(), 3.0);
+    assert_eq!(up_column_sum(&dir, "up_attempts"), 3 * requests);
+}

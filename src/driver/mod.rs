@@ -7,6 +7,7 @@ mod closed_model;
 mod error;
 mod open_model;
 pub(crate) mod recorder;
+mod remote_view;
 pub mod run;
 mod session;
 mod stall;

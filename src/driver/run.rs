@@ -129,6 +129,8 @@ struct Upstream {
     mock: Option<RunningMock>,
     state: Option<MockState>,
     transport: Option<Transport>,
+    /// An external mock's view of the run, read from its `/_mock/stats`.
+    remote_view: Option<UpstreamView>,
 }
 
 /// Starts the upstream for `target` and points `client` at it.
@@ -150,6 +152,7 @@ async fn start_upstream(
                 mock: Some(m),
                 state: Some(state),
                 transport: None,
+                remote_view: None,
             }
         }
         Target::InProcess => {
@@ -164,6 +167,7 @@ async fn start_upstream(
                     Some(stall) => watched(transport, stall.clone()),
                     None => transport,
                 }),
+                remote_view: None,
             }
         }
         Target::External(url) => {
@@ -176,6 +180,7 @@ async fn start_upstream(
                 mock: None,
                 state: None,
                 transport: None,
+                remote_view: None,
             }
         }
     })
@@ -293,6 +298,9 @@ pub async fn run(
     )
     .await?;
     let pool = load_prompts(scenario)?;
+    // An external target that is a mock shows its view; read where it stands before the run.
+    let external = external_url(&target, &client);
+    let view_before = read_remote(external.clone()).await;
 
     let start = Instant::now();
     let recorder = Arc::new(Recorder::new(start, scenario.report.interval.0));
@@ -328,6 +336,10 @@ pub async fn run(
     recorder.close(finished);
     ticker.abort();
     let end = ended?;
+    if let Some(after) = read_remote(external).await {
+        let view = UpstreamView::between(view_before.as_ref(), &after, recorder.interval());
+        upstream.remote_view = Some(view);
+    }
     if let Some(s) = &stall {
         s.check()?;
     }
@@ -340,6 +352,19 @@ pub async fn run(
     Ok(into_result(
         plan, &recorder, upstream, &end, start, finished,
     ))
+}
+
+/// The API base of an external target, whose `/_mock/stats` may hold the upstream's view.
+fn external_url(target: &Target, client: &ClientConfig) -> Option<String> {
+    match target {
+        Target::External(_) => Some(client.adapter.base_url.clone()),
+        _ => None,
+    }
+}
+
+/// An external mock's view now, if `url` is one.
+async fn read_remote(url: Option<String>) -> Option<mock_upstream::upstream_view::ViewSnapshot> {
+    super::remote_view::read(url?).await
 }
 
 /// Driver threads for the run: a Redis connection's task runs on the runtime that opened it
@@ -365,7 +390,7 @@ struct RunPlan {
 fn into_result(
     plan: RunPlan,
     recorder: &Recorder,
-    upstream: Upstream,
+    mut upstream: Upstream,
     end: &ThreadEnd,
     start: Instant,
     finished: Instant,
@@ -375,11 +400,16 @@ fn into_result(
         Some(s) => (Some(s.stats()), s.key_usage()),
         None => (None, Vec::new()),
     };
-    let upstream_view = upstream.state.as_ref().map(|s| {
-        let view = UpstreamView::of_snapshot(&s.upstream_view(), recorder.interval());
+    let upstream_view = match &upstream.state {
+        Some(s) => Some(UpstreamView::of_snapshot(
+            &s.upstream_view(),
+            recorder.interval(),
+        )),
+        None => upstream.remote_view.take(),
+    };
+    if let Some(view) = &upstream_view {
         view.fill_rows(&mut rows);
-        view
-    });
+    }
     drop(upstream.mock);
     let elapsed = finished.saturating_duration_since(start);
     RunResult {

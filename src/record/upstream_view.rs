@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use mock_upstream::upstream_view::counters::Counters;
-use mock_upstream::upstream_view::{ViewSnapshot, ViewTotals};
+use mock_upstream::upstream_view::{Example, IntervalCounters, ViewSnapshot, ViewTotals};
 use serde::Serialize;
 
 use super::IntervalRow;
@@ -44,6 +44,62 @@ impl UpstreamView {
             intervals,
             interval,
         }
+    }
+
+    /// An external mock's view of one run, from readings of its `/_mock/stats` taken at the
+    /// run's start (`before`) and end (`after`): the mock's intervals from the one the run
+    /// started in, less what that one held before the run, shifted to the run's clock (the
+    /// two are less than one mock interval apart). First-retry
+    /// quantiles cannot be taken apart, so they are kept only when nothing came before;
+    /// examples only when they arrived during the run.
+    pub fn between(
+        before: Option<&ViewSnapshot>,
+        after: &ViewSnapshot,
+        interval: Duration,
+    ) -> Self {
+        let Some(before) = before.filter(|b| b.elapsed_ms <= after.elapsed_ms) else {
+            // No reading before, or the mock was reset in between: all of it is this run's.
+            return Self::of_snapshot(after, interval);
+        };
+        let offset_ms = before.elapsed_ms;
+        // The mock's interval the run started in is the run's first (off by less than one).
+        let width = after.interval_ms.max(1e-3);
+        let first_ms = (offset_ms / width).floor() * width;
+        let intervals: Vec<IntervalCounters> = after
+            .intervals
+            .iter()
+            .filter(|ic| ic.start_ms + after.interval_ms > offset_ms)
+            .map(|ic| {
+                let earlier = before.intervals.iter().find(|b| b.start_ms == ic.start_ms);
+                IntervalCounters {
+                    start_ms: (ic.start_ms - first_ms).max(0.0),
+                    counters: earlier.map_or(ic.counters, |e| ic.counters.since(&e.counters)),
+                }
+            })
+            .collect();
+        let mut totals = ViewTotals::default();
+        for ic in &intervals {
+            totals.counters.add(&ic.counters);
+        }
+        if before.totals.counters.attempts == 0 {
+            totals.first_retry_delay_ms = after.totals.first_retry_delay_ms;
+        }
+        totals.examples = after
+            .totals
+            .examples
+            .iter()
+            .filter(|e| e.at_s * 1e3 >= offset_ms)
+            .map(|e| Example {
+                at_s: e.at_s - offset_ms / 1e3,
+                ..e.clone()
+            })
+            .collect();
+        let windowed = ViewSnapshot {
+            totals,
+            intervals,
+            ..after.clone()
+        };
+        Self::of_snapshot(&windowed, interval)
     }
 
     /// Puts each interval's figures on its row; what arrived after the last row (a drain's
@@ -106,7 +162,6 @@ impl ViewInterval {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mock_upstream::upstream_view::IntervalCounters;
 
     fn snapshot(starts_ms: &[f64]) -> ViewSnapshot {
         ViewSnapshot {
@@ -142,5 +197,27 @@ mod tests {
         assert_eq!((up[0].attempts, up[1].attempts), (2, 3));
         assert_eq!(up[0].concurrency_mean, 0.5);
         assert_eq!(up[0].retry_delay_cv, None);
+    }
+
+    #[test]
+    fn an_external_mocks_view_is_cut_to_the_run() {
+        let mut before = snapshot(&[0.0, 500.0]);
+        before.elapsed_ms = 700.0;
+        let mut after = snapshot(&[0.0, 500.0, 1_000.0, 1_500.0]);
+        after.elapsed_ms = 1_900.0;
+        // The interval the run started in had one attempt before it and two by the end.
+        after.intervals[1].counters.attempts = 2;
+        let v = UpstreamView::between(Some(&before), &after, Duration::from_millis(500));
+        assert_eq!(v.totals.counters.attempts, 3);
+        assert_eq!(
+            v.intervals.iter().map(|c| c.attempts).collect::<Vec<_>>(),
+            [1, 1, 1]
+        );
+        // A reset in between (the mock's clock went back): all of `after` is the run's.
+        before.elapsed_ms = 5_000.0;
+        after.totals.counters.attempts = 5;
+        let v = UpstreamView::between(Some(&before), &after, Duration::from_millis(500));
+        assert_eq!(v.totals.counters.attempts, 5);
+        assert_eq!(v.intervals.len(), 4);
     }
 }

@@ -143,6 +143,45 @@ impl Counters {
         self.retry_delays.add(&o.retry_delays);
     }
 
+    /// What was added since `earlier`, a reading of the same counters taken before: sums
+    /// subtract, maxima (which cannot) stay this reading's.
+    pub fn since(&self, earlier: &Counters) -> Counters {
+        let mut delays = self.retry_delays;
+        for (d, e) in delays.0.iter_mut().zip(&earlier.retry_delays.0) {
+            d.n = d.n.saturating_sub(e.n);
+            d.sum_ms = (d.sum_ms - e.sum_ms).max(0.0);
+            d.sum_sq_ms = (d.sum_sq_ms - e.sum_sq_ms).max(0.0);
+        }
+        Counters {
+            attempts: self.attempts.saturating_sub(earlier.attempts),
+            retries: self.retries.saturating_sub(earlier.retries),
+            retries_by_header: self
+                .retries_by_header
+                .saturating_sub(earlier.retries_by_header),
+            early_after_429: self.early_after_429.saturating_sub(earlier.early_after_429),
+            early_retries_after_429: self
+                .early_retries_after_429
+                .saturating_sub(earlier.early_retries_after_429),
+            early_by_ms_sum: (self.early_by_ms_sum - earlier.early_by_ms_sum).max(0.0),
+            early_by_ms_max: self.early_by_ms_max,
+            answers_429: self.answers_429.saturating_sub(earlier.answers_429),
+            non_retryable_answers: self
+                .non_retryable_answers
+                .saturating_sub(earlier.non_retryable_answers),
+            non_retryable_retries: self
+                .non_retryable_retries
+                .saturating_sub(earlier.non_retryable_retries),
+            prompt_tokens: self.prompt_tokens.saturating_sub(earlier.prompt_tokens),
+            prompt_tokens_resent: self
+                .prompt_tokens_resent
+                .saturating_sub(earlier.prompt_tokens_resent),
+            tokens_charged: self.tokens_charged.saturating_sub(earlier.tokens_charged),
+            concurrency_max: self.concurrency_max,
+            busy_ms: (self.busy_ms - earlier.busy_ms).max(0.0),
+            retry_delays: delays,
+        }
+    }
+
     /// Mean attempts in the mock over `width_ms` (Little's law: busy time ÷ elapsed).
     pub fn concurrency_mean(&self, width_ms: f64) -> f64 {
         if width_ms > 0.0 {
@@ -212,6 +251,8 @@ mod tests {
             ..Counters::default()
         };
         b.add(&a);
+        assert_eq!(b.since(&a).attempts, 1);
+        assert_eq!(b.since(&a).concurrency_max, 7);
         assert_eq!(b.attempts, 3);
         assert_eq!(b.early_by_ms_max, 30.0);
         assert_eq!(b.concurrency_max, 7);
