@@ -22,7 +22,8 @@ pub struct UpstreamViewFigures {
     pub retries_by_header: u64,
     /// Attempts that came before their key's `retry-after` ran out.
     pub early_after_429: u64,
-    /// Of them, retries.
+    /// Retries that came before the `retry-after` of the 429 they retry: what a system that
+    /// honours `retry-after` never does, however many requests it has in flight.
     pub early_retries_after_429: u64,
     /// How early they came.
     pub early_by_ms: EarlyBy,

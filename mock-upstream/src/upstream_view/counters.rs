@@ -96,7 +96,8 @@ pub struct Counters {
     pub retries_by_header: u64,
     /// Attempts that came before their key's `retry-after` ran out.
     pub early_after_429: u64,
-    /// Of those, the retries.
+    /// Retries that came before the `retry-after` of the 429 they retry (a stricter test than
+    /// the key-wide one, which concurrent fresh requests fail too).
     pub early_retries_after_429: u64,
     /// How early they came, summed, ms.
     pub early_by_ms_sum: f64,

@@ -26,6 +26,8 @@ pub struct Seen {
     pub non_retryable: bool,
     /// 0 for a first attempt, n for the n-th retry.
     pub ordinal: u32,
+    /// For a 429 with `retry-after`: when that wait runs out.
+    pub until: Option<Instant>,
 }
 
 /// One key's memory.
@@ -71,9 +73,8 @@ impl KeyState {
     }
 
     /// Remembers an attempt's answer (and, for a 429 with `retry-after`, its deadline).
-    pub fn remember(&mut self, seen: Seen, body_known: bool, retry_after: Option<Duration>) {
-        if let Some(wait) = retry_after.filter(|_| seen.status == Some(429)) {
-            let until = seen.sent + wait;
+    pub fn remember(&mut self, seen: Seen, body_known: bool) {
+        if let Some(until) = seen.until {
             if self.deadline.is_none_or(|(_, old)| until > old) {
                 self.deadline = Some((seen.sent, until));
             }
@@ -139,6 +140,14 @@ mod tests {
             error: status >= 400,
             non_retryable: false,
             ordinal: 0,
+            until: None,
+        }
+    }
+
+    fn refused(sent: Instant, wait: Duration) -> Seen {
+        Seen {
+            until: Some(sent + wait),
+            ..seen(1, sent, 429)
         }
     }
 
@@ -152,7 +161,7 @@ mod tests {
         assert_eq!(book.len(), MAX_KEYS);
         let s = book.get(5_000, t);
         for b in 0..(BODIES_PER_KEY as u64 * 3) {
-            s.remember(seen(b, t, 500), true, None);
+            s.remember(seen(b, t, 500), true);
         }
         assert_eq!(s.bodies.len(), BODIES_PER_KEY);
         assert!(s.failed_body(0, t, Duration::from_secs(1)).is_none());
@@ -163,8 +172,8 @@ mod tests {
     fn a_body_counts_as_failed_only_after_an_error_within_the_window() {
         let t = Instant::now();
         let mut s = KeyState::new(t);
-        s.remember(seen(1, t, 200), true, None);
-        s.remember(seen(2, t, 503), true, None);
+        s.remember(seen(1, t, 200), true);
+        s.remember(seen(2, t, 503), true);
         let w = Duration::from_secs(10);
         assert!(s.failed_body(1, t, w).is_none());
         assert!(s.failed_body(2, t + Duration::from_secs(5), w).is_some());
@@ -175,8 +184,8 @@ mod tests {
     fn the_latest_ending_deadline_wins() {
         let t = Instant::now();
         let mut s = KeyState::new(t);
-        s.remember(seen(1, t, 429), false, Some(Duration::from_secs(2)));
-        s.remember(seen(1, t, 429), false, Some(Duration::from_secs(1)));
+        s.remember(refused(t, Duration::from_secs(2)), false);
+        s.remember(refused(t, Duration::from_secs(1)), false);
         assert_eq!(
             s.early_by(t + Duration::from_millis(500)),
             Some(Duration::from_millis(1500))

@@ -96,10 +96,16 @@ impl ViewState {
                 error: a.status.is_none_or(|s| s >= 400),
                 non_retryable,
                 ordinal,
+                until: a
+                    .retry_after
+                    .filter(|_| a.status == Some(429))
+                    .map(|w| a.sent + w),
             },
             a.note.body_hash.is_some(),
-            a.retry_after,
         );
+        // A retry is held to the wait of the answer it retries, not to the key's latest one:
+        // under concurrency another request's later 429 would make a patient retry look early.
+        let early_retry = retry && prior.and_then(|p| p.until).is_some_and(|u| a.arrived < u);
 
         let mut c = Counters {
             attempts: 1,
@@ -113,11 +119,11 @@ impl ViewState {
         if let Some(by) = early {
             let ms = by.as_secs_f64() * 1e3;
             c.early_after_429 = 1;
-            c.early_retries_after_429 = u64::from(retry);
             c.early_by_ms_sum = ms;
             c.early_by_ms_max = ms;
             self.example(ExampleKind::EarlyAfter429, a, prior, Some(ms));
         }
+        c.early_retries_after_429 = u64::from(early_retry);
         if retry {
             c.retries = 1;
             c.retries_by_header = u64::from(by_header);

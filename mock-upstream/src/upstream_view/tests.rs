@@ -68,6 +68,25 @@ async fn an_attempt_inside_retry_after_is_early_and_one_after_it_is_not() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_patient_retry_is_held_to_its_own_429_not_to_a_later_one_of_its_key() {
+    let view = UpstreamView::new(Instant::now());
+    let refused = |body, t| Arrival {
+        retry_after: Some(ms(1_000)),
+        ..at(t, "sk-busy", body, None, 429)
+    };
+    view.record(&refused(1, Instant::now()));
+    advance(ms(500)).await;
+    // Another request of the same key is refused half a second later.
+    view.record(&refused(2, Instant::now()));
+    advance(ms(550)).await;
+    // The first one's retry waited its full second: early for the key, not for its own 429.
+    view.record(&at(Instant::now(), "sk-busy", 1, Some(1), 200));
+    let c = view.snapshot().totals.counters;
+    assert_eq!(c.early_after_429, 2);
+    assert_eq!(c.early_retries_after_429, 0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_retried_quota_error_is_a_non_retryable_retry() {
     let view = UpstreamView::new(Instant::now());
     let mut quota = at(Instant::now(), "sk-q", 9, None, 429);
