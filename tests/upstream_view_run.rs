@@ -208,3 +208,46 @@ prompts = {{ distinct = 100000, zipf_exponent = 0.0 }}
     assert_eq!(uv(&s, "amplification").as_f64().unwrap(), 3.0);
     assert_eq!(up_column_sum(&dir, "up_attempts"), 3 * requests);
 }
+
+#[test]
+fn a_stack_that_ignores_retry_after_is_caught_and_one_that_honours_it_is_not() {
+    let scenario = |honour: bool| {
+        format!(
+            r#"
+name = "retry-after"
+duration = "2s"
+[upstream]
+latency = {{ distribution = "fixed", value = "5ms" }}
+[[upstream.timeline]]
+at = "0s"
+kind = "errors"
+status = 429
+probability = 1.0
+[workload]
+arrivals = "constant"
+stages = [{{ for = "2s", rate = "10/s" }}]
+prompts = {{ distinct = 100000, zipf_exponent = 0.0 }}
+drain = "3s"
+[client.retry]
+max_attempts = 2
+base_delay = "50ms"
+jitter = "none"
+honor_retry_after = {honour}
+[thresholds]
+"upstream_view.early_retries_after_429" = "<= 0"
+"#
+        )
+    };
+    let (code, out, s, _) = run("ignores", &scenario(false));
+    assert_eq!(code, 1, "{out}");
+    let retries = uv(&s, "retries").as_u64().unwrap();
+    assert!(retries > 5, "{out}");
+    assert_eq!(uv(&s, "early_retries_after_429").as_u64().unwrap(), retries);
+    assert!(uv(&s, "early_by_ms.max").as_f64().unwrap() > 800.0);
+    assert_eq!(uv(&s, "examples")[0]["kind"], "early_after_429");
+
+    let (code, out, s, _) = run("honours", &scenario(true));
+    assert_eq!(code, 0, "{out}");
+    assert!(uv(&s, "retries").as_u64().unwrap() > 5, "{out}");
+    assert_eq!(uv(&s, "early_retries_after_429"), 0);
+}

@@ -189,13 +189,15 @@ impl UpstreamViewFigures {
             String::new()
         };
         format!(
-            "{} attempts for {} requests (amplification {:.2}), {} retries, {} early after 429 \
-             (by up to {:.0} ms), {} retries of non-retryable errors{spread}, {} prompt tokens \
-             resent, {} tokens charged, concurrency max {} mean {:.2}",
+            "{} attempts for {} requests (amplification {:.2}), {} retries ({} before their \
+             retry-after), {} attempts inside their key's retry-after (by up to {:.0} ms), {} \
+             retries of non-retryable errors{spread}, {} prompt tokens resent, {} tokens \
+             charged, concurrency max {} mean {:.2}",
             self.attempts,
             self.driver_requests,
             self.amplification,
             self.retries,
+            self.early_retries_after_429,
             self.early_after_429,
             self.early_by_ms.max,
             self.non_retryable_retries,
