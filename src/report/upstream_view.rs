@@ -86,6 +86,12 @@ pub struct RetryDelayFigures {
     pub cv_measured: bool,
 }
 
+/// Six decimals: short enough that `summary.json` reads back to the same bits, so
+/// `gauntlet report` rewrites it byte for byte.
+fn r6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
 /// The metrics thresholds may name, after `upstream_view.`.
 pub const METRICS: [&str; 13] = [
     "attempts",
@@ -112,18 +118,18 @@ impl UpstreamViewFigures {
         Self {
             attempts: c.attempts,
             driver_requests,
-            amplification: if driver_requests == 0 {
+            amplification: r6(if driver_requests == 0 {
                 0.0
             } else {
                 c.attempts as f64 / driver_requests as f64
-            },
+            }),
             retries: c.retries,
             retries_by_header: c.retries_by_header,
             early_after_429: c.early_after_429,
             early_retries_after_429: c.early_retries_after_429,
             early_by_ms: EarlyBy {
-                mean: c.early_by_ms_mean(),
-                max: c.early_by_ms_max,
+                mean: r6(c.early_by_ms_mean()),
+                max: r6(c.early_by_ms_max),
             },
             answers_429: c.answers_429,
             non_retryable_answers: c.non_retryable_answers,
@@ -135,16 +141,25 @@ impl UpstreamViewFigures {
                 p50: q.p50,
                 p90: q.p90,
                 spread_ms: q.spread_ms(),
-                cv: cv.unwrap_or(0.0),
+                cv: r6(cv.unwrap_or(0.0)),
                 cv_measured: cv.is_some(),
             },
             prompt_tokens: c.prompt_tokens,
             prompt_tokens_resent: c.prompt_tokens_resent,
             tokens_charged: c.tokens_charged,
             concurrency_max: c.concurrency_max,
-            concurrency_mean: c.concurrency_mean(elapsed_s.max(1e-9) * 1e3),
-            retry_window_s: v.retry_window_s,
-            examples: v.totals.examples.clone(),
+            concurrency_mean: r6(c.concurrency_mean(elapsed_s.max(1e-9) * 1e3)),
+            retry_window_s: r6(v.retry_window_s),
+            examples: v
+                .totals
+                .examples
+                .iter()
+                .map(|e| Example {
+                    at_s: r6(e.at_s),
+                    early_by_ms: e.early_by_ms.map(r6),
+                    ..e.clone()
+                })
+                .collect(),
         }
     }
 
