@@ -153,3 +153,24 @@ async fn a_stream_is_in_flight_until_its_body_ends() {
         .unwrap();
     assert!(busy >= 20.0, "busy only until the head: {busy}");
 }
+
+#[tokio::test]
+async fn an_attempt_its_client_gave_up_on_still_counts() {
+    let m = start("[latency]\ndistribution = \"fixed\"\nvalue = \"400ms\"").await;
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    assert!(chat(&impatient, &m.url, "sk-t", "slow").await.is_err());
+    // The retry of a timed-out attempt is a retry: no answer is an error.
+    assert!(chat(&impatient, &m.url, "sk-t", "slow").await.is_err());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let t = view(&client(), &m.url).await["totals"].clone();
+    assert_eq!(t["attempts"], 2, "{t}");
+    assert_eq!(t["abandoned"], 2);
+    assert_eq!(t["retries"], 1);
+    assert!(
+        t["prompt_tokens_resent"].as_u64().unwrap() > 0,
+        "the note outlives the handler"
+    );
+}

@@ -29,6 +29,9 @@ pub struct UpstreamViewFigures {
     pub early_by_ms: EarlyBy,
     /// 429s sent.
     pub answers_429: u64,
+    /// Attempts whose client went away before the answer (client-side timeouts).
+    #[serde(default)]
+    pub abandoned: u64,
     /// Answers the API marks non-retryable (400, 401, 404, `x-should-retry: false`).
     pub non_retryable_answers: u64,
     /// Retries of those.
@@ -132,6 +135,7 @@ impl UpstreamViewFigures {
                 max: r6(c.early_by_ms_max),
             },
             answers_429: c.answers_429,
+            abandoned: c.abandoned,
             non_retryable_answers: c.non_retryable_answers,
             non_retryable_retries: c.non_retryable_retries,
             retry_delay_ms: RetryDelayFigures {

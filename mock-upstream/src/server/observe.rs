@@ -71,13 +71,15 @@ where
         let started = Instant::now();
         let route = req.extensions().get::<MatchedPath>().cloned();
         let retry_count = req.headers().get(RETRY_COUNT).cloned();
-        let arrival = view::Arriving::new(&self.state, &req, started);
-        let answer = crate::upstream_view::note::scope(self.inner.call(req));
+        let mut arrival = view::Arriving::new(&self.state, &req, route.as_ref(), started);
+        let call = self.inner.call(req);
+        let answer = match &arrival {
+            Some(a) => crate::upstream_view::note::scope(a.slot(), call),
+            None => crate::upstream_view::note::scope(Default::default(), call),
+        };
         let state = self.state.clone();
         Box::pin(async move {
-            let mut answer = std::pin::pin!(answer);
-            let Ok(mut resp) = (&mut answer).await;
-            let note = answer.as_mut().take_value().map(|c| c.get());
+            let Ok(mut resp) = answer.await;
             let processing = started.elapsed();
             let tag = resp.extensions().get::<FaultTag>().copied();
             let reset = resp.extensions().get::<ResetConnection>().is_some();
@@ -92,8 +94,8 @@ where
                     processing,
                 });
             }
-            if let Some(a) = arrival {
-                resp = a.answered(&state, route, note.unwrap_or_default(), resp);
+            if let Some(a) = arrival.as_mut() {
+                resp = a.answered(resp);
             }
             let h = resp.headers_mut();
             // A route that named the request itself keeps that id, so both headers agree.

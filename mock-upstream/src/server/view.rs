@@ -2,34 +2,46 @@
 //! then what the answer said, and (for a stream) when its body ended.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::Response;
 use bytes::Bytes;
 use tokio::time::{Duration, Instant};
 
 use super::{MockState, ResetConnection};
-use crate::upstream_view::note::Note;
-use crate::upstream_view::{Arrival, Departure};
+use crate::upstream_view::note::Slot;
+use crate::upstream_view::{Arrival, Departure, UpstreamView};
 
-/// An API request in the mock, until its answer is recorded.
+/// An API request in the mock, until its answer is recorded — or, when the client goes away
+/// first (a timeout), until it is dropped, which records it as an attempt left unanswered.
 #[derive(Debug)]
 pub(crate) struct Arriving {
     at: Instant,
+    route: Option<MatchedPath>,
     /// `Authorization` (true) or `x-api-key` (false); a shared copy of the header, not a new
     /// allocation.
     key: Option<(HeaderValue, bool)>,
     retry_count: Option<u32>,
     concurrency: u32,
-    departure: Departure,
+    view: Arc<UpstreamView>,
+    slot: Arc<Slot>,
+    recorded: bool,
+    /// Taken by a stream's body, which holds the attempt in flight until it ends.
+    departure: Option<Departure>,
 }
 
 impl Arriving {
     /// Counts an API request in flight; `None` for the mock's own routes.
-    pub(crate) fn new(state: &MockState, req: &Request, at: Instant) -> Option<Self> {
+    pub(crate) fn new(
+        state: &MockState,
+        req: &Request,
+        route: Option<&MatchedPath>,
+        at: Instant,
+    ) -> Option<Self> {
         let path = req.uri().path();
         if path.starts_with("/_mock") || path == "/metrics" {
             return None;
@@ -43,54 +55,72 @@ impl Arriving {
             .get("x-stainless-retry-count")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse().ok());
-        let (concurrency, departure) = state.inner.view.arrive(at);
+        let view = state.inner.view.clone();
+        let (concurrency, departure) = view.arrive(at);
         Some(Self {
             at,
+            route: route.cloned(),
             key,
             retry_count,
             concurrency,
-            departure,
+            view,
+            slot: Arc::default(),
+            recorded: false,
+            departure: Some(departure),
         })
     }
 
-    /// Records the answer; a stream stays in flight until its body ends.
-    pub(crate) fn answered(
-        self,
-        state: &MockState,
-        route: &str,
-        note: Note,
-        resp: Response,
-    ) -> Response {
-        let h = resp.headers();
-        let reset = resp.extensions().get::<ResetConnection>().is_some();
-        state.inner.view.record(&Arrival {
+    /// Where the route's handler notes the body and tokens.
+    pub(crate) fn slot(&self) -> Arc<Slot> {
+        self.slot.clone()
+    }
+
+    fn record(&mut self, answer: Option<&Response>) {
+        self.recorded = true;
+        let h = answer.map(Response::headers);
+        let reset = answer.is_some_and(|r| r.extensions().get::<ResetConnection>().is_some());
+        self.view.record(&Arrival {
             arrived: self.at,
             sent: Instant::now(),
             key: self.key.as_ref().and_then(|(v, auth)| token(v, *auth)),
-            route,
+            route: self.route.as_ref().map_or("other", |p| p.as_str()),
             retry_count: self.retry_count,
-            note,
-            status: (!reset).then(|| resp.status().as_u16()),
-            retry_after: retry_after(h),
+            note: self.slot.get(),
+            status: answer.filter(|_| !reset).map(|r| r.status().as_u16()),
+            retry_after: h.and_then(retry_after),
             should_retry: h
-                .get("x-should-retry")
+                .and_then(|h| h.get("x-should-retry"))
                 .and_then(|v| v.to_str().ok())
                 .map(|v| !v.eq_ignore_ascii_case("false")),
             concurrency: self.concurrency,
+            abandoned: answer.is_none(),
         });
-        let stream = h
+    }
+
+    /// Records the answer; a stream stays in flight until its body ends.
+    pub(crate) fn answered(&mut self, resp: Response) -> Response {
+        self.record(Some(&resp));
+        let stream = resp
+            .headers()
             .get(header::CONTENT_TYPE)
             .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
-        if stream {
-            let departure = self.departure;
-            resp.map(|inner| {
+        match self.departure.take() {
+            Some(departure) if stream => resp.map(|inner| {
                 Body::new(Departing {
                     inner,
                     _departure: departure,
                 })
-            })
-        } else {
-            resp
+            }),
+            // Dropped here: the answer is out.
+            _ => resp,
+        }
+    }
+}
+
+impl Drop for Arriving {
+    fn drop(&mut self) {
+        if !self.recorded {
+            self.record(None);
         }
     }
 }

@@ -105,6 +105,9 @@ pub struct Counters {
     pub early_by_ms_max: f64,
     /// 429s sent (rate limits and quota).
     pub answers_429: u64,
+    /// Attempts whose client went away before the answer (a client-side timeout).
+    #[serde(default)]
+    pub abandoned: u64,
     /// Answers the API marks non-retryable (400, 401, 404, `x-should-retry: false`).
     pub non_retryable_answers: u64,
     /// Retries of such answers.
@@ -134,6 +137,7 @@ impl Counters {
         self.early_by_ms_sum += o.early_by_ms_sum;
         self.early_by_ms_max = self.early_by_ms_max.max(o.early_by_ms_max);
         self.answers_429 += o.answers_429;
+        self.abandoned += o.abandoned;
         self.non_retryable_answers += o.non_retryable_answers;
         self.non_retryable_retries += o.non_retryable_retries;
         self.prompt_tokens += o.prompt_tokens;
@@ -166,6 +170,7 @@ impl Counters {
             early_by_ms_sum: (self.early_by_ms_sum - earlier.early_by_ms_sum).max(0.0),
             early_by_ms_max: self.early_by_ms_max,
             answers_429: self.answers_429.saturating_sub(earlier.answers_429),
+            abandoned: self.abandoned.saturating_sub(earlier.abandoned),
             non_retryable_answers: self
                 .non_retryable_answers
                 .saturating_sub(earlier.non_retryable_answers),

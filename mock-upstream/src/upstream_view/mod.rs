@@ -55,6 +55,8 @@ pub struct Arrival<'a> {
     pub should_retry: Option<bool>,
     /// Attempts in the mock when it arrived, itself included.
     pub concurrency: u32,
+    /// Whether the client went away before the answer (`status` is then `None`).
+    pub abandoned: bool,
 }
 
 /// The view of one mock instance; shared by its handlers.

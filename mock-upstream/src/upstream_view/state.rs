@@ -113,6 +113,7 @@ impl ViewState {
             tokens_charged: a.note.charged_tokens,
             concurrency_max: u64::from(a.concurrency),
             answers_429: u64::from(a.status == Some(429)),
+            abandoned: u64::from(a.abandoned),
             non_retryable_answers: u64::from(non_retryable),
             ..Counters::default()
         };

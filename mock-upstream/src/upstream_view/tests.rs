@@ -25,6 +25,7 @@ fn at(now: Instant, k: &'static str, body: u64, rc: Option<u32>, status: u16) ->
         retry_after: None,
         should_retry: None,
         concurrency: 1,
+        abandoned: false,
     }
 }
 
