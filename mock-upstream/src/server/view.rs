@@ -13,8 +13,8 @@ use bytes::Bytes;
 use tokio::time::{Duration, Instant};
 
 use super::{MockState, ResetConnection};
-use crate::upstream_view::note::Slot;
-use crate::upstream_view::{Arrival, Departure, UpstreamView};
+use crate::upstream_view::note::{Judge, Slot};
+use crate::upstream_view::{key_hash, Arrival, Departure, UpstreamView};
 
 /// An API request in the mock, until its answer is recorded — or, when the client goes away
 /// first (a timeout), until it is dropped, which records it as an attempt left unanswered.
@@ -57,6 +57,12 @@ impl Arriving {
             .and_then(|v| v.trim().parse().ok());
         let view = state.inner.view.clone();
         let (concurrency, departure) = view.arrive(at);
+        let slot = Arc::new(Slot::judged(Judge {
+            view: view.clone(),
+            key: key_hash(key.as_ref().and_then(|(v, auth)| token(v, *auth))),
+            at,
+            retry_count,
+        }));
         Some(Self {
             at,
             route: route.cloned(),
@@ -64,7 +70,7 @@ impl Arriving {
             retry_count,
             concurrency,
             view,
-            slot: Arc::default(),
+            slot,
             recorded: false,
             departure: Some(departure),
         })
@@ -79,22 +85,25 @@ impl Arriving {
         self.recorded = true;
         let h = answer.map(Response::headers);
         let reset = answer.is_some_and(|r| r.extensions().get::<ResetConnection>().is_some());
-        self.view.record(&Arrival {
-            arrived: self.at,
-            sent: Instant::now(),
-            key: self.key.as_ref().and_then(|(v, auth)| token(v, *auth)),
-            route: self.route.as_ref().map_or("other", |p| p.as_str()),
-            retry_count: self.retry_count,
-            note: self.slot.get(),
-            status: answer.filter(|_| !reset).map(|r| r.status().as_u16()),
-            retry_after: h.and_then(retry_after),
-            should_retry: h
-                .and_then(|h| h.get("x-should-retry"))
-                .and_then(|v| v.to_str().ok())
-                .map(|v| !v.eq_ignore_ascii_case("false")),
-            concurrency: self.concurrency,
-            abandoned: answer.is_none(),
-        });
+        self.view.record_classified(
+            &Arrival {
+                arrived: self.at,
+                sent: Instant::now(),
+                key: self.key.as_ref().and_then(|(v, auth)| token(v, *auth)),
+                route: self.route.as_ref().map_or("other", |p| p.as_str()),
+                retry_count: self.retry_count,
+                note: self.slot.get(),
+                status: answer.filter(|_| !reset).map(|r| r.status().as_u16()),
+                retry_after: h.and_then(retry_after),
+                should_retry: h
+                    .and_then(|h| h.get("x-should-retry"))
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| !v.eq_ignore_ascii_case("false")),
+                concurrency: self.concurrency,
+                abandoned: answer.is_none(),
+            },
+            self.slot.classified(),
+        );
     }
 
     /// Records the answer; a stream stays in flight until its body ends.

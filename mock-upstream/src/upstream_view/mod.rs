@@ -24,6 +24,7 @@ use tokio::time::{Duration, Instant};
 
 pub use snapshot::{Example, ExampleKind, IntervalCounters, ViewSnapshot, ViewTotals};
 use state::ViewState;
+pub use state::{key_hash, Classified};
 
 /// Interval width until a reader sets its own.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
@@ -97,7 +98,12 @@ impl UpstreamView {
 
     /// Records one answered request.
     pub fn record(&self, a: &Arrival<'_>) {
-        self.state().record(a);
+        self.state().record(a, None);
+    }
+
+    /// Records one answered request judged on arrival with [`Self::classify`].
+    pub fn record_classified(&self, a: &Arrival<'_>, classified: Option<Classified>) {
+        self.state().record(a, classified);
     }
 
     /// Everything since the epoch, copied out.

@@ -8,19 +8,56 @@ use std::sync::{Arc, Mutex};
 
 use gauntlet_wire::hash::stable_hash;
 use tokio::task::futures::TaskLocalFuture;
+use tokio::time::Instant;
+
+use super::{Classified, UpstreamView};
 
 tokio::task_local! {
     static NOTE: Arc<Slot>;
 }
 
-/// Where a handler leaves its [`Note`].
+/// Where a handler leaves its [`Note`]; with a [`Judge`], the attempt is also classified the
+/// moment its body is known.
 #[derive(Debug, Default)]
-pub struct Slot(Mutex<Note>);
+pub struct Slot {
+    noted: Mutex<(Note, Option<Classified>)>,
+    judge: Option<Judge>,
+}
+
+/// What classifying an attempt on arrival needs.
+#[derive(Debug)]
+pub struct Judge {
+    /// The view that remembers the key's answers.
+    pub view: Arc<UpstreamView>,
+    /// [`super::key_hash`] of the attempt's key.
+    pub key: u64,
+    /// When it arrived.
+    pub at: Instant,
+    /// Its `x-stainless-retry-count`.
+    pub retry_count: Option<u32>,
+}
 
 impl Slot {
+    /// A slot that classifies its attempt through `judge`.
+    pub fn judged(judge: Judge) -> Self {
+        Self {
+            noted: Mutex::default(),
+            judge: Some(judge),
+        }
+    }
+
+    fn noted(&self) -> std::sync::MutexGuard<'_, (Note, Option<Classified>)> {
+        self.noted.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// What the handler noted so far.
     pub fn get(&self) -> Note {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.noted().0
+    }
+
+    /// The attempt's classification on arrival, if its body was read.
+    pub fn classified(&self) -> Option<Classified> {
+        self.noted().1
     }
 }
 
@@ -43,13 +80,23 @@ pub fn scope<F: Future>(slot: Arc<Slot>, f: F) -> TaskLocalFuture<Arc<Slot>, F> 
 
 fn update(change: impl FnOnce(&mut Note)) {
     // Outside a scope (a route called without the observe layer), there is nothing to tell.
-    let _ = NOTE.try_with(|s| change(&mut s.0.lock().unwrap_or_else(|p| p.into_inner())));
+    let _ = NOTE.try_with(|s| change(&mut s.noted().0));
 }
 
-/// Notes the body the handler read.
+/// Notes the body the handler read, and classifies the attempt against its key's answers.
 pub(crate) fn body(bytes: &[u8]) {
     let hash = stable_hash(bytes);
-    update(|n| n.body_hash = Some(hash));
+    let _ = NOTE.try_with(|s| {
+        let mut noted = s.noted();
+        noted.0.body_hash = Some(hash);
+        if let (Some(j), None) = (&s.judge, noted.1) {
+            let c = j
+                .view
+                .state()
+                .classify(j.key, j.at, j.retry_count, Some(hash));
+            noted.1 = Some(c);
+        }
+    });
 }
 
 /// Notes the engine's decision: the prompt tokens, and what was charged when admitted.

@@ -65,27 +65,53 @@ impl ViewState {
         }
     }
 
-    /// Counts one answered request (one that arrived before the epoch belongs to no run).
-    pub(super) fn record(&mut self, a: &Arrival<'_>) {
-        if a.arrived < self.epoch {
-            return;
-        }
-        let key = a.key.map_or(0, |k| stable_hash(k.as_bytes()));
+    /// What an attempt is, judged against what its key had been answered when it arrived:
+    /// done as soon as its body is known, so answers sent while it is in the mock (hundreds,
+    /// under load) do not hide the one it retries.
+    pub(super) fn classify(
+        &mut self,
+        key: u64,
+        at: Instant,
+        retry_count: Option<u32>,
+        body: Option<u64>,
+    ) -> Classified {
         let window = self.window;
-        let ks = self.keys.get(key, a.arrived);
-        let early = ks.early_by(a.arrived);
-        let by_header = a.retry_count.is_some_and(|n| n > 0);
-        let by_body = a
-            .note
-            .body_hash
-            .and_then(|h| ks.failed_body(h, a.arrived, window));
-        let prior = by_body.or_else(|| by_header.then(|| ks.last_error(a.arrived)).flatten());
+        let ks = self.keys.get(key, at);
+        let early = ks.early_by(at);
+        let by_header = retry_count.is_some_and(|n| n > 0);
+        let by_body = body.and_then(|h| ks.failed_body(h, at, window));
+        let prior = by_body.or_else(|| by_header.then(|| ks.last_error(at)).flatten());
         let retry = by_header || by_body.is_some();
-        let ordinal = match (retry, a.retry_count.filter(|n| *n > 0)) {
+        let ordinal = match (retry, retry_count.filter(|n| *n > 0)) {
             (false, _) => 0,
             (true, Some(n)) => n,
             (true, None) => prior.map_or(1, |p| p.ordinal + 1),
         };
+        Classified {
+            early,
+            by_header,
+            retry,
+            prior,
+            ordinal,
+        }
+    }
+
+    /// Counts one answered request (one that arrived before the epoch belongs to no run),
+    /// classified when it arrived or, without that, now.
+    pub(super) fn record(&mut self, a: &Arrival<'_>, classified: Option<Classified>) {
+        if a.arrived < self.epoch {
+            return;
+        }
+        let key = key_hash(a.key);
+        let Classified {
+            early,
+            by_header,
+            retry,
+            prior,
+            ordinal,
+        } = classified
+            .unwrap_or_else(|| self.classify(key, a.arrived, a.retry_count, a.note.body_hash));
+        let ks = self.keys.get(key, a.arrived);
         let non_retryable =
             a.should_retry == Some(false) || matches!(a.status, Some(400 | 401 | 404));
         ks.remember(
@@ -199,6 +225,21 @@ impl ViewState {
                 .collect(),
         }
     }
+}
+
+/// An attempt's relation to its key's earlier answers.
+#[derive(Debug, Clone, Copy)]
+pub struct Classified {
+    early: Option<Duration>,
+    by_header: bool,
+    retry: bool,
+    prior: Option<Seen>,
+    ordinal: u32,
+}
+
+/// The key's identity in the book: a hash of its token (the token is not kept).
+pub fn key_hash(key: Option<&str>) -> u64 {
+    key.map_or(0, |k| stable_hash(k.as_bytes()))
 }
 
 /// A key as evidence may show it: its first six characters.
