@@ -85,7 +85,16 @@ fn update(change: impl FnOnce(&mut Note)) {
 
 /// Notes the body the handler read, and classifies the attempt against its key's answers.
 pub(crate) fn body(bytes: &[u8]) {
-    let hash = stable_hash(bytes);
+    noted_body(stable_hash(bytes));
+}
+
+/// [`body`] with the hash given, for tests that script bodies by their hash.
+#[cfg(test)]
+pub(crate) fn body_hash_for_test(hash: u64) {
+    noted_body(hash);
+}
+
+fn noted_body(hash: u64) {
     let _ = NOTE.try_with(|s| {
         let mut noted = s.noted();
         noted.0.body_hash = Some(hash);

@@ -178,3 +178,35 @@ async fn a_reset_starts_over_and_keeps_the_width_it_was_given() {
     let s = view.snapshot();
     assert_eq!((s.interval_ms, s.totals.counters.attempts), (250.0, 0));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_is_judged_on_arrival_not_after_the_answers_sent_while_it_waits() {
+    use super::note::{self, Judge, Slot};
+    let view = Arc::new(UpstreamView::new(Instant::now()));
+    view.record(&at(Instant::now(), "sk-a", 1, None, 503));
+    advance(ms(10)).await;
+    let arrived = Instant::now();
+    let slot = Arc::new(Slot::judged(Judge {
+        view: view.clone(),
+        key: super::key_hash(Some("sk-a")),
+        at: arrived,
+        retry_count: None,
+    }));
+    // The retry's body arrives; the handler notes it (without the header: by body alone).
+    note::scope(slot.clone(), async { note::body_hash_for_test(1) }).await;
+    // While it waits in the mock, a hundred other bodies of the key are answered with errors,
+    // more than the key's memory holds.
+    for b in 100..200 {
+        view.record(&at(Instant::now(), "sk-a", b, None, 503));
+    }
+    advance(ms(500)).await;
+    let retry = Arrival {
+        arrived,
+        ..at(Instant::now(), "sk-a", 1, None, 200)
+    };
+    view.record_classified(&retry, slot.classified());
+    let c = view.snapshot().totals.counters;
+    assert_eq!(c.retries, 1);
+    assert_eq!(c.retry_delays.0[0].n, 1);
+    assert_eq!(c.retry_delays.0[0].sum_ms, 10.0);
+}
