@@ -62,32 +62,8 @@ mock_pid=$!
 wait_http "http://127.0.0.1:$mock_port/_mock/stats"
 
 # gauntlet proxy: every layer that has a LiteLLM counterpart, and its own breaker and fallback.
-cat > "$tmp/gauntlet-proxy.toml" <<EOF
-[proxy]
-listen = "127.0.0.1:$proxy_port"
-upstream = "http://127.0.0.1:$mock_port"
-
-[client.cache]
-ttl = "5m"
-max_entries = 10000
-
-[client.limiter]
-rate = "10000/s"
-burst = 1000
-max_wait = "1s"
-queue_size = 100000
-
-[client.retry]
-max_attempts = 3
-
-[client.breaker]
-
-[client.timeout]
-attempt = "30s"
-total = "60s"
-
-[client.fallback]
-EOF
+source benches/proxy_config.sh
+proxy_config $proxy_port $mock_port > "$tmp/gauntlet-proxy.toml"
 proxy_pid=
 if "$bin/gauntlet" proxy --help > /dev/null 2>&1; then
   "${on_server[@]}" "$bin/gauntlet" proxy "$tmp/gauntlet-proxy.toml" > "$tmp/gauntlet-proxy.log" 2>&1 &
