@@ -7,6 +7,7 @@ mod closed_model;
 mod error;
 mod open_model;
 pub(crate) mod recorder;
+mod recorder_tokens;
 pub mod run;
 mod session;
 mod stall;

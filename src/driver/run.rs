@@ -295,7 +295,8 @@ pub async fn run(
     let pool = load_prompts(scenario)?;
 
     let start = Instant::now();
-    let recorder = Arc::new(Recorder::new(start, scenario.report.interval.0));
+    let recorder =
+        Arc::new(Recorder::new(start, scenario.report.interval.0).with_slo(scenario.slo.clone()));
     let stack = build_stack(
         &client,
         seed,

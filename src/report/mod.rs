@@ -11,6 +11,7 @@ pub mod histograms;
 pub(crate) mod hlog;
 pub(crate) mod html;
 pub(crate) mod junit;
+pub(crate) mod llm_timeseries;
 pub mod load;
 pub(crate) mod markdown;
 pub(crate) mod merge;
