@@ -10,6 +10,7 @@ use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
 use hdrhistogram::Histogram;
 
 use super::counters::Counters;
+use super::llm_summary::LlmCounters;
 use super::load::{load_recorded, load_summary, LoadError};
 use super::recovery::recoveries_of;
 use super::summary::{Fleet, Percentiles, Quota, Summary, ThresholdResult};
@@ -226,6 +227,7 @@ fn apply_histograms(s: &mut Summary, hists: &BTreeMap<String, Histogram<u64>>, c
     let pct = |name: &str| hists.get(name).map(Percentiles::of).unwrap_or_default();
     s.latency_ms = pct("latency");
     s.ttft_ms = pct("ttft");
+    super::llm_summary::apply_percentiles(s, |n| hists.get(n));
     s.schedule.lag_ms = pct("lag");
     s.schedule.service_ms = pct("service");
     s.latency_by_outcome_ms = hists
@@ -266,6 +268,11 @@ pub fn merge(nodes: &[NodeRun]) -> Result<(Summary, Recorded), MergeError> {
     let secs = s.duration_s.max(1e-9);
     s.interrupted = nodes.iter().any(|n| n.summary.interrupted);
     counters.apply(&mut s, secs);
+    let mut llm = LlmCounters::default();
+    for n in nodes {
+        llm.add(&LlmCounters::of_summary(&n.summary));
+    }
+    llm.apply(&mut s, secs);
     apply_histograms(&mut s, &hists, &counters);
     s.quota = merged_quota(nodes, &s.quota);
     s.fleet = Some(Fleet {

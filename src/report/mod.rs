@@ -11,6 +11,8 @@ pub mod histograms;
 pub(crate) mod hlog;
 pub(crate) mod html;
 pub(crate) mod junit;
+pub(crate) mod llm_summary;
+pub(crate) mod llm_table;
 pub(crate) mod llm_timeseries;
 pub mod load;
 pub(crate) mod markdown;
