@@ -244,11 +244,19 @@ pub struct TokenRow {
     /// The interval's inter-token histogram, likewise.
     #[serde(skip)]
     pub itl_histogram: Vec<u8>,
+    /// The interval's time-per-output-token histogram, likewise.
+    #[serde(skip)]
+    pub tpot_histogram: Vec<u8>,
 }
 
 impl TokenRow {
     /// Reads the percentiles off the interval's histograms.
-    pub fn set_percentiles(&mut self, ttft: &Histogram<u64>, itl: &Histogram<u64>) {
+    pub fn set_percentiles(
+        &mut self,
+        ttft: &Histogram<u64>,
+        itl: &Histogram<u64>,
+        tpot: &Histogram<u64>,
+    ) {
         let ms = |h: &Histogram<u64>, q: f64| {
             if h.is_empty() {
                 0.0
@@ -260,6 +268,7 @@ impl TokenRow {
         self.ttft_p99_ms = ms(ttft, 0.99);
         self.itl_p50_ms = ms(itl, 0.5);
         self.itl_p99_ms = ms(itl, 0.99);
+        self.tpot_p50_ms = ms(tpot, 0.5);
     }
 }
 
@@ -287,10 +296,7 @@ impl Default for TokenInterval {
 impl TokenInterval {
     /// Writes the interval's figures into `row` and starts the next interval empty.
     pub fn close(&mut self, row: &mut TokenRow, serializer: &mut V2Serializer) {
-        row.set_percentiles(&self.ttft, &self.itl);
-        if !self.tpot.is_empty() {
-            row.tpot_p50_ms = self.tpot.value_at_quantile(0.5) as f64 / 1000.0;
-        }
+        row.set_percentiles(&self.ttft, &self.itl, &self.tpot);
         let encode = |h: &Histogram<u64>, s: &mut V2Serializer| {
             let mut out = Vec::new();
             if !h.is_empty() && s.serialize(h, &mut out).is_err() {
@@ -300,6 +306,7 @@ impl TokenInterval {
         };
         row.ttft_histogram = encode(&self.ttft, serializer);
         row.itl_histogram = encode(&self.itl, serializer);
+        row.tpot_histogram = encode(&self.tpot, serializer);
         self.ttft.reset();
         self.itl.reset();
         self.tpot.reset();

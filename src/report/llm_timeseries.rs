@@ -87,6 +87,7 @@ pub fn read(
         slo_met: count(9)?,
         ttft_histogram: Vec::new(),
         itl_histogram: Vec::new(),
+        tpot_histogram: Vec::new(),
     })
 }
 
