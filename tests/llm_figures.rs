@@ -226,3 +226,101 @@ fn real_pacing_comes_back_within_a_millisecond() {
         assert!(header.split(',').any(|c| c == column), "{header}");
     }
 }
+
+/// Runs `gauntlet` with `args`; returns its exit code.
+fn gauntlet(args: &[&std::ffi::OsStr]) -> i32 {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    out.status.code().unwrap_or(-1)
+}
+
+#[test]
+fn merged_token_figures_are_exact_sums_and_read_back() {
+    use gauntlet::report::histograms::read_histograms;
+    use gauntlet::report::load::{load_recorded, load_summary};
+    let dir = temp_dir("merge");
+    let file = dir.join("paced.toml");
+    // Two "nodes" that differ in their pacing, so the merged percentiles are of both.
+    let slo = "[slo]\nitl = { p = 99, max = \"25ms\" }";
+    std::fs::write(&file, paced(slo)).unwrap();
+    let other = dir.join("slower.toml");
+    std::fs::write(
+        &other,
+        paced(slo).replace("per_token = \"20ms\"", "per_token = \"30ms\""),
+    )
+    .unwrap();
+    let (a, b, m) = (dir.join("a"), dir.join("b"), dir.join("m"));
+    for (scenario, out) in [(&file, &a), (&other, &b)] {
+        let code = gauntlet(&[
+            "run".as_ref(),
+            scenario.as_os_str(),
+            "--sim".as_ref(),
+            "--quiet".as_ref(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ]);
+        assert_eq!(code, 0);
+    }
+    let code = gauntlet(&[
+        "merge".as_ref(),
+        "--out".as_ref(),
+        m.as_os_str(),
+        a.as_os_str(),
+        b.as_os_str(),
+    ]);
+    assert_eq!(code, 0);
+    let (sa, sb, sm) = (
+        load_summary(&a).unwrap(),
+        load_summary(&b).unwrap(),
+        load_summary(&m).unwrap(),
+    );
+    assert_eq!(sm.itl_ms.count, sa.itl_ms.count + sb.itl_ms.count);
+    assert_eq!(sm.tokens.output, sa.tokens.output + sb.tokens.output);
+    let (slo_a, slo_b, slo_m) = (sa.slo.unwrap(), sb.slo.unwrap(), sm.slo.unwrap());
+    assert_eq!(
+        (slo_a.met, slo_b.met),
+        (TOTAL, 0),
+        "30 ms gaps miss a 25 ms objective"
+    );
+    assert_eq!((slo_m.requests, slo_m.met), (2 * TOTAL, TOTAL));
+    assert_eq!(slo_m.attainment, 0.5);
+    // The merged percentiles are read off the sum of the nodes' histograms.
+    let hist = |d: &std::path::Path, name: &str| {
+        let all = read_histograms(&std::fs::read(d.join("histograms.hlog")).unwrap()).unwrap();
+        all.into_iter().find(|(n, _)| n == name).unwrap().1
+    };
+    let mut sum = hist(&a, "itl");
+    sum.add(hist(&b, "itl")).unwrap();
+    assert_eq!(hist(&m, "itl"), sum);
+    assert_eq!(sm.itl_ms.p50, sum.value_at_quantile(0.5) as f64 / 1000.0);
+    // Interval by interval too: tokens.hlog reads back and adds up.
+    let ra = load_recorded(&a, &load_summary(&a).unwrap()).unwrap();
+    let rm = load_recorded(&m, &load_summary(&m).unwrap()).unwrap();
+    let out_tokens =
+        |r: &gauntlet::report::Recorded| r.rows.iter().map(|r| r.tokens.output_tokens).sum::<u64>();
+    assert_eq!(out_tokens(&rm), sm.tokens.output);
+    assert!(rm.rows.iter().any(|r| !r.tokens.itl_histogram.is_empty()));
+    assert!(ra
+        .rows
+        .iter()
+        .all(|r| r.tokens.itl_p99_ms == 0.0 || r.tokens.itl_p99_ms < 20.1));
+    let mixed = rm
+        .rows
+        .iter()
+        .filter(|r| r.tokens.itl_p99_ms > 29.9)
+        .count();
+    assert!(
+        mixed > 0,
+        "the slower node's gaps are in the merged intervals"
+    );
+    // The merge drew the token chart from what it read back.
+    assert!(m.join("tokens_over_time.svg").exists());
+    // And `compare` shows the slower node's inter-token latency as a regression.
+    let cmp = Command::new(BIN)
+        .arg("compare")
+        .arg(&a)
+        .arg(&b)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&cmp.stdout);
+    assert!(text.contains("| itl.p99 |"), "{text}");
+}
