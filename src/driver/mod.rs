@@ -6,7 +6,7 @@ mod asks;
 mod closed_model;
 mod error;
 mod open_model;
-pub(crate) mod recorder;
+pub mod recorder;
 mod recorder_tokens;
 pub mod run;
 mod session;
