@@ -32,6 +32,7 @@ fn charts_decode_and_the_html_is_self_contained() {
         ("percentiles", 1000, 560),
         ("throughput_by_outcome", 1000, 560),
         ("client_insides", 1000, 840),
+        ("tokens_over_time", 1000, 840),
     ] {
         let img = image::open(dir.join(format!("{name}.png"))).unwrap();
         assert_eq!((img.width(), img.height()), (w, h), "{name}.png");
@@ -42,7 +43,7 @@ fn charts_decode_and_the_html_is_self_contained() {
         );
     }
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
-    assert_eq!(html.matches("<svg").count(), 4);
+    assert_eq!(html.matches("<svg").count(), 5);
     for external in ["<script", "<link", "<img", "src=", "url("] {
         assert!(
             !html.contains(external),
