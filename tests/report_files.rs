@@ -33,6 +33,7 @@ fn charts_decode_and_the_html_is_self_contained() {
         ("throughput_by_outcome", 1000, 560),
         ("client_insides", 1000, 840),
         ("upstream_view", 1000, 560),
+        ("tokens_over_time", 1000, 840),
     ] {
         let img = image::open(dir.join(format!("{name}.png"))).unwrap();
         assert_eq!((img.width(), img.height()), (w, h), "{name}.png");

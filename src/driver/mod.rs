@@ -6,8 +6,10 @@ mod asks;
 mod closed_model;
 mod error;
 mod open_model;
-pub(crate) mod recorder;
+
 mod remote_view;
+pub mod recorder;
+mod recorder_tokens;
 pub mod run;
 mod session;
 mod stall;

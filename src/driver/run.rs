@@ -303,7 +303,8 @@ pub async fn run(
     let view_before = read_remote(external.clone()).await;
 
     let start = Instant::now();
-    let recorder = Arc::new(Recorder::new(start, scenario.report.interval.0));
+    let recorder =
+        Arc::new(Recorder::new(start, scenario.report.interval.0).with_slo(scenario.slo.clone()));
     let stack = build_stack(
         &client,
         seed,

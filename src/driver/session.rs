@@ -9,7 +9,8 @@ use tokio::time::{sleep_until, Instant};
 use super::recorder::{Completion, Recorder};
 use super::stall::StallWatch;
 use super::workload::{PromptPool, SessionPlan};
-use crate::client::{ChatRequest, ClientStack};
+use crate::client::{ChatRequest, ClientStack, Trace};
+use crate::record::TokenLog;
 use crate::scenario::Scenario;
 
 /// The run's shared state: one per run, behind an `Arc`, used from every thread.
@@ -62,10 +63,16 @@ impl RunCtx {
             req.user = plan.user.clone();
             req.priority = plan.priority;
             req.api_key = plan.api_key.clone();
+            // A streamed request carries a log of its content's arrivals (inter-token latency).
+            let tokens = plan.stream.then(|| Arc::new(TokenLog::default()));
+            if let Some(log) = &tokens {
+                req.trace = Arc::new(Trace::with_tokens(log.clone()));
+            }
             let trace = req.trace.clone();
             let sent = Instant::now();
             self.recorder.begin();
             let result = self.stack.send(req).await;
+            let arrivals = tokens.map(|log| log.take());
             self.recorder.completed(&Completion {
                 intended,
                 sent,
@@ -75,6 +82,8 @@ impl RunCtx {
                 limiter_wait: trace.limiter_wait(),
                 priority: plan.priority,
                 route: turn.route,
+                tenant: plan.api_key.as_deref(),
+                tokens: arrivals.as_ref(),
             });
             if let Some(stall) = &self.stall {
                 stall.tick().await;

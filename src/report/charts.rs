@@ -84,7 +84,7 @@ pub(super) type DrawResult = Result<(), Box<dyn Error>>;
 type RowMetric = fn(&IntervalRow) -> f64;
 
 /// A chart with time on x.
-type TimeChart<'a, DB> = ChartContext<
+pub(super) type TimeChart<'a, DB> = ChartContext<
     'a,
     DB,
     Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
@@ -407,12 +407,13 @@ where
 }
 
 /// The charts by file stem, with their drawing functions for any backend.
-pub const CHARTS: [&str; 5] = [
+pub const CHARTS: [&str; 6] = [
     "latency_over_time",
     "percentiles",
     "throughput_by_outcome",
     "client_insides",
     "upstream_view",
+    "tokens_over_time",
 ];
 
 fn draw_on<DB: DrawingBackend>(
@@ -428,12 +429,13 @@ where
         "percentiles" => percentile_distribution(root, d),
         "throughput_by_outcome" => throughput_by_outcome(root, d),
         "upstream_view" => super::upstream_view_chart::draw(root, d),
+        "tokens_over_time" => super::llm_charts::tokens_over_time(root, d),
         _ => client_insides(root, d),
     }
 }
 
 fn size(name: &str) -> (u32, u32) {
-    if name == "client_insides" {
+    if name == "client_insides" || name == "tokens_over_time" {
         TALL
     } else {
         SIZE

@@ -98,6 +98,9 @@ figure {{ margin: 1.5em 0; }} svg {{ max-width: 100%; height: auto; }}
     for (k, v) in rows {
         let _ = writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v));
     }
+    for (k, v) in super::llm_table::markdown_rows(s) {
+        let _ = writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", esc(&k), esc(&v));
+    }
     h.push_str("</table>\n");
     if !s.thresholds.is_empty() {
         h.push_str(

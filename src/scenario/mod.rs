@@ -4,6 +4,7 @@
 
 mod fleet;
 mod mix;
+mod slo;
 mod thresholds;
 mod upstream;
 mod workload;
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::client::ClientConfig;
 pub(crate) use fleet::{FleetError, NodeSlot};
 pub use mix::{Ask, Mix, MixError, MixSpec};
+pub use slo::{ItlObjective, RequestTimes, SloSpec};
 pub use thresholds::{is_metric, metric_names, Condition, ConditionError, MetricName, Op, METRICS};
 pub use upstream::UpstreamSpec;
 pub use workload::{
@@ -57,6 +59,9 @@ pub struct Scenario {
     /// `[report]`: the time-series interval (1 s when absent).
     #[serde(default)]
     pub report: ReportSpec,
+    /// `[slo]`: the objectives a request must meet to count towards `slo.goodput_rps`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<SloSpec>,
 }
 
 /// `[report]`.
@@ -185,6 +190,12 @@ impl Scenario {
             };
             invalid_key(path, text, table, e.key(), e.to_string())
         })?;
+        if s.slo.is_none() {
+            if let Some(m) = s.thresholds.keys().find(|m| m.0.starts_with("slo.")) {
+                let message = format!("thresholds: {} needs an [slo] table", m.0);
+                return Err(invalid(path, text, "thresholds", message));
+            }
+        }
         s.check_intervals()
             .map_err(|(key, m)| invalid_key(path, text, "report", key, m))?;
         s.validate_client()
