@@ -7,10 +7,13 @@ mod closed_model;
 mod error;
 mod open_model;
 pub(crate) mod recorder;
+pub(crate) mod requests_log;
 pub mod run;
 mod session;
 mod stall;
 mod threads;
+mod trace_replay;
 pub mod workload;
 
+pub use requests_log::RequestsLogTarget;
 pub use run::{run, RunOptions, Target};
