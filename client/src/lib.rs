@@ -34,5 +34,7 @@ pub use config::ClientConfig;
 pub use error::{ClientError, Rejection, StreamErrorEvent, TimeoutScope};
 pub use layer_support::{ChatFuture, Inner};
 pub use observer::{BreakerState, CountingObserver, Event, NoopObserver, Observer, SharedObserver};
-pub use request::{ChatRequest, ChatResponse, Outcome, Priority, RateLimitInfo, Route, Trace};
+pub use request::{
+    ChatRequest, ChatResponse, Outcome, Priority, RateLimitInfo, Route, TokenObserver, Trace,
+};
 pub use stack::{ClientStack, StackBuilder, StackError};

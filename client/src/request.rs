@@ -151,9 +151,31 @@ pub struct Trace {
     /// Content chunks of the stream being read now: a timeout that drops the attempt reads it
     /// to tell a stalled stream that broke after content from one that never started.
     stream_chunks: AtomicU32,
+    /// Told when each streamed content chunk arrives (a load driver's inter-token latency).
+    tokens: Option<Arc<dyn TokenObserver>>,
+}
+
+/// Told the arrival time of a streamed answer's content chunks, as the adapter reads them, so a
+/// caller can measure inter-token latency without the client keeping any of it.
+pub trait TokenObserver: Send + Sync + std::fmt::Debug {
+    /// `count` content chunks of attempt `attempt` (1 = first) arrived together at `at`.
+    fn on_tokens(&self, attempt: u32, count: u32, at: tokio::time::Instant);
 }
 
 impl Trace {
+    /// A trace that tells `tokens` when streamed content arrives.
+    pub fn with_tokens(tokens: Arc<dyn TokenObserver>) -> Self {
+        Self {
+            tokens: Some(tokens),
+            ..Self::default()
+        }
+    }
+
+    /// Where streamed content arrivals go, if anywhere.
+    pub fn tokens(&self) -> Option<&dyn TokenObserver> {
+        self.tokens.as_deref()
+    }
+
     /// Called by the innermost service (the adapter, or a test double) as each attempt starts;
     /// returns its number (1 = first) for [`Event::Attempt`](crate::Event::Attempt).
     pub fn add_attempt(&self) -> u32 {

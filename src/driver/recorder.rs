@@ -11,13 +11,18 @@ use hdrhistogram::serialization::Serializer as _;
 use hdrhistogram::Histogram;
 use tokio::time::Instant;
 
+use super::recorder_tokens::{self, TokenSinks};
 use crate::client::{BreakerState, ChatResponse, ClientError, Event, Observer, Priority, Route};
-use crate::record::{new_histogram, record, IntervalRow, Outcome, Totals};
+use crate::record::{
+    new_histogram, record, IntervalRow, Outcome, TokenInterval, TokenState, Totals,
+};
+use crate::scenario::SloSpec;
 
 #[derive(Debug)]
 struct Current {
     index: u64,
     hist: Histogram<u64>,
+    tokens: TokenInterval,
     row: IntervalRow,
 }
 
@@ -47,6 +52,8 @@ pub struct Recorder {
     /// Requests handed to the stack and not completed; outside the lock, so starting one costs
     /// no lock (it changes under the lock only where it must agree with `closed`).
     open: AtomicU64,
+    /// `[slo]`, when the scenario has one: each completion is checked against it.
+    slo: Option<SloSpec>,
 }
 
 /// One finished request.
@@ -68,6 +75,10 @@ pub struct Completion<'a> {
     pub priority: Priority,
     /// The API route it went to.
     pub route: Route,
+    /// Its tenant's key, when tenants are configured.
+    pub tenant: Option<&'a str>,
+    /// Its streamed content's arrivals (`None` when it did not stream).
+    pub tokens: Option<&'a TokenState>,
 }
 
 impl Recorder {
@@ -84,13 +95,21 @@ impl Recorder {
                 current: Current {
                     index: 0,
                     hist: new_histogram(),
+                    tokens: TokenInterval::default(),
                     row: IntervalRow::default(),
                 },
                 rows: Vec::new(),
                 breaker: BreakerState::Closed,
             }),
             open: AtomicU64::new(0),
+            slo: None,
         }
+    }
+
+    /// Checks every completion against `slo`.
+    pub fn with_slo(mut self, slo: Option<SloSpec>) -> Self {
+        self.slo = slo;
+        self
     }
 
     /// When the run started.
@@ -125,6 +144,7 @@ impl Recorder {
                 row.max_ms = h.max() as f64 / 1000.0;
             }
             row.breaker = s.breaker.as_str();
+            s.current.tokens.close(&mut row.tokens, &mut s.serializer);
             let mut encoded = Vec::new();
             if s.serializer
                 .serialize(&s.current.hist, &mut encoded)
@@ -212,12 +232,7 @@ impl Recorder {
         t.attempts += u64::from(c.attempts);
         t.limiter_wait += c.limiter_wait;
         match c.result {
-            Ok(r) => {
-                t.ok += 1;
-                if let Some(ttft) = r.ttft {
-                    record(&mut t.ttft, ttft);
-                }
-            }
+            Ok(_) => t.ok += 1,
             Err(e) => {
                 t.errors += 1;
                 *t.error_kinds.entry(e.kind()).or_default() += 1;
@@ -237,6 +252,16 @@ impl Recorder {
         row.outcomes[outcome.index()] += 1;
         row.attempts += u64::from(c.attempts);
         row.limiter_wait_ms += c.limiter_wait.as_secs_f64() * 1000.0;
+        let State {
+            totals, current, ..
+        } = &mut *s;
+        let sinks = TokenSinks {
+            ttft: &mut totals.ttft,
+            totals: &mut totals.tokens,
+            interval: &mut current.tokens,
+            row: &mut current.row.tokens,
+        };
+        recorder_tokens::record_tokens(sinks, self.slo.as_ref(), c);
     }
 
     /// Ends recording: requests still open become errors of kind `cut_off`, and later
@@ -253,6 +278,7 @@ impl Recorder {
         }
         self.roll(&mut s, at);
         s.totals.cut_off += n;
+        recorder_tokens::cut_off(&mut s.totals.tokens, self.slo.as_ref(), n);
         s.totals.errors += n;
         *s.totals.error_kinds.entry("cut_off").or_default() += n;
         s.totals.outcomes[Outcome::Error.index()] += n;
@@ -354,6 +380,8 @@ mod tests {
             limiter_wait: Duration::ZERO,
             priority: Priority::Interactive,
             route: Route::Chat,
+            tenant: None,
+            tokens: None,
         });
         r.begin();
         assert_eq!(

@@ -318,7 +318,8 @@ pub async fn run(
         )?)),
         None => None,
     };
-    let recorder = Arc::new(Recorder::new(start, scenario.report.interval.0));
+    let recorder =
+        Arc::new(Recorder::new(start, scenario.report.interval.0).with_slo(scenario.slo.clone()));
     let stack = build_stack(
         &client,
         seed,

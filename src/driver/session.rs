@@ -10,7 +10,8 @@ use super::recorder::{Completion, Recorder};
 use super::requests_log::RequestsLog;
 use super::stall::StallWatch;
 use super::workload::{PromptPool, SessionPlan};
-use crate::client::{ChatRequest, ClientStack};
+use crate::client::{ChatRequest, ClientStack, Trace};
+use crate::record::TokenLog;
 use crate::scenario::Scenario;
 
 /// The run's shared state: one per run, behind an `Arc`, used from every thread.
@@ -69,10 +70,16 @@ impl RunCtx {
             if let Some(log) = &self.requests_log {
                 log.write(intended, &plan.id, &req);
             }
+            // A streamed request carries a log of its content's arrivals (inter-token latency).
+            let tokens = plan.stream.then(|| Arc::new(TokenLog::default()));
+            if let Some(log) = &tokens {
+                req.trace = Arc::new(Trace::with_tokens(log.clone()));
+            }
             let trace = req.trace.clone();
             let sent = Instant::now();
             self.recorder.begin();
             let result = self.stack.send(req).await;
+            let arrivals = tokens.map(|log| log.take());
             self.recorder.completed(&Completion {
                 intended,
                 sent,
@@ -82,6 +89,8 @@ impl RunCtx {
                 limiter_wait: trace.limiter_wait(),
                 priority: plan.priority,
                 route: turn.route,
+                tenant: plan.api_key.as_deref(),
+                tokens: arrivals.as_ref(),
             });
             if let Some(stall) = &self.stall {
                 stall.tick().await;

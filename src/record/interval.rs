@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::outcome::OutcomeCounts;
+use super::tokens::TokenRow;
 
 /// One interval's figures, kept for the time series.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -44,6 +45,8 @@ pub struct IntervalRow {
     pub quota_remaining: Option<u64>,
     /// Offered rate of the schedule, per second (open model).
     pub offered_rps: f64,
+    /// Token figures: TTFT and inter-token percentiles, tokens, SLO met.
+    pub tokens: TokenRow,
     /// The interval's latency histogram (µs), HdrHistogram V2 encoded (compressed only when
     /// `latency.hlog` is written, once), for `latency.hlog` and merges.
     #[serde(skip)]

@@ -9,10 +9,15 @@ mod histogram;
 mod interval;
 mod outcome;
 mod run;
+mod tokens;
 mod totals;
 
 pub use histogram::{new_histogram, record, MAX_US};
 pub use interval::IntervalRow;
 pub use outcome::{Outcome, OutcomeCounts};
 pub use run::{EventWindow, RunResult};
+pub use tokens::{
+    record_gap, record_rate, SloCount, SloTotals, TokenInterval, TokenLog, TokenRow, TokenState,
+    TokenTotals, MAX_GAPS,
+};
 pub use totals::Totals;

@@ -8,6 +8,7 @@ use hdrhistogram::Histogram;
 
 use super::histogram::new_histogram;
 use super::outcome::{Outcome, OutcomeCounts};
+use super::tokens::TokenTotals;
 
 /// Totals over the run.
 #[derive(Debug)]
@@ -23,8 +24,10 @@ pub struct Totals {
     /// Per API route (`Route::as_str`): latency and errors. Reports show it only when more than
     /// one route was used.
     pub by_route: BTreeMap<&'static str, (Histogram<u64>, u64)>,
-    /// Time to first token of streams, µs.
+    /// Time to first token of streams that ended well, from the intended start, µs.
     pub ttft: Histogram<u64>,
+    /// Token figures of streamed answers and SLO counts.
+    pub tokens: TokenTotals,
     /// How late the driver started requests, µs.
     pub lag: Histogram<u64>,
     /// Requests started on schedule (dropped arrivals not included): `requests.total`.
@@ -77,6 +80,7 @@ impl Totals {
             by_priority: BTreeMap::new(),
             by_route: BTreeMap::new(),
             ttft: new_histogram(),
+            tokens: TokenTotals::default(),
             lag: new_histogram(),
             started: 0,
             ok: 0,

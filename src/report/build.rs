@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use mock_upstream::faults::engine::KeyUsage;
 
 use super::counters::Counters;
+use super::llm_summary::{self, LlmCounters};
 use super::summary::{
     CacheFigures, LimiterFigures, Percentiles, Quota, Requests, Schedule, Summary, Upstream,
 };
@@ -50,6 +51,13 @@ impl Summary {
                 BTreeMap::new()
             },
             ttft_ms: Percentiles::of(&t.ttft),
+            ttft_sent_ms: Percentiles::default(),
+            ttft_attempt_ms: Percentiles::default(),
+            itl_ms: Percentiles::default(),
+            tpot_ms: Percentiles::default(),
+            itl_broken_ms: Percentiles::default(),
+            tokens: Default::default(),
+            slo: None,
             upstream: Upstream::default(),
             amplification: 0.0,
             goodput_rps: 0.0,
@@ -67,6 +75,11 @@ impl Summary {
             thresholds: Vec::new(),
         };
         counters.apply(&mut summary, secs);
+        LlmCounters::of_run(&t.tokens, scenario.slo.is_some()).apply(&mut summary, secs);
+        let named = llm_summary::named_histograms(&t.tokens);
+        llm_summary::apply_percentiles(&mut summary, |n| {
+            named.iter().find(|(k, _)| *k == n).map(|(_, h)| *h)
+        });
         summary.thresholds = scenario
             .thresholds
             .iter()

@@ -78,13 +78,13 @@ impl ChartData {
     }
 }
 
-type DrawResult = Result<(), Box<dyn Error>>;
+pub(super) type DrawResult = Result<(), Box<dyn Error>>;
 
 /// A figure read off an interval row.
 type RowMetric = fn(&IntervalRow) -> f64;
 
 /// A chart with time on x.
-type TimeChart<'a, DB> = ChartContext<
+pub(super) type TimeChart<'a, DB> = ChartContext<
     'a,
     DB,
     Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
@@ -144,7 +144,7 @@ where
 }
 
 /// A chart over the run's time axis, titled, with its mesh drawn and the faults shaded.
-fn time_axes<'a, DB: DrawingBackend>(
+pub(super) fn time_axes<'a, DB: DrawingBackend>(
     root: &'a DrawingArea<DB, Shift>,
     what: &str,
     y_desc: &str,
@@ -407,11 +407,12 @@ where
 }
 
 /// The charts by file stem, with their drawing functions for any backend.
-pub const CHARTS: [&str; 4] = [
+pub const CHARTS: [&str; 5] = [
     "latency_over_time",
     "percentiles",
     "throughput_by_outcome",
     "client_insides",
+    "tokens_over_time",
 ];
 
 fn draw_on<DB: DrawingBackend>(
@@ -426,12 +427,13 @@ where
         "latency_over_time" => latency_over_time(root, d),
         "percentiles" => percentile_distribution(root, d),
         "throughput_by_outcome" => throughput_by_outcome(root, d),
+        "tokens_over_time" => super::llm_charts::tokens_over_time(root, d),
         _ => client_insides(root, d),
     }
 }
 
 fn size(name: &str) -> (u32, u32) {
-    if name == "client_insides" {
+    if name == "client_insides" || name == "tokens_over_time" {
         TALL
     } else {
         SIZE

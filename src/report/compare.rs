@@ -33,7 +33,7 @@ pub const COMPARED: [&str; 7] = [
 /// Compares two runs; `tolerance` is relative (0.10 = 10 %). Rates also need to move by more than
 /// half a percentage point, so 0.1 % -> 0.2 % of errors is not called a doubling.
 pub fn compare(base: &Summary, candidate: &Summary, tolerance: Option<f64>) -> Vec<Delta> {
-    COMPARED
+    let mut deltas: Vec<Delta> = COMPARED
         .iter()
         .map(|&metric| {
             let (b, c) = (base.metric(metric), candidate.metric(metric));
@@ -50,11 +50,15 @@ pub fn compare(base: &Summary, candidate: &Summary, tolerance: Option<f64>) -> V
                 regressed,
             }
         })
-        .collect()
+        .collect();
+    deltas.extend(super::llm_compare::deltas(base, candidate, tolerance));
+    deltas
 }
 
 fn show(metric: &str, v: f64) -> String {
-    if metric.starts_with("latency.") {
+    if let Some(s) = super::llm_compare::show(metric, v) {
+        s
+    } else if metric.starts_with("latency.") {
         format!("{v:.1} ms")
     } else if metric == "upstream.calls" {
         format!("{v:.0}")

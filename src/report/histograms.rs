@@ -29,6 +29,9 @@ pub(crate) fn of_totals(t: &Totals) -> NamedHistograms {
         ("ttft".to_string(), t.ttft.clone()),
         ("lag".to_string(), t.lag.clone()),
     ];
+    for (k, h) in super::llm_summary::named_histograms(&t.tokens) {
+        out.push((k.to_string(), h.clone()));
+    }
     for (k, h) in &t.by_outcome {
         out.push((format!("outcome.{k}"), h.clone()));
     }

@@ -61,6 +61,9 @@ pub enum LoadError {
         /// What does not add up.
         detail: String,
     },
+    /// `tokens.hlog` does not read.
+    #[error(transparent)]
+    TokensLog(#[from] super::llm_hlog::TokensLogError),
     /// `histograms.hlog` does not read.
     #[error("{path}: {source}")]
     Histograms {
@@ -92,6 +95,7 @@ pub fn load_recorded(dir: &Path, summary: &Summary) -> Result<Recorded, LoadErro
     check_rows(&dir.join("timeseries.csv"), &rows, summary)?;
     let log = read_latency_log(&dir.join("latency.hlog"), &mut rows)?;
     check_latency(&dir.join("latency.hlog"), &log.latency, summary)?;
+    super::llm_hlog::read_tokens_hlog(dir, &mut rows)?;
     Ok(Recorded {
         rows,
         interval: log.interval,

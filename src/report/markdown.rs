@@ -49,6 +49,9 @@ pub fn write_markdown<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
     for (k, v) in rows {
         writeln!(out, "| {k} | {v} |")?;
     }
+    for (k, v) in super::llm_table::markdown_rows(s) {
+        writeln!(out, "| {k} | {v} |")?;
+    }
     for (route, f) in &s.by_route {
         writeln!(
             out,

@@ -10,6 +10,7 @@ use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
 use hdrhistogram::Histogram;
 
 use super::counters::Counters;
+use super::llm_summary::LlmCounters;
 use super::load::{load_recorded, load_summary, LoadError};
 use super::recovery::recoveries_of;
 use super::summary::{Fleet, Percentiles, Quota, Summary, ThresholdResult};
@@ -176,6 +177,28 @@ fn merge_rows(nodes: &[NodeRun], interval: Duration) -> Result<Vec<IntervalRow>,
     Ok(rows)
 }
 
+/// The token figures of the merged rows, shifted as `merge_rows` shifts them.
+fn merge_tokens(
+    nodes: &[NodeRun],
+    interval: Duration,
+    rows: &mut [IntervalRow],
+) -> Result<(), MergeError> {
+    let step = interval.as_secs_f64().max(1e-9);
+    let first = nodes
+        .iter()
+        .map(|n| n.recorded.epoch_secs)
+        .min()
+        .unwrap_or(0);
+    let shifted: Vec<(&[IntervalRow], u64)> = nodes
+        .iter()
+        .map(|n| {
+            let shift = ((n.recorded.epoch_secs - first) as f64 / step).round() as u64;
+            (n.recorded.rows.as_slice(), shift)
+        })
+        .collect();
+    super::llm_hlog::merge_token_rows(&shifted, step, rows).map_err(MergeError::Histogram)
+}
+
 /// Checks that the nodes ran one scenario in one mode with one report interval.
 fn check_alike(first: &NodeRun, nodes: &[NodeRun]) -> Result<(), MergeError> {
     for n in nodes {
@@ -226,6 +249,7 @@ fn apply_histograms(s: &mut Summary, hists: &BTreeMap<String, Histogram<u64>>, c
     let pct = |name: &str| hists.get(name).map(Percentiles::of).unwrap_or_default();
     s.latency_ms = pct("latency");
     s.ttft_ms = pct("ttft");
+    super::llm_summary::apply_percentiles(s, |n| hists.get(n));
     s.schedule.lag_ms = pct("lag");
     s.schedule.service_ms = pct("service");
     s.latency_by_outcome_ms = hists
@@ -266,6 +290,11 @@ pub fn merge(nodes: &[NodeRun]) -> Result<(Summary, Recorded), MergeError> {
     let secs = s.duration_s.max(1e-9);
     s.interrupted = nodes.iter().any(|n| n.summary.interrupted);
     counters.apply(&mut s, secs);
+    let mut llm = LlmCounters::default();
+    for n in nodes {
+        llm.add(&LlmCounters::of_summary(&n.summary));
+    }
+    llm.apply(&mut s, secs);
     apply_histograms(&mut s, &hists, &counters);
     s.quota = merged_quota(nodes, &s.quota);
     s.fleet = Some(Fleet {
@@ -274,7 +303,8 @@ pub fn merge(nodes: &[NodeRun]) -> Result<(Summary, Recorded), MergeError> {
         merged_from: nodes.iter().map(|n| n.dir.clone()).collect(),
     });
 
-    let rows = merge_rows(nodes, interval)?;
+    let mut rows = merge_rows(nodes, interval)?;
+    merge_tokens(nodes, interval, &mut rows)?;
     let events = first.recorded.events.clone();
     let span = Duration::try_from_secs_f64(secs).unwrap_or(Duration::ZERO);
     s.recovery = recoveries_of(&rows, &events, interval, span);

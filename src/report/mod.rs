@@ -11,6 +11,12 @@ pub mod histograms;
 pub(crate) mod hlog;
 pub(crate) mod html;
 pub(crate) mod junit;
+pub(crate) mod llm_charts;
+pub(crate) mod llm_compare;
+pub(crate) mod llm_hlog;
+pub(crate) mod llm_summary;
+pub(crate) mod llm_table;
+pub(crate) mod llm_timeseries;
 pub mod load;
 pub(crate) mod markdown;
 pub(crate) mod merge;
@@ -127,6 +133,11 @@ pub fn write_run(dir: &Path, summary: &Summary, run: &Recorded) -> Result<(), Re
     write_file(&dir.join("latency.hlog"), |f| {
         hlog::write_hlog(&run.rows, run.interval, run.epoch_secs, f)
     })?;
+    if llm_hlog::has_tokens(&run.rows) {
+        write_file(&dir.join("tokens.hlog"), |f| {
+            llm_hlog::write_tokens_hlog(&run.rows, run.interval, run.epoch_secs, f)
+        })?;
+    }
     if !run.histograms.is_empty() {
         let span = Duration::try_from_secs_f64(summary.duration_s).unwrap_or(Duration::ZERO);
         write_file(&dir.join("histograms.hlog"), |f| {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+pub use super::llm_summary::{SloClass, SloFigures, TokenFigures};
 pub use super::recovery::Recovery;
 use crate::scenario::{Condition, MetricName};
 
@@ -205,8 +206,29 @@ pub struct Summary {
     /// when every request went to one route (that route's figures are the run's own).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub by_route: BTreeMap<String, RouteFigures>,
-    /// Time to first token of streams, ms.
+    /// Time to first token of streams that ended well, from the intended start, ms.
     pub ttft_ms: Percentiles,
+    /// Time to first token from the actual send, ms.
+    #[serde(default)]
+    pub ttft_sent_ms: Percentiles,
+    /// Time to first token from the start of the successful attempt (the stack's own), ms.
+    #[serde(default)]
+    pub ttft_attempt_ms: Percentiles,
+    /// Every gap between content chunks of streams that ended well, ms.
+    #[serde(default)]
+    pub itl_ms: Percentiles,
+    /// Time per output token: (e2e − TTFT) / (output tokens − 1) per stream, ms.
+    #[serde(default)]
+    pub tpot_ms: Percentiles,
+    /// The gaps of streams that broke mid-way (kept out of `itl_ms`), ms.
+    #[serde(default)]
+    pub itl_broken_ms: Percentiles,
+    /// Tokens in and out, their rates, and what broken streams delivered.
+    #[serde(default)]
+    pub tokens: TokenFigures,
+    /// Goodput and attainment under `[slo]`; absent without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<SloFigures>,
     /// Attempts sent upstream, retries, and the mock's answers by status.
     pub upstream: Upstream,
     /// Upstream attempts / user requests.
@@ -275,6 +297,9 @@ impl Summary {
             "p999" => p.p999,
             _ => p.max,
         };
+        if let Some(v) = self.llm_metric(name) {
+            return v;
+        }
         match name.split_once('.') {
             Some(("latency", w)) => pct(&self.latency_ms, w),
             Some(("ttft", w)) => pct(&self.ttft_ms, w),
@@ -320,6 +345,9 @@ impl Summary {
     /// Whether anything was measured for a metric: its own samples for latencies, streams,
     /// the schedule and the quota, and at least one completed request for every other.
     pub fn has_data(&self, name: &str) -> bool {
+        if let Some(has) = self.llm_has_data(name) {
+            return has;
+        }
         match name.split_once('.') {
             Some(("latency", _)) => self.latency_ms.count > 0,
             Some(("ttft", _)) => self.ttft_ms.count > 0,

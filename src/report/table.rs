@@ -48,6 +48,7 @@ pub fn write_table<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
             f.latency_ms.p99
         )?;
     }
+    super::llm_table::write_lines(s, &mut out)?;
     let outcomes: Vec<String> = s
         .outcomes
         .iter()
@@ -139,16 +140,22 @@ pub fn threshold_actual(t: &ThresholdResult) -> String {
 
 /// A metric value in the unit its threshold is written in.
 pub fn format_actual(metric: &str, v: f64) -> String {
-    if metric.starts_with("latency.") || metric.starts_with("ttft.") || metric == "schedule.max_lag"
+    if metric.starts_with("latency.")
+        || metric.starts_with("ttft.")
+        || metric.starts_with("itl.")
+        || metric.starts_with("tpot.")
+        || metric == "schedule.max_lag"
     {
         format!("{v:.1}ms")
     } else if metric == "error_rate"
         || metric.starts_with("outcomes.")
         || metric.starts_with("errors.")
         || metric == "quota.ratio"
+        || metric == "slo.attainment"
     {
         format!("{:.2}%", v * 100.0)
-    } else if metric == "goodput_rps" {
+    } else if metric == "goodput_rps" || metric == "slo.goodput" || metric == "tokens.output_per_s"
+    {
         format!("{v:.2}/s")
     } else if v.fract() == 0.0 {
         format!("{v}")

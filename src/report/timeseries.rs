@@ -34,6 +34,7 @@ pub fn header() -> Vec<&'static str> {
         "breaker",
         "quota_remaining",
     ]);
+    h.extend(super::llm_timeseries::COLUMNS);
     h
 }
 
@@ -66,6 +67,7 @@ pub fn write_csv<W: Write>(rows: &[IntervalRow], interval_s: f64, out: W) -> csv
             r.breaker.to_string(),
             r.quota_remaining.map(|q| q.to_string()).unwrap_or_default(),
         ]);
+        rec.extend(super::llm_timeseries::values(r, interval_s));
         w.write_record(&rec)?;
     }
     w.flush()?;
@@ -158,6 +160,7 @@ pub fn read_csv<R: Read>(input: R) -> Result<Vec<IntervalRow>, ReadError> {
             .position(|h| h == o.name())
             .ok_or(ReadError::MissingColumn(o.name()))?;
     }
+    let token_columns = super::llm_timeseries::positions(&headers);
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record?;
@@ -197,6 +200,7 @@ pub fn read_csv<R: Read>(input: R) -> Result<Vec<IntervalRow>, ReadError> {
             queue_depth_max: r.queue_depth_max,
             breaker: breaker_state(&r.breaker),
             quota_remaining: r.quota_remaining,
+            tokens: super::llm_timeseries::read(&token_columns, &record, line)?,
             histogram: Vec::new(),
         });
     }
@@ -231,6 +235,12 @@ mod tests {
             queue_depth_max: 3,
             breaker: if i == 1 { "open" } else { "closed" },
             quota_remaining: (i == 0).then_some(17),
+            tokens: crate::record::TokenRow {
+                itl_p99_ms: 20.5,
+                output_tokens: i * 7,
+                slo_met: i,
+                ..Default::default()
+            },
             histogram: Vec::new(),
         }
     }

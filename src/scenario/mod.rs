@@ -5,6 +5,7 @@
 mod dataset;
 mod fleet;
 mod mix;
+mod slo;
 mod thresholds;
 pub mod trace;
 mod upstream;
@@ -23,6 +24,7 @@ use crate::client::ClientConfig;
 pub use dataset::{Conversation, Dataset, DatasetError};
 pub(crate) use fleet::{FleetError, NodeSlot};
 pub use mix::{Ask, Mix, MixError, MixSpec};
+pub use slo::{ItlObjective, RequestTimes, SloSpec};
 pub use thresholds::{is_metric, metric_names, Condition, ConditionError, MetricName, Op, METRICS};
 pub use trace::{RequestsLogMode, TraceSpec};
 pub use upstream::UpstreamSpec;
@@ -61,6 +63,9 @@ pub struct Scenario {
     /// `[report]`: the time-series interval (1 s when absent).
     #[serde(default)]
     pub report: ReportSpec,
+    /// `[slo]`: the objectives a request must meet to count towards `slo.goodput_rps`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<SloSpec>,
 }
 
 /// `[report]`.
@@ -198,6 +203,12 @@ impl Scenario {
             };
             invalid_key(path, text, table, e.key(), e.to_string())
         })?;
+        if s.slo.is_none() {
+            if let Some(m) = s.thresholds.keys().find(|m| m.0.starts_with("slo.")) {
+                let message = format!("thresholds: {} needs an [slo] table", m.0);
+                return Err(invalid(path, text, "thresholds", message));
+            }
+        }
         s.check_intervals()
             .map_err(|(key, m)| invalid_key(path, text, "report", key, m))?;
         s.validate_client()

@@ -614,12 +614,17 @@ async fn read_events(
                     reader.content_chunks(),
                 ));
             }
+            let before = reader.content_chunks();
             let content = reader
                 .feed(&data)
                 .map_err(|e| broken(e, reader.content_chunks()))?;
             if content {
                 trace.set_stream_chunks(reader.content_chunks());
                 ttft = ttft.or_else(|| Some(started.elapsed()));
+                if let Some(t) = trace.tokens() {
+                    let n = reader.content_chunks().saturating_sub(before);
+                    t.on_tokens(trace.attempts(), n, Instant::now());
+                }
             }
             if let Some(p) = sink {
                 p.forward(data).await;
