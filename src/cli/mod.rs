@@ -105,6 +105,10 @@ pub(crate) struct RunArgs {
     /// Redis shared by the fleet: one rate limit (limiter backend "redis") and one cache (L2).
     #[arg(long, conflicts_with = "sim")]
     pub redis: Option<String>,
+    /// Write every request to <out>/requests.jsonl, replayable as `[workload] trace`; prompts as
+    /// token counts, or their text with `--requests-log=with-prompts` (overrides `[report]`).
+    #[arg(long, value_name = "MODE", num_args = 0..=1, require_equals = true, default_missing_value = "on", conflicts_with = "sim")]
+    pub requests_log: Option<crate::scenario::RequestsLogMode>,
 }
 
 /// `gauntlet proxy` arguments.

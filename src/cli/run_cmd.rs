@@ -101,7 +101,7 @@ fn run_and_report(args: &RunArgs) -> Result<u8, RunCmdError> {
             "sim",
         )
     } else {
-        (run_real(args, &scenario, now)?, "real")
+        (run_real(args, &scenario, now, &out)?, "real")
     };
     let mut summary = Summary::build(&scenario, &result, mode);
     if slot.is_some() {
@@ -118,7 +118,12 @@ fn run_and_report(args: &RunArgs) -> Result<u8, RunCmdError> {
 
 /// A real run on a multi-thread runtime of `--threads` workers, with progress on stderr and
 /// SIGINT or SIGTERM ending it early.
-fn run_real(args: &RunArgs, scenario: &Scenario, now: u64) -> Result<RunResult, RunError> {
+fn run_real(
+    args: &RunArgs,
+    scenario: &Scenario,
+    now: u64,
+    out: &std::path::Path,
+) -> Result<RunResult, RunError> {
     let interrupt = Interrupt::listen();
     let progress = Progress::for_stderr(args.quiet, scenario.duration.0);
     let interval = scenario.report.interval.0;
@@ -140,6 +145,10 @@ fn run_real(args: &RunArgs, scenario: &Scenario, now: u64) -> Result<RunResult, 
         // Each driver thread sends its share of the workload on a runtime of its own; this
         // runtime keeps the embedded mock, the interval ticker and Ctrl-C.
         threads,
+        requests_log: crate::driver::requests_log::target_for(
+            args.requests_log.unwrap_or(scenario.report.requests_log),
+            out,
+        ),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)

@@ -3,8 +3,11 @@
 
 use mock_upstream::faults::config::FaultConfigError;
 
+use super::requests_log::RequestsLogError;
 use super::workload::WorkloadSetupError;
 use crate::client::StackError;
+use crate::scenario::trace::TraceError;
+use crate::scenario::DatasetError;
 
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +37,15 @@ pub enum RunError {
         /// What the OS said.
         source: std::io::Error,
     },
+    /// `workload.trace` cannot be replayed (a bad line names its line).
+    #[error("workload.trace: {0}")]
+    Trace(#[from] TraceError),
+    /// `workload.prompts.dataset` cannot be used.
+    #[error("workload.prompts.dataset: {0}")]
+    Dataset(#[from] DatasetError),
+    /// `requests.jsonl` could not be written.
+    #[error("requests log: {0}")]
+    RequestsLog(#[from] RequestsLogError),
     /// The prompts or sessions could not be set up.
     #[error("workload.prompts: {0}")]
     Prompts(#[from] WorkloadSetupError),

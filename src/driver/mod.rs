@@ -10,10 +10,13 @@ mod open_model;
 mod remote_view;
 pub mod recorder;
 mod recorder_tokens;
+pub(crate) mod requests_log;
 pub mod run;
 mod session;
 mod stall;
 mod threads;
+mod trace_replay;
 pub mod workload;
 
+pub use requests_log::RequestsLogTarget;
 pub use run::{run, RunOptions, Target};

@@ -34,7 +34,7 @@ const PRECISE_UP_TO: f64 = 5_000.0;
 /// millisecond, so the timer is set again each time one of its sessions ends. Without it, the
 /// timer wakes the thread at the first tick after `intended` plus the park's fraction of a
 /// millisecond: a millisecond late on average.
-async fn wait_for(
+pub(super) async fn wait_for(
     intended: Instant,
     thread: DriverThread,
     activity: Option<&Notify>,

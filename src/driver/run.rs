@@ -19,15 +19,18 @@ use super::closed_model::run_users;
 pub use super::error::RunError;
 use super::open_model::send_arrivals;
 use super::recorder::Recorder;
+use super::requests_log::{RequestsLog, RequestsLogError, RequestsLogTarget};
 use super::session::RunCtx;
 use super::stall::{stall_limit, StallWatch};
 use super::threads::{run_threads, DriverThread, StopSignal, ThreadEnd};
+use super::trace_replay::send_trace;
 use super::workload::{PromptPool, SessionFactory};
 use crate::client::stack::stream_seed;
 use crate::client::transport::{http_transport, HttpTransportConfig, Transport};
 use crate::client::{ClientConfig, ClientStack, SharedObserver, StackError};
 use crate::record::{EventWindow, IntervalRow, RunResult, UpstreamView};
-use crate::scenario::{LoadModel, Scenario};
+use crate::scenario::trace::check_trace;
+use crate::scenario::{Dataset, LoadModel, Scenario};
 
 /// Where requests go.
 #[derive(Debug, Clone)]
@@ -57,6 +60,8 @@ pub struct RunOptions {
     /// (see `threads`); 0 runs the workload on the caller's runtime, as a simulation and a client
     /// that keeps state in Redis always do.
     pub threads: usize,
+    /// Where to write `requests.jsonl` (`[report] requests_log` or `--requests-log`).
+    pub requests_log: Option<RequestsLogTarget>,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -65,6 +70,7 @@ impl std::fmt::Debug for RunOptions {
             .field("target", &self.target)
             .field("allow_remote", &self.allow_remote)
             .field("threads", &self.threads)
+            .field("requests_log", &self.requests_log)
             .finish_non_exhaustive()
     }
 }
@@ -77,6 +83,7 @@ impl Default for RunOptions {
             epoch_secs: 0,
             on_interval: None,
             threads: 0,
+            requests_log: None,
         }
     }
 }
@@ -198,9 +205,12 @@ fn watched(transport: Transport, stall: Arc<StallWatch>) -> Transport {
     })
 }
 
-/// The prompt pool: the scenario's prompts file, or the built-in prompts.
+/// The prompt pool: the scenario's prompts file or dataset, or the built-in prompts.
 fn load_prompts(scenario: &Scenario) -> Result<PromptPool, RunError> {
     let prompts = &scenario.workload.prompts;
+    if let Some(path) = &prompts.dataset {
+        return Ok(PromptPool::from_dataset(Dataset::load(path)?));
+    }
     match &prompts.file {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|source| RunError::PromptsFile {
@@ -298,11 +308,24 @@ pub async fn run(
     )
     .await?;
     let pool = load_prompts(scenario)?;
+    // Read through once, so a bad line fails the run before it starts.
+    if let Some(trace) = &scenario.workload.trace {
+        check_trace(trace, seed)?;
+    }
     // An external target that is a mock shows its view; read where it stands before the run.
     let external = external_url(&target, &client);
     let view_before = read_remote(external.clone()).await;
 
     let start = Instant::now();
+    let requests_log = match &options.requests_log {
+        Some(t) => Some(Arc::new(RequestsLog::create(t, start).map_err(
+            |source| RequestsLogError {
+                path: t.path.clone(),
+                source,
+            },
+        )?)),
+        None => None,
+    };
     let recorder =
         Arc::new(Recorder::new(start, scenario.report.interval.0).with_slo(scenario.slo.clone()));
     let stack = build_stack(
@@ -330,6 +353,7 @@ pub async fn run(
         end: start + duration,
         in_flight: Arc::new(Semaphore::new(scenario.workload.max_in_flight)),
         stall: stall.clone(),
+        requests_log: requests_log.clone(),
     });
     let ticker = spawn_ticker(recorder.clone(), options.on_interval);
     let ended = drive(ctx, threads, until_stalled(stop, stall.clone())).await;
@@ -343,6 +367,9 @@ pub async fn run(
     }
     if let Some(s) = &stall {
         s.check()?;
+    }
+    if let Some(log) = &requests_log {
+        log.finish()?;
     }
     let plan = RunPlan {
         seed,
@@ -487,9 +514,11 @@ async fn until_done<T>(
 /// the recorder when the run closes.
 async fn thread_work(ctx: Arc<RunCtx>, thread: DriverThread, mut stop: StopSignal) -> ThreadEnd {
     let mut tasks = JoinSet::new();
-    let mut end = match ctx.scenario.workload.model {
-        LoadModel::Open => send_arrivals(&ctx, thread, &mut tasks, &mut stop).await,
-        LoadModel::Closed => ThreadEnd {
+    let trace = ctx.scenario.workload.trace.clone();
+    let mut end = match (&trace, ctx.scenario.workload.model) {
+        (Some(spec), _) => send_trace(&ctx, spec, thread, &mut tasks, &mut stop).await,
+        (None, LoadModel::Open) => send_arrivals(&ctx, thread, &mut tasks, &mut stop).await,
+        (None, LoadModel::Closed) => ThreadEnd {
             interrupted: run_users(&ctx, thread, &mut tasks, &mut stop).await,
             max_lag: Duration::ZERO,
         },

@@ -7,6 +7,7 @@ use tokio::sync::Semaphore;
 use tokio::time::{sleep_until, Instant};
 
 use super::recorder::{Completion, Recorder};
+use super::requests_log::RequestsLog;
 use super::stall::StallWatch;
 use super::workload::{PromptPool, SessionPlan};
 use crate::client::{ChatRequest, ClientStack, Trace};
@@ -31,6 +32,8 @@ pub(super) struct RunCtx {
     pub in_flight: Arc<Semaphore>,
     /// In a simulation: the watch for a virtual clock that stopped moving.
     pub stall: Option<Arc<StallWatch>>,
+    /// `requests.jsonl`, when the run writes one.
+    pub requests_log: Option<Arc<RequestsLog>>,
 }
 
 impl RunCtx {
@@ -53,9 +56,10 @@ impl RunCtx {
                 self.recorder.started(t, Duration::ZERO, 0.0);
                 t
             };
-            let mut req = ChatRequest::user_text(workload.model_name.clone(), turn.prompt.clone());
+            let model = turn.model.as_ref().unwrap_or(&workload.model_name);
+            let mut req = ChatRequest::user_text(model.clone(), turn.prompt.clone());
             req.route = turn.route;
-            req.max_tokens = workload.max_tokens;
+            req.max_tokens = turn.max_tokens.or(workload.max_tokens);
             req.stream = plan.stream;
             // An embedding is no turn of the dialogue: it takes no history and adds none.
             req.session = turn.route.completes().then(|| plan.id.clone());
@@ -63,6 +67,9 @@ impl RunCtx {
             req.user = plan.user.clone();
             req.priority = plan.priority;
             req.api_key = plan.api_key.clone();
+            if let Some(log) = &self.requests_log {
+                log.write(intended, &plan.id, &req);
+            }
             // A streamed request carries a log of its content's arrivals (inter-token latency).
             let tokens = plan.stream.then(|| Arc::new(TokenLog::default()));
             if let Some(log) = &tokens {

@@ -12,7 +12,7 @@ use rand_distr::{Distribution as _, Zipf};
 
 use crate::client::stack::stream_seed;
 use crate::client::{Priority, Route};
-use crate::scenario::{Ask, Mix, MixError, WorkloadSpec};
+use crate::scenario::{Ask, Dataset, Mix, MixError, WorkloadSpec};
 use mock_upstream::faults::distribution::Distribution;
 
 const TEMPLATES: &[&str] = &[
@@ -69,11 +69,13 @@ pub enum WorkloadSetupError {
 }
 
 /// The prompt pool: the built-in corpus (written on demand, so a pool of a million distinct
-/// prompts costs nothing up front), or lines of a file.
+/// prompts costs nothing up front), lines of a file, or a dataset's conversations.
 #[derive(Debug, Clone)]
 pub(crate) struct PromptPool {
     prompts: std::sync::Arc<Vec<String>>,
     built_in: usize,
+    /// A dataset's conversations: entry `i` is a session's turns.
+    dialogues: Option<std::sync::Arc<Dataset>>,
 }
 
 /// The `i`-th prompt of the built-in corpus.
@@ -118,16 +120,41 @@ impl PromptPool {
         Self {
             prompts: std::sync::Arc::new(Vec::new()),
             built_in: distinct.max(1) as usize,
+            dialogues: None,
         }
     }
 
-    /// The `i`-th prompt.
+    /// A dataset's conversations: a session is one of them, its turns in order.
+    pub fn from_dataset(dataset: Dataset) -> Self {
+        Self {
+            prompts: std::sync::Arc::new(Vec::new()),
+            built_in: 0,
+            dialogues: Some(std::sync::Arc::new(dataset)),
+        }
+    }
+
+    /// The `i`-th prompt (a dataset's `i`-th conversation's first turn).
     pub fn get(&self, i: usize) -> String {
-        if self.prompts.is_empty() {
+        self.turn(i, 0)
+    }
+
+    /// Turn `turn` of entry `i`: the dataset conversation's, or the prompt itself (which has
+    /// one turn) for a pool of prompts.
+    fn turn(&self, i: usize, turn: usize) -> String {
+        if let Some(d) = &self.dialogues {
+            d.conversations[i].turns[turn].clone()
+        } else if self.prompts.is_empty() {
             built_in_prompt(i)
         } else {
             self.prompts[i].clone()
         }
+    }
+
+    /// Turns of entry `i` when it is a dataset's conversation.
+    fn dialogue_turns(&self, i: usize) -> Option<usize> {
+        self.dialogues
+            .as_ref()
+            .map(|d| d.conversations[i].turns.len())
     }
 
     /// Up to `distinct` non-empty lines of `text`.
@@ -145,12 +172,15 @@ impl PromptPool {
         Ok(Self {
             prompts: std::sync::Arc::new(prompts),
             built_in: 0,
+            dialogues: None,
         })
     }
 
-    /// Number of prompts.
+    /// Number of prompts (of conversations for a dataset).
     pub fn len(&self) -> usize {
-        if self.prompts.is_empty() {
+        if let Some(d) = &self.dialogues {
+            d.conversations.len()
+        } else if self.prompts.is_empty() {
             self.built_in
         } else {
             self.prompts.len()
@@ -169,6 +199,10 @@ pub(crate) struct TurnPlan {
     pub route: Route,
     /// What it asks for beyond text (always text for embeddings).
     pub ask: Ask,
+    /// A trace line's model, instead of `[workload] model_name`.
+    pub model: Option<String>,
+    /// A trace line's `max_tokens`, instead of `[workload] max_tokens`.
+    pub max_tokens: Option<u32>,
 }
 
 /// A session: one or more turns sent one after the other by one end user.
@@ -307,7 +341,12 @@ impl SessionFactory {
     /// would change every report of a seed).
     fn draw(&mut self) -> SessionDraw {
         self.next_id += 1;
-        let turns = self.rng_shape.random_range(self.min_turns..=self.max_turns);
+        let mut turns = self.rng_shape.random_range(self.min_turns..=self.max_turns);
+        // A dataset's session is one conversation, drawn first: its turns are the session's.
+        let dialogue = self.pool.dialogues.is_some().then(|| self.prompt_index());
+        if let Some(d) = dialogue {
+            turns = self.pool.dialogue_turns(d).unwrap_or(1) as u32;
+        }
         let tenant = if self.tenants.is_empty() {
             None
         } else {
@@ -331,7 +370,10 @@ impl SessionFactory {
         let stream = self.rng_shape.random_bool(self.stream_share);
         let turns = (0..turns)
             .map(|i| {
-                let prompt = self.prompt_index();
+                let prompt = match dialogue {
+                    Some(d) => (d, i as usize),
+                    None => (self.prompt_index(), 0),
+                };
                 let think = if i == 0 { Duration::ZERO } else { self.think() };
                 let (route, ask) = self.route_and_ask();
                 (prompt, think, route, ask)
@@ -357,11 +399,13 @@ impl SessionFactory {
             turns: draw
                 .turns
                 .into_iter()
-                .map(|(prompt, think, route, ask)| TurnPlan {
-                    prompt: self.pool.get(prompt),
+                .map(|((entry, turn), think, route, ask)| TurnPlan {
+                    prompt: self.pool.turn(entry, turn),
                     think,
                     route,
                     ask,
+                    model: None,
+                    max_tokens: None,
                 })
                 .collect(),
             api_key: draw.tenant.map(|i| self.tenants[i].0.clone()),
@@ -379,8 +423,8 @@ impl SessionFactory {
 
 /// A session's random choices before any string is built.
 struct SessionDraw {
-    /// Prompt index, think time, route and ask of each turn.
-    turns: Vec<(usize, Duration, Route, Ask)>,
+    /// Prompt (entry and turn of it), think time, route and ask of each turn.
+    turns: Vec<((usize, usize), Duration, Route, Ask)>,
     tenant: Option<usize>,
     user: Option<u64>,
     priority: Priority,

@@ -2,10 +2,12 @@
 //! client stack's settings, the thresholds a CI run must meet. Every key is documented in
 //! `scenarios/README.md`; unknown keys are errors; a bad file gets `path:line:col`.
 
+mod dataset;
 mod fleet;
 mod mix;
 mod slo;
 mod thresholds;
+pub mod trace;
 mod upstream;
 mod workload;
 
@@ -19,10 +21,12 @@ pub use mock_upstream::faults::ConfigError;
 use serde::{Deserialize, Serialize};
 
 use crate::client::ClientConfig;
+pub use dataset::{Conversation, Dataset, DatasetError};
 pub(crate) use fleet::{FleetError, NodeSlot};
 pub use mix::{Ask, Mix, MixError, MixSpec};
 pub use slo::{ItlObjective, RequestTimes, SloSpec};
 pub use thresholds::{is_metric, metric_names, Condition, ConditionError, MetricName, Op, METRICS};
+pub use trace::{RequestsLogMode, TraceSpec};
 pub use upstream::UpstreamSpec;
 pub use workload::{
     Arrivals, DurationSpec, EndUsers, LoadModel, PromptSpec, Stage, Tenant, TurnSpec,
@@ -70,12 +74,21 @@ pub struct Scenario {
 pub struct ReportSpec {
     /// Length of one time-series interval.
     pub interval: HumanDuration,
+    /// `requests_log = true` (or `"with-prompts"`): write every request to `requests.jsonl`
+    /// in the trace format, to replay it later.
+    #[serde(skip_serializing_if = "is_off")]
+    pub requests_log: RequestsLogMode,
+}
+
+fn is_off(m: &RequestsLogMode) -> bool {
+    !m.is_on()
 }
 
 impl Default for ReportSpec {
     fn default() -> Self {
         Self {
             interval: HumanDuration(Duration::from_secs(1)),
+            requests_log: RequestsLogMode::Off,
         }
     }
 }

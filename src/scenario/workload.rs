@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use gauntlet_wire::rate::Rate;
 
 use super::mix::{MixError, MixSpec};
+use super::trace::{TraceSpec, TraceSpecError};
 
 /// Open (arrival rate) or closed (a number of users).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +83,10 @@ pub struct PromptSpec {
     pub zipf_exponent: f64,
     /// A file of prompts, one per line, instead of the built-in corpus.
     pub file: Option<PathBuf>,
+    /// A ShareGPT-style JSON file of conversations: each session is one conversation, its
+    /// human turns sent in order (see [`super::dataset`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<PathBuf>,
 }
 
 impl Default for PromptSpec {
@@ -90,6 +95,7 @@ impl Default for PromptSpec {
             distinct: 100,
             zipf_exponent: 1.0,
             file: None,
+            dataset: None,
         }
     }
 }
@@ -183,6 +189,9 @@ pub struct WorkloadSpec {
     /// or 30 s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drain: Option<HumanDuration>,
+    /// Requests replayed from a JSON-lines trace instead of the stages' arrivals (open model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceSpec>,
 }
 
 fn default_model_name() -> String {
@@ -250,6 +259,15 @@ pub enum WorkloadError {
     /// `[workload.mix]` does not make a mix.
     #[error(transparent)]
     Mix(MixError),
+    /// A trace with stages or the closed model: the trace is the schedule.
+    #[error("workload.trace: a trace replaces the open model's stages; remove `stages` (and `model = \"closed\"`)")]
+    TraceWithStages,
+    /// The trace's speed or sample is out of bounds.
+    #[error(transparent)]
+    Trace(TraceSpecError),
+    /// Both a prompts file and a dataset.
+    #[error("workload.prompts: give `file` or `dataset`, not both")]
+    PromptSources,
 }
 
 /// The bounds `[workload]` is checked against, so that whatever validates also runs in
@@ -310,6 +328,8 @@ impl WorkloadError {
             Self::MaxInFlight => "max_in_flight",
             Self::TooManyDistinct(k) | Self::ZipfExponent(k) => k,
             Self::Mix(e) => e.key(),
+            Self::TraceWithStages | Self::Trace(_) => "trace",
+            Self::PromptSources => "prompts",
         }
     }
 }
@@ -317,6 +337,16 @@ impl WorkloadError {
 impl WorkloadSpec {
     /// Checks what serde cannot: the stages fit the model, shares are sane.
     pub(crate) fn validate(&self) -> Result<(), WorkloadError> {
+        if self.prompts.file.is_some() && self.prompts.dataset.is_some() {
+            return Err(WorkloadError::PromptSources);
+        }
+        if let Some(t) = &self.trace {
+            if !self.stages.is_empty() || self.model == LoadModel::Closed {
+                return Err(WorkloadError::TraceWithStages);
+            }
+            t.validate().map_err(WorkloadError::Trace)?;
+            return self.validate_requests();
+        }
         match self.model {
             LoadModel::Open => {
                 if self.stages.is_empty() {
@@ -345,6 +375,11 @@ impl WorkloadSpec {
                 }
             }
         }
+        self.validate_requests()
+    }
+
+    /// What each request sends, checked whatever schedules it.
+    fn validate_requests(&self) -> Result<(), WorkloadError> {
         self.check_bounds()?;
         if self.turns.min == 0 || self.turns.min > self.turns.max {
             return Err(WorkloadError::Turns);
