@@ -51,7 +51,9 @@ fn run(dir: &Path, text: &str) -> (i32, String) {
 /// Whether `pid` runs (a zombie waiting for its reaper runs nothing).
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        let state = stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next());
+        let state = stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next());
         !matches!(state, Some("Z" | "X"))
     })
 }
@@ -75,14 +77,26 @@ fn a_program_that_does_not_exist_is_a_clear_error() {
     let dir = temp_dir("nonexistent");
     let (code, out) = run(
         &dir,
-        &scenario("1s", "command = [\"/nonexistent/gauntlet-app\", \"--port\", \"{port}\"]"),
+        &scenario(
+            "1s",
+            "command = [\"/nonexistent/gauntlet-app\", \"--port\", \"{port}\"]",
+        ),
     );
     assert_eq!(code, 2, "{out}");
-    assert!(out.contains("system.command: \"/nonexistent/gauntlet-app\" could not be started"), "{out}");
+    assert!(
+        out.contains("system.command: \"/nonexistent/gauntlet-app\" could not be started"),
+        "{out}"
+    );
     // Through the shell, the shell says it, and its status is shown.
-    let (code, out) = run(&dir, &scenario("1s", "command = \"no-such-gauntlet-app --port {port}\""));
+    let (code, out) = run(
+        &dir,
+        &scenario("1s", "command = \"no-such-gauntlet-app --port {port}\""),
+    );
     assert_eq!(code, 2, "{out}");
-    assert!(out.contains("exited before it was ready (exit status: 127)"), "{out}");
+    assert!(
+        out.contains("exited before it was ready (exit status: 127)"),
+        "{out}"
+    );
     assert!(out.contains("not found"), "{out}");
 }
 
@@ -96,8 +110,14 @@ fn exiting_before_ready_shows_the_status_and_the_output() {
     );
     let (code, out) = run(&dir, &scenario("1s", &cmd));
     assert_eq!(code, 2, "{out}");
-    assert!(out.contains("exited before it was ready (exit status: 3)"), "{out}");
-    assert!(out.contains("| booting on ") && out.contains("| bad config"), "{out}");
+    assert!(
+        out.contains("exited before it was ready (exit status: 3)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("| booting on ") && out.contains("| bad config"),
+        "{out}"
+    );
     // The child it left running in its group is stopped too.
     assert_all_gone(&dir, 2);
     assert!(dir.join("report/system.log").exists());
@@ -112,7 +132,10 @@ fn never_ready_is_stopped_after_ready_timeout() {
     );
     let (code, out) = run(&dir, &scenario("1s", &cmd));
     assert_eq!(code, 2, "{out}");
-    assert!(out.contains("not ready after 1s (no line of its output contained \"listening\")"), "{out}");
+    assert!(
+        out.contains("not ready after 1s (no line of its output contained \"listening\")"),
+        "{out}"
+    );
     assert_all_gone(&dir, 2);
 }
 
@@ -126,10 +149,16 @@ fn ignoring_sigterm_gets_sigkill_after_stop_timeout_and_the_run_still_reports() 
     let (code, out) = run(&dir, &scenario("1s", &cmd));
     // Not a failure of the run: the report is whole (its requests failed: nothing listens).
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("ignored SIGTERM for 1s and was killed with SIGKILL"), "{out}");
+    assert!(
+        out.contains("ignored SIGTERM for 1s and was killed with SIGKILL"),
+        "{out}"
+    );
     assert!(dir.join("report/summary.json").exists());
     let log = std::fs::read_to_string(dir.join("report/system.log")).unwrap();
-    assert!(log.contains("listening") && log.contains("[gauntlet] the system ignored SIGTERM"), "{log}");
+    assert!(
+        log.contains("listening") && log.contains("[gauntlet] the system ignored SIGTERM"),
+        "{log}"
+    );
     assert_all_gone(&dir, 1);
 }
 
@@ -162,7 +191,10 @@ fn sigterm_to_gauntlet_stops_the_system_and_writes_the_report() {
     assert_eq!(status.code(), Some(130));
     assert!(dir.join("report/summary.json").exists());
     let log = std::fs::read_to_string(dir.join("report/system.log")).unwrap();
-    assert!(log.contains("[gauntlet] the system stopped on SIGTERM (signal 15 (SIGTERM))"), "{log}");
+    assert!(
+        log.contains("[gauntlet] the system stopped on SIGTERM (signal 15 (SIGTERM))"),
+        "{log}"
+    );
     assert_all_gone(&dir, 1);
 }
 
@@ -191,7 +223,10 @@ fn sigterm_while_waiting_for_ready_stops_the_system() {
     let output = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{err}");
-    assert!(err.contains("interrupted while waiting for it to become ready"), "{err}");
+    assert!(
+        err.contains("interrupted while waiting for it to become ready"),
+        "{err}"
+    );
     assert_all_gone(&dir, 1);
 }
 
@@ -206,8 +241,17 @@ fn bad_system_keys_name_file_line_and_column() {
     assert!(out.contains("s.toml:9:"), "{out}");
     let (code, out) = run(&dir, &scenario("1s", "comand = \"x\""));
     assert_eq!(code, 2, "{out}");
-    assert!(out.contains("s.toml:8:1") && out.contains("comand"), "{out}");
-    let (code, out) = run(&dir, &scenario("1s", "api_key_env = \"GAUNTLET_TEST_UNSET_KEY\"\ncommand = \"sleep 5\""));
+    assert!(
+        out.contains("s.toml:8:1") && out.contains("comand"),
+        "{out}"
+    );
+    let (code, out) = run(
+        &dir,
+        &scenario(
+            "1s",
+            "api_key_env = \"GAUNTLET_TEST_UNSET_KEY\"\ncommand = \"sleep 5\"",
+        ),
+    );
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("GAUNTLET_TEST_UNSET_KEY is not set"), "{out}");
 }
