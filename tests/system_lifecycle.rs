@@ -205,7 +205,7 @@ fn sigterm_while_waiting_for_ready_stops_the_system() {
         "command = '''echo $$ >> {p}; exec sleep 60'''\nready = {{ line = \"listening\" }}\nready_timeout = \"60s\"",
         p = dir.join("pids").display()
     );
-    let mut child = command(&dir, &scenario("5s", &cmd))
+    let child = command(&dir, &scenario("5s", &cmd))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
