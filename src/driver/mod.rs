@@ -14,9 +14,10 @@ pub(crate) mod requests_log;
 pub mod run;
 mod session;
 mod stall;
+mod template;
 mod threads;
 mod trace_replay;
 pub mod workload;
 
 pub use requests_log::RequestsLogTarget;
-pub use run::{run, RunOptions, Target};
+pub use run::{run, RunOptions, StartSystem, SystemTarget, Target};

@@ -9,6 +9,7 @@ use tokio::time::{sleep_until, Instant};
 use super::recorder::{Completion, Recorder};
 use super::requests_log::RequestsLog;
 use super::stall::StallWatch;
+use super::template::{Fill, TemplateSender};
 use super::workload::{PromptPool, SessionPlan};
 use crate::client::{ChatRequest, ClientStack, Trace};
 use crate::record::TokenLog;
@@ -34,6 +35,8 @@ pub(super) struct RunCtx {
     pub stall: Option<Arc<StallWatch>>,
     /// `requests.jsonl`, when the run writes one.
     pub requests_log: Option<Arc<RequestsLog>>,
+    /// `[system.request]`: the app's own request, sent instead of the OpenAI API's.
+    pub template: Option<TemplateSender>,
 }
 
 impl RunCtx {
@@ -78,7 +81,18 @@ impl RunCtx {
             let trace = req.trace.clone();
             let sent = Instant::now();
             self.recorder.begin();
-            let result = self.stack.send(req).await;
+            let result = match &self.template {
+                Some(t) => {
+                    t.send(Fill {
+                        prompt: &turn.prompt,
+                        session: &plan.id,
+                        user: plan.user.as_deref().unwrap_or(""),
+                        model: &workload.model_name,
+                    })
+                    .await
+                }
+                None => self.stack.send(req).await,
+            };
             let arrivals = tokens.map(|log| log.take());
             self.recorder.completed(&Completion {
                 intended,

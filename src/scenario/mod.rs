@@ -6,6 +6,7 @@ mod dataset;
 mod fleet;
 mod mix;
 mod slo;
+pub mod system;
 mod thresholds;
 pub mod trace;
 mod upstream;
@@ -25,6 +26,7 @@ pub use dataset::{Conversation, Dataset, DatasetError};
 pub(crate) use fleet::{FleetError, NodeSlot};
 pub use mix::{Ask, Mix, MixError, MixSpec};
 pub use slo::{ItlObjective, RequestTimes, SloSpec};
+pub use system::{SystemSpec, SystemSpecError};
 pub use thresholds::{is_metric, metric_names, Condition, ConditionError, MetricName, Op, METRICS};
 pub use trace::{RequestsLogMode, TraceSpec};
 pub use upstream::UpstreamSpec;
@@ -66,6 +68,10 @@ pub struct Scenario {
     /// `[slo]`: the objectives a request must meet to count towards `slo.goodput_rps`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo: Option<SloSpec>,
+    /// `[system]`: the system under test between the driver and the mock; absent, the driver
+    /// sends to the upstream itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<SystemSpec>,
 }
 
 /// `[report]`.
@@ -223,6 +229,16 @@ impl Scenario {
                 "upstream",
                 "upstream: `timeline` and the other fault tables configure the embedded mock; they cannot apply to an external `target`".into(),
             ));
+        }
+        if let Some(system) = &s.system {
+            system.validate().map_err(|e| {
+                let table = if text.contains(&format!("[{}]", e.table)) {
+                    e.table
+                } else {
+                    "system"
+                };
+                invalid_key(path, text, table, e.key, e.to_string())
+            })?;
         }
         Ok(s)
     }

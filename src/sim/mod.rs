@@ -35,6 +35,7 @@ pub fn run(scenario: &Scenario, stop: impl Future<Output = ()>) -> Result<RunRes
         on_interval: None,
         threads: 0,
         requests_log: None,
+        system: None,
     };
     runtime.block_on(driver::run(scenario, options, stop))
 }
