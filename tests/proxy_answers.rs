@@ -77,3 +77,75 @@ async fn a_fallback_answer_carries_x_gauntlet_fallback_and_an_upstream_one_does_
     assert_eq!(r.headers()["x-gauntlet-outcome"], "upstream");
     assert!(r.headers().get("x-gauntlet-fallback").is_none());
 }
+
+fn vectors(v: &Value) -> Vec<Vec<f64>> {
+    let data = v["data"].as_array().unwrap_or_else(|| panic!("{v}"));
+    data.iter()
+        .enumerate()
+        .map(|(i, e)| {
+            assert_eq!(e["index"], i, "{v}");
+            e["embedding"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        })
+        .collect()
+}
+
+fn close(a: &[Vec<f64>], b: &[Vec<f64>]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.len() == y.len() && x.iter().zip(y).all(|(p, q)| (p - q).abs() < 1e-6))
+}
+
+#[tokio::test]
+async fn several_embeddings_inputs_in_one_request_come_back_in_order_and_cache_as_one() {
+    let m = common::mock("").await;
+    let p = proxy(&m.url, "[client.cache]\nttl = \"5m\"");
+    let url = format!("{}/v1/embeddings", p.url);
+    let body = |input: Value| json!({"model": "text-embedding-3-small", "input": input, "encoding_format": "float"});
+    let three = body(json!(["alpha", "beta", "gamma"]));
+    let r = post(&url, &three).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-gauntlet-outcome"], "upstream");
+    let through = vectors(&r.json().await.unwrap());
+    assert_eq!(through.len(), 3);
+    // Each vector is the one the mock gives that input alone, in the caller's order.
+    for (i, text) in ["alpha", "beta", "gamma"].into_iter().enumerate() {
+        let alone: Value = post(&format!("{}/v1/embeddings", m.url), &body(json!(text)))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(close(&vectors(&alone), &through[i..=i]), "input {i}");
+    }
+    let upstream = |m: &mock_upstream::server::RunningMock| {
+        m.state
+            .stats()
+            .by_route
+            .get("/v1/embeddings")
+            .copied()
+            .unwrap_or(0)
+    };
+    assert_eq!(upstream(&m), 1 + 3);
+
+    let r = post(&url, &three).await;
+    assert_eq!(r.headers()["x-gauntlet-outcome"], "cache_hit");
+    assert!(close(&vectors(&r.json().await.unwrap()), &through));
+    let r = post(&url, &body(json!(["alpha", "beta"]))).await;
+    assert_eq!(
+        r.headers()["x-gauntlet-outcome"],
+        "upstream",
+        "another list"
+    );
+    assert_eq!(vectors(&r.json().await.unwrap()).len(), 2);
+    assert_eq!(upstream(&m), 1 + 3 + 1);
+
+    let r = post(&url, &body(json!(["alpha", 7]))).await;
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["param"], "input");
+}

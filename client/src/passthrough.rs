@@ -78,6 +78,11 @@ impl Passthrough {
         Value::Object(out)
     }
 
+    /// How many inputs an embeddings body holds: a proxy gives the stack one message per input.
+    pub fn embedding_inputs(&self) -> usize {
+        self.messages.len()
+    }
+
     /// Whether a streamed answer's frames are wanted.
     pub fn streams(&self) -> bool {
         self.sink.is_some()

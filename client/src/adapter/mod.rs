@@ -424,7 +424,7 @@ impl Adapter {
         let mut reply = match req.route {
             Route::Chat => read_chat(&bytes, new_api)?,
             Route::Responses => responses::answer(&bytes)?,
-            Route::Embeddings => embeddings::answer(&bytes)?,
+            Route::Embeddings => embeddings::answer(&bytes, embeddings::inputs(req))?,
         };
         reply.rate_limit = rate_limit;
         Ok(reply)
