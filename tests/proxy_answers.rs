@@ -149,3 +149,51 @@ async fn several_embeddings_inputs_in_one_request_come_back_in_order_and_cache_a
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"]["param"], "input");
 }
+
+#[tokio::test]
+async fn bodies_that_differ_only_in_unmodelled_fields_do_not_share_a_cached_answer() {
+    let (upstream, seen) = common::capture_upstream::capture_upstream().await;
+    let p = proxy(&upstream, "[client.cache]\nttl = \"5m\"");
+    let url = format!("{}/v1/chat/completions", p.url);
+    let tool = json!([{"type": "function", "function": {"name": "weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]);
+    let variants = [
+        ("plain", chat_body("same words", false)),
+        ("top_p", {
+            let mut b = chat_body("same words", false);
+            b["top_p"] = json!(0.1);
+            b
+        }),
+        ("tools", {
+            let mut b = chat_body("same words", false);
+            b["tools"] = tool;
+            b
+        }),
+        (
+            "an image part",
+            json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "same words"},
+            {"type": "image_url", "image_url": {"url": "https://example.invalid/a.png"}}]}]}),
+        ),
+    ];
+    let mut answers = Vec::new();
+    for (what, body) in &variants {
+        let r = post(&url, body).await;
+        assert_eq!(r.status(), 200, "{what}");
+        assert_eq!(r.headers()["x-gauntlet-outcome"], "upstream", "{what}");
+        let v: Value = r.json().await.unwrap();
+        answers.push(v["choices"][0]["message"]["content"].clone());
+    }
+    assert_eq!(seen.lock().unwrap().len(), variants.len());
+    assert_eq!(seen.lock().unwrap()[1]["top_p"], 0.1);
+    // The same body again, from another user: the cached answer of its own.
+    for (i, (what, body)) in variants.iter().enumerate() {
+        let mut again = body.clone();
+        again["user"] = json!("someone else");
+        let r = post(&url, &again).await;
+        assert_eq!(r.headers()["x-gauntlet-outcome"], "cache_hit", "{what}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["choices"][0]["message"]["content"], answers[i], "{what}");
+    }
+    assert_eq!(seen.lock().unwrap().len(), variants.len());
+}
