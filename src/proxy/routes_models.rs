@@ -14,7 +14,7 @@ use http_body_util::BodyExt;
 use tokio::time::Instant;
 
 use super::access_log::AccessLine;
-use super::routes_error::{ProxyError, TLS_PREFIX};
+use super::routes_error::ProxyError;
 use super::routes_mark::{mark, record};
 use super::server::App;
 
@@ -94,9 +94,7 @@ async fn fetch(app: &App, path: &str, headers: &HeaderMap) -> Result<Response, P
         .unwrap_or(Duration::from_secs(60));
     let resp = match tokio::time::timeout(limit, call).await {
         Ok(Ok(r)) => r,
-        Ok(Err(TransportError::Connect(m))) if m.starts_with(TLS_PREFIX) => {
-            return Err(upstream_error(m, "connect"))
-        }
+        Ok(Err(TransportError::Tls(m))) => return Err(upstream_error(m, "tls")),
         Ok(Err(e)) => return Err(upstream_error(format!("upstream: {e}"), "connect")),
         Err(_) => {
             return Err(ProxyError::own(

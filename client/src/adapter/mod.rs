@@ -358,6 +358,7 @@ impl Adapter {
         let request = self.build(req, new_api)?;
         self.transport.call(request).await.map_err(|e| match e {
             TransportError::Connect(m) => ClientError::Connect(m),
+            TransportError::Tls(m) => ClientError::Tls(m),
             TransportError::Reset(m) => ClientError::Reset(m),
             TransportError::Other(m) => ClientError::Connect(m),
             TransportError::Malformed(m) => ClientError::Malformed(m),
