@@ -66,10 +66,11 @@ wait_http "http://127.0.0.1:$proxy_port/healthz"
 
 field() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {'d': d}))" "$1" "$2"; }
 
-# One run: rate, port, out dir. Prints "ttft_p50 ttft_p99 ok total".
+# One run: rate, port, out dir, seed (a new one per run: the proxy's cache must not answer a
+# prompt sequence it has seen). Prints "ttft_p50 ttft_p99 ok total".
 measure() {
-  printf 'name = "proxy-ttft"\nseed = 1\nduration = "%ss"\n[workload]\narrivals = "constant"\nstages = [{ for = "1h", rate = "%s/s" }]\nprompts = { distinct = 10000000, zipf_exponent = 0.0 }\nstream_share = 1.0\nmax_in_flight = 100000\n' \
-    "$secs" "$1" > "$tmp/s.toml"
+  printf 'name = "proxy-ttft"\nseed = %s\nduration = "%ss"\n[workload]\narrivals = "constant"\nstages = [{ for = "1h", rate = "%s/s" }]\nprompts = { distinct = 10000000, zipf_exponent = 0.0 }\nstream_share = 1.0\nmax_in_flight = 100000\n' \
+    "$4" "$secs" "$1" > "$tmp/s.toml"
   "${on_load[@]}" "$bin/gauntlet" run "$tmp/s.toml" --target "http://127.0.0.1:$2" --threads 1 \
     --out "$3" --quiet > /dev/null || true
   field "$3/summary.json" "'%s %s %s %s' % (d['ttft_ms']['p50'], d['ttft_ms']['p99'], d['requests']['ok'], d['requests']['total'])"
@@ -80,8 +81,9 @@ echo "| rate | round | direct TTFT p50 / p99 ms | proxy TTFT p50 / p99 ms | adde
 echo "| --- | --- | --- | --- | --- | --- |"
 for rate in $rates; do
   for round in $(seq "$rounds"); do
-    read -r d50 d99 dok dn <<< "$(measure "$rate" $mock_port "$tmp/direct-$rate-$round")"
-    read -r p50 p99 pok pn <<< "$(measure "$rate" $proxy_port "$tmp/proxy-$rate-$round")"
+    seed=$((rate * 100 + round))
+    read -r d50 d99 dok dn <<< "$(measure "$rate" $mock_port "$tmp/direct-$rate-$round" "$seed")"
+    read -r p50 p99 pok pn <<< "$(measure "$rate" $proxy_port "$tmp/proxy-$rate-$round" "$seed")"
     added=$(awk -v a="$p50" -v b="$d50" -v c="$p99" -v d="$d99" 'BEGIN {printf "%+.3f / %+.3f", a - b, c - d}')
     printf '| %s/s | %s | %s / %s | %s / %s | %s | %s of %s, %s of %s |\n' "$rate" "$round" \
       "$d50" "$d99" "$p50" "$p99" "$added" "$dok" "$dn" "$pok" "$pn"
