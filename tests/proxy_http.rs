@@ -718,3 +718,41 @@ async fn the_upstreams_quota_headers_of_streamed_and_plain_answers_reach_the_gau
         "from the plain answer's headers (a request refills every 20 s)"
     );
 }
+
+#[tokio::test]
+async fn a_tls_failure_is_not_retried_nor_counted_by_the_breaker() {
+    let (_ca, cert, key) = test_ca();
+    let upstream = tls_mock(cert, key).await;
+    let p = proxy(
+        &upstream,
+        "[client.retry]\nmax_attempts = 3\nbase_delay = \"1ms\"\n\
+         [client.breaker]\nfailure_ratio = 0.5\nwindow = \"60s\"\nmin_calls = 2\nopen_for = \"600s\"",
+    );
+    let url = format!("{}/v1/chat/completions", p.url);
+    for _ in 0..3 {
+        let r = post(&url, &chat_body("hi", false)).await;
+        assert_eq!(r.status(), 502, "never the breaker's 503");
+        assert_eq!(r.headers()["x-gauntlet-attempts"], "1", "not retried");
+        assert_eq!(r.headers()["x-gauntlet-outcome"], "tls");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "upstream_tls");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("TLS:") && message.contains("not retried"),
+            "{message}"
+        );
+    }
+    let s = exposition(
+        &reqwest::get(format!("{}/metrics", p.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(sample(&s, "gauntlet_proxy_upstream_attempts_total"), 3.0);
+    assert_eq!(
+        sample(&s, "gauntlet_proxy_breaker_state{state=\"closed\"}"),
+        1.0
+    );
+}

@@ -6,11 +6,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use axum::routing::post;
+use common::held_upstream::held_upstream;
 use common::proxy_process::{chat, ProxyProcess};
-use tokio::sync::{mpsc, Notify};
 
 fn write_config(path: &Path, upstream: &str, burst: u32) {
     let text = format!(
@@ -61,34 +59,6 @@ async fn sighup_applies_new_limits_and_refuses_a_broken_file() {
         [200, 200, 200, 429]
     );
     assert_eq!(mock.state.stats().requests, 1 + 5);
-}
-
-/// An upstream that tells the test when a request has arrived and answers it only when told.
-async fn held_upstream() -> (String, mpsc::Receiver<()>, Arc<Notify>) {
-    let (arrived_tx, arrived) = mpsc::channel(8);
-    let release = Arc::new(Notify::new());
-    let gate = release.clone();
-    let app = axum::Router::new().route(
-        "/v1/chat/completions",
-        post(move || {
-            let (arrived_tx, gate) = (arrived_tx.clone(), gate.clone());
-            async move {
-                let _ = arrived_tx.send(()).await;
-                gate.notified().await;
-                axum::Json(serde_json::json!({
-                    "id": "chatcmpl-held", "object": "chat.completion", "created": 0,
-                    "model": "gpt-4o-mini",
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": "from the old upstream"}}],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 4, "total_tokens": 5}
-                }))
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, arrived, release)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -27,10 +27,16 @@ pub enum ClientError {
         /// An attempt timeout is retried; the total one ends the request.
         scope: TimeoutScope,
     },
-    /// No connection to the upstream (refused, DNS, TLS, a `base_url` that does not parse);
+    /// No connection to the upstream (refused, DNS, a `base_url` that does not parse);
     /// retried.
     #[error("connect error: {0}")]
     Connect(String),
+    /// The TLS handshake with the upstream failed (a certificate not trusted, expired or for
+    /// another name): a configuration error, fixed by trusting the right CA, not by waiting.
+    /// Never retried and not counted by the breaker: the upstream may be healthy. The message
+    /// begins `TLS: ` with rustls' reason and the origin.
+    #[error("{0}")]
+    Tls(String),
     /// The connection closed before a complete answer (reset, truncated body or stream).
     #[error("connection reset or answer cut off: {0}")]
     Reset(String),
@@ -185,13 +191,14 @@ impl ClientError {
 
     /// Every [`kind`](Self::kind), in declaration order: the closed list a metrics exporter
     /// labels errors with (so no label value can come from anywhere else).
-    pub const KINDS: [&'static str; 16] = [
+    pub const KINDS: [&'static str; 17] = [
         "rate_limited",
         "quota_exhausted",
         "server_error",
         "timeout_attempt",
         "timeout_total",
         "connect",
+        "tls",
         "reset",
         "malformed",
         "client_error",
@@ -218,6 +225,7 @@ impl ClientError {
             ClientError::StreamError(e) => e.is_retryable(),
             ClientError::StreamUnfinished => true,
             ClientError::QuotaExhausted
+            | ClientError::Tls(_)
             | ClientError::Rejected(_)
             | ClientError::StreamBroken { .. } => false,
         }
@@ -259,9 +267,10 @@ impl ClientError {
             | ClientError::StreamUnfinished => true,
             ClientError::StreamError(e) => e.is_retryable(),
             ClientError::StreamBroken { cause, .. } => cause.is_upstream_failure(),
-            ClientError::QuotaExhausted | ClientError::Client { .. } | ClientError::Rejected(_) => {
-                false
-            }
+            ClientError::QuotaExhausted
+            | ClientError::Tls(_)
+            | ClientError::Client { .. }
+            | ClientError::Rejected(_) => false,
         }
     }
 
@@ -286,6 +295,7 @@ impl ClientError {
                 scope: TimeoutScope::Total,
             } => "timeout_total",
             ClientError::Connect(_) => "connect",
+            ClientError::Tls(_) => "tls",
             ClientError::Reset(_) => "reset",
             ClientError::Malformed(_) => "malformed",
             ClientError::Client { .. } => "client_error",
@@ -319,6 +329,7 @@ mod tests {
                 scope: TimeoutScope::Total,
             },
             ClientError::Connect(String::new()),
+            ClientError::Tls(String::new()),
             ClientError::Reset(String::new()),
             ClientError::Malformed(String::new()),
             ClientError::Client {

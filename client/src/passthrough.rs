@@ -27,7 +27,12 @@ pub struct Passthrough {
     sink: Option<mpsc::Sender<Bytes>>,
     forwarded: AtomicBool,
     answer: Mutex<Option<UpstreamAnswer>>,
+    key: u64,
 }
+
+/// Body fields that say how an answer is delivered or who asked for it, not what it says: the
+/// only ones [`Passthrough::key`] leaves out (a plain and a streamed ask share an answer).
+pub const NOT_KEYED: [&str; 3] = ["stream", "stream_options", "user"];
 
 /// A non-streamed answer of the upstream as it came (a success or an error), so a proxy can
 /// hand the caller the provider's own body rather than one rebuilt from the stack's reduced
@@ -49,13 +54,23 @@ impl Passthrough {
         messages: Vec<ChatMessage>,
         sink: Option<mpsc::Sender<Bytes>>,
     ) -> Self {
+        let key = body_key(&body);
         Self {
             body,
             messages,
             sink,
             forwarded: AtomicBool::new(false),
             answer: Mutex::new(None),
+            key,
         }
+    }
+
+    /// A stable hash of the caller's body but [`NOT_KEYED`], for the cache key: the stack
+    /// models few fields (model, messages, limits, temperature), and two bodies that differ in
+    /// any other (`tools`, `top_p`, `n`, an image part of a message, ...) may have different
+    /// answers, so they must not share one.
+    pub fn key(&self) -> u64 {
+        self.key
     }
 
     /// The body to send: the caller's, with `model` and (when the stack changed the messages)
@@ -76,6 +91,11 @@ impl Passthrough {
             };
         }
         Value::Object(out)
+    }
+
+    /// How many inputs an embeddings body holds: a proxy gives the stack one message per input.
+    pub fn embedding_inputs(&self) -> usize {
+        self.messages.len()
     }
 
     /// Whether a streamed answer's frames are wanted.
@@ -110,6 +130,18 @@ impl Passthrough {
     pub fn answer(&self) -> Option<UpstreamAnswer> {
         self.answer.lock().ok().and_then(|a| a.clone())
     }
+}
+
+/// The hash of [`Passthrough::key`]: the body's fields in name order, each name and value.
+fn body_key(body: &Map<String, Value>) -> u64 {
+    let mut fields: Vec<(&String, &Value)> = body
+        .iter()
+        .filter(|(k, _)| !NOT_KEYED.contains(&k.as_str()))
+        .collect();
+    fields.sort_by(|a, b| a.0.cmp(b.0));
+    // A `Value` always serialises.
+    let bytes = serde_json::to_vec(&fields).unwrap_or_default();
+    gauntlet_wire::hash::stable_hash(&bytes)
 }
 
 /// The body fields a route's messages are written in.
@@ -158,6 +190,32 @@ mod tests {
         assert_eq!(out["input"], json!([1]));
         assert!(out["instructions"].is_null());
         assert_eq!(out["top_p"], 0.5);
+    }
+
+    #[test]
+    fn the_key_covers_every_field_but_delivery_and_identity() {
+        let key = |v: Value| Passthrough::new(object(v), Vec::new(), None).key();
+        let base = json!({"model": "m", "messages": [{"role": "user", "content": "q"}]});
+        let with = |k: &str, v: Value| {
+            let mut b = base.clone();
+            b[k] = v;
+            key(b)
+        };
+        assert_eq!(key(base.clone()), key(base.clone()));
+        for (k, v) in [
+            ("top_p", json!(0.5)),
+            (
+                "tools",
+                json!([{"type": "function", "function": {"name": "f"}}]),
+            ),
+            ("n", json!(2)),
+            ("seed", json!(1)),
+        ] {
+            assert_ne!(with(k, v), key(base.clone()), "{k}");
+        }
+        for k in NOT_KEYED {
+            assert_eq!(with(k, json!(true)), key(base.clone()), "{k}");
+        }
     }
 
     #[tokio::test]

@@ -8,7 +8,7 @@
 //! | filtered prompt | 400 | `invalid_request_error` / `content_filter`, `param: messages` |
 //! | upstream 429, quota, 4xx, 5xx | the upstream's status | the upstream's own body (its `retry-after` hint kept) |
 //! | attempt or total timeout | 504 | `timeout` |
-//! | TLS handshake failed (a connect error) | 502 | `upstream_error`, the message the transport's `TLS: <reason> (host:port)` |
+//! | TLS handshake failed (kind `tls`, never retried, not a breaker failure) | 502 | `upstream_error`, code `upstream_tls`, the message the transport's `TLS: <reason> (host:port)` |
 //! | connect, reset, malformed, unfinished stream | 502 | `upstream_error` naming the cause |
 
 use std::time::Duration;
@@ -21,10 +21,6 @@ use gauntlet_client::{ClientError, Rejection};
 use serde_json::json;
 
 use super::metrics::BAD_REQUEST;
-
-/// How the client's transport begins the message of a failed TLS handshake; the proxy sends
-/// such a message to the caller as it is.
-pub const TLS_PREFIX: &str = "TLS: ";
 
 /// An answer the proxy gives in place of a success.
 #[derive(Debug, Clone, PartialEq)]
@@ -124,8 +120,8 @@ impl ProxyError {
             },
             ClientError::Timeout { .. } => Self::own(504, format!("The upstream did not answer in time ({error})"), "timeout", Some("timeout"), outcome),
             // The transport's own words (`TLS: invalid peer certificate: UnknownIssuer (host:port)`)
-            // name the cause an operator fixes with `upstream_ca`.
-            ClientError::Connect(m) if m.starts_with(TLS_PREFIX) => Self::own(502, m.clone(), "upstream_error", None, outcome),
+            // name the cause an operator fixes, often with `upstream_ca`.
+            ClientError::Tls(m) => Self::own(502, format!("{m}; a TLS configuration error, not retried: check the upstream's certificate or [proxy] upstream_ca"), "upstream_error", Some("upstream_tls"), outcome),
             other => Self::own(502, format!("Bad answer from the upstream: {other}"), "upstream_error", None, outcome),
         };
         if e.upstream_body.is_none() && e.status == 429 && e.retry_after.is_none() {

@@ -176,21 +176,29 @@ fn responses_messages(body: &Map<String, Value>) -> Result<Vec<ChatMessage>, Box
     Ok(out)
 }
 
-/// The stack reads one vector per request, so one input (a string, or an array of one string).
+/// Most inputs one embeddings request may carry (the API's own limit).
+pub const MAX_EMBEDDING_INPUTS: usize = 2048;
+
+/// One message per input (a string, or an array of 1 to [`MAX_EMBEDDING_INPUTS`] strings), in
+/// order: the stack keys the cache on them and asks for one vector each.
 fn embeddings_input(body: &Map<String, Value>) -> Result<Vec<ChatMessage>, Box<ProxyError>> {
-    let text = match body.get("input") {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(items)) if items.len() == 1 && items[0].is_string() => {
-            items[0].as_str().unwrap_or_default().to_string()
-        }
-        _ => {
-            return Err(bad(
-                "`input` must be one string (the proxy sends one input per request)".into(),
-                Some("input"),
-            ))
-        }
+    let refuse = || {
+        bad(
+            format!("`input` must be a string or an array of 1 to {MAX_EMBEDDING_INPUTS} strings"),
+            Some("input"),
+        )
     };
-    Ok(vec![ChatMessage::new("user", text)])
+    match body.get("input") {
+        Some(Value::String(s)) => Ok(vec![ChatMessage::new("user", s.clone())]),
+        Some(Value::Array(items)) if (1..=MAX_EMBEDDING_INPUTS).contains(&items.len()) => items
+            .iter()
+            .map(|i| match i {
+                Value::String(s) => Ok(ChatMessage::new("user", s.clone())),
+                _ => Err(refuse()),
+            })
+            .collect(),
+        _ => Err(refuse()),
+    }
 }
 
 #[cfg(test)]
@@ -229,7 +237,12 @@ mod tests {
             ),
             (
                 Route::Embeddings,
-                r#"{"model":"m","input":["a","b"]}"#,
+                r#"{"model":"m","input":[]}"#,
+                Some("input"),
+            ),
+            (
+                Route::Embeddings,
+                r#"{"model":"m","input":["a",[1,2]]}"#,
                 Some("input"),
             ),
         ];
@@ -260,5 +273,12 @@ mod tests {
             ]
         );
         assert_eq!(p.body["top_p"], 0.3);
+    }
+
+    #[test]
+    fn each_embeddings_input_is_a_message() {
+        let p = parsed(Route::Embeddings, r#"{"model":"m","input":["a","b","c"]}"#).unwrap();
+        let texts: Vec<String> = p.request.messages.iter().map(|m| m.text()).collect();
+        assert_eq!(texts, ["a", "b", "c"]);
     }
 }

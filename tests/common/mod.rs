@@ -1,6 +1,8 @@
 //! Starts a mock-upstream on 127.0.0.1 at a free port for one test.
 #![allow(dead_code)]
 
+pub mod capture_upstream;
+pub mod held_upstream;
 pub mod proxy_process;
 pub mod redis_server;
 

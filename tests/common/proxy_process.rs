@@ -81,6 +81,19 @@ impl ProxyProcess {
     pub fn running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
+
+    /// Waits (at most `limit`, polling) for the process to exit; its exit code, `None` when it
+    /// is still running then (or died of a signal).
+    pub async fn exit_code(&mut self, limit: Duration) -> Option<i32> {
+        let polls = (limit.as_millis() / 20).max(1);
+        for _ in 0..polls {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
 }
 
 impl Drop for ProxyProcess {

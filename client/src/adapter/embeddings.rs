@@ -10,21 +10,36 @@ use gauntlet_wire::openai::Usage;
 use crate::error::ClientError;
 use crate::request::{ChatRequest, ChatResponse, Outcome};
 
+/// How many inputs `req` embeds: one (the workload's prompt), or for a proxied caller's body
+/// the inputs it sent, one message each.
+pub(super) fn inputs(req: &ChatRequest) -> usize {
+    req.passthrough
+        .as_ref()
+        .map_or(1, |p| p.embedding_inputs())
+        .clamp(1, req.messages.len().max(1))
+}
+
 /// The embeddings body of `req`: the last message's text, the prompt the workload sent (the
 /// context layer's system prompt and history before it are dialogue, which an embedding does
-/// not take). Vectors are asked for as floats, which the stack keeps as they are.
+/// not take), or the last [`inputs`] messages' texts for a caller who sent several. Vectors are
+/// asked for as floats, which the stack keeps as they are.
 pub(super) fn body(req: &ChatRequest) -> EmbeddingRequest {
-    let prompt = req.messages.last().map(|m| m.text()).unwrap_or_default();
+    let n = inputs(req);
+    let texts = req.messages[req.messages.len().saturating_sub(n)..].iter();
+    let input = if n == 1 {
+        EmbeddingInput::Text(req.messages.last().map(|m| m.text()).unwrap_or_default())
+    } else {
+        EmbeddingInput::Texts(texts.map(|m| m.text()).collect())
+    };
     EmbeddingRequest {
         model: req.model.clone(),
-        input: EmbeddingInput::Text(prompt),
+        input,
         encoding_format: Some(EncodingFormat::Float),
         dimensions: None,
         user: None,
     }
 }
 
-/// An embeddings answer: one float vector per input (one input is sent), in order.
 /// A base64 vector: little-endian `f32`s, as the API sends for `encoding_format: "base64"`.
 fn decode_base64(text: &str) -> Result<Vec<f32>, ClientError> {
     use base64::Engine as _;
@@ -43,14 +58,26 @@ fn decode_base64(text: &str) -> Result<Vec<f32>, ClientError> {
         .collect())
 }
 
-pub(super) fn answer(bytes: &[u8]) -> Result<ChatResponse, ClientError> {
-    let r: EmbeddingResponse = serde_json::from_slice(bytes)
+/// An embeddings answer: one float vector per input (`inputs` were sent), in input order (by
+/// each vector's `index`, which must name every input once).
+pub(super) fn answer(bytes: &[u8], inputs: usize) -> Result<ChatResponse, ClientError> {
+    let mut r: EmbeddingResponse = serde_json::from_slice(bytes)
         .map_err(|e| ClientError::Malformed(format!("embeddings: {e}")))?;
-    if r.data.len() != 1 {
+    if r.data.len() != inputs {
         return Err(ClientError::Malformed(format!(
-            "embeddings: {} vectors for 1 input",
+            "embeddings: {} vectors for {inputs} inputs",
             r.data.len()
         )));
+    }
+    r.data.sort_by_key(|e| e.index);
+    if r.data
+        .iter()
+        .enumerate()
+        .any(|(i, e)| e.index as usize != i)
+    {
+        return Err(ClientError::Malformed(
+            "embeddings: the vectors' indexes do not name each input once".into(),
+        ));
     }
     let embeddings = r
         .data
@@ -120,7 +147,7 @@ mod tests {
     #[test]
     fn vectors_and_prompt_usage_are_read() {
         let body = br#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.25,-0.5,1.0]}],"model":"m","usage":{"prompt_tokens":4,"total_tokens":4}}"#;
-        let r = answer(body).unwrap();
+        let r = answer(body, 1).unwrap();
         assert_eq!(r.embeddings, vec![vec![0.25, -0.5, 1.0]]);
         assert_eq!(
             r.usage,
@@ -134,6 +161,38 @@ mod tests {
     }
 
     #[test]
+    fn several_inputs_are_sent_and_read_back_in_input_order() {
+        use crate::passthrough::Passthrough;
+        use std::sync::Arc;
+        let sent = vec![ChatMessage::new("user", "a"), ChatMessage::new("user", "b")];
+        let mut req = ChatRequest {
+            messages: sent.clone(),
+            ..ChatRequest::user_text("m", "")
+        };
+        req.passthrough = Some(Arc::new(Passthrough::new(
+            serde_json::Map::new(),
+            sent,
+            None,
+        )));
+        // The context layer's history before the inputs is not embedded.
+        req.messages
+            .insert(0, ChatMessage::new("system", "be brief"));
+        assert_eq!(inputs(&req), 2);
+        assert_eq!(
+            serde_json::to_value(body(&req)).unwrap()["input"],
+            serde_json::json!(["a", "b"])
+        );
+        let two = br#"{"object":"list","data":[{"object":"embedding","index":1,"embedding":[2.0]},{"object":"embedding","index":0,"embedding":[1.0]}],"model":"m","usage":{"prompt_tokens":2,"total_tokens":2}}"#;
+        assert_eq!(
+            answer(two, 2).unwrap().embeddings,
+            vec![vec![1.0], vec![2.0]]
+        );
+        assert_eq!(answer(two, 1).unwrap_err().kind(), "malformed");
+        let twice = br#"{"object":"list","data":[{"object":"embedding","index":1,"embedding":[2.0]},{"object":"embedding","index":1,"embedding":[1.0]}],"model":"m","usage":{"prompt_tokens":2,"total_tokens":2}}"#;
+        assert_eq!(answer(twice, 2).unwrap_err().kind(), "malformed");
+    }
+
+    #[test]
     fn wrong_answers_are_malformed() {
         for bad in [
             &br#"{"object":"list","data":[],"model":"m","usage":{"prompt_tokens":4,"total_tokens":4}}"#[..],
@@ -142,7 +201,7 @@ mod tests {
             br#"{"choices":[]}"#,
             b"",
         ] {
-            assert_eq!(answer(bad).unwrap_err().kind(), "malformed");
+            assert_eq!(answer(bad, 1).unwrap_err().kind(), "malformed");
         }
     }
 }

@@ -358,6 +358,7 @@ impl Adapter {
         let request = self.build(req, new_api)?;
         self.transport.call(request).await.map_err(|e| match e {
             TransportError::Connect(m) => ClientError::Connect(m),
+            TransportError::Tls(m) => ClientError::Tls(m),
             TransportError::Reset(m) => ClientError::Reset(m),
             TransportError::Other(m) => ClientError::Connect(m),
             TransportError::Malformed(m) => ClientError::Malformed(m),
@@ -424,7 +425,7 @@ impl Adapter {
         let mut reply = match req.route {
             Route::Chat => read_chat(&bytes, new_api)?,
             Route::Responses => responses::answer(&bytes)?,
-            Route::Embeddings => embeddings::answer(&bytes)?,
+            Route::Embeddings => embeddings::answer(&bytes, embeddings::inputs(req))?,
         };
         reply.rate_limit = rate_limit;
         Ok(reply)

@@ -1,7 +1,10 @@
 //! The cache key: a stable hash of what changes an answer (model, normalised messages,
-//! `max_tokens`, `temperature`, and the route, tools and response format where they are set),
-//! the same in every process and every run.
+//! `max_tokens`, `temperature`, and the route, tools and response format where they are set,
+//! and a proxied caller's whole body but `stream` and `user`), the same in every process and
+//! every run.
 
+#[cfg(doc)]
+use crate::passthrough::Passthrough;
 use crate::request::{ChatRequest, Route};
 
 /// What two requests that ask the same question share: a hash of the model, the messages (roles
@@ -45,9 +48,10 @@ const ROUTE_TAG: u8 = 1;
 const TOOLS_TAG: u8 = 2;
 const TOOL_CHOICE_TAG: u8 = 3;
 const FORMAT_TAG: u8 = 4;
+const PASSTHROUGH_TAG: u8 = 5;
 
 /// Feeds what a request asks beyond the text: its route (unless chat), its tools, tool choice
-/// and response format (when set). JSON is self-delimiting, so each value needs no length.
+/// and response format (when set), and a proxied caller's body ([`Passthrough::key`]). JSON is self-delimiting, so each value needs no length.
 fn asks(h: &mut Fnv, req: &ChatRequest) {
     if req.route != Route::Chat {
         h.bytes(&[ROUTE_TAG, req.route.index() as u8]);
@@ -65,6 +69,11 @@ fn asks(h: &mut Fnv, req: &ChatRequest) {
     if let Some(format) = &req.response_format {
         h.bytes(&[FORMAT_TAG]);
         let _ = serde_json::to_writer(&mut *h, format);
+    }
+    // A proxied caller's body: every field the stack does not model counts too.
+    if let Some(p) = &req.passthrough {
+        h.bytes(&[PASSTHROUGH_TAG]);
+        h.bytes(&p.key().to_le_bytes());
     }
 }
 

@@ -145,8 +145,8 @@ fn tls_config(extra: &ExtraRoots) -> Result<rustls::ClientConfig, TransportError
     Ok(config)
 }
 
-/// A failed exchange as the adapter reads it. A TLS failure is a connect error whose message
-/// says so first, with rustls' own words and the origin: `TLS: invalid peer certificate:
+/// A failed exchange as the adapter reads it. A TLS failure is [`TransportError::Tls`], its
+/// message with rustls' own words and the origin: `TLS: invalid peer certificate:
 /// UnknownIssuer (localhost:8443)`, where hyper's chain alone reads "client error (Connect)".
 fn classify(
     e: &hyper_util::client::legacy::Error,
@@ -154,7 +154,7 @@ fn classify(
 ) -> TransportError {
     if let Some(tls) = tls_cause(e) {
         let at = origin.map(|o| format!(" ({o})")).unwrap_or_default();
-        return TransportError::Connect(format!("TLS: {tls}{at}"));
+        return TransportError::Tls(format!("TLS: {tls}{at}"));
     }
     let text = super::error_chain(e);
     let parse = std::error::Error::source(e)

@@ -109,6 +109,11 @@ pub enum TransportError {
     /// No connection could be made.
     #[error("connect: {0}")]
     Connect(String),
+    /// The TLS handshake failed (an untrusted, expired or misnamed certificate): the message
+    /// begins `TLS: ` and names rustls' reason and the origin. A configuration error, which
+    /// another attempt would meet again.
+    #[error("{0}")]
+    Tls(String),
     /// The connection closed before a response head.
     #[error("reset: {0}")]
     Reset(String),
