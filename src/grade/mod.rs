@@ -5,11 +5,13 @@
 //! callers saw. The [`Scorecard`] is written as a terminal table, `scorecard.md`, `junit.xml`,
 //! `scorecard.html` and `scorecard.json`.
 
+pub mod files;
 pub mod html;
 pub mod junit;
 pub mod observed;
 pub mod question;
 pub mod rule;
+pub mod runner;
 pub mod scorecard;
 
 pub use observed::Observed;
