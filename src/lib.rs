@@ -27,3 +27,4 @@ pub mod report;
 pub mod scenario;
 pub mod signals;
 pub mod sim;
+pub mod system;

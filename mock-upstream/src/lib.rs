@@ -18,3 +18,4 @@ pub mod faults;
 pub mod server;
 pub mod text;
 pub mod timeline;
+pub mod upstream_view;

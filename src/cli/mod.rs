@@ -88,6 +88,10 @@ pub(crate) struct RunArgs {
     /// Allow a --target that is not on this machine.
     #[arg(long)]
     pub allow_remote: bool,
+    /// Send to the system under test already running here (overrides `[system]`: no command
+    /// is started); the embedded mock stays its upstream.
+    #[arg(long, conflicts_with_all = ["target", "sim"])]
+    pub system_url: Option<String>,
     /// No progress output.
     #[arg(long)]
     pub quiet: bool,

@@ -1,6 +1,6 @@
 //! `gauntlet run`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::progress::Progress;
@@ -12,6 +12,7 @@ use crate::report::summary::Fleet;
 use crate::report::{self, ReportError, Summary};
 use crate::scenario::{ConfigError, FleetError, NodeSlot, Scenario};
 use crate::signals::Interrupt;
+use crate::system::{self, StopReport, SystemError, SystemRunError, Through};
 
 /// `YYYYMMDDTHHMMSSZ` of Unix seconds (civil-from-days, no time-zone database needed).
 pub(crate) fn utc_stamp(secs: u64) -> String {
@@ -62,6 +63,12 @@ enum RunCmdError {
     /// The report could not be written.
     #[error("gauntlet: writing the report: {0}")]
     Report(#[from] ReportError),
+    /// The system under test could not be started, or the run through it failed.
+    #[error("gauntlet: {0}")]
+    System(#[from] SystemRunError),
+    /// `[system]` with a flag it cannot go with.
+    #[error("gauntlet: {0}")]
+    SystemUsage(&'static str),
 }
 
 /// Runs the scenario and writes its report; returns the exit code.
@@ -70,7 +77,12 @@ pub(crate) fn run(args: RunArgs) -> u8 {
         Ok(code) => code,
         Err(e) => {
             eprintln!("{e}");
-            EXIT_USAGE
+            match e {
+                RunCmdError::System(SystemRunError::System(SystemError::Interrupted)) => {
+                    super::EXIT_INTERRUPTED
+                }
+                _ => EXIT_USAGE,
+            }
         }
     }
 }
@@ -95,13 +107,13 @@ fn run_and_report(args: &RunArgs) -> Result<u8, RunCmdError> {
         let node = slot.map_or(String::new(), |s| format!("-node{}", s.id));
         PathBuf::from("reports").join(format!("{}-{}{node}", scenario.name, utc_stamp(now)))
     });
-    let (result, mode) = if args.sim {
-        (
-            crate::sim::run(&scenario, Interrupt::listen().wait())?,
-            "sim",
-        )
+    let through = through_of(args, &scenario)?;
+    let (result, mode, stopped) = if args.sim {
+        let result = crate::sim::run(&scenario, Interrupt::listen().wait())?;
+        (result, "sim", None)
     } else {
-        (run_real(args, &scenario, now)?, "real")
+        let (result, stopped) = run_real(args, &scenario, now, through, &out)?;
+        (result, "real", stopped)
     };
     let mut summary = Summary::build(&scenario, &result, mode);
     if slot.is_some() {
@@ -113,12 +125,53 @@ fn run_and_report(args: &RunArgs) -> Result<u8, RunCmdError> {
         merged_from: Vec::new(),
     });
     report::write_run(&out, &summary, &report::Recorded::of(&result))?;
-    Ok(super::report_written(&summary, &out, result.interrupted))
+    let code = super::report_written(&summary, &out, result.interrupted);
+    if let Some(stopped) = stopped {
+        say_how_it_stopped(&stopped);
+    }
+    Ok(code)
+}
+
+/// What the driver sends through: `--system-url`, `[system]`'s command or URL, or nothing.
+fn through_of(args: &RunArgs, scenario: &Scenario) -> Result<Option<Through>, RunCmdError> {
+    let spec = scenario.system.clone();
+    if spec.is_some() && args.target.is_some() {
+        return Err(RunCmdError::SystemUsage(
+            "--target replaces the upstream the driver sends to; this scenario sends to its [system] (use --system-url to name a running system, [upstream] target for an external upstream)",
+        ));
+    }
+    if spec.is_some() && args.sim {
+        return Err(RunCmdError::SystemUsage(
+            "--sim runs on virtual time in this process; it cannot run the scenario's [system]",
+        ));
+    }
+    Ok(match (&args.system_url, spec) {
+        (Some(url), spec) => Some(Through::Url(url.clone(), spec)),
+        (None, Some(spec)) if spec.command.is_some() => Some(Through::Start(spec)),
+        (None, Some(spec)) => Some(Through::Url(spec.url.clone(), Some(spec))),
+        (None, None) => None,
+    })
+}
+
+/// One line on how the system ended: a warning when it exited on its own or was killed,
+/// which does not change the exit code (the report judges the run).
+fn say_how_it_stopped(stopped: &StopReport) {
+    if stopped.is_warning() {
+        eprintln!("gauntlet: warning: {stopped}");
+    } else {
+        println!("system    {stopped}");
+    }
 }
 
 /// A real run on a multi-thread runtime of `--threads` workers, with progress on stderr and
 /// SIGINT or SIGTERM ending it early.
-fn run_real(args: &RunArgs, scenario: &Scenario, now: u64) -> Result<RunResult, RunError> {
+fn run_real(
+    args: &RunArgs,
+    scenario: &Scenario,
+    now: u64,
+    through: Option<Through>,
+    out: &Path,
+) -> Result<(RunResult, Option<StopReport>), RunCmdError> {
     let interrupt = Interrupt::listen();
     let progress = Progress::for_stderr(args.quiet, scenario.duration.0);
     let interval = scenario.report.interval.0;
@@ -140,6 +193,7 @@ fn run_real(args: &RunArgs, scenario: &Scenario, now: u64) -> Result<RunResult, 
         // Each driver thread sends its share of the workload on a runtime of its own; this
         // runtime keeps the embedded mock, the interval ticker and Ctrl-C.
         threads,
+        system: None,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -150,11 +204,24 @@ fn run_real(args: &RunArgs, scenario: &Scenario, now: u64) -> Result<RunResult, 
     // Redis-backed client) the schedule loop would otherwise be one thread more, woken by
     // the timer for every arrival and waking a worker for every request it starts.
     let on_worker = scenario.clone();
-    let task =
-        runtime.spawn(async move { driver::run(&on_worker, options, interrupt.wait()).await });
+    let run_dir = out.to_path_buf();
+    let task = runtime.spawn(async move {
+        match through {
+            Some(through) => {
+                system::run_with_system(&on_worker, options, through, &run_dir, interrupt.wait())
+                    .await
+                    .map(|r| (r.result, r.stopped))
+                    .map_err(RunCmdError::from)
+            }
+            None => driver::run(&on_worker, options, interrupt.wait())
+                .await
+                .map(|r| (r, None))
+                .map_err(RunCmdError::from),
+        }
+    });
     let result = runtime
         .block_on(task)
-        .unwrap_or_else(|e| Err(RunError::Panicked(e.to_string())));
+        .unwrap_or_else(|e| Err(RunError::Panicked(e.to_string()).into()));
     progress.finish();
     result
 }

@@ -63,4 +63,7 @@ pub enum RunError {
     /// cannot run another process's clock.
     #[error("--sim runs in one process on virtual time; it cannot share state in Redis (drop --redis, limiter.backend = \"redis\" and [client.cache.redis])")]
     SimNeedsLocal,
+    /// The system under test could not be started (`crate::system` says why).
+    #[error("{0}")]
+    System(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

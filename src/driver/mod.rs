@@ -10,7 +10,8 @@ pub(crate) mod recorder;
 pub mod run;
 mod session;
 mod stall;
+mod template;
 mod threads;
 pub mod workload;
 
-pub use run::{run, RunOptions, Target};
+pub use run::{run, RunOptions, StartSystem, SystemTarget, Target};

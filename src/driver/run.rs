@@ -21,6 +21,7 @@ use super::open_model::send_arrivals;
 use super::recorder::Recorder;
 use super::session::RunCtx;
 use super::stall::{stall_limit, StallWatch};
+use super::template::TemplateSender;
 use super::threads::{run_threads, DriverThread, StopSignal, ThreadEnd};
 use super::workload::{PromptPool, SessionFactory};
 use crate::client::stack::stream_seed;
@@ -40,6 +41,28 @@ pub enum Target {
     External(String),
 }
 
+/// Starts a system under test once the upstream is up, given the upstream's URL, and says
+/// where the driver sends instead. The upstream stays the embedded mock, so its counters and
+/// timeline are the run's as usual; the caller keeps the system's handle to stop it.
+pub type StartSystem = Box<
+    dyn FnOnce(
+            String,
+        )
+            -> std::pin::Pin<Box<dyn Future<Output = Result<SystemTarget, RunError>> + Send>>
+        + Send,
+>;
+
+/// Where a run with a system under test sends, and what.
+#[derive(Debug, Clone)]
+pub struct SystemTarget {
+    /// The system's base URL.
+    pub url: String,
+    /// The bearer key the driver sends it (none: no `authorization` header of the driver's).
+    pub api_key: Option<String>,
+    /// `[system.request]`: the app's own request instead of the OpenAI API's.
+    pub request: Option<crate::scenario::system::RequestTemplate>,
+}
+
 /// Called after each interval with the row just closed and the requests open now.
 pub type IntervalCallback = Box<dyn Fn(&IntervalRow, u64) + Send + Sync>;
 
@@ -57,6 +80,8 @@ pub struct RunOptions {
     /// (see `threads`); 0 runs the workload on the caller's runtime, as a simulation and a client
     /// that keeps state in Redis always do.
     pub threads: usize,
+    /// Starts the system under test between the driver and the upstream (`[system]`).
+    pub system: Option<StartSystem>,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -65,6 +90,7 @@ impl std::fmt::Debug for RunOptions {
             .field("target", &self.target)
             .field("allow_remote", &self.allow_remote)
             .field("threads", &self.threads)
+            .field("system", &self.system.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -77,6 +103,7 @@ impl Default for RunOptions {
             epoch_secs: 0,
             on_interval: None,
             threads: 0,
+            system: None,
         }
     }
 }
@@ -266,7 +293,7 @@ async fn drive(
 /// Runs `scenario` until it ends or `stop` completes (Ctrl-C).
 pub async fn run(
     scenario: &Scenario,
-    options: RunOptions,
+    mut options: RunOptions,
     stop: impl Future<Output = ()>,
 ) -> Result<RunResult, RunError> {
     let seed = scenario.seed;
@@ -292,6 +319,10 @@ pub async fn run(
         stall.as_ref(),
     )
     .await?;
+    let template = match options.system.take() {
+        Some(start) => through_system(start, &mut client, threads, options.allow_remote).await?,
+        None => None,
+    };
     let pool = load_prompts(scenario)?;
 
     let start = Instant::now();
@@ -320,6 +351,7 @@ pub async fn run(
         end: start + duration,
         in_flight: Arc::new(Semaphore::new(scenario.workload.max_in_flight)),
         stall: stall.clone(),
+        template,
     });
     let ticker = spawn_ticker(recorder.clone(), options.on_interval);
     let ended = drive(ctx, threads, until_stalled(stop, stall.clone())).await;
@@ -339,6 +371,36 @@ pub async fn run(
     Ok(into_result(
         plan, &recorder, upstream, &end, start, finished,
     ))
+}
+
+/// Starts the system under test with the upstream's URL and points `client` at it; the
+/// sender of its `[system.request]`, if it has one.
+async fn through_system(
+    start: StartSystem,
+    client: &mut ClientConfig,
+    threads: usize,
+    allow_remote: bool,
+) -> Result<Option<TemplateSender>, RunError> {
+    let target = start(client.adapter.base_url.clone()).await?;
+    check_target(&target.url, allow_remote)?;
+    client.adapter.base_url = target.url.clone();
+    client.adapter.api_key = target.api_key.clone();
+    let Some(request) = target.request else {
+        return Ok(None);
+    };
+    let transport = http_transport(&HttpTransportConfig {
+        http2_only: client.adapter.http2,
+        pools: threads.max(1),
+        extra_roots: client.extra_roots().map_err(StackError::from)?,
+        ..HttpTransportConfig::default()
+    })
+    .map_err(StackError::from)?;
+    Ok(Some(TemplateSender::new(
+        request,
+        &target.url,
+        target.api_key,
+        transport,
+    )))
 }
 
 /// Driver threads for the run: a Redis connection's task runs on the runtime that opened it

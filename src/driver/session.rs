@@ -8,6 +8,7 @@ use tokio::time::{sleep_until, Instant};
 
 use super::recorder::{Completion, Recorder};
 use super::stall::StallWatch;
+use super::template::{Fill, TemplateSender};
 use super::workload::{PromptPool, SessionPlan};
 use crate::client::{ChatRequest, ClientStack};
 use crate::scenario::Scenario;
@@ -30,6 +31,8 @@ pub(super) struct RunCtx {
     pub in_flight: Arc<Semaphore>,
     /// In a simulation: the watch for a virtual clock that stopped moving.
     pub stall: Option<Arc<StallWatch>>,
+    /// `[system.request]`: the app's own request, sent instead of the OpenAI API's.
+    pub template: Option<TemplateSender>,
 }
 
 impl RunCtx {
@@ -65,7 +68,18 @@ impl RunCtx {
             let trace = req.trace.clone();
             let sent = Instant::now();
             self.recorder.begin();
-            let result = self.stack.send(req).await;
+            let result = match &self.template {
+                Some(t) => {
+                    t.send(Fill {
+                        prompt: &turn.prompt,
+                        session: &plan.id,
+                        user: plan.user.as_deref().unwrap_or(""),
+                        model: &workload.model_name,
+                    })
+                    .await
+                }
+                None => self.stack.send(req).await,
+            };
             self.recorder.completed(&Completion {
                 intended,
                 sent,

@@ -4,6 +4,7 @@
 
 mod fleet;
 mod mix;
+pub mod system;
 mod thresholds;
 mod upstream;
 mod workload;
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::client::ClientConfig;
 pub(crate) use fleet::{FleetError, NodeSlot};
 pub use mix::{Ask, Mix, MixError, MixSpec};
+pub use system::{SystemSpec, SystemSpecError};
 pub use thresholds::{is_metric, metric_names, Condition, ConditionError, MetricName, Op, METRICS};
 pub use upstream::UpstreamSpec;
 pub use workload::{
@@ -57,6 +59,10 @@ pub struct Scenario {
     /// `[report]`: the time-series interval (1 s when absent).
     #[serde(default)]
     pub report: ReportSpec,
+    /// `[system]`: the system under test between the driver and the mock; absent, the driver
+    /// sends to the upstream itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<SystemSpec>,
 }
 
 /// `[report]`.
@@ -199,6 +205,16 @@ impl Scenario {
                 "upstream",
                 "upstream: `timeline` and the other fault tables configure the embedded mock; they cannot apply to an external `target`".into(),
             ));
+        }
+        if let Some(system) = &s.system {
+            system.validate().map_err(|e| {
+                let table = if text.contains(&format!("[{}]", e.table)) {
+                    e.table
+                } else {
+                    "system"
+                };
+                invalid_key(path, text, table, e.key, e.to_string())
+            })?;
         }
         Ok(s)
     }

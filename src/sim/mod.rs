@@ -34,6 +34,7 @@ pub fn run(scenario: &Scenario, stop: impl Future<Output = ()>) -> Result<RunRes
         epoch_secs: 0,
         on_interval: None,
         threads: 0,
+        system: None,
     };
     runtime.block_on(driver::run(scenario, options, stop))
 }

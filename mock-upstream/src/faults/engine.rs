@@ -288,6 +288,8 @@ pub struct Decision {
     pub rate_limits: RateLimitState,
     /// The reply's plan, for requests that passed the limits.
     pub reply: Option<ReplyPlan>,
+    /// The request's prompt tokens, for the upstream's view (what a retry sends again).
+    pub prompt_tokens: u32,
 }
 
 /// One set of a key's buckets: the key's own, or those of a model with limits of its own.
@@ -562,6 +564,7 @@ impl FaultEngine {
         self.sequence += 1;
         let offset = now.saturating_duration_since(self.start);
         let mut decision = Decision::serve(self.sequence, offset);
+        decision.prompt_tokens = req.prompt_tokens;
         let key = match self.account_key(req.api_key) {
             Ok(k) => k,
             Err(provided) => return decision.with(Outcome::Unauthorized { provided }),
@@ -673,6 +676,7 @@ impl Decision {
             spiked: false,
             rate_limits: RateLimitState::default(),
             reply: None,
+            prompt_tokens: 0,
         }
     }
 

@@ -70,6 +70,8 @@ struct StatsBody {
     in_queue: u32,
     tokens: TokenTotals,
     keys: Vec<KeyUsage>,
+    /// What arrived and how it relates to what was answered (`crate::upstream_view`).
+    upstream_view: crate::upstream_view::ViewSnapshot,
 }
 
 #[derive(Debug, Serialize)]
@@ -98,6 +100,7 @@ async fn stats(State(state): State<MockState>) -> Response {
             completion: keys.iter().map(|k| k.completion_tokens).sum(),
         },
         keys,
+        upstream_view: state.upstream_view(),
     };
     Json(body).into_response()
 }

@@ -228,7 +228,8 @@ impl IntoResponse for ApiError {
             h.insert("retry-after", HeaderValue::from(secs.max(1)));
             h.insert("retry-after-ms", HeaderValue::from(ms));
         }
-        if self.no_retry {
+        // OpenAI marks the answers a retry cannot change, and its SDKs obey the header.
+        if self.no_retry || matches!(self.status.as_u16(), 400 | 401 | 404) {
             h.insert("x-should-retry", HeaderValue::from_static("false"));
         }
         resp

@@ -68,6 +68,7 @@ pub(crate) async fn read_json<T: DeserializeOwned>(
         }
         ApiError::invalid_request(format!("could not read the request body: {e}"), None)
     })?;
+    crate::upstream_view::note::body(&bytes);
     if let Ok(value) = serde_json::from_slice(&bytes) {
         return Ok(value);
     }
@@ -167,6 +168,11 @@ pub(crate) async fn carry_out(
         fault: decision.outcome.fault_label(),
         spiked: decision.spiked,
     };
+    let charged = decision
+        .reply
+        .as_ref()
+        .map(|r| u64::from(decision.prompt_tokens) + u64::from(r.tokens));
+    crate::upstream_view::note::decided(decision.prompt_tokens, charged);
     let mut resp = match decision.outcome.clone() {
         Outcome::Serve | Outcome::Fail(_) if decision.reply.is_none() => {
             // Only routes without a reply (`/v1/models`) get here, and they answer themselves.

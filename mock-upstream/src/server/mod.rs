@@ -26,6 +26,7 @@ mod running;
 mod serve;
 pub mod stats;
 mod stream_faults;
+mod view;
 mod watch;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -39,6 +40,7 @@ use tokio::time::Instant;
 
 use crate::faults::{FaultConfig, FaultEngine};
 use crate::text::hex_id;
+use crate::upstream_view::{UpstreamView, ViewSnapshot};
 use concurrency::Gate;
 use errors::ApiError;
 use gauntlet_wire::hash::stable_hash;
@@ -99,6 +101,8 @@ pub struct MockState {
 struct Inner {
     engine: Mutex<FaultEngine>,
     stats: Stats,
+    /// What arrived and how it relates to the answers (`upstream_view`).
+    view: Arc<UpstreamView>,
     gate: Gate,
     options: MockOptions,
     request_ids: AtomicU64,
@@ -120,6 +124,7 @@ impl MockState {
             inner: Arc::new(Inner {
                 engine: Mutex::new(engine),
                 stats: Stats::default(),
+                view: Arc::new(UpstreamView::new(Instant::now())),
                 gate,
                 options,
                 request_ids: AtomicU64::new(0),
@@ -138,6 +143,18 @@ impl MockState {
     /// reads them in-process to check what its client made the mock do.
     pub fn stats(&self) -> stats::StatsSnapshot {
         self.inner.stats.snapshot()
+    }
+
+    /// The upstream's view since start or the last reset, as `/_mock/stats` reports it under
+    /// `upstream_view`: what a system under test did to the upstream.
+    pub fn upstream_view(&self) -> ViewSnapshot {
+        self.inner.view.snapshot()
+    }
+
+    /// Sets the width of the view's intervals (and starts it over), so a reader's intervals
+    /// line up with the view's.
+    pub fn set_view_interval(&self, interval: std::time::Duration) {
+        self.inner.view.reset(Instant::now(), Some(interval));
     }
 
     /// Usage per key (requests, tokens, daily quota used), as `/_mock/stats` shows it.
@@ -163,6 +180,7 @@ impl MockState {
     pub fn reset(&self) {
         self.engine().reset(Instant::now());
         self.inner.stats.reset();
+        self.inner.view.reset(Instant::now(), None);
         self.inner.request_ids.store(0, Ordering::Relaxed);
         self.inner.responses.clear();
     }

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use tower::{Layer, Service};
 
 use super::stats::Observation;
-use super::{FaultTag, MockState, ResetConnection};
+use super::{view, FaultTag, MockState, ResetConnection};
 
 const RETRY_COUNT: HeaderName = HeaderName::from_static("x-stainless-retry-count");
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -71,10 +71,13 @@ where
         let started = Instant::now();
         let route = req.extensions().get::<MatchedPath>().cloned();
         let retry_count = req.headers().get(RETRY_COUNT).cloned();
-        let answer = self.inner.call(req);
+        let arrival = view::Arriving::new(&self.state, &req, started);
+        let answer = crate::upstream_view::note::scope(self.inner.call(req));
         let state = self.state.clone();
         Box::pin(async move {
-            let Ok(mut resp) = answer.await;
+            let mut answer = std::pin::pin!(answer);
+            let Ok(mut resp) = (&mut answer).await;
+            let note = answer.as_mut().take_value().map(|c| c.get());
             let processing = started.elapsed();
             let tag = resp.extensions().get::<FaultTag>().copied();
             let reset = resp.extensions().get::<ResetConnection>().is_some();
@@ -88,6 +91,9 @@ where
                     spiked: tag.is_some_and(|t| t.spiked),
                     processing,
                 });
+            }
+            if let Some(a) = arrival {
+                resp = a.answered(&state, route, note.unwrap_or_default(), resp);
             }
             let h = resp.headers_mut();
             // A route that named the request itself keeps that id, so both headers agree.
