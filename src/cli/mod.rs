@@ -125,6 +125,10 @@ pub(crate) struct ProxyArgs {
     /// Allow a listen address that is not loopback.
     #[arg(long)]
     pub allow_remote: bool,
+    /// Send upstream here instead of `[proxy] upstream` (a system under test pointed at a
+    /// mock: `--upstream {mock_url}`); a SIGHUP reload reads the file's again.
+    #[arg(long)]
+    pub upstream: Option<String>,
 }
 
 /// `gauntlet compare` arguments.

@@ -11,9 +11,17 @@ use super::scorecard::{write_markdown, Scorecard};
 use crate::report::ReportError;
 
 /// The files written, in the order they are written.
-pub const FILES: [&str; 4] = ["scorecard.md", "junit.xml", "scorecard.html", "scorecard.json"];
+pub const FILES: [&str; 4] = [
+    "scorecard.md",
+    "junit.xml",
+    "scorecard.html",
+    "scorecard.json",
+];
 
-fn write(path: &Path, body: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<(), ReportError> {
+fn write(
+    path: &Path,
+    body: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), ReportError> {
     let io = |source| ReportError::Io {
         path: path.to_path_buf(),
         source,

@@ -3,7 +3,7 @@
 //! A system that is started gets a fresh process per question, so no state (a breaker, a cache,
 //! a spent quota) carries from one question to the next.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use tokio::time::Instant;
 
@@ -13,6 +13,7 @@ use super::rule::judge;
 use super::scorecard::{Answer, Scorecard};
 use crate::driver::{RunOptions, Target};
 use crate::report::{self, ReportError, Summary};
+use crate::scenario::system::CommandSpec;
 use crate::scenario::{ConfigError, Scenario};
 use crate::signals::Interrupt;
 use crate::system::{run_with_system, SystemRunError, SystemSpec, Through};
@@ -32,13 +33,17 @@ impl System {
     pub fn shown(&self) -> String {
         match self {
             System::Url(u) => u.clone(),
-            System::Start(spec) => spec.to_string(),
+            System::Start(spec) => match &spec.command {
+                Some(CommandSpec::Shell(s)) => s.clone(),
+                Some(CommandSpec::Argv(v)) => v.join(" "),
+                None => spec.url.clone(),
+            },
         }
     }
 
     fn through(&self) -> Through {
         match self {
-            System::Url(u) => Through::Url(u.clone()),
+            System::Url(u) => Through::Url(u.clone(), None),
             System::Start(spec) => Through::Start((**spec).clone()),
         }
     }
@@ -67,6 +72,9 @@ pub enum GradeError {
     /// The runtime could not start.
     #[error("runtime: {0}")]
     Runtime(std::io::Error),
+    /// Writing or judging a report panicked: a bug in Gauntlet.
+    #[error("a report thread panicked (a bug in Gauntlet; please report it)")]
+    Panicked,
 }
 
 /// What to ask and where the reports go.
@@ -89,7 +97,9 @@ pub struct Graded {
     pub interrupted: bool,
 }
 
-/// Asks every question of `system`; `on_answer` sees each verdict as it comes.
+/// Asks every question of `system`; `on_answer` sees each verdict as it comes. Each run's
+/// report is written and judged on a thread of its own while the next question runs (drawing
+/// the charts takes a while), so the suite takes about as long as its scenarios.
 pub fn grade(
     system: &System,
     options: &GradeOptions,
@@ -101,15 +111,30 @@ pub fn grade(
         .build()
         .map_err(GradeError::Runtime)?;
     let interrupt = Interrupt::listen();
-    let mut answers = Vec::new();
+    let mut pending = Vec::new();
+    let mut failed = None;
     for &question in &options.questions {
         if interrupt.raised() {
             break;
         }
-        let answer =
-            runtime.block_on(ask(question, system, options, &options.out, interrupt.clone()))?;
+        match runtime.block_on(run_question(question, system, options, interrupt.clone())) {
+            Ok(ran) => pending.push(std::thread::spawn(move || ran.judge())),
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    let mut answers = Vec::new();
+    for handle in pending {
+        let answer = handle
+            .join()
+            .unwrap_or_else(|_| Err(GradeError::Panicked))?;
         on_answer(&answer);
         answers.push(answer);
+    }
+    if let Some(e) = failed {
+        return Err(e);
     }
     Ok(Graded {
         scorecard: Scorecard {
@@ -120,16 +145,39 @@ pub fn grade(
     })
 }
 
-/// Runs one question's scenario and judges its report.
-async fn ask(
+/// A question's finished run, to be written and judged.
+struct Ran {
+    question: Question,
+    scenario: Scenario,
+    run: crate::system::SystemRun,
+    dir: PathBuf,
+    seconds: f64,
+}
+
+impl Ran {
+    /// Writes the run's report, reads it back and judges it.
+    fn judge(self) -> Result<Answer, GradeError> {
+        let summary = Summary::build(&self.scenario, &self.run.result, "real");
+        report::write_run(&self.dir, &summary, &report::Recorded::of(&self.run.result))?;
+        let observed = Observed::read(&self.dir)?;
+        Ok(Answer {
+            question: self.question,
+            verdict: judge(self.question, &observed),
+            run_dir: self.question.id().to_string(),
+            seconds: self.seconds,
+        })
+    }
+}
+
+/// Runs one question's scenario through the system.
+async fn run_question(
     question: Question,
     system: &System,
     options: &GradeOptions,
-    out: &Path,
     interrupt: Interrupt,
-) -> Result<Answer, GradeError> {
+) -> Result<Ran, GradeError> {
     let scenario = Scenario::parse(question.scenario_text(), &question.scenario_path())?;
-    let dir = out.join(question.id());
+    let dir = options.out.join(question.id());
     std::fs::create_dir_all(&dir).map_err(|source| ReportError::Io {
         path: dir.clone(),
         source,
@@ -140,9 +188,10 @@ async fn ask(
         epoch_secs: options.epoch_secs,
         on_interval: None,
         threads: 1,
+        ..RunOptions::default()
     };
     let started = Instant::now();
-    let (result, _stopped) = run_with_system(
+    let run = run_with_system(
         &scenario,
         run_options,
         system.through(),
@@ -151,13 +200,14 @@ async fn ask(
     )
     .await
     .map_err(|source| GradeError::System { question, source })?;
-    let summary = Summary::build(&scenario, &result, "real");
-    report::write_run(&dir, &summary, &report::Recorded::of(&result))?;
-    let observed = Observed::read(&dir)?;
-    Ok(Answer {
+    if let Some(stopped) = run.stopped.as_ref().filter(|s| s.is_warning()) {
+        eprintln!("gauntlet grade: {question}: {stopped}");
+    }
+    Ok(Ran {
         question,
-        verdict: judge(question, &observed),
-        run_dir: question.id().to_string(),
+        scenario,
+        run,
+        dir,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
