@@ -27,7 +27,7 @@ use super::workload::{PromptPool, SessionFactory};
 use crate::client::stack::stream_seed;
 use crate::client::transport::{http_transport, HttpTransportConfig, Transport};
 use crate::client::{ClientConfig, ClientStack, SharedObserver, StackError};
-use crate::record::{EventWindow, IntervalRow, RunResult};
+use crate::record::{EventWindow, IntervalRow, RunResult, UpstreamView};
 use crate::scenario::{LoadModel, Scenario};
 
 /// Where requests go.
@@ -334,8 +334,9 @@ pub async fn run(
         upstream.transport.take(),
         threads,
     )?;
-    // The mock's timeline starts with the run.
+    // The mock's timeline starts with the run, and its view counts on the run's intervals.
     if let Some(s) = &upstream.state {
+        s.set_view_interval(recorder.interval());
         s.reset();
     }
     // Checked once here; every driver thread builds its own factories.
@@ -431,11 +432,16 @@ fn into_result(
     start: Instant,
     finished: Instant,
 ) -> RunResult {
-    let (totals, rows) = recorder.finish(finished);
+    let (totals, mut rows) = recorder.finish(finished);
     let (mock_stats, mock_keys) = match &upstream.state {
         Some(s) => (Some(s.stats()), s.key_usage()),
         None => (None, Vec::new()),
     };
+    let upstream_view = upstream.state.as_ref().map(|s| {
+        let view = UpstreamView::of_snapshot(&s.upstream_view(), recorder.interval());
+        view.fill_rows(&mut rows);
+        view
+    });
     drop(upstream.mock);
     let elapsed = finished.saturating_duration_since(start);
     RunResult {
@@ -451,6 +457,7 @@ fn into_result(
         interrupted: end.interrupted,
         mock_stats,
         mock_keys,
+        upstream_view,
         events: plan.events,
         seed: plan.seed,
         max_lag: end.max_lag,

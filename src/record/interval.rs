@@ -48,4 +48,7 @@ pub struct IntervalRow {
     /// `latency.hlog` is written, once), for `latency.hlog` and merges.
     #[serde(skip)]
     pub histogram: Vec<u8>,
+    /// What the mock saw arrive in this interval; `None` when no mock's view was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_view: Option<super::ViewInterval>,
 }

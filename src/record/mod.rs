@@ -10,9 +10,11 @@ mod interval;
 mod outcome;
 mod run;
 mod totals;
+mod upstream_view;
 
 pub use histogram::{new_histogram, record, MAX_US};
 pub use interval::IntervalRow;
 pub use outcome::{Outcome, OutcomeCounts};
 pub use run::{EventWindow, RunResult};
 pub use totals::Totals;
+pub use upstream_view::{UpstreamView, ViewInterval};

@@ -39,6 +39,9 @@ pub struct RunResult {
     /// The embedded mock's per-key usage, for `summary.json`'s `quota`; empty against an
     /// external target.
     pub mock_keys: Vec<KeyUsage>,
+    /// What the mock saw arrive (retries, early ones, tokens sent again, concurrency); `None`
+    /// when no mock's view was read (an external target that is not a mock).
+    pub upstream_view: Option<super::UpstreamView>,
     /// The scripted events.
     pub events: Vec<EventWindow>,
     /// The scenario's seed (after any `--seed` override), copied into `summary.json`.

@@ -63,6 +63,10 @@ impl Summary {
             limiter: LimiterFigures::default(),
             cache: CacheFigures::default(),
             streams: Default::default(),
+            upstream_view: run.upstream_view.as_ref().map(|v| {
+                let elapsed = run.elapsed.as_secs_f64();
+                super::upstream_view::UpstreamViewFigures::of(v, t.started, elapsed)
+            }),
             fleet: None,
             thresholds: Vec::new(),
         };

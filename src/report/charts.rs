@@ -70,7 +70,7 @@ impl ChartData {
         }
     }
 
-    fn end_s(&self) -> f64 {
+    pub(super) fn end_s(&self) -> f64 {
         self.rows
             .last()
             .map_or(1.0, |r| r.start_s + self.interval_s)
@@ -78,7 +78,7 @@ impl ChartData {
     }
 }
 
-type DrawResult = Result<(), Box<dyn Error>>;
+pub(super) type DrawResult = Result<(), Box<dyn Error>>;
 
 /// A figure read off an interval row.
 type RowMetric = fn(&IntervalRow) -> f64;
@@ -144,7 +144,7 @@ where
 }
 
 /// A chart over the run's time axis, titled, with its mesh drawn and the faults shaded.
-fn time_axes<'a, DB: DrawingBackend>(
+pub(super) fn time_axes<'a, DB: DrawingBackend>(
     root: &'a DrawingArea<DB, Shift>,
     what: &str,
     y_desc: &str,
@@ -407,11 +407,12 @@ where
 }
 
 /// The charts by file stem, with their drawing functions for any backend.
-pub const CHARTS: [&str; 4] = [
+pub const CHARTS: [&str; 5] = [
     "latency_over_time",
     "percentiles",
     "throughput_by_outcome",
     "client_insides",
+    "upstream_view",
 ];
 
 fn draw_on<DB: DrawingBackend>(
@@ -426,6 +427,7 @@ where
         "latency_over_time" => latency_over_time(root, d),
         "percentiles" => percentile_distribution(root, d),
         "throughput_by_outcome" => throughput_by_outcome(root, d),
+        "upstream_view" => super::upstream_view_chart::draw(root, d),
         _ => client_insides(root, d),
     }
 }

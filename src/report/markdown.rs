@@ -49,6 +49,9 @@ pub fn write_markdown<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
     for (k, v) in rows {
         writeln!(out, "| {k} | {v} |")?;
     }
+    if let Some(v) = &s.upstream_view {
+        writeln!(out, "| upstream's view | {} |", v.line())?;
+    }
     for (route, f) in &s.by_route {
         writeln!(
             out,

@@ -268,6 +268,8 @@ pub fn merge(nodes: &[NodeRun]) -> Result<(Summary, Recorded), MergeError> {
     counters.apply(&mut s, secs);
     apply_histograms(&mut s, &hists, &counters);
     s.quota = merged_quota(nodes, &s.quota);
+    // Each node's mock saw its own share; the sum of views is not one upstream's view.
+    s.upstream_view = None;
     s.fleet = Some(Fleet {
         nodes: nodes.len() as u32,
         node_id: None,

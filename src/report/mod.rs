@@ -19,6 +19,9 @@ pub(crate) mod recovery;
 pub mod summary;
 pub(crate) mod table;
 pub(crate) mod timeseries;
+pub mod upstream_view;
+mod upstream_view_chart;
+mod upstream_view_csv;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -230,6 +230,10 @@ pub struct Summary {
     /// Streams that broke after their first token.
     #[serde(default)]
     pub streams: StreamFigures,
+    /// What the mock saw the system do to it (retries, early ones, tokens resent); absent when
+    /// no mock's view was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_view: Option<super::upstream_view::UpstreamViewFigures>,
     /// Set when the run was one node of a fleet, or a merge of several.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fleet: Option<Fleet>,
@@ -294,6 +298,10 @@ impl Summary {
             Some(("quota", "used")) => self.quota.used.unwrap_or(0.0),
             Some(("quota", "ratio")) => self.quota.ratio.unwrap_or(0.0),
             Some(("schedule", "max_lag")) => self.schedule.lag_ms.max,
+            Some(("upstream_view", w)) => self
+                .upstream_view
+                .as_ref()
+                .map_or(f64::NAN, |v| v.metric(w)),
             _ => match name {
                 "error_rate" => self.error_rate,
                 "amplification" => self.amplification,
@@ -325,6 +333,9 @@ impl Summary {
             Some(("ttft", _)) => self.ttft_ms.count > 0,
             Some(("schedule", _)) => self.schedule.lag_ms.count > 0,
             Some(("quota", _)) => self.quota.used.is_some(),
+            Some(("upstream_view", w)) => {
+                self.upstream_view.as_ref().is_some_and(|v| v.has_data(w))
+            }
             _ => self.requests.ok + self.requests.errors > 0,
         }
     }

@@ -68,6 +68,9 @@ pub fn write_table<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
         "upstream  {} calls, {} retries, amplification {:.2}, goodput {:.2}/s of {:.2}/s offered",
         s.upstream.calls, s.upstream.retries, s.amplification, s.goodput_rps, s.offered_rps
     )?;
+    if let Some(v) = &s.upstream_view {
+        writeln!(out, "upstream view  {}", v.line())?;
+    }
     let broken = s
         .outcomes
         .get(crate::record::Outcome::StreamBroken.name())

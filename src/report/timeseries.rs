@@ -34,6 +34,7 @@ pub fn header() -> Vec<&'static str> {
         "breaker",
         "quota_remaining",
     ]);
+    h.extend(super::upstream_view_csv::COLUMNS);
     h
 }
 
@@ -66,6 +67,7 @@ pub fn write_csv<W: Write>(rows: &[IntervalRow], interval_s: f64, out: W) -> csv
             r.breaker.to_string(),
             r.quota_remaining.map(|q| q.to_string()).unwrap_or_default(),
         ]);
+        rec.extend(super::upstream_view_csv::cells(r.upstream_view.as_ref()));
         w.write_record(&rec)?;
     }
     w.flush()?;
@@ -165,6 +167,9 @@ pub fn read_csv<R: Read>(input: R) -> Result<Vec<IntervalRow>, ReadError> {
         let r: CsvRow = record
             .deserialize(Some(&headers))
             .map_err(|e| field_error(e, &headers, &record))?;
+        let up: super::upstream_view_csv::CsvColumns = record
+            .deserialize(Some(&headers))
+            .map_err(|e| field_error(e, &headers, &record))?;
         let mut outcomes: OutcomeCounts = [0; Outcome::COUNT];
         for o in Outcome::ALL {
             let value = record.get(columns[o.index()]).unwrap_or("");
@@ -198,6 +203,7 @@ pub fn read_csv<R: Read>(input: R) -> Result<Vec<IntervalRow>, ReadError> {
             breaker: breaker_state(&r.breaker),
             quota_remaining: r.quota_remaining,
             histogram: Vec::new(),
+            upstream_view: up.view(),
         });
     }
     Ok(rows)
@@ -232,6 +238,18 @@ mod tests {
             breaker: if i == 1 { "open" } else { "closed" },
             quota_remaining: (i == 0).then_some(17),
             histogram: Vec::new(),
+            // One row with the upstream's view and one without: both read back as written.
+            upstream_view: (i == 1).then_some(crate::record::ViewInterval {
+                attempts: 9,
+                retries: 4,
+                early_429: 2,
+                non_retryable_retries: 1,
+                prompt_tokens_resent: 120,
+                tokens_charged: 300,
+                concurrency_max: 5,
+                concurrency_mean: 1.5,
+                retry_delay_cv: Some(0.25),
+            }),
         }
     }
 

@@ -35,6 +35,20 @@ pub const METRICS: &[&str] = &[
     "quota.used",
     "quota.ratio",
     "schedule.max_lag",
+    // The upstream's view (`crate::report::upstream_view::METRICS`, checked equal in a test).
+    "upstream_view.attempts",
+    "upstream_view.amplification",
+    "upstream_view.retries",
+    "upstream_view.early_after_429",
+    "upstream_view.early_retries_after_429",
+    "upstream_view.early_by_ms_max",
+    "upstream_view.non_retryable_retries",
+    "upstream_view.retry_delay_cv",
+    "upstream_view.retry_delay_spread_ms",
+    "upstream_view.prompt_tokens_resent",
+    "upstream_view.tokens_charged",
+    "upstream_view.concurrency_max",
+    "upstream_view.concurrency_mean",
 ];
 
 /// Whether a threshold or an objective may name `name`.
