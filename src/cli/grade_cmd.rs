@@ -30,6 +30,10 @@ pub(crate) struct GradeArgs {
     /// Ask only these questions (default: all).
     #[arg(long, num_args = 1.., value_delimiter = ',')]
     pub only: Vec<Question>,
+    /// Questions run at once, each with its own mock and system process (the rules judge
+    /// counts and seconds, not milliseconds, so a busy machine does not change a verdict).
+    #[arg(long, default_value_t = 3)]
+    pub jobs: usize,
 }
 
 /// Why `gauntlet grade` could not grade (exit 2).
@@ -106,6 +110,7 @@ fn grade_and_write(args: &GradeArgs) -> Result<u8, GradeCmdError> {
         out: out.clone(),
         questions,
         epoch_secs: now,
+        jobs: args.jobs,
     };
     let graded = grade(&system, &options, |a| {
         eprintln!(

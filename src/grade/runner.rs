@@ -4,7 +4,9 @@
 //! a spent quota) carries from one question to the next.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::observed::{Observed, ReadError};
@@ -86,6 +88,8 @@ pub struct GradeOptions {
     pub questions: Vec<Question>,
     /// Unix time for the mock's `created` fields.
     pub epoch_secs: u64,
+    /// Questions run at once.
+    pub jobs: usize,
 }
 
 /// The scorecard, and whether Ctrl-C cut it short (the questions after it were not asked).
@@ -97,9 +101,10 @@ pub struct Graded {
     pub interrupted: bool,
 }
 
-/// Asks every question of `system`; `on_answer` sees each verdict as it comes. Each run's
-/// report is written and judged on a thread of its own while the next question runs (drawing
-/// the charts takes a while), so the suite takes about as long as its scenarios.
+/// Asks every question of `system`, `options.jobs` at a time; `on_answer` sees each verdict,
+/// in question order. Each question has its own mock and (when started) its own system process
+/// on its own ports, so questions run side by side share nothing; a run's report is written and
+/// judged on a blocking thread while other questions run.
 pub fn grade(
     system: &System,
     options: &GradeOptions,
@@ -111,27 +116,37 @@ pub fn grade(
         .build()
         .map_err(GradeError::Runtime)?;
     let interrupt = Interrupt::listen();
-    let mut pending = Vec::new();
-    let mut failed = None;
-    for &question in &options.questions {
-        if interrupt.raised() {
-            break;
-        }
-        match runtime.block_on(run_question(question, system, options, interrupt.clone())) {
-            Ok(ran) => pending.push(std::thread::spawn(move || ran.judge())),
-            Err(e) => {
-                failed = Some(e);
-                break;
-            }
-        }
-    }
+    let slots = Arc::new(Semaphore::new(options.jobs.max(1)));
+    let tasks: Vec<_> = options
+        .questions
+        .iter()
+        .map(|&question| {
+            let (system, options, interrupt) = (system.clone(), options.clone(), interrupt.clone());
+            let slots = slots.clone();
+            runtime.spawn(async move {
+                let _slot = slots.acquire_owned().await.ok();
+                if interrupt.raised() {
+                    return Ok(None);
+                }
+                let ran = run_question(question, &system, &options, interrupt).await?;
+                tokio::task::spawn_blocking(move || ran.judge())
+                    .await
+                    .unwrap_or(Err(GradeError::Panicked))
+                    .map(Some)
+            })
+        })
+        .collect();
     let mut answers = Vec::new();
-    for handle in pending {
-        let answer = handle
-            .join()
-            .unwrap_or_else(|_| Err(GradeError::Panicked))?;
-        on_answer(&answer);
-        answers.push(answer);
+    let mut failed = None;
+    for task in tasks {
+        match runtime.block_on(task).unwrap_or(Err(GradeError::Panicked)) {
+            Ok(Some(answer)) => {
+                on_answer(&answer);
+                answers.push(answer);
+            }
+            Ok(None) => {}
+            Err(e) => failed = failed.or(Some(e)),
+        }
     }
     if let Some(e) = failed {
         return Err(e);
