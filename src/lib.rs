@@ -19,6 +19,7 @@ pub use mock_upstream;
 
 pub mod cli;
 pub mod driver;
+pub mod grade;
 pub mod in_process;
 pub mod proxy;
 pub mod record;

@@ -3,6 +3,7 @@
 //! library so tests call it directly; `main.rs` only maps the result to an exit code.
 
 mod compare_cmd;
+mod grade_cmd;
 mod merge_cmd;
 mod progress;
 mod proxy_cmd;
@@ -57,6 +58,8 @@ enum Command {
     },
     /// Serve an OpenAI-compatible endpoint that sends every request through the `[client]` stack.
     Proxy(ProxyArgs),
+    /// Grade a system under test (a gateway, an app): a scorecard of resilience questions.
+    Grade(grade_cmd::GradeArgs),
     /// Check scenario files without running them.
     Validate {
         /// Scenario files.
@@ -126,6 +129,10 @@ pub(crate) struct ProxyArgs {
     /// Allow a listen address that is not loopback.
     #[arg(long)]
     pub allow_remote: bool,
+    /// Send upstream here instead of `[proxy] upstream` (a system under test pointed at a
+    /// mock: `--upstream {mock_url}`); a SIGHUP reload reads the file's again.
+    #[arg(long)]
+    pub upstream: Option<String>,
 }
 
 /// `gauntlet compare` arguments.
@@ -184,6 +191,7 @@ where
         Command::Validate { files } => validate(&files),
         Command::Run(args) => run_cmd::run(args),
         Command::Proxy(args) => proxy_cmd::run(args),
+        Command::Grade(args) => grade_cmd::run(args),
         Command::Sweep(args) => sweep_cmd::run(args),
         Command::Compare(args) => compare_cmd::run(args),
         Command::Report { dir } => report_cmd::run(&dir),

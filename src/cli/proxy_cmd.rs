@@ -20,6 +20,10 @@ pub(crate) fn run(args: ProxyArgs) -> u8 {
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
+    if let Some(upstream) = &args.upstream {
+        config.client.adapter.base_url = upstream.clone();
+        config.upstream = upstream.clone();
+    }
     if !config.ignored.is_empty() {
         eprintln!(
             "gauntlet proxy: {} is a scenario; its [client] is used, {} ignored",
