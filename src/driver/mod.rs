@@ -7,9 +7,9 @@ mod closed_model;
 mod error;
 mod open_model;
 
-mod remote_view;
 pub mod recorder;
 mod recorder_tokens;
+mod remote_view;
 pub(crate) mod requests_log;
 pub mod run;
 mod session;

@@ -124,6 +124,7 @@ impl TemplateSender {
                 TransportError::Connect(m) | TransportError::Other(m) => ClientError::Connect(m),
                 TransportError::Reset(m) => ClientError::Reset(m),
                 TransportError::Malformed(m) => ClientError::Malformed(m),
+                TransportError::Tls(m) => ClientError::Tls(m),
             })?;
         let (parts, mut body) = resp.into_parts();
         let mut bytes = Vec::new();

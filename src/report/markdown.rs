@@ -51,6 +51,7 @@ pub fn write_markdown<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
     }
     if let Some(v) = &s.upstream_view {
         writeln!(out, "| upstream's view | {} |", v.line())?;
+    }
     for (k, v) in super::llm_table::markdown_rows(s) {
         writeln!(out, "| {k} | {v} |")?;
     }
