@@ -20,9 +20,11 @@ rates=${RATES:-"20 200"}
 ttft=${TTFT:-20ms}
 pin=${PIN:-1}
 target_dir=${CARGO_TARGET_DIR:-target}
-cargo build --release -q -p mock-upstream --bin mock-upstream
-cargo build --release -q --bin gauntlet
-bin="$target_dir/release"
+profile=${PROFILE:-release} # PROFILE=debug reuses a debug build (figures then are not the release's)
+if [ "$profile" = release ]; then build=(--release); else build=(); fi
+cargo build "${build[@]}" -q -p mock-upstream --bin mock-upstream
+cargo build "${build[@]}" -q --bin gauntlet
+bin="$target_dir/$profile"
 
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
