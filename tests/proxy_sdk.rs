@@ -3,8 +3,8 @@
 //! can swap its base URL for the proxy and notice nothing but the resilience. Chat (plain and
 //! streamed) run the mock's own check scripts unchanged with `MOCK_URL` = the
 //! proxy (`UPSTREAM_URL` = the mock, for its stats); `proxy_retries.mjs` drives the SDK's retries
-//! against the proxy's own 429; `proxy_embeddings.mjs` is `embeddings.mjs` with one input per call,
-//! as the proxy takes no list. Each test checks the proxy's side too: its access log (stderr)
+//! against the proxy's own 429; `proxy_embeddings.mjs` checks the SDK's base64 path and a list of
+//! inputs through the proxy. Each test checks the proxy's side too: its access log (stderr)
 //! and `/metrics`, and what the mock saw.
 //!
 //! Skipped (passing, saying why) without `node` and `tests/sdk/node/node_modules`, unless
@@ -290,10 +290,10 @@ async fn sdk_embeddings_through_the_proxy_decode_base64() {
     let dir = scratch("embeddings");
     let p = Proxy::start(&dir, &m.url, "");
     run_script("proxy_embeddings.mjs", &p, &m).await;
-    assert_eq!(mock_requests(&m, "/v1/embeddings"), 2);
+    assert_eq!(mock_requests(&m, "/v1/embeddings"), 3);
     assert_eq!(
         statuses(&p.access_lines("/v1/embeddings")),
-        [200, 200, 400],
+        [200, 200, 200, 400],
         "{}",
         p.log()
     );

@@ -1,7 +1,8 @@
 // embeddings.create through the proxy (`tests/proxy_sdk.rs`), as the SDK calls it by default: it
-// asks for encoding_format "base64" and decodes little-endian float32. The proxy sends one input
-// per request, so each call has one string (a list is the proxy's 400 naming `input`, checked
-// here too); the vector has `dimensions` floats of unit norm and equals the "float" answer.
+// asks for encoding_format "base64" and decodes little-endian float32. The vector has `dimensions`
+// floats of unit norm and equals the "float" answer; a list of inputs comes back as one vector per
+// input, in order, each equal to that input's own; a list with a non-string is the proxy's 400
+// naming `input`.
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { check, client } from './lib.mjs';
@@ -33,11 +34,21 @@ await check('proxy_embeddings', async () => {
   assert.equal(a.length, DIMENSIONS);
   a.forEach((x, i) => assert.equal(Math.fround(x), d.embedding[i], `float ${i}`));
 
-  const list = await openai.embeddings.create({ model: MODEL, input: ['a', 'b'] }).then(
-    () => assert.fail('a list of inputs was expected to be refused'),
+  const list = await openai.embeddings.create({
+    model: MODEL,
+    input: ['the first text', 'another text'],
+    dimensions: DIMENSIONS,
+  });
+  assert.equal(list.data.length, 2);
+  list.data.forEach((e, i) => assert.equal(e.index, i, 'in order'));
+  list.data[0].embedding.forEach((x, i) => assert.equal(x, d.embedding[i], `first input's float ${i}`));
+  assert.notDeepEqual(list.data[1].embedding, d.embedding, 'a different text, a different vector');
+
+  const bad = await openai.embeddings.create({ model: MODEL, input: ['a', 7] }).then(
+    () => assert.fail('a list with a number was expected to be refused'),
     (e) => e,
   );
-  assert.ok(list instanceof OpenAI.BadRequestError, `a BadRequestError, got ${list}`);
-  assert.equal(list.param, 'input');
-  return `${DIMENSIONS} floats, unit norm, base64 equal to float; a list of inputs is a 400 naming input`;
+  assert.ok(bad instanceof OpenAI.BadRequestError, `a BadRequestError, got ${bad}`);
+  assert.equal(bad.param, 'input');
+  return `${DIMENSIONS} floats, unit norm, base64 equal to float; a list of two inputs in order; a non-string input is a 400 naming input`;
 });
