@@ -44,7 +44,7 @@ fn charts_decode_and_the_html_is_self_contained() {
         );
     }
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
-    assert_eq!(html.matches("<svg").count(), 5);
+    assert_eq!(html.matches("<svg").count(), 6);
     for external in ["<script", "<link", "<img", "src=", "url("] {
         assert!(
             !html.contains(external),
