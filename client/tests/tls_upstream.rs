@@ -119,10 +119,11 @@ fn roots(ca: &TestCa) -> ExtraRoots {
     ExtraRoots::from_pem(ca.pem().as_bytes(), "test-ca.pem").unwrap()
 }
 
-/// A connect error whose message says TLS first and names `cause`.
+/// A TLS error (its own kind: a configuration fault, never retried) whose message says TLS first
+/// and names `cause`.
 fn assert_tls_error(err: &ClientError, cause: &str) {
-    let ClientError::Connect(message) = err else {
-        panic!("not a connect error: {err:?}");
+    let ClientError::Tls(message) = err else {
+        panic!("not a TLS error: {err:?}");
     };
     assert!(message.starts_with("TLS: "), "{message}");
     assert!(message.contains(cause), "{message}");
