@@ -48,10 +48,31 @@ impl Placeholders {
     }
 }
 
-/// A port the OS says is free on loopback. It is released before the system binds it, so
-/// another process could take it in between; the system then fails to start, which is
-/// reported like any other failed start.
+/// Below Linux's default ephemeral range (32768–60999), where `bind(0)` never hands a port out:
+/// the mocks, proxies and clients of concurrent runs take their ports there, so a port picked here
+/// is not taken by one of them between the pick and the system's own bind (seen in CI as
+/// "Address already in use" when two grade runs shared the machine).
+const PICK_FROM: std::ops::Range<u16> = 20_000..32_000;
+
+/// Picks in turn, from a start that differs per process and per pick, so concurrent runs rarely try
+/// the same port.
+static NEXT_PICK: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// A port free on loopback now, outside the ephemeral range when one is (else one the OS picks). It
+/// is released before the system binds it; should another process take it in between, the system
+/// fails to start, which is reported like any other failed start.
 fn free_port() -> std::io::Result<u16> {
+    let width = u32::from(PICK_FROM.end - PICK_FROM.start);
+    let pick = NEXT_PICK.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let start = std::process::id()
+        .wrapping_mul(7919)
+        .wrapping_add(pick.wrapping_mul(101));
+    for step in 0..256u32 {
+        let port = PICK_FROM.start + (start.wrapping_add(step) % width) as u16;
+        if let Ok(listener) = TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
+            return Ok(listener.local_addr()?.port());
+        }
+    }
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     Ok(listener.local_addr()?.port())
 }
@@ -64,7 +85,11 @@ mod tests {
     fn every_placeholder_is_filled() {
         let p = Placeholders::pick("http://127.0.0.1:4000/").unwrap();
         assert_eq!(p.mock_port, 4000);
-        assert_ne!(p.port, 0);
+        assert!(
+            PICK_FROM.contains(&p.port),
+            "{} outside the picking range",
+            p.port
+        );
         assert_eq!(
             p.fill("{mock_url}/v1 {mock_port} {port}"),
             format!("http://127.0.0.1:4000/v1 4000 {}", p.port)
