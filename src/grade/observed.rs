@@ -199,7 +199,7 @@ mod tests {
             "early_after_429": 3,
             "retry_delay_ms": {"cv": 0.25},
             "examples": [{"kind": "early_after_429", "at_s": 2.5, "route": "/v1/chat/completions",
-                "key": "sk-moc…", "retry_count": 1, "status": 429, "previous_status": 429,
+                "key": "key#1a2b3c4d", "retry_count": 1, "status": 429, "previous_status": 429,
                 "early_by_ms": 812.0}]
         });
         let o = Observed {

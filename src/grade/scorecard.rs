@@ -152,7 +152,7 @@ pub(crate) mod tests {
             evidence: Evidence {
                 interval: Some((1.0, 5.0)),
                 counts: vec![("upstream attempts".into(), "120".into())],
-                example: Some("at 1.2 s: /v1/chat/completions from key sk-moc…".into()),
+                example: Some("at 1.2 s: /v1/chat/completions from key key#1a2b3c4d".into()),
             },
         };
         Scorecard {

@@ -90,6 +90,43 @@ pub(super) type TimeChart<'a, DB> = ChartContext<
     Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
 >;
 
+/// Draws one labelled line on a time chart in the style every time chart shares (2 px, a
+/// short stroke in the legend), so the charts of one report read alike.
+pub(super) fn time_line<DB: DrawingBackend>(
+    chart: &mut TimeChart<'_, DB>,
+    name: impl Into<String>,
+    colour: RGBColor,
+    points: impl IntoIterator<Item = (f64, f64)>,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .draw_series(LineSeries::new(points, colour.stroke_width(2)))?
+        .label(name)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
+    Ok(())
+}
+
+/// Draws a chart's legend in the house style (white, bordered, 13 px) at `position`; the one
+/// place that style is written.
+pub(super) fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 13))
+        .draw()?;
+    Ok(())
+}
+
 /// A chart with nines on x and log latency on y.
 type NinesChart<'a, DB> = ChartContext<
     'a,
@@ -213,25 +250,14 @@ where
         ("max", |r| r.max_ms, BLACK),
     ];
     for (name, f, colour) in series {
-        chart
-            .draw_series(LineSeries::new(
-                d.rows
-                    .iter()
-                    .filter(|r| r.completed > 0)
-                    .map(|r| (r.start_s + d.interval_s / 2.0, f(r))),
-                colour.stroke_width(2),
-            ))?
-            .label(name)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
-            });
+        let points = d
+            .rows
+            .iter()
+            .filter(|r| r.completed > 0)
+            .map(|r| (r.start_s + d.interval_s / 2.0, f(r)));
+        time_line(&mut chart, name, colour, points)?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 13))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::MiddleRight)?;
     root.present()?;
     Ok(())
 }
@@ -328,12 +354,7 @@ where
         ))?
         .label("offered")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 13))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::MiddleRight)?;
     root.present()?;
     Ok(())
 }
@@ -500,13 +521,7 @@ where
                 PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
             });
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 13))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     root.present()?;
     Ok(())
 }

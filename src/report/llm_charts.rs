@@ -6,7 +6,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::charts::{time_axes, ChartData, DrawResult};
+use super::charts::{legend, time_axes, time_line, ChartData, DrawResult};
 use crate::record::IntervalRow;
 
 /// One panel: title, unit, and its lines (name, figure, colour).
@@ -68,26 +68,15 @@ where
         let unit = if per_s { "tokens / s" } else { unit };
         let mut chart = time_axes(area, what, unit, d, top)?;
         for (name, f, colour) in lines {
-            chart
-                .draw_series(LineSeries::new(
-                    d.rows
-                        .iter()
-                        // An interval without streams has no percentile to draw.
-                        .filter(|r| per_s || f(r) > 0.0)
-                        .map(|r| (r.start_s + d.interval_s / 2.0, f(r) * scale)),
-                    colour.stroke_width(2),
-                ))?
-                .label(name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
-                });
+            let points = d
+                .rows
+                .iter()
+                // An interval without streams has no percentile to draw.
+                .filter(|r| per_s || f(r) > 0.0)
+                .map(|r| (r.start_s + d.interval_s / 2.0, f(r) * scale));
+            time_line(&mut chart, name, colour, points)?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 13))
-            .draw()?;
+        legend(&mut chart, SeriesLabelPosition::MiddleRight)?;
     }
     root.present()?;
     Ok(())

@@ -5,7 +5,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::charts::{time_axes, ChartData, DrawResult};
+use super::charts::{legend, time_axes, time_line, ChartData, DrawResult};
 use crate::record::IntervalRow;
 
 /// A line of the chart: legend, figure per interval, colour.
@@ -55,24 +55,13 @@ where
         )))?;
     } else {
         for (name, f, colour) in LINES {
-            chart
-                .draw_series(LineSeries::new(
-                    d.rows
-                        .iter()
-                        .map(|r| (r.start_s + d.interval_s / 2.0, f(r))),
-                    colour.stroke_width(2),
-                ))?
-                .label(name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
-                });
+            let points = d
+                .rows
+                .iter()
+                .map(|r| (r.start_s + d.interval_s / 2.0, f(r)));
+            time_line(&mut chart, name, colour, points)?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 13))
-            .draw()?;
+        legend(&mut chart, SeriesLabelPosition::MiddleRight)?;
     }
     root.present()?;
     Ok(())

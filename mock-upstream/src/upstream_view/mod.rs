@@ -24,7 +24,7 @@ use tokio::time::{Duration, Instant};
 
 pub use snapshot::{Example, ExampleKind, IntervalCounters, ViewSnapshot, ViewTotals};
 use state::ViewState;
-pub use state::{key_hash, Classified};
+pub use state::{key_hash, mask, Classified};
 
 /// Interval width until a reader sets its own.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);

@@ -59,7 +59,9 @@ async fn an_attempt_inside_retry_after_is_early_and_one_after_it_is_not() {
     assert_eq!(c.tokens_charged, 300);
     let early = &s.totals.examples[0];
     assert_eq!(early.kind, ExampleKind::EarlyAfter429);
-    assert_eq!(early.key, "sk-a…");
+    // The evidence names the key by a hash, never by any part of the token.
+    assert_eq!(early.key, super::mask("sk-a"));
+    assert!(early.key.starts_with("key#") && !early.key.contains("sk-"));
     assert_eq!(early.previous_status, Some(429));
     // 1 s intervals: three attempts in the first, the last one in the second.
     assert_eq!(s.intervals.len(), 2);

@@ -35,7 +35,7 @@ fn retry_after_fails_on_an_early_retry_and_shows_it() {
         json!({"answers_429": 12, "early_retries_after_429": early, "early_after_429": early + 3,
                "early_by_ms": {"max": 800.0},
                "examples": [{"kind": "early_after_429", "at_s": 2.5, "route": "/v1/chat/completions",
-                             "key": "sk-gra…", "retry_count": 1, "status": 429, "early_by_ms": 790.0}]})
+                             "key": "key#1a2b3c4d", "retry_count": 1, "status": 429, "early_by_ms": 790.0}]})
     };
     assert!(judge(Question::RetryAfter, &observed(view(0))).pass);
     let v = judge(Question::RetryAfter, &observed(view(2)));
