@@ -71,15 +71,8 @@ fn system_of(args: &GradeArgs) -> Result<System, GradeCmdError> {
     let path = args.scenario.clone().unwrap_or_default();
     let scenario = Scenario::load(&path)?;
     match scenario.system {
-        Some(mut spec) => {
-            // `cwd` is relative to the scenario file, wherever grade is run from.
-            if let (Some(cwd), Some(dir)) = (&spec.cwd, path.parent()) {
-                if cwd.is_relative() {
-                    spec.cwd = Some(dir.join(cwd));
-                }
-            }
-            Ok(System::Start(Box::new(spec)))
-        }
+        // `Scenario::load` has made a relative `cwd` relative to the file.
+        Some(spec) => Ok(System::Start(Box::new(spec))),
         None => Err(GradeCmdError::NoSystem(path.display().to_string())),
     }
 }

@@ -289,7 +289,20 @@ impl Scenario {
             path: shown.clone(),
             source,
         })?;
-        Self::parse(&text, &shown)
+        let mut scenario = Self::parse(&text, &shown)?;
+        scenario.resolve_system_cwd(path);
+        Ok(scenario)
+    }
+
+    /// A relative `[system] cwd` is the system's directory beside the file that names it, so
+    /// `run` and `grade` start it in the same place wherever they are run from.
+    fn resolve_system_cwd(&mut self, path: &Path) {
+        let Some(dir) = path.parent() else { return };
+        if let Some(cwd) = self.system.as_mut().and_then(|s| s.cwd.as_mut()) {
+            if cwd.is_relative() {
+                *cwd = dir.join(&*cwd);
+            }
+        }
     }
 
     /// Time given to requests in flight after `duration`.
@@ -349,6 +362,24 @@ mod tests {
         let faults = s.upstream.fault_config(s.seed).unwrap();
         assert_eq!(faults.spec().timeline[0].label(), "outage 503");
         assert_eq!(s.thresholds.len(), 2);
+    }
+
+    #[test]
+    fn a_relative_system_cwd_is_beside_the_file() {
+        let dir = std::env::temp_dir().join(format!("gauntlet-cwd-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("s.toml");
+        let system = "[system]\ncommand = \"true\"\nurl = \"http://127.0.0.1:{port}\"\n";
+        for (cwd, want) in [
+            ("app", dir.join("app")),
+            ("/abs", std::path::PathBuf::from("/abs")),
+        ] {
+            let text = format!("{MINIMAL}{system}cwd = \"{cwd}\"\n");
+            std::fs::write(&file, text).unwrap();
+            let s = Scenario::load(&file).unwrap();
+            assert_eq!(s.system.unwrap().cwd, Some(want));
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

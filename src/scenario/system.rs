@@ -34,7 +34,8 @@ pub struct SystemSpec {
     /// Environment added to Gauntlet's own for the command.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
-    /// The command's working directory, relative to where gauntlet runs.
+    /// The command's working directory; [`Scenario::load`](super::Scenario::load) makes a relative
+    /// one relative to the scenario file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwd: Option<PathBuf>,
     /// When the started system counts as ready; absent, when `url`'s port accepts a connection.
