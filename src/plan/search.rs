@@ -185,7 +185,9 @@ impl Search {
         let (Some(pass), Some(fail)) = self.bracket() else {
             return State::Searching;
         };
-        if fail - pass <= self.range.resolution || self.probes.len() >= MAX_STEPS {
+        // A relative slack, so a bracket cut to exactly the resolution in floats still ends.
+        let width = self.range.resolution * (1.0 + 1e-9);
+        if fail - pass <= width || self.probes.len() >= MAX_STEPS {
             State::Found { pass, fail }
         } else {
             State::Searching
