@@ -16,8 +16,7 @@ use crate::plan::confirm::run_real;
 use crate::plan::probe::{columns, Planner};
 use crate::plan::search::{Range, MAX_STEPS};
 use crate::plan::spec::{check_names, Set, Until, Variant, Vary};
-use crate::report::atomic::write_atomic;
-use crate::report::plan_chart::plan_svg;
+use crate::report::plan_chart::write_plan_chart;
 use crate::report::plan_files::{write_plan_files, Confirmed, PlanAnswer, PlanFile};
 use crate::report::{self, Summary};
 use crate::scenario::Scenario;
@@ -158,7 +157,7 @@ fn plan(args: &PlanArgs) -> anyhow::Result<u8> {
         hi: c.range.hi,
         resolution: c.range.resolution,
         until: c.until.text.clone(),
-        sets: args.set.clone(),
+        set: args.set.clone(),
         columns: columns(&c.until),
         interrupted,
         base: answers.next().context("no search ran")?,
@@ -176,8 +175,7 @@ fn plan(args: &PlanArgs) -> anyhow::Result<u8> {
         .iter()
         .map(|(m, cond)| (m.clone(), cond.limit))
         .collect();
-    let svg = plan_svg(&file, &limits).map_err(|e| anyhow::anyhow!("plan.svg: {e}"))?;
-    write_atomic(&out.join("plan.svg"), svg.as_bytes()).context("plan.svg")?;
+    write_plan_chart(&out, &file, &limits).map_err(|e| anyhow::anyhow!("plan.svg: {e}"))?;
     Ok(say(&file, &out))
 }
 

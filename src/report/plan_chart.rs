@@ -7,6 +7,9 @@ use std::error::Error;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use std::path::Path;
+
+use super::atomic::{with_temporary, write_atomic};
 use super::charts::{ensure_font, DrawResult};
 use super::plan_files::PlanFile;
 
@@ -142,14 +145,33 @@ where
     Ok(())
 }
 
+fn size(limits: &[(String, f64)]) -> (u32, u32) {
+    (1100, 60 + 320 * panels(limits).len().div_ceil(2) as u32)
+}
+
 /// The knee chart as an SVG string; `limits` are the `--until` metrics and their limits.
 pub fn plan_svg(plan: &PlanFile, limits: &[(String, f64)]) -> Result<String, Box<dyn Error>> {
     ensure_font();
-    let rows = panels(limits).len().div_ceil(2) as u32;
     let mut out = String::new();
     {
-        let root = SVGBackend::with_string(&mut out, (1100, 60 + 320 * rows)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut out, size(limits)).into_drawing_area();
         draw(root, plan, limits)?;
     }
     Ok(out)
+}
+
+/// Writes the knee chart as `plan.svg` and `plan.png` into `dir`, as the run charts are written.
+pub fn write_plan_chart(
+    dir: &Path,
+    plan: &PlanFile,
+    limits: &[(String, f64)],
+) -> Result<(), Box<dyn Error>> {
+    write_atomic(&dir.join("plan.svg"), plan_svg(plan, limits)?.as_bytes())?;
+    with_temporary(&dir.join("plan.png"), |tmp| {
+        draw(
+            BitMapBackend::new(tmp, size(limits)).into_drawing_area(),
+            plan,
+            limits,
+        )
+    })
 }

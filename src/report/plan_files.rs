@@ -94,8 +94,8 @@ pub struct PlanFile {
     pub resolution: f64,
     /// `--until`, as written.
     pub until: String,
-    /// `--set`, as written.
-    pub sets: Vec<String>,
+    /// `--set`, as written, applied to every variant (`sets` are a variant's own).
+    pub set: Vec<String>,
     /// The metric columns of `plan.csv`, in order.
     pub columns: Vec<String>,
     /// A signal cut the plan short.
