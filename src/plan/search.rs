@@ -310,13 +310,17 @@ mod tests {
 
     #[test]
     fn a_pass_above_a_fail_is_non_monotone() {
-        // Fails only in a window: the probes land in it and above it.
+        // Passes below 20 and again in 45..70: the first round probes 30 (fails) and 60 (passes).
         let (state, s) = run(range(0.0, 90.0, 1.0, true), 2, |v| {
-            !(25.0..=35.0).contains(&v)
+            v < 20.0 || (45.0..70.0).contains(&v)
         });
-        assert!(
-            matches!(state, State::Found { .. } | State::AtLeast(_)),
-            "{state:?}"
+        // The answer is the edge below the lowest failure.
+        assert_eq!(
+            state,
+            State::Found {
+                pass: 19.0,
+                fail: 20.0
+            }
         );
         assert!(s.non_monotone(), "{:?}", s.probes());
     }
