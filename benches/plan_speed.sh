@@ -2,16 +2,18 @@
 # Wall-clock time of a 12-step `gauntlet plan` (release build) on a shipped scenario, with two
 # simulations at once (--jobs 2, the 2-core machine): the highest stage rate of
 # steady-under-limit.toml meeting its SLO, and the users a daily quota carries.
-#   bash benches/plan_speed.sh
+#   bash benches/plan_speed.sh            (PROFILE=debug to time a debug build instead)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q --bin gauntlet
+profile=${PROFILE:-release}
+if [ "$profile" = release ]; then cargo build --release -q --bin gauntlet; else cargo build -q --bin gauntlet; fi
+bin="${CARGO_TARGET_DIR:-target}/$profile/gauntlet"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 bench() { # label, scenario, vary, until
   local out="$tmp/$1" t0 t1
   t0=$(date +%s.%N)
-  target/release/gauntlet plan "$2" --vary "$3" --until "$4" --steps 12 --jobs 2 --quiet --out "$out" > "$tmp/$1.txt" || true
+  "$bin" plan "$2" --vary "$3" --until "$4" --steps 12 --jobs 2 --quiet --out "$out" > "$tmp/$1.txt" || true
   t1=$(date +%s.%N)
   python3 - "$out/plan.json" "$t0" "$t1" "$1" "$tmp/$1.txt" <<'PY'
 import json, sys
