@@ -182,15 +182,7 @@ impl Vary {
     }
 }
 
-/// `12`, `12.5`, `0.3333`: a value as the report shows it, without float noise.
-pub fn format_number(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else {
-        let s = format!("{v:.4}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
-}
+pub use crate::report::plan_files::num as format_number;
 
 /// The value at a dotted path, if there is one.
 pub fn lookup<'a>(root: &'a Table, path: &str) -> Option<&'a Value> {

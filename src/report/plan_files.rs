@@ -107,10 +107,13 @@ pub struct PlanFile {
     pub compare: Vec<PlanAnswer>,
 }
 
-/// `12`, `2.5`: a value without float noise.
-fn num(v: f64) -> String {
+/// `12`, `2.5`, `0.3333`, `1.5e-6`: a value of the varied key as a report shows it, without
+/// float noise (the plan's messages use it too).
+pub fn num(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{}", v as i64)
+    } else if v.abs() < 1e-3 {
+        format!("{v:.3e}")
     } else {
         let s = format!("{v:.4}");
         s.trim_end_matches('0').trim_end_matches('.').to_string()
