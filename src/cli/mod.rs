@@ -224,7 +224,7 @@ reported as non-monotone.
 
 Files in --out: plan.json (key, answer, next_failing, the conditions it failed, every step),
 plan.csv (one row per step: variant, step, value, pass, each --until metric, p99, error rate,
-goodput, quota used, upstream calls, each outcome's share), plan.md, plan.svg (the knee chart),
+goodput, quota used, upstream calls, each outcome's share), plan.md, plan.svg and plan.png (the knee chart),
 and with --compare compare.md / compare.csv (the strategies table: each variant's answer and, at
 it, quota used, error rate, p99, goodput and the outcomes seen). --confirm writes the real run's
 full report to OUT/confirm/.
