@@ -21,6 +21,7 @@ pub mod cli;
 pub mod driver;
 pub mod grade;
 pub mod in_process;
+pub mod plan;
 pub mod proxy;
 pub mod record;
 pub mod report;

@@ -5,6 +5,7 @@
 mod compare_cmd;
 mod grade_cmd;
 mod merge_cmd;
+mod plan_cmd;
 mod progress;
 mod proxy_cmd;
 mod report_cmd;
@@ -40,6 +41,8 @@ enum Command {
     Run(RunArgs),
     /// Run a grid of settings in simulation and rank them (sweep.csv, sweep.md, pareto.svg).
     Sweep(SweepArgs),
+    /// Find the highest value of one key that still meets an SLO, by a search in simulation.
+    Plan(PlanArgs),
     /// Rebuild every file of a run directory from its recorded data, without running again.
     Report {
         /// The run directory.
@@ -170,6 +173,74 @@ pub(crate) struct SweepArgs {
     pub quiet: bool,
 }
 
+/// `gauntlet plan` arguments.
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_help = PLAN_HELP)]
+pub(crate) struct PlanArgs {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// The key to vary and its range: `workload.users=10..400`, `workload.stages[0].rate=1/s..40/s`
+    /// (any numeric scenario key; `[i]` or `.i` indexes an array; a unit such as `/s` is kept).
+    #[arg(long)]
+    pub vary: String,
+    /// The SLO every probed value is judged by, in the metrics and conditions of `[thresholds]`:
+    /// `"error_rate < 1% and latency.p99 < 5s"`.
+    #[arg(long)]
+    pub until: String,
+    /// Stop when the bracket is this narrow, in the key's unit (integer keys: at least 1).
+    #[arg(long, conflicts_with = "steps")]
+    pub step: Option<f64>,
+    /// Choose the step so that the search takes about this many simulations (default 12).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Override a key in every probe: `client.cache.ttl=10m` (repeatable).
+    #[arg(long = "set")]
+    pub set: Vec<String>,
+    /// A variant answered beside the base: `NAME:KEY=VALUE[,KEY=VALUE...]` (repeatable).
+    #[arg(long)]
+    pub compare: Vec<String>,
+    /// Run the scenario once on real time at the answer (the embedded mock over 127.0.0.1)
+    /// and record whether it met the SLO.
+    #[arg(long)]
+    pub confirm: bool,
+    /// Output directory (default: reports/<scenario>-plan-<UTC timestamp>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Simulations at once, and probes per round of the search (default: the number of cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `gauntlet plan --help`'s closing text.
+const PLAN_HELP: &str = "\
+How it searches: LO and HI run first. LO failing means no value meets the SLO; HI passing means the
+answer is \"at least HI\". Then each round simulates --jobs values spread evenly inside the bracket
+(each a whole run of the scenario on virtual time) until the highest pass and the lowest fail are
+within --step. The SLO is assumed to get worse as the value grows; a pass seen above a fail is
+reported as non-monotone.
+
+Files in --out: plan.json (key, answer, next_failing, the conditions it failed, every step),
+plan.csv (one row per step: variant, step, value, pass, each --until metric, p99, error rate,
+goodput, quota used, upstream calls, each outcome's share), plan.md, plan.svg and plan.png (the knee chart),
+and with --compare compare.md / compare.csv (the strategies table: each variant's answer and, at
+it, quota used, error rate, p99, goodput and the outcomes seen). --confirm writes the real run's
+full report to OUT/confirm/.
+
+Compare variants on the command line, each a name and the overrides that make it:
+  --compare cached:client.cache.ttl=10m --compare bigger-burst:client.limiter.burst=20,client.limiter.rate=12/s
+A value cannot hold a comma; put such settings in a copy of the scenario instead.
+
+Exit codes: 0 an answer was found (also \"at least HI\"); 1 no value in the range meets the SLO,
+or --confirm's real run failed it; 2 bad arguments or scenario; 130 interrupted (the files hold the
+steps that finished).
+
+Example:
+  gauntlet plan scenarios/steady-under-limit.toml --vary 'workload.stages[0].rate=1/s..30/s' \\
+      --until 'error_rate < 1% and latency.p99 < 5s'";
+
 fn parse_duration_arg(s: &str) -> Result<Duration, gauntlet_wire::duration::DurationError> {
     gauntlet_wire::duration::parse_duration(s)
 }
@@ -193,6 +264,7 @@ where
         Command::Proxy(args) => proxy_cmd::run(args),
         Command::Grade(args) => grade_cmd::run(args),
         Command::Sweep(args) => sweep_cmd::run(args),
+        Command::Plan(args) => plan_cmd::run(args),
         Command::Compare(args) => compare_cmd::run(args),
         Command::Report { dir } => report_cmd::run(&dir),
         Command::Merge { dirs, out } => merge_cmd::run(&dirs, &out),

@@ -22,7 +22,7 @@ use crate::record::Outcome;
 /// DejaVu Sans (see `assets/DejaVuSans-LICENSE.txt`).
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
-fn ensure_font() {
+pub(super) fn ensure_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let _ = register_font("sans-serif", FontStyle::Normal, FONT);

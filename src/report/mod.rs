@@ -21,6 +21,8 @@ pub mod load;
 pub(crate) mod markdown;
 pub(crate) mod merge;
 pub(crate) mod pareto;
+pub(crate) mod plan_chart;
+pub mod plan_files;
 pub(crate) mod recovery;
 pub mod summary;
 pub(crate) mod table;
