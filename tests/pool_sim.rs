@@ -75,7 +75,10 @@ fn the_report_shows_the_pools_cost_and_paid_share() {
     assert!(pool["cost"].as_f64().unwrap() > 0.0, "{pool}");
     assert_eq!(s["upstream"]["status_counts"]["429"], 1, "{s}");
     assert_eq!(s["outcomes"]["upstream"], total);
-    let line = format!("| key pool | {total} answers, {:.1} % on paid keys", share * 100.0);
+    let line = format!(
+        "| key pool | {total} answers, {:.1} % on paid keys",
+        share * 100.0
+    );
     assert!(out.contains(&line), "{out}");
 }
 
@@ -121,6 +124,9 @@ fn bad_pool_and_chain_tables_are_refused_at_their_line() {
         let (code, out, _) = run_sim("bad", &scenario);
         assert_ne!(code, 0, "{table}: {out}");
         assert!(out.contains(want), "{table}: {out}");
-        assert!(out.contains("scenario.toml:"), "{table}: no file:line: {out}");
+        assert!(
+            out.contains("scenario.toml:"),
+            "{table}: no file:line: {out}"
+        );
     }
 }

@@ -104,10 +104,17 @@ async fn the_pool_never_sends_a_key_over_its_limit() {
     "#;
     let s = stack(&url, pool, &obs);
     let results = send_n(&s, 20, "gpt-4o-mini").await;
-    assert!(results.iter().all(|r| *r == Ok(Outcome::Upstream)), "{results:?}");
+    assert!(
+        results.iter().all(|r| *r == Ok(Outcome::Upstream)),
+        "{results:?}"
+    );
     assert_eq!(passed(&state, "sk-free"), 5);
     assert_eq!(passed(&state, "sk-paid"), 15);
-    assert_eq!(status_count(&state, 429), 0, "the pool sent a key over its limit");
+    assert_eq!(
+        status_count(&state, 429),
+        0,
+        "the pool sent a key over its limit"
+    );
     // The limit binds at the mock: a sixth request with the free key is refused.
     let direct = stack(&url, "", &obs);
     let mut req = ChatRequest::user_text("gpt-4o-mini", "over the limit");
@@ -119,7 +126,10 @@ async fn the_pool_never_sends_a_key_over_its_limit() {
     // Cost: every paid answer's tokens at 2.0 per 1 000.
     let (mut cost, mut paid) = (0.0, 0);
     for e in obs.events() {
-        if let Event::KeyCost { cost: c, paid: p, .. } = e {
+        if let Event::KeyCost {
+            cost: c, paid: p, ..
+        } = e
+        {
             cost += c;
             paid += usize::from(p);
         }
@@ -153,13 +163,19 @@ async fn failover_when_the_free_keys_daily_quota_runs_out() {
     "#;
     let s = stack(&url, pool, &obs);
     let results = send_n(&s, 10, "gpt-4o-mini").await;
-    assert!(results.iter().all(|r| *r == Ok(Outcome::Upstream)), "{results:?}");
+    assert!(
+        results.iter().all(|r| *r == Ok(Outcome::Upstream)),
+        "{results:?}"
+    );
     assert_eq!(passed(&state, "sk-free"), 3);
     assert_eq!(passed(&state, "sk-paid"), 7);
     // One insufficient_quota, then the free key is left alone for the rest of its day.
     assert_eq!(status_count(&state, 429), 1);
     assert_eq!(
-        key_events(&obs, |e| matches!(e, Event::KeySpent { key } if &**key == "free")),
+        key_events(
+            &obs,
+            |e| matches!(e, Event::KeySpent { key } if &**key == "free")
+        ),
         1
     );
     let chosen: Vec<String> = obs
@@ -199,7 +215,10 @@ async fn a_429_cools_the_key_down_and_the_next_key_answers() {
     "#;
     let s = stack(&url, pool, &obs);
     let results = send_n(&s, 8, "gpt-4o-mini").await;
-    assert!(results.iter().all(|r| *r == Ok(Outcome::Upstream)), "{results:?}");
+    assert!(
+        results.iter().all(|r| *r == Ok(Outcome::Upstream)),
+        "{results:?}"
+    );
     assert_eq!(passed(&state, "sk-a"), 2);
     assert_eq!(passed(&state, "sk-b"), 6);
     // One 429 for sk-a; resting, it is not tried again while it cools down.
@@ -215,7 +234,10 @@ async fn a_429_cools_the_key_down_and_the_next_key_answers() {
     assert_eq!(rests.len(), 1, "{rests:?}");
     assert_eq!(rests[0].0, "a");
     // The mock's retry-after (under a minute) is honoured rather than the 5 min cooldown.
-    assert!(rests[0].1 <= std::time::Duration::from_secs(60), "{rests:?}");
+    assert!(
+        rests[0].1 <= std::time::Duration::from_secs(60),
+        "{rests:?}"
+    );
 }
 
 #[tokio::test]
@@ -244,7 +266,10 @@ async fn a_spent_model_degrades_to_the_next_and_is_marked() {
     assert_eq!(answered_by[1], None);
     assert_eq!(answered_by[4].as_deref(), Some("gpt-4o-mini"));
     assert_eq!(
-        key_events(&obs, |e| matches!(e, Event::Degraded { to, .. } if &**to == "gpt-4o-mini")),
+        key_events(
+            &obs,
+            |e| matches!(e, Event::Degraded { to, .. } if &**to == "gpt-4o-mini")
+        ),
         3
     );
     // The mock answered 2 with gpt-4o and 3 with gpt-4o-mini, after 3 insufficient_quota.

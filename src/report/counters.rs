@@ -8,8 +8,8 @@ use std::ops::AddAssign;
 use hdrhistogram::Histogram;
 
 use super::summary::{
-    CacheFigures, LimiterFigures, Percentiles, PoolFigures, PriorityFigures, Requests, RouteFigures,
-    StreamFigures, Summary, Upstream,
+    CacheFigures, LimiterFigures, Percentiles, PoolFigures, PriorityFigures, Requests,
+    RouteFigures, StreamFigures, Summary, Upstream,
 };
 use crate::record::{Outcome, RunResult};
 

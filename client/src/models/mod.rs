@@ -186,7 +186,10 @@ mod tests {
     #[test]
     fn bad_chains_are_refused() {
         assert_eq!(chain(&["a"]).validate(), Err(InvalidModels::TooShort));
-        assert_eq!(chain(&["a", ""]).validate(), Err(InvalidModels::EmptyModel(1)));
+        assert_eq!(
+            chain(&["a", ""]).validate(),
+            Err(InvalidModels::EmptyModel(1))
+        );
         assert_eq!(
             chain(&["a", "b", "a"]).validate(),
             Err(InvalidModels::Duplicate("a".into()))
@@ -214,7 +217,10 @@ mod tests {
         busy: &'static [(&'static str, ClientError)],
     ) -> impl Inner<Future = crate::ChatFuture> {
         tower::service_fn(move |req: ChatRequest| {
-            let err = busy.iter().find(|(m, _)| *m == req.model).map(|(_, e)| e.clone());
+            let err = busy
+                .iter()
+                .find(|(m, _)| *m == req.model)
+                .map(|(_, e)| e.clone());
             Box::pin(async move {
                 match err {
                     Some(e) => Err(e),
@@ -261,8 +267,9 @@ mod tests {
             ("b", ClientError::RateLimited { retry_after: None }),
         ];
         static BROKEN: [(&str, ClientError); 1] = [("a", ClientError::Server { status: 500 })];
-        let layer = ModelChainLayer::new(&chain(&["a", "b"]), Arc::new(CountingObserver::default()))
-            .unwrap();
+        let layer =
+            ModelChainLayer::new(&chain(&["a", "b"]), Arc::new(CountingObserver::default()))
+                .unwrap();
         let e = layer
             .layer(upstream(&ALL_BUSY))
             .oneshot(ChatRequest::user_text("a", "hi"))

@@ -264,22 +264,43 @@ mod tests {
     fn bad_values_are_refused_with_the_key_named() {
         let cases = [
             ("", "empty"),
-            ("strategy = \"random\"\n[[keys]]\nname = \"a\"\nkey = \"k\"", "random"),
-            ("cooldown = \"0s\"\n[[keys]]\nname = \"a\"\nkey = \"k\"", "cooldown"),
+            (
+                "strategy = \"random\"\n[[keys]]\nname = \"a\"\nkey = \"k\"",
+                "random",
+            ),
+            (
+                "cooldown = \"0s\"\n[[keys]]\nname = \"a\"\nkey = \"k\"",
+                "cooldown",
+            ),
             ("[[keys]]\nname = \"\"\nkey = \"k\"", "name is empty"),
             (
                 "[[keys]]\nname = \"a\"\nkey = \"k\"\n[[keys]]\nname = \"a\"\nkey = \"j\"",
                 "twice",
             ),
             ("[[keys]]\nname = \"a\"", "exactly one"),
-            ("[[keys]]\nname = \"a\"\nkey = \"k\"\nkey_env = \"V\"", "exactly one"),
+            (
+                "[[keys]]\nname = \"a\"\nkey = \"k\"\nkey_env = \"V\"",
+                "exactly one",
+            ),
             ("[[keys]]\nname = \"a\"\nkey = \"k\"\nrpm = 0", "rpm = 0"),
             ("[[keys]]\nname = \"a\"\nkey = \"k\"\nrpd = -1", "rpd"),
             ("[[keys]]\nname = \"a\"\nkey = \"k\"\ntpm = 1.5", "tpm"),
-            ("[[keys]]\nname = \"a\"\nkey = \"k\"\nrpm = 99999999999", "rpm"),
-            ("[[keys]]\nname = \"a\"\nkey = \"k\"\ncost_per_1k_tokens = nan", "cost"),
-            ("[[keys]]\nname = \"a\"\nkey = \"k\"\ncost_per_1k_tokens = -1.0", "cost"),
-            ("[[keys]]\nname = \"a\"\nkey = \"k\"\ncost_per_1k_tokens = inf", "cost"),
+            (
+                "[[keys]]\nname = \"a\"\nkey = \"k\"\nrpm = 99999999999",
+                "rpm",
+            ),
+            (
+                "[[keys]]\nname = \"a\"\nkey = \"k\"\ncost_per_1k_tokens = nan",
+                "cost",
+            ),
+            (
+                "[[keys]]\nname = \"a\"\nkey = \"k\"\ncost_per_1k_tokens = -1.0",
+                "cost",
+            ),
+            (
+                "[[keys]]\nname = \"a\"\nkey = \"k\"\ncost_per_1k_tokens = inf",
+                "cost",
+            ),
             ("[[keys]]\nname = \"a\"\nkey = \"k\"\nkye = 1", "kye"),
         ];
         for (toml, want) in cases {
@@ -290,7 +311,8 @@ mod tests {
 
     #[test]
     fn a_missing_env_var_is_named_and_the_debug_hides_the_secret() {
-        let c = parse("[[keys]]\nname = \"a\"\nkey_env = \"GAUNTLET_POOL_TEST_UNSET_VAR\"").unwrap();
+        let c =
+            parse("[[keys]]\nname = \"a\"\nkey_env = \"GAUNTLET_POOL_TEST_UNSET_VAR\"").unwrap();
         let e = c.keys[0].secret().unwrap_err().to_string();
         assert!(e.contains("GAUNTLET_POOL_TEST_UNSET_VAR"), "{e}");
         let c = parse("[[keys]]\nname = \"a\"\nkey = \"sk-secret-123\"").unwrap();

@@ -359,12 +359,19 @@ mod tests {
         let picks: Vec<_> = (0..4).map(|_| p.decide(t0)).collect();
         assert_eq!(
             picks,
-            [Choice::Key(0), Choice::Key(1), Choice::Key(2), Choice::Key(0)]
+            [
+                Choice::Key(0),
+                Choice::Key(1),
+                Choice::Key(2),
+                Choice::Key(0)
+            ]
         );
         let mut p = pool(&format!("strategy = \"least_loaded\"\n{keys}"));
         let mut counts = [0; 3];
         for _ in 0..40 {
-            let Choice::Key(k) = p.decide(t0) else { panic!("no key") };
+            let Choice::Key(k) = p.decide(t0) else {
+                panic!("no key")
+            };
             counts[k] += 1;
         }
         // Every key full at once: a, b 10 each, c 20.
