@@ -115,10 +115,11 @@ impl<S: Inner> Service<ChatRequest> for Pool<S> {
                 let choice = layer.lock().decide(Instant::now());
                 let key = match choice {
                     Choice::Key(k) => k,
+                    // Some key frees up later: the retry layer may wait for it.
                     Choice::Busy { until } => {
-                        return Err(last.unwrap_or(ClientError::RateLimited {
+                        return Err(ClientError::RateLimited {
                             retry_after: Some(until.saturating_duration_since(Instant::now())),
-                        }))
+                        })
                     }
                     Choice::Spent => return Err(last.unwrap_or(ClientError::QuotaExhausted)),
                 };
@@ -189,4 +190,69 @@ async fn attempt<S: Inner>(
     };
     layer.observer.on_event(&event);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::observer::CountingObserver;
+
+    /// An upstream where `sk-a` is out of quota and `sk-b` says 429 (retry after 2 s) until
+    /// `b_ok` is set.
+    fn upstream(
+        b_ok: Arc<std::sync::atomic::AtomicBool>,
+    ) -> impl Inner<Future = crate::ChatFuture> {
+        tower::service_fn(move |req: ChatRequest| {
+            let b_ok = b_ok.load(std::sync::atomic::Ordering::SeqCst);
+            Box::pin(async move {
+                match req.api_key.as_deref() {
+                    Some("sk-a") => Err(ClientError::QuotaExhausted),
+                    Some("sk-b") if !b_ok => Err(ClientError::RateLimited {
+                        retry_after: Some(Duration::from_secs(2)),
+                    }),
+                    _ => Ok(ChatResponse::local("ok", crate::Outcome::Upstream)),
+                }
+            }) as crate::ChatFuture
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fails_over_then_answers_busy_until_the_cooled_key_is_back() {
+        let config: PoolConfig = toml::from_str(
+            "[[keys]]\nname = \"a\"\nkey = \"sk-a\"\n[[keys]]\nname = \"b\"\nkey = \"sk-b\"",
+        )
+        .unwrap();
+        let obs = Arc::new(CountingObserver::default());
+        let layer = PoolLayer::new(&config, obs.clone()).unwrap();
+        let b_ok = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let svc = layer.layer(upstream(b_ok.clone()));
+        let ask = || ChatRequest::user_text("m", "hi");
+        // a is spent, b cools for its retry-after: the request ends rate-limited, not spent.
+        let e = svc.clone().oneshot(ask()).await.unwrap_err();
+        assert!(matches!(e, ClientError::RateLimited { .. }), "{e:?}");
+        // Now nothing is sent: the pool says when b frees up.
+        let e = svc.clone().oneshot(ask()).await.unwrap_err();
+        assert_eq!(
+            e,
+            ClientError::RateLimited {
+                retry_after: Some(Duration::from_secs(2))
+            }
+        );
+        b_ok.store(true, std::sync::atomic::Ordering::SeqCst);
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(svc.clone().oneshot(ask()).await.unwrap().text, "ok");
+        let names: Vec<_> = obs
+            .events()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::KeyChosen { key } => Some(key.to_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(names, ["a", "b", "b"]);
+        assert_eq!(layer.sent_today(0), 1);
+        assert_eq!(layer.sent_today(1), 2);
+    }
 }
