@@ -11,6 +11,8 @@ use super::context::ContextConfig;
 use super::fallback::FallbackConfig;
 use super::filter::FilterConfig;
 use super::limiter::LimiterConfig;
+use super::models::ModelsConfig;
+use super::pool::PoolConfig;
 use super::retry::RetryConfig;
 use super::timeout::TimeoutConfig;
 use super::transport::{ExtraRoots, RootsError, TransportTable};
@@ -55,6 +57,14 @@ pub struct ClientConfig {
     /// builder (the in-process mock) ignores it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transport: Option<TransportTable>,
+    /// `[client.pool]`: several keys for one model; inside the retries (a retry may take another
+    /// key), outside the breaker and the limiter (a `per_key` limiter sees the chosen key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool: Option<PoolConfig>,
+    /// `[client.models]`: the model fallback chain; outside the retries (each model gets its
+    /// retries), inside the total timeout and the cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub models: Option<ModelsConfig>,
 }
 
 impl ClientConfig {

@@ -117,6 +117,42 @@ pub enum Event {
         /// The version now in use.
         to: &'static str,
     },
+    /// The key pool picked a key for an attempt.
+    KeyChosen {
+        /// The key's `name` (never its secret).
+        key: Arc<str>,
+    },
+    /// The key pool rested a key after a 429.
+    KeyCooledDown {
+        /// The key's `name`.
+        key: Arc<str>,
+        /// For how long: the upstream's `retry-after`, else the pool's `cooldown`.
+        rest: Duration,
+    },
+    /// The key pool marked a key's daily quota spent (`insufficient_quota`) until its day ends.
+    KeySpent {
+        /// The key's `name`.
+        key: Arc<str>,
+    },
+    /// An answer through the key pool, and what it cost on the key it went with.
+    KeyCost {
+        /// The key's `name`.
+        key: Arc<str>,
+        /// Prompt plus completion tokens of the answer's usage.
+        tokens: u64,
+        /// `tokens / 1000 × cost_per_1k_tokens` of the key.
+        cost: f64,
+        /// Whether the key has a price (`cost_per_1k_tokens > 0`): a paid key's share in the
+        /// report counts these.
+        paid: bool,
+    },
+    /// The model chain answered with a later model than the one asked for.
+    Degraded {
+        /// The model asked for.
+        from: Arc<str>,
+        /// The model that answered.
+        to: Arc<str>,
+    },
 }
 
 /// Receives every event of a client stack.

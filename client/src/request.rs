@@ -153,6 +153,8 @@ pub struct Trace {
     stream_chunks: AtomicU32,
     /// Told when each streamed content chunk arrives (a load driver's inter-token latency).
     tokens: Option<Arc<dyn TokenObserver>>,
+    /// The model that answered, when the model chain moved past the one asked for.
+    answered_by: std::sync::OnceLock<String>,
 }
 
 /// Told the arrival time of a streamed answer's content chunks, as the adapter reads them, so a
@@ -219,6 +221,18 @@ impl Trace {
     pub fn retry_wait(&self) -> Duration {
         Duration::from_micros(self.retry_wait_us.load(Ordering::Relaxed))
     }
+
+    /// Set by the model chain when a model other than the one asked for answered (the first
+    /// such model is kept).
+    pub fn set_answered_by(&self, model: &str) {
+        let _ = self.answered_by.set(model.to_string());
+    }
+
+    /// The model that answered instead of the one asked for; `None` when it was the one asked
+    /// for (or no chain is configured).
+    pub fn answered_by(&self) -> Option<String> {
+        self.answered_by.get().cloned()
+    }
 }
 
 /// How a response was produced.
@@ -237,18 +251,22 @@ pub enum Outcome {
     Fallback,
     /// Accepted while the upstream was unavailable and answered later.
     Queued,
+    /// Answered by a model after the preferred one in `[client.models] chain`, because the
+    /// preferred one was rate-limited or out of quota (the request's trace names which).
+    Degraded,
 }
 
 impl Outcome {
     /// Every outcome in declaration order: the one list that reports' outcome counters, columns
     /// and colours derive from (the toolkit's recorded outcome adds "error" after these).
-    pub const ALL: [Outcome; 6] = [
+    pub const ALL: [Outcome; 7] = [
         Outcome::Upstream,
         Outcome::CacheHit,
         Outcome::Coalesced,
         Outcome::Stale,
         Outcome::Fallback,
         Outcome::Queued,
+        Outcome::Degraded,
     ];
 
     /// Position in [`Outcome::ALL`], for counters kept in arrays.
@@ -265,6 +283,7 @@ impl Outcome {
             Outcome::Stale => "stale",
             Outcome::Fallback => "fallback",
             Outcome::Queued => "queued",
+            Outcome::Degraded => "degraded",
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `ClientStack::from_config`: the layers in their documented order.
 //!
-//! From the caller inwards: filter → context → fallback → cache → total timeout → retry →
-//! breaker → limiter → attempt timeout → adapter → transport. So a filtered prompt never leaves;
+//! From the caller inwards: filter → context → fallback → cache → total timeout → model chain →
+//! retry → key pool → breaker → limiter → attempt timeout → adapter → transport. So a filtered prompt never leaves;
 //! history is part of the cache key; the fallback sees every failure, timeouts included; a cache
 //! hit skips everything below it; each retry passes the breaker and the limiter again (a retry
 //! costs quota like any request); the attempt timeout bounds one upstream call.
@@ -22,7 +22,9 @@ use super::error::{ClientError, TimeoutScope};
 use super::fallback::FallbackLayer;
 use super::filter::{FilterLayer, InvalidFilter};
 use super::limiter::{InvalidLimiter, LimiterLayer};
+use super::models::{InvalidModels, ModelChainLayer};
 use super::observer::{BreakerState, NoopObserver, SharedObserver};
+use super::pool::{InvalidPool, PoolLayer};
 use super::request::{ChatRequest, ChatResponse, Trace};
 use super::retry::{InvalidRetry, RetryLayer};
 use super::timeout::TimeoutLayer;
@@ -54,6 +56,12 @@ pub enum StackError {
     /// `[client.transport] ca_file` (or the proxy's `upstream_ca`): unreadable or not certificates.
     #[error("transport: {0}")]
     Roots(#[from] RootsError),
+    /// `[client.pool]`.
+    #[error(transparent)]
+    Pool(#[from] InvalidPool),
+    /// `[client.models]`.
+    #[error(transparent)]
+    Models(#[from] InvalidModels),
 }
 
 /// A built client stack, with handles on the layers a dashboard wants to watch.
@@ -147,9 +155,15 @@ impl<'a> StackBuilder<'a> {
             svc = ChatService::new(b.layer(svc));
             breaker = Some(b);
         }
+        if let Some(c) = cfg.pool.as_ref().filter(|c| c.enabled) {
+            svc = ChatService::new(PoolLayer::new(c, obs.clone())?.layer(svc));
+        }
         if let Some(c) = cfg.retry.as_ref().filter(|c| c.enabled) {
             let r = RetryLayer::new(c.clone(), stream_seed(self.seed, "retry"), obs.clone())?;
             svc = ChatService::new(r.layer(svc));
+        }
+        if let Some(c) = cfg.models.as_ref().filter(|c| c.enabled) {
+            svc = ChatService::new(ModelChainLayer::new(c, obs.clone())?.layer(svc));
         }
         if let Some(d) = timeout.and_then(|t| t.total) {
             svc = ChatService::new(TimeoutLayer::new(d.0, TimeoutScope::Total).layer(svc));

@@ -321,7 +321,8 @@ impl Observer for Recorder {
                 | Event::RateLimitSeen { .. }
                 | Event::LimiterFallback
                 | Event::SharedCacheError
-        ) {
+        ) && !crate::record::PoolTotals::counts(event)
+        {
             return;
         }
         let now = Instant::now();
@@ -344,6 +345,7 @@ impl Observer for Recorder {
             Event::Breaker { to, .. } => s.breaker = *to,
             Event::LimiterFallback => s.totals.limiter_fallbacks += 1,
             Event::SharedCacheError => s.totals.shared_cache_errors += 1,
+            e if crate::record::PoolTotals::counts(e) => s.totals.pool.add(e),
             Event::RateLimitSeen {
                 remaining_requests,
                 limit_requests,

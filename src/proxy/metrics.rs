@@ -398,6 +398,11 @@ impl Observer for ProxyMetrics {
             Event::Served { outcome } => bump(&self.local_answers, outcome.index()),
             Event::Filtered { .. } => one(&self.filtered),
             Event::ApiSwitched { .. } => one(&self.api_switches),
+            Event::KeyChosen { .. }
+            | Event::KeyCooledDown { .. }
+            | Event::KeySpent { .. }
+            | Event::KeyCost { .. }
+            | Event::Degraded { .. } => {}
         }
     }
 }

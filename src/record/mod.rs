@@ -8,6 +8,7 @@
 mod histogram;
 mod interval;
 mod outcome;
+mod pool;
 mod run;
 mod tokens;
 mod totals;
@@ -16,6 +17,7 @@ mod upstream_view;
 pub use histogram::{new_histogram, record, MAX_US};
 pub use interval::IntervalRow;
 pub use outcome::{Outcome, OutcomeCounts};
+pub use pool::PoolTotals;
 pub use run::{EventWindow, RunResult};
 pub use tokens::{
     record_gap, record_rate, SloCount, SloTotals, TokenInterval, TokenLog, TokenRow, TokenState,

@@ -62,6 +62,8 @@ pub struct Totals {
     pub shared_cache_errors: u64,
     /// Last rate-limit figures seen (remaining, limit).
     pub last_rate_limit: Option<(Option<u64>, Option<u64>)>,
+    /// The key pool's answers, tokens and cost.
+    pub pool: super::pool::PoolTotals,
 }
 
 impl Default for Totals {
@@ -97,6 +99,7 @@ impl Totals {
             limiter_fallbacks: 0,
             shared_cache_errors: 0,
             last_rate_limit: None,
+            pool: Default::default(),
         }
     }
 }

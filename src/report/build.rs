@@ -70,6 +70,7 @@ impl Summary {
             },
             limiter: LimiterFigures::default(),
             cache: CacheFigures::default(),
+            pool: Default::default(),
             streams: Default::default(),
             upstream_view: run.upstream_view.as_ref().map(|v| {
                 let elapsed = run.elapsed.as_secs_f64();

@@ -8,8 +8,8 @@ use std::ops::AddAssign;
 use hdrhistogram::Histogram;
 
 use super::summary::{
-    CacheFigures, LimiterFigures, Percentiles, PriorityFigures, Requests, RouteFigures,
-    StreamFigures, Summary, Upstream,
+    CacheFigures, LimiterFigures, Percentiles, PoolFigures, PriorityFigures, Requests,
+    RouteFigures, StreamFigures, Summary, Upstream,
 };
 use crate::record::{Outcome, RunResult};
 
@@ -34,6 +34,8 @@ pub struct Counters {
     pub streams: StreamFigures,
     /// Errors per API route.
     pub route_errors: BTreeMap<String, u64>,
+    /// The key pool's answers and cost (`paid_share` is derived in [`Counters::apply`]).
+    pub pool: PoolFigures,
 }
 
 fn add_maps(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
@@ -62,6 +64,13 @@ impl AddAssign<&Counters> for Counters {
         self.streams.tokens_before_break += o.streams.tokens_before_break;
         self.streams.restarts += o.streams.restarts;
         add_maps(&mut self.route_errors, &o.route_errors);
+        let (p, q) = (&mut self.pool, &o.pool);
+        p.requests += q.requests;
+        p.paid_requests += q.paid_requests;
+        p.tokens += q.tokens;
+        p.cost += q.cost;
+        p.cooldowns += q.cooldowns;
+        p.spent_keys += q.spent_keys;
     }
 }
 
@@ -121,6 +130,15 @@ impl Counters {
                 .iter()
                 .map(|(k, (_, errors))| (k.to_string(), *errors))
                 .collect(),
+            pool: PoolFigures {
+                requests: t.pool.requests,
+                paid_requests: t.pool.paid_requests,
+                paid_share: 0.0,
+                tokens: t.pool.tokens,
+                cost: t.pool.cost,
+                cooldowns: t.pool.cooldowns,
+                spent_keys: t.pool.spent,
+            },
         }
     }
 
@@ -151,6 +169,7 @@ impl Counters {
                 .iter()
                 .map(|(k, r)| (k.clone(), r.errors))
                 .collect(),
+            pool: s.pool.clone(),
         }
     }
 
@@ -167,6 +186,10 @@ impl Counters {
         };
         s.cache = CacheFigures {
             shared_errors: self.shared_cache_errors,
+        };
+        s.pool = PoolFigures {
+            paid_share: ratio(self.pool.paid_requests, self.pool.requests),
+            ..self.pool.clone()
         };
         s.error_rate = ratio(r.errors, r.ok + r.errors);
         s.amplification = ratio(self.upstream.calls, r.total);

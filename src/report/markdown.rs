@@ -85,6 +85,18 @@ pub fn write_markdown<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
             s.cache.shared_errors
         )?;
     }
+    if s.pool.requests > 0 {
+        let p = &s.pool;
+        writeln!(
+            out,
+            "| key pool | {} answers, {:.1} % on paid keys, cost {:.4}, {} cooldowns, {} keys spent |",
+            p.requests,
+            p.paid_share * 100.0,
+            p.cost,
+            p.cooldowns,
+            p.spent_keys
+        )?;
+    }
     for r in &s.recovery {
         let v = r
             .recovered_after_s

@@ -146,6 +146,33 @@ pub struct CacheFigures {
     pub shared_errors: u64,
 }
 
+/// `summary.json`'s `pool` object: what the key pool's answers cost, and how much of the load
+/// the paid keys took (the figure a free-tier plan is judged by).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PoolFigures {
+    /// Answers sent with a key of the pool.
+    pub requests: u64,
+    /// Of those, answers with a key whose `cost_per_1k_tokens` is above 0.
+    pub paid_requests: u64,
+    /// `paid_requests / requests` (0 with no answers).
+    pub paid_share: f64,
+    /// Tokens (prompt plus completion) of the pool's answers.
+    pub tokens: u64,
+    /// Their price: each answer's tokens / 1000 × its key's `cost_per_1k_tokens`.
+    pub cost: f64,
+    /// Keys rested after a 429.
+    pub cooldowns: u64,
+    /// Keys found spent (`insufficient_quota`), each until its day ends.
+    pub spent_keys: u64,
+}
+
+impl PoolFigures {
+    /// Whether there is nothing to show (no pool in the run).
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
 /// `summary.json`'s `streams` object: what the streams that broke after their first token
 /// (`outcomes.stream_broken`) had delivered, and how many the retry layer started again.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -249,6 +276,9 @@ pub struct Summary {
     /// The cache's figures.
     #[serde(default)]
     pub cache: CacheFigures,
+    /// The key pool's figures; absent for a run without `[client.pool]`.
+    #[serde(default, skip_serializing_if = "PoolFigures::is_empty")]
+    pub pool: PoolFigures,
     /// Streams that broke after their first token.
     #[serde(default)]
     pub streams: StreamFigures,

@@ -340,6 +340,14 @@ pub(crate) fn validate_client(c: &ClientConfig) -> Result<(), (String, String)> 
             Err(e) => return Err(("client.limiter".into(), e.to_string())),
         }
     }
+    if let Some(p) = &c.pool {
+        p.validate()
+            .map_err(|e| ("client.pool".into(), e.to_string()))?;
+    }
+    if let Some(m) = &c.models {
+        m.validate()
+            .map_err(|e| ("client.models".into(), e.to_string()))?;
+    }
     Ok(())
 }
 
