@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::adapter::AdapterConfig;
+use super::answer_cap::AnswerCapConfig;
 use super::breaker::BreakerConfig;
 use super::cache::CacheConfig;
 use super::context::ContextConfig;
@@ -55,6 +56,10 @@ pub struct ClientConfig {
     /// builder (the in-process mock) ignores it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transport: Option<TransportTable>,
+    /// `[client.answer_cap]`; outside the cache (a capped answer is cached under its capped
+    /// key), inside the fallback.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer_cap: Option<AnswerCapConfig>,
 }
 
 impl ClientConfig {

@@ -153,6 +153,9 @@ pub struct Trace {
     stream_chunks: AtomicU32,
     /// Told when each streamed content chunk arrives (a load driver's inter-token latency).
     tokens: Option<Arc<dyn TokenObserver>>,
+    /// Set when a batch request's deferral ran out, so the fallback's queue step (and any
+    /// retry) does not make it wait for spare quota a second time.
+    deferral_expired: std::sync::atomic::AtomicBool,
 }
 
 /// Told the arrival time of a streamed answer's content chunks, as the adapter reads them, so a
@@ -218,6 +221,16 @@ impl Trace {
     /// Total time spent in retry backoff.
     pub fn retry_wait(&self) -> Duration {
         Duration::from_micros(self.retry_wait_us.load(Ordering::Relaxed))
+    }
+
+    /// Called by the limiter when this request's deferral ran out.
+    pub fn expire_deferral(&self) {
+        self.deferral_expired.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether this request already waited its deferral out.
+    pub fn deferral_expired(&self) -> bool {
+        self.deferral_expired.load(Ordering::Relaxed)
     }
 }
 
