@@ -701,4 +701,86 @@ mod tests {
         };
         assert_eq!(share.local_share(), (2.5, 1));
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn interactive_requests_pass_deferred_batch_ones() {
+        use crate::limiter::fake::upstream;
+        let config = LimiterConfig {
+            batch_reserve: Some(Share::new(0.3).unwrap()),
+            batch_max_wait: HumanDuration(Duration::from_secs(60)),
+            ..cfg(100.0, 100, 1000)
+        };
+        let obs = Arc::new(crate::observer::CountingObserver::default());
+        let limiter = LimiterLayer::new(config, obs.clone()).unwrap();
+        // 10 % of the token quota left, refilling over 60 s (30 % after 13.3 s).
+        let (up, seen) = upstream(crate::request::Outcome::Upstream, [100, 100, 900]);
+        let svc = limiter.layer(up);
+        svc.clone()
+            .oneshot(ChatRequest::user_text("m", "first"))
+            .await
+            .unwrap();
+        let t0 = Instant::now();
+        let mut batch = ChatRequest::user_text("m", "batch");
+        batch.priority = Priority::Batch;
+        let deferred = tokio::spawn(svc.clone().oneshot(batch));
+        tokio::task::yield_now().await;
+        svc.clone()
+            .oneshot(ChatRequest::user_text("m", "interactive"))
+            .await
+            .unwrap();
+        assert_eq!(t0.elapsed(), Duration::ZERO);
+        deferred.await.unwrap().unwrap();
+        assert!(t0.elapsed() > Duration::from_secs(13), "{:?}", t0.elapsed());
+        let order: Vec<String> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.messages[0].text().to_string())
+            .collect();
+        assert_eq!(order, ["first", "interactive", "batch"]);
+        assert_eq!(crate::observer::CountingObserver::get(&obs.deferred), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_expired_deferral_is_refused_once_then_goes_straight() {
+        use crate::limiter::fake::upstream;
+        let config = LimiterConfig {
+            batch_reserve: Some(Share::new(0.5).unwrap()),
+            batch_max_wait: HumanDuration(Duration::from_secs(2)),
+            ..LimiterConfig::default()
+        };
+        let limiter = LimiterLayer::new(config, Arc::new(NoopObserver)).unwrap();
+        let (up, seen) = upstream(crate::request::Outcome::Upstream, [0]);
+        let svc = limiter.layer(up);
+        svc.clone()
+            .oneshot(ChatRequest::user_text("m", "q"))
+            .await
+            .unwrap();
+        let mut batch = ChatRequest::user_text("m", "batch");
+        batch.priority = Priority::Batch;
+        let t0 = Instant::now();
+        let err = svc.clone().oneshot(batch.clone()).await.unwrap_err();
+        assert_eq!(err, ClientError::Rejected(Rejection::LimiterFull));
+        assert_eq!(t0.elapsed(), Duration::from_secs(2));
+        // The fallback's queue step sends the same request (same trace) again: no second wait.
+        svc.clone().oneshot(batch).await.unwrap();
+        assert_eq!(t0.elapsed(), Duration::from_secs(2));
+        assert_eq!(seen.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn deferral_keys_are_checked() {
+        let c = LimiterConfig {
+            batch_reserve: Some(Share::new(0.3).unwrap()),
+            batch_max_wait: HumanDuration(Duration::ZERO),
+            ..LimiterConfig::default()
+        };
+        assert_eq!(c.validate(), Err(InvalidLimiter::ZeroBatchWait));
+        let e = toml::from_str::<LimiterConfig>("batch_reserve = \"130%\"").unwrap_err();
+        assert!(e.to_string().contains("not a share"), "{e}");
+        let c: LimiterConfig =
+            toml::from_str("batch_reserve = \"30%\"\nbatch_max_wait = \"10s\"").unwrap();
+        assert_eq!(c.batch_reserve.map(Share::fraction), Some(0.3));
+        assert_eq!(c.validate(), Ok(()));
+    }
 }

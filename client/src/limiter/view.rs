@@ -106,7 +106,7 @@ fn refilled(
     Some(now + (1.0 - now) * refill)
 }
 
-/// When a share `now` that refills to 1 over `reset` reaches `want`; `None` when it never does
+/// When a share `now` that refills to 1 over the `reset` left reaches `want`; `None` when it never does
 /// (no reset time reported).
 fn refill_time(now: f64, want: f64, reset: Option<Duration>) -> Option<Duration> {
     if now >= want {
@@ -159,7 +159,8 @@ impl QuotaView {
             (i.remaining_tokens, i.limit_tokens, i.reset_tokens),
         ] {
             if let Some(now) = refilled(rem, lim, reset, e) {
-                longest = longest.max(refill_time(now, want, reset)?);
+                let reset_left = reset.map(|r| r.saturating_sub(e));
+                longest = longest.max(refill_time(now, want, reset_left)?);
             }
         }
         Some(longest)
