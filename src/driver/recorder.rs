@@ -321,6 +321,9 @@ impl Observer for Recorder {
                 | Event::RateLimitSeen { .. }
                 | Event::LimiterFallback
                 | Event::SharedCacheError
+                | Event::AnswerCapped { .. }
+                | Event::Deferred { .. }
+                | Event::DeferralExpired
         ) {
             return;
         }
@@ -344,6 +347,9 @@ impl Observer for Recorder {
             Event::Breaker { to, .. } => s.breaker = *to,
             Event::LimiterFallback => s.totals.limiter_fallbacks += 1,
             Event::SharedCacheError => s.totals.shared_cache_errors += 1,
+            Event::AnswerCapped { .. } => s.totals.answers_capped += 1,
+            Event::Deferred { .. } => s.totals.deferred += 1,
+            Event::DeferralExpired => s.totals.deferrals_expired += 1,
             Event::RateLimitSeen {
                 remaining_requests,
                 limit_requests,

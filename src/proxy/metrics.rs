@@ -398,6 +398,8 @@ impl Observer for ProxyMetrics {
             Event::Served { outcome } => bump(&self.local_answers, outcome.index()),
             Event::Filtered { .. } => one(&self.filtered),
             Event::ApiSwitched { .. } => one(&self.api_switches),
+            // Counted in run reports; the proxy has no metric for them yet.
+            Event::AnswerCapped { .. } | Event::Deferred { .. } | Event::DeferralExpired => {}
         }
     }
 }

@@ -62,6 +62,12 @@ pub struct Totals {
     pub shared_cache_errors: u64,
     /// Last rate-limit figures seen (remaining, limit).
     pub last_rate_limit: Option<(Option<u64>, Option<u64>)>,
+    /// Requests the answer cap sent with a lowered `max_tokens`.
+    pub answers_capped: u64,
+    /// Batch requests that waited for spare quota, then went on.
+    pub deferred: u64,
+    /// Batch requests refused after waiting `batch_max_wait` for spare quota.
+    pub deferrals_expired: u64,
 }
 
 impl Default for Totals {
@@ -97,6 +103,9 @@ impl Totals {
             limiter_fallbacks: 0,
             shared_cache_errors: 0,
             last_rate_limit: None,
+            answers_capped: 0,
+            deferred: 0,
+            deferrals_expired: 0,
         }
     }
 }

@@ -69,6 +69,7 @@ impl Summary {
                 service_ms: Percentiles::of(&t.service),
             },
             limiter: LimiterFigures::default(),
+            answer_cap: super::summary::AnswerCapFigures::default(),
             cache: CacheFigures::default(),
             streams: Default::default(),
             upstream_view: run.upstream_view.as_ref().map(|v| {

@@ -67,7 +67,7 @@ impl AnswerCapConfig {
     /// The cap when `left` of the token limit remains; `None` at or above the threshold.
     pub fn cap_at(&self, left: f64) -> Option<u32> {
         let below = self.when_remaining_below.fraction();
-        if !(left < below) {
+        if left >= below {
             return None;
         }
         let (max, min) = (self.max_tokens, self.min_tokens.unwrap_or(self.max_tokens));
