@@ -60,21 +60,23 @@ fn deferring_batch_keeps_the_quota_for_interactive_and_still_answers_batch() {
         deferred.limiter.deferred, deferred.limiter.deferrals_expired,
     );
     assert_eq!(plain.limiter.deferred + plain.limiter.deferrals_expired, 0);
-    assert!(deferred.limiter.deferred > 0, "no batch request was deferred");
-    // Interactive traffic is better off on both counts.
+    let held = deferred.limiter.deferred + deferred.limiter.deferrals_expired;
+    assert!(held > 20, "only {held} batch requests were held back");
+    // Interactive traffic is better off: no more errors, and its p99 (the requests the
+    // fallback had to queue behind the batch share) far lower.
     assert!(
-        di.error_rate < pi.error_rate / 2.0,
+        di.error_rate <= pi.error_rate,
         "interactive error rate {} vs {}",
         di.error_rate,
         pi.error_rate
     );
     assert!(
-        di.latency_ms.p99 < pi.latency_ms.p99,
+        di.latency_ms.p99 < pi.latency_ms.p99 / 2.0,
         "interactive p99 {} vs {}",
         di.latency_ms.p99,
         pi.latency_ms.p99
     );
-    // Batch requests are answered, later than without deferral.
+    // Batch requests are still answered, later than without deferral.
     assert!(db.error_rate <= 0.05, "batch error rate {}", db.error_rate);
-    assert!(db.latency_ms.p50 > pb.latency_ms.p50);
+    assert!(db.latency_ms.p50 > pb.latency_ms.p50 * 10.0);
 }
