@@ -51,7 +51,10 @@ fn deferring_batch_keeps_the_quota_for_interactive_and_still_answers_batch() {
     let plain = simulate("");
     let deferred = simulate("batch_reserve = \"50%\"\nbatch_max_wait = \"60s\"");
     let class = |s: &Summary, c: &str| s.by_priority[c].clone();
-    let (pi, di) = (class(&plain, "interactive"), class(&deferred, "interactive"));
+    let (pi, di) = (
+        class(&plain, "interactive"),
+        class(&deferred, "interactive"),
+    );
     let (pb, db) = (class(&plain, "batch"), class(&deferred, "batch"));
     eprintln!(
         "interactive error rate {:.3} -> {:.3}, p99 {:.0} -> {:.0} ms; batch error rate {:.3} -> {:.3}, p50 {:.0} -> {:.0} ms; deferred {} expired {}",

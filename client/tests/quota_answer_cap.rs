@@ -42,9 +42,14 @@ async fn run(client_toml: &str, n: usize) -> Spent {
     let mut c: ClientConfig = toml::from_str(client_toml).unwrap();
     c.adapter.base_url = m.url.clone();
     let obs = Arc::new(CountingObserver::default());
-    let stack = ClientStack::builder(&c).observer(obs.clone()).build().unwrap();
+    let stack = ClientStack::builder(&c)
+        .observer(obs.clone())
+        .build()
+        .unwrap();
     for i in 0..n {
-        let _ = stack.send(ChatRequest::user_text("m", format!("q{i}"))).await;
+        let _ = stack
+            .send(ChatRequest::user_text("m", format!("q{i}")))
+            .await;
     }
     let s = stats(&m).await;
     Spent {
@@ -62,6 +67,10 @@ async fn capping_answers_fits_more_of_them_into_a_token_quota() {
         60,
     )
     .await;
+    eprintln!(
+        "answered {} -> {}, completion tokens {} -> {}, capped {}",
+        plain.answered, capped.answered, plain.completion, capped.completion, capped.capped
+    );
     // Without the cap: about 4000 / 200 answers, then 429s.
     assert!(
         (15..=25).contains(&plain.answered),

@@ -79,7 +79,11 @@ pub fn write_markdown<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
         )?;
     }
     if s.answer_cap.capped > 0 {
-        writeln!(out, "| answers capped (token quota low) | {} |", s.answer_cap.capped)?;
+        writeln!(
+            out,
+            "| answers capped (token quota low) | {} |",
+            s.answer_cap.capped
+        )?;
     }
     if s.limiter.deferred + s.limiter.deferrals_expired > 0 {
         writeln!(

@@ -92,7 +92,10 @@ mod tests {
         for (text, says) in [
             ("max_tokens = 0", "answer_cap.max_tokens must be at least 1"),
             ("min_tokens = 0", "answer_cap.min_tokens must be at least 1"),
-            ("max_tokens = 10\nmin_tokens = 20", "min_tokens = 20 is more"),
+            (
+                "max_tokens = 10\nmin_tokens = 20",
+                "min_tokens = 20 is more",
+            ),
             ("max_tokens = -1", "max_tokens"),
             ("when_remaining_below = \"0%\"", "not a share"),
             ("when_remaining_below = \"150%\"", "not a share"),

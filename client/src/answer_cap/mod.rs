@@ -34,7 +34,10 @@ struct Shared {
 
 impl AnswerCapLayer {
     /// A layer that has seen no quota yet (so caps nothing until an answer reports one).
-    pub fn new(config: AnswerCapConfig, observer: SharedObserver) -> Result<Self, InvalidAnswerCap> {
+    pub fn new(
+        config: AnswerCapConfig,
+        observer: SharedObserver,
+    ) -> Result<Self, InvalidAnswerCap> {
         config.validate()?;
         Ok(Self {
             shared: Arc::new(Shared {
@@ -71,7 +74,10 @@ impl<S: Inner> Service<ChatRequest> for AnswerCap<S> {
         let shared = self.shared.clone();
         Box::pin(async move {
             let cap = if req.route.completes() {
-                shared.view.tokens_left().and_then(|l| shared.config.cap_at(l))
+                shared
+                    .view
+                    .tokens_left()
+                    .and_then(|l| shared.config.cap_at(l))
             } else {
                 None
             };
@@ -84,7 +90,10 @@ impl<S: Inner> Service<ChatRequest> for AnswerCap<S> {
             }
             let result = inner.oneshot(req).await;
             if let Ok(resp) = &result {
-                if let Some(info) = resp.rate_limit.filter(|_| resp.outcome == Outcome::Upstream) {
+                if let Some(info) = resp
+                    .rate_limit
+                    .filter(|_| resp.outcome == Outcome::Upstream)
+                {
                     shared.view.update(&info);
                 }
             }
@@ -129,7 +138,10 @@ mod tests {
         // 10 % left 12 s ago: refilled to 28 %, above the threshold again.
         tokio::time::sleep(Duration::from_secs(12)).await;
         svc.clone().oneshot(req(Some(500))).await.unwrap();
-        assert_eq!(sent(&seen), [Some(500), Some(500), Some(64), Some(32), Some(500)]);
+        assert_eq!(
+            sent(&seen),
+            [Some(500), Some(500), Some(64), Some(32), Some(500)]
+        );
         let capped: Vec<Event> = obs
             .events()
             .into_iter()

@@ -10,9 +10,9 @@
 mod deferral;
 mod pacer;
 mod queue;
-mod view;
 #[cfg(feature = "redis")]
 mod remote;
+mod view;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,18 +25,18 @@ use tokio::time::Instant;
 use tower::{Layer, Service, ServiceExt};
 
 pub use pacer::{Adaptive, Gcra, Pacer, TokenBucket};
-pub use view::{InvalidShare, QuotaView, Share};
-#[cfg(test)]
-pub(crate) use view::fake;
 #[cfg(feature = "redis")]
 pub use remote::{RemoteQuota, Reservation};
+#[cfg(test)]
+pub(crate) use view::fake;
+pub use view::{InvalidShare, QuotaView, Share};
 
 use super::error::{ClientError, Rejection};
 use super::layer_support::Inner;
 use super::observer::{Event, SharedObserver};
 use super::request::{ChatRequest, ChatResponse, Priority};
-use gauntlet_wire::rate::Rate;
 use deferral::Deferral;
+use gauntlet_wire::rate::Rate;
 use queue::{Queue, QueueSettings, Ticket};
 
 /// How permits come back: a bucket refilled at `rate`, GCRA's even spacing, or a rate that follows

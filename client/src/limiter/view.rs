@@ -132,7 +132,12 @@ impl QuotaView {
     /// The token limit's remaining share now; `None` before any answer reported one.
     pub fn tokens_left(&self) -> Option<f64> {
         let (i, at) = self.seen()?;
-        refilled(i.remaining_tokens, i.limit_tokens, i.reset_tokens, at.elapsed())
+        refilled(
+            i.remaining_tokens,
+            i.limit_tokens,
+            i.reset_tokens,
+            at.elapsed(),
+        )
     }
 
     /// The smaller remaining share of the request and token limits now; `None` before any
@@ -199,7 +204,9 @@ mod tests {
         assert_eq!(share("\"20%\"").unwrap().fraction(), 0.2);
         assert_eq!(share("0.3").unwrap().fraction(), 0.3);
         assert_eq!(share("1").unwrap().fraction(), 1.0);
-        for bad in ["\"0%\"", "0", "-0.1", "\"120%\"", "1.5", "nan", "inf", "\"x%\"", "\"\""] {
+        for bad in [
+            "\"0%\"", "0", "-0.1", "\"120%\"", "1.5", "nan", "inf", "\"x%\"", "\"\"",
+        ] {
             let e = share(bad).unwrap_err();
             assert!(e.contains("not a share"), "{bad}: {e}");
         }
@@ -281,7 +288,10 @@ pub(crate) mod fake {
                 ChatRequest,
                 Response = ChatResponse,
                 Error = ClientError,
-                Future = futures_util::future::BoxFuture<'static, Result<ChatResponse, ClientError>>,
+                Future = futures_util::future::BoxFuture<
+                    'static,
+                    Result<ChatResponse, ClientError>,
+                >,
             > + Clone
             + Send
             + 'static,
@@ -293,7 +303,11 @@ pub(crate) mod fake {
         let svc = tower::service_fn(move |req: ChatRequest| {
             log.lock().unwrap().push(req);
             let mut s = script.lock().unwrap();
-            let left = if s.len() > 1 { s.pop_front() } else { s.front().copied() };
+            let left = if s.len() > 1 {
+                s.pop_front()
+            } else {
+                s.front().copied()
+            };
             let mut r = ChatResponse::local("ok", outcome);
             r.rate_limit = left.map(tokens_left);
             Box::pin(async move { Ok(r) }) as futures_util::future::BoxFuture<'static, _>
