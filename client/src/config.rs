@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::adapter::AdapterConfig;
+use super::answer_cap::AnswerCapConfig;
 use super::breaker::BreakerConfig;
 use super::cache::CacheConfig;
 use super::context::ContextConfig;
@@ -65,6 +66,10 @@ pub struct ClientConfig {
     /// retries), inside the total timeout and the cache.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub models: Option<ModelsConfig>,
+    /// `[client.answer_cap]`; outside the cache (a capped answer is cached under its capped
+    /// key), inside the fallback.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer_cap: Option<AnswerCapConfig>,
 }
 
 impl ClientConfig {

@@ -10,6 +10,7 @@ pub use gauntlet_wire as wire;
 #[macro_use]
 mod layer_support;
 pub mod adapter;
+pub mod answer_cap;
 pub mod breaker;
 pub mod cache;
 pub mod chat_service;

@@ -153,6 +153,21 @@ pub enum Event {
         /// The model that answered.
         to: Arc<str>,
     },
+    /// The answer cap lowered a request's `max_tokens`: the token quota was nearly spent.
+    AnswerCapped {
+        /// The caller's `max_tokens` (`None`: the upstream's default).
+        requested: Option<u32>,
+        /// What was sent instead.
+        cap: u32,
+    },
+    /// A batch request waited for spare quota (`batch_reserve`) and then went on.
+    Deferred {
+        /// From arrival at the limiter until the quota had room.
+        wait: Duration,
+    },
+    /// A batch request waited `batch_max_wait` without spare quota and was refused, for the
+    /// fallback's `queue` step to take over.
+    DeferralExpired,
 }
 
 /// Receives every event of a client stack.
@@ -198,6 +213,12 @@ pub struct CountingObserver {
     pub served_locally: AtomicU64,
     /// [`Event::Filtered`]s: requests the filter redacted or refused.
     pub filtered: AtomicU64,
+    /// [`Event::AnswerCapped`]s: requests sent with a lowered `max_tokens`.
+    pub answers_capped: AtomicU64,
+    /// [`Event::Deferred`]s: batch requests that waited for spare quota and went on.
+    pub deferred: AtomicU64,
+    /// [`Event::DeferralExpired`]s: batch requests refused after `batch_max_wait`.
+    pub deferrals_expired: AtomicU64,
     /// Events of any kind, as a log, for exact assertions in tests.
     pub log: std::sync::Mutex<Vec<Event>>,
 }
@@ -219,6 +240,9 @@ impl Observer for CountingObserver {
             Event::CacheMiss => Some(&self.cache_misses),
             Event::Served { .. } => Some(&self.served_locally),
             Event::Filtered { .. } => Some(&self.filtered),
+            Event::AnswerCapped { .. } => Some(&self.answers_capped),
+            Event::Deferred { .. } => Some(&self.deferred),
+            Event::DeferralExpired => Some(&self.deferrals_expired),
             _ => None,
         };
         if let Some(c) = counter {

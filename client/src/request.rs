@@ -155,6 +155,9 @@ pub struct Trace {
     tokens: Option<Arc<dyn TokenObserver>>,
     /// The model that answered, when the model chain moved past the one asked for.
     answered_by: std::sync::OnceLock<String>,
+    /// Set when a batch request's deferral ran out, so the fallback's queue step (and any
+    /// retry) does not make it wait for spare quota a second time.
+    deferral_expired: std::sync::atomic::AtomicBool,
 }
 
 /// Told the arrival time of a streamed answer's content chunks, as the adapter reads them, so a
@@ -232,6 +235,16 @@ impl Trace {
     /// for (or no chain is configured).
     pub fn answered_by(&self) -> Option<String> {
         self.answered_by.get().cloned()
+    }
+
+    /// Called by the limiter when this request's deferral ran out.
+    pub fn expire_deferral(&self) {
+        self.deferral_expired.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether this request already waited its deferral out.
+    pub fn deferral_expired(&self) -> bool {
+        self.deferral_expired.load(Ordering::Relaxed)
     }
 }
 

@@ -1,7 +1,8 @@
 //! `ClientStack::from_config`: the layers in their documented order.
 //!
-//! From the caller inwards: filter → context → fallback → cache → total timeout → model chain →
-//! retry → key pool → breaker → limiter → attempt timeout → adapter → transport. So a filtered prompt never leaves;
+//! From the caller inwards: filter → context → fallback → answer cap → cache → total timeout →
+//! model chain → retry → key pool → breaker → limiter → attempt timeout → adapter → transport.
+//! So a filtered prompt never leaves;
 //! history is part of the cache key; the fallback sees every failure, timeouts included; a cache
 //! hit skips everything below it; each retry passes the breaker and the limiter again (a retry
 //! costs quota like any request); the attempt timeout bounds one upstream call.
@@ -12,6 +13,7 @@ use super::chat_service::ChatService;
 use tower::{Layer, ServiceExt};
 
 use super::adapter::Adapter;
+use super::answer_cap::{AnswerCapLayer, InvalidAnswerCap};
 use super::breaker::{BreakerLayer, InvalidBreaker};
 #[cfg(feature = "redis")]
 use super::cache::RedisL2;
@@ -47,6 +49,9 @@ pub enum StackError {
     /// `[client.filter]`.
     #[error(transparent)]
     Filter(#[from] InvalidFilter),
+    /// `[client.answer_cap]`.
+    #[error(transparent)]
+    AnswerCap(#[from] InvalidAnswerCap),
     /// The default HTTP transport could not be built.
     #[error("transport: {0}")]
     Transport(#[from] TransportError),
@@ -183,6 +188,10 @@ impl<'a> StackBuilder<'a> {
             let store = Arc::new(ResponseCache::new(c, l2));
             svc = ChatService::new(CacheLayer::new(store.clone(), obs.clone()).layer(svc));
             cache = Some(store);
+        }
+        if let Some(c) = cfg.answer_cap.as_ref().filter(|c| c.enabled) {
+            let a = AnswerCapLayer::new(c.clone(), obs.clone())?;
+            svc = ChatService::new(a.layer(svc));
         }
         if let Some(c) = cfg.fallback.as_ref().filter(|c| c.enabled) {
             let f = FallbackLayer::new(c.clone(), cache.clone(), obs.clone());

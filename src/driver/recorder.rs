@@ -321,6 +321,9 @@ impl Observer for Recorder {
                 | Event::RateLimitSeen { .. }
                 | Event::LimiterFallback
                 | Event::SharedCacheError
+                | Event::AnswerCapped { .. }
+                | Event::Deferred { .. }
+                | Event::DeferralExpired
         ) && !crate::record::PoolTotals::counts(event)
         {
             return;
@@ -346,6 +349,9 @@ impl Observer for Recorder {
             Event::LimiterFallback => s.totals.limiter_fallbacks += 1,
             Event::SharedCacheError => s.totals.shared_cache_errors += 1,
             e if crate::record::PoolTotals::counts(e) => s.totals.pool.add(e),
+            Event::AnswerCapped { .. } => s.totals.answers_capped += 1,
+            Event::Deferred { .. } => s.totals.deferred += 1,
+            Event::DeferralExpired => s.totals.deferrals_expired += 1,
             Event::RateLimitSeen {
                 remaining_requests,
                 limit_requests,

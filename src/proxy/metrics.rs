@@ -403,6 +403,8 @@ impl Observer for ProxyMetrics {
             | Event::KeySpent { .. }
             | Event::KeyCost { .. }
             | Event::Degraded { .. } => {}
+            // Counted in run reports; the proxy has no metric for them yet.
+            Event::AnswerCapped { .. } | Event::Deferred { .. } | Event::DeferralExpired => {}
         }
     }
 }

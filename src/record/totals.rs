@@ -64,6 +64,12 @@ pub struct Totals {
     pub last_rate_limit: Option<(Option<u64>, Option<u64>)>,
     /// The key pool's answers, tokens and cost.
     pub pool: super::pool::PoolTotals,
+    /// Requests the answer cap sent with a lowered `max_tokens`.
+    pub answers_capped: u64,
+    /// Batch requests that waited for spare quota, then went on.
+    pub deferred: u64,
+    /// Batch requests refused after waiting `batch_max_wait` for spare quota.
+    pub deferrals_expired: u64,
 }
 
 impl Default for Totals {
@@ -100,6 +106,9 @@ impl Totals {
             shared_cache_errors: 0,
             last_rate_limit: None,
             pool: Default::default(),
+            answers_capped: 0,
+            deferred: 0,
+            deferrals_expired: 0,
         }
     }
 }

@@ -69,6 +69,7 @@ impl Summary {
                 service_ms: Percentiles::of(&t.service),
             },
             limiter: LimiterFigures::default(),
+            answer_cap: super::summary::AnswerCapFigures::default(),
             cache: CacheFigures::default(),
             pool: Default::default(),
             streams: Default::default(),

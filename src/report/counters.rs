@@ -28,6 +28,12 @@ pub struct Counters {
     pub limiter_fallbacks: u64,
     /// Shared cache operations that failed.
     pub shared_cache_errors: u64,
+    /// Requests the answer cap shortened.
+    pub answers_capped: u64,
+    /// Batch requests deferred, then sent.
+    pub deferred: u64,
+    /// Batch requests whose deferral ran out.
+    pub deferrals_expired: u64,
     /// Errors per priority class.
     pub priority_errors: BTreeMap<String, u64>,
     /// What broken streams delivered, and their restarts.
@@ -60,6 +66,9 @@ impl AddAssign<&Counters> for Counters {
         self.upstream.panics += o.upstream.panics;
         self.limiter_fallbacks += o.limiter_fallbacks;
         self.shared_cache_errors += o.shared_cache_errors;
+        self.answers_capped += o.answers_capped;
+        self.deferred += o.deferred;
+        self.deferrals_expired += o.deferrals_expired;
         add_maps(&mut self.priority_errors, &o.priority_errors);
         self.streams.tokens_before_break += o.streams.tokens_before_break;
         self.streams.restarts += o.streams.restarts;
@@ -116,6 +125,9 @@ impl Counters {
             },
             limiter_fallbacks: t.limiter_fallbacks,
             shared_cache_errors: t.shared_cache_errors,
+            answers_capped: t.answers_capped,
+            deferred: t.deferred,
+            deferrals_expired: t.deferrals_expired,
             priority_errors: t
                 .by_priority
                 .iter()
@@ -153,6 +165,9 @@ impl Counters {
             upstream: s.upstream.clone(),
             limiter_fallbacks: s.limiter.fallback_decisions,
             shared_cache_errors: s.cache.shared_errors,
+            answers_capped: s.answer_cap.capped,
+            deferred: s.limiter.deferred,
+            deferrals_expired: s.limiter.deferrals_expired,
             priority_errors: s
                 .by_priority
                 .iter()
@@ -183,6 +198,11 @@ impl Counters {
         s.streams = self.streams.clone();
         s.limiter = LimiterFigures {
             fallback_decisions: self.limiter_fallbacks,
+            deferred: self.deferred,
+            deferrals_expired: self.deferrals_expired,
+        };
+        s.answer_cap = super::summary::AnswerCapFigures {
+            capped: self.answers_capped,
         };
         s.cache = CacheFigures {
             shared_errors: self.shared_cache_errors,

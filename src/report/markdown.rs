@@ -78,6 +78,20 @@ pub fn write_markdown<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
             s.limiter.fallback_decisions
         )?;
     }
+    if s.answer_cap.capped > 0 {
+        writeln!(
+            out,
+            "| answers capped (token quota low) | {} |",
+            s.answer_cap.capped
+        )?;
+    }
+    if s.limiter.deferred + s.limiter.deferrals_expired > 0 {
+        writeln!(
+            out,
+            "| batch requests deferred / deferral expired | {} / {} |",
+            s.limiter.deferred, s.limiter.deferrals_expired
+        )?;
+    }
     if s.cache.shared_errors > 0 {
         writeln!(
             out,

@@ -136,6 +136,20 @@ pub struct LimiterFigures {
     /// Decisions taken by a node's local share because the shared (Redis) limiter was
     /// unreachable: while this is above 0 the fleet was not held to one quota.
     pub fallback_decisions: u64,
+    /// Batch requests that waited for spare quota (`batch_reserve`), then went on.
+    #[serde(default)]
+    pub deferred: u64,
+    /// Batch requests refused after `batch_max_wait` without spare quota (then the
+    /// fallback's queue step, if any).
+    #[serde(default)]
+    pub deferrals_expired: u64,
+}
+
+/// The answer cap's figures.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AnswerCapFigures {
+    /// Requests sent with a lowered `max_tokens` because the token quota was nearly spent.
+    pub capped: u64,
 }
 
 /// The cache's own figures.
@@ -273,6 +287,9 @@ pub struct Summary {
     /// The limiter's figures.
     #[serde(default)]
     pub limiter: LimiterFigures,
+    /// What the answer cap did.
+    #[serde(default)]
+    pub answer_cap: AnswerCapFigures,
     /// The cache's figures.
     #[serde(default)]
     pub cache: CacheFigures,

@@ -97,6 +97,20 @@ pub fn write_table<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
             s.limiter.fallback_decisions
         )?;
     }
+    if s.answer_cap.capped > 0 {
+        writeln!(
+            out,
+            "quota     {} answers capped (token quota low)",
+            s.answer_cap.capped
+        )?;
+    }
+    if s.limiter.deferred + s.limiter.deferrals_expired > 0 {
+        writeln!(
+            out,
+            "quota     {} batch requests deferred, {} deferrals expired",
+            s.limiter.deferred, s.limiter.deferrals_expired
+        )?;
+    }
     if s.cache.shared_errors > 0 {
         writeln!(
             out,

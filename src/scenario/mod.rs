@@ -348,6 +348,10 @@ pub(crate) fn validate_client(c: &ClientConfig) -> Result<(), (String, String)> 
         m.validate()
             .map_err(|e| ("client.models".into(), e.to_string()))?;
     }
+    if let Some(a) = &c.answer_cap {
+        a.validate()
+            .map_err(|e| ("client.answer_cap".into(), e.to_string()))?;
+    }
     Ok(())
 }
 

@@ -7,10 +7,12 @@
 //! fleet spends one quota; while Redis is unreachable each node falls back to its local share
 //! (`rate / nodes`) and counts those decisions.
 
+mod deferral;
 mod pacer;
 mod queue;
 #[cfg(feature = "redis")]
 mod remote;
+mod view;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,11 +27,15 @@ use tower::{Layer, Service, ServiceExt};
 pub use pacer::{Adaptive, Gcra, Pacer, TokenBucket};
 #[cfg(feature = "redis")]
 pub use remote::{RemoteQuota, Reservation};
+#[cfg(test)]
+pub(crate) use view::fake;
+pub use view::{InvalidShare, QuotaView, Share};
 
 use super::error::{ClientError, Rejection};
 use super::layer_support::Inner;
 use super::observer::{Event, SharedObserver};
 use super::request::{ChatRequest, ChatResponse, Priority};
+use deferral::Deferral;
 use gauntlet_wire::rate::Rate;
 use queue::{Queue, QueueSettings, Ticket};
 
@@ -108,6 +114,14 @@ pub struct LimiterConfig {
     pub nodes: u32,
     /// Longest wait for Redis's answer before deciding locally.
     pub redis_timeout: HumanDuration,
+    /// The share of the quota kept for interactive traffic (`"30%"`): a batch request waits
+    /// until more than this is left, by the upstream's `x-ratelimit-remaining-*` and the
+    /// limiter's own bucket. Not written: batch requests do not wait for spare quota.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_reserve: Option<Share>,
+    /// Longest a batch request waits for spare quota before it is refused (`LimiterFull`, which
+    /// the fallback's `queue` step takes over).
+    pub batch_max_wait: HumanDuration,
 }
 
 impl Default for LimiterConfig {
@@ -130,6 +144,8 @@ impl Default for LimiterConfig {
             key: "gauntlet:limiter".into(),
             nodes: 1,
             redis_timeout: HumanDuration(Duration::from_millis(250)),
+            batch_reserve: None,
+            batch_max_wait: HumanDuration(Duration::from_secs(30)),
         }
     }
 }
@@ -164,6 +180,10 @@ pub enum InvalidLimiter {
         /// Its value.
         value: f64,
     },
+    /// `batch_reserve` with a `batch_max_wait` of 0 would refuse every batch request the
+    /// moment quota is short, which is not waiting for spare quota.
+    #[error("limiter.batch_max_wait must be more than 0s when batch_reserve is set")]
+    ZeroBatchWait,
 }
 
 impl LimiterConfig {
@@ -185,6 +205,9 @@ impl LimiterConfig {
             if !(0.0..=1.0).contains(&value) {
                 return Err(InvalidLimiter::NotAFraction { key, value });
             }
+        }
+        if self.batch_reserve.is_some() && self.batch_max_wait.0.is_zero() {
+            return Err(InvalidLimiter::ZeroBatchWait);
         }
         if self.backend == Backend::Redis {
             if self.algorithm == Algorithm::Adaptive {
@@ -247,6 +270,8 @@ struct Shared {
     remote: Option<RemoteQuota>,
     /// Requests sleeping on a Redis reservation (bounded by `queue_size`).
     remote_waiting: AtomicUsize,
+    /// Batch requests' wait for spare quota, with `batch_reserve`.
+    deferral: Option<Deferral>,
 }
 
 impl LimiterLayer {
@@ -272,12 +297,15 @@ impl LimiterLayer {
         };
         Ok(Self {
             shared: Arc::new(Shared {
-                config,
                 queues: Mutex::new(HashMap::new()),
                 observer,
                 #[cfg(feature = "redis")]
                 remote,
                 remote_waiting: AtomicUsize::new(0),
+                deferral: config
+                    .batch_reserve
+                    .map(|r| Deferral::new(r, config.batch_max_wait.0)),
+                config,
             }),
         })
     }
@@ -349,10 +377,15 @@ impl<S: Inner> Service<ChatRequest> for Limiter<S> {
         let inner = self.inner.clone();
         let shared = self.shared.clone();
         Box::pin(async move {
+            defer(&shared, &req).await?;
             #[cfg(feature = "redis")]
             if let Some(remote) = &shared.remote {
                 match admit_remote(&shared, remote, &req).await {
-                    Some(Ok(())) => return inner.oneshot(req).await,
+                    Some(Ok(())) => {
+                        let result = inner.oneshot(req).await;
+                        shared.saw(&result);
+                        return result;
+                    }
                     Some(Err(e)) => return Err(e),
                     // Redis is unreachable: this node's share of the limit decides.
                     None => shared.observer.on_event(&Event::LimiterFallback),
@@ -397,8 +430,43 @@ impl<S: Inner> Service<ChatRequest> for Limiter<S> {
             if shared.config.algorithm == Algorithm::Adaptive {
                 feed_back(&shared, &queue, &result);
             }
+            shared.saw(&result);
             result
         })
+    }
+}
+
+/// Holds a batch request until the quota has spare room (with `batch_reserve`); marks its
+/// trace when the wait ran out, so a later pass (the fallback's queue, a retry) goes straight on.
+async fn defer(shared: &Shared, req: &ChatRequest) -> Result<(), ClientError> {
+    let Some(d) = &shared.deferral else {
+        return Ok(());
+    };
+    if req.priority != Priority::Batch || req.trace.deferral_expired() {
+        return Ok(());
+    }
+    let own = || {
+        (shared.config.backend == Backend::Local).then(|| {
+            let q = shared.queue(req);
+            let q = q.lock().unwrap_or_else(|p| p.into_inner());
+            q.pacer.level(Instant::now())
+        })?
+    };
+    let waited = d.wait(own, &shared.observer).await;
+    if waited.is_err() {
+        req.trace.expire_deferral();
+    }
+    waited
+}
+
+impl Shared {
+    /// Keeps the upstream's quota figures of an answer for the deferral's view.
+    fn saw(&self, result: &Result<ChatResponse, ClientError>) {
+        if let (Some(d), Ok(resp)) = (&self.deferral, result) {
+            if let Some(info) = resp.rate_limit {
+                d.view.update(&info);
+            }
+        }
     }
 }
 
@@ -632,5 +700,87 @@ mod tests {
             ..redis
         };
         assert_eq!(share.local_share(), (2.5, 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn interactive_requests_pass_deferred_batch_ones() {
+        use crate::limiter::fake::upstream;
+        let config = LimiterConfig {
+            batch_reserve: Some(Share::new(0.3).unwrap()),
+            batch_max_wait: HumanDuration(Duration::from_secs(60)),
+            ..cfg(100.0, 100, 1000)
+        };
+        let obs = Arc::new(crate::observer::CountingObserver::default());
+        let limiter = LimiterLayer::new(config, obs.clone()).unwrap();
+        // 10 % of the token quota left, refilling over 60 s (30 % after 13.3 s).
+        let (up, seen) = upstream(crate::request::Outcome::Upstream, [100, 100, 900]);
+        let svc = limiter.layer(up);
+        svc.clone()
+            .oneshot(ChatRequest::user_text("m", "first"))
+            .await
+            .unwrap();
+        let t0 = Instant::now();
+        let mut batch = ChatRequest::user_text("m", "batch");
+        batch.priority = Priority::Batch;
+        let deferred = tokio::spawn(svc.clone().oneshot(batch));
+        tokio::task::yield_now().await;
+        svc.clone()
+            .oneshot(ChatRequest::user_text("m", "interactive"))
+            .await
+            .unwrap();
+        assert_eq!(t0.elapsed(), Duration::ZERO);
+        deferred.await.unwrap().unwrap();
+        assert!(t0.elapsed() > Duration::from_secs(13), "{:?}", t0.elapsed());
+        let order: Vec<String> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.messages[0].text().to_string())
+            .collect();
+        assert_eq!(order, ["first", "interactive", "batch"]);
+        assert_eq!(crate::observer::CountingObserver::get(&obs.deferred), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_expired_deferral_is_refused_once_then_goes_straight() {
+        use crate::limiter::fake::upstream;
+        let config = LimiterConfig {
+            batch_reserve: Some(Share::new(0.5).unwrap()),
+            batch_max_wait: HumanDuration(Duration::from_secs(2)),
+            ..LimiterConfig::default()
+        };
+        let limiter = LimiterLayer::new(config, Arc::new(NoopObserver)).unwrap();
+        let (up, seen) = upstream(crate::request::Outcome::Upstream, [0]);
+        let svc = limiter.layer(up);
+        svc.clone()
+            .oneshot(ChatRequest::user_text("m", "q"))
+            .await
+            .unwrap();
+        let mut batch = ChatRequest::user_text("m", "batch");
+        batch.priority = Priority::Batch;
+        let t0 = Instant::now();
+        let err = svc.clone().oneshot(batch.clone()).await.unwrap_err();
+        assert_eq!(err, ClientError::Rejected(Rejection::LimiterFull));
+        assert_eq!(t0.elapsed(), Duration::from_secs(2));
+        // The fallback's queue step sends the same request (same trace) again: no second wait.
+        svc.clone().oneshot(batch).await.unwrap();
+        assert_eq!(t0.elapsed(), Duration::from_secs(2));
+        assert_eq!(seen.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn deferral_keys_are_checked() {
+        let c = LimiterConfig {
+            batch_reserve: Some(Share::new(0.3).unwrap()),
+            batch_max_wait: HumanDuration(Duration::ZERO),
+            ..LimiterConfig::default()
+        };
+        assert_eq!(c.validate(), Err(InvalidLimiter::ZeroBatchWait));
+        let e = toml::from_str::<LimiterConfig>("batch_reserve = \"130%\"").unwrap_err();
+        assert!(e.to_string().contains("not a share"), "{e}");
+        let c: LimiterConfig =
+            toml::from_str("batch_reserve = \"30%\"\nbatch_max_wait = \"10s\"").unwrap();
+        assert_eq!(c.batch_reserve.map(Share::fraction), Some(0.3));
+        assert_eq!(c.validate(), Ok(()));
     }
 }

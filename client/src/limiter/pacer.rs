@@ -23,6 +23,11 @@ pub trait Pacer: Send + std::fmt::Debug {
     fn on_success(&mut self, _now: Instant, _remaining_ratio: Option<f64>) {}
     /// The current rate, permits per second.
     fn rate(&self) -> f64;
+    /// The share of the burst available at `now` (a deferral's "own budget"); `None` when the
+    /// pacer cannot tell (GCRA keeps a theoretical arrival time, not a level).
+    fn level(&self, _now: Instant) -> Option<f64> {
+        None
+    }
 }
 
 /// A classic token bucket: `burst` permits, refilled at `rate` per second.
@@ -83,6 +88,13 @@ impl Pacer for TokenBucket {
 
     fn rate(&self) -> f64 {
         self.rate
+    }
+
+    fn level(&self, now: Instant) -> Option<f64> {
+        let dt = self
+            .last
+            .map_or(0.0, |l| now.saturating_duration_since(l).as_secs_f64());
+        Some(((self.level + dt * self.rate).min(self.burst) / self.burst).max(0.0))
     }
 }
 
@@ -217,6 +229,10 @@ impl Pacer for Adaptive {
 
     fn rate(&self) -> f64 {
         self.bucket.rate
+    }
+
+    fn level(&self, now: Instant) -> Option<f64> {
+        self.bucket.level(now)
     }
 }
 
