@@ -237,18 +237,22 @@ pub enum Outcome {
     Fallback,
     /// Accepted while the upstream was unavailable and answered later.
     Queued,
+    /// Served from the semantic cache: a cached answer to a prompt whose embedding was within
+    /// `[client.cache.semantic] threshold` of this one's.
+    SemanticHit,
 }
 
 impl Outcome {
     /// Every outcome in declaration order: the one list that reports' outcome counters, columns
     /// and colours derive from (the toolkit's recorded outcome adds "error" after these).
-    pub const ALL: [Outcome; 6] = [
+    pub const ALL: [Outcome; 7] = [
         Outcome::Upstream,
         Outcome::CacheHit,
         Outcome::Coalesced,
         Outcome::Stale,
         Outcome::Fallback,
         Outcome::Queued,
+        Outcome::SemanticHit,
     ];
 
     /// Position in [`Outcome::ALL`], for counters kept in arrays.
@@ -265,6 +269,7 @@ impl Outcome {
             Outcome::Stale => "stale",
             Outcome::Fallback => "fallback",
             Outcome::Queued => "queued",
+            Outcome::SemanticHit => "semantic_hit",
         }
     }
 }

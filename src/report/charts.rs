@@ -275,6 +275,7 @@ fn outcome_colour(o: Outcome) -> RGBColor {
         Outcome::Answer(Answer::Stale) => RGBColor(140, 86, 75),
         Outcome::Answer(Answer::Fallback) => RGBColor(255, 127, 14),
         Outcome::Answer(Answer::Queued) => RGBColor(23, 190, 207),
+        Outcome::Answer(Answer::SemanticHit) => RGBColor(188, 189, 34),
         Outcome::StreamBroken => RGBColor(227, 119, 194),
         Outcome::Error => RGBColor(214, 39, 40),
     }
