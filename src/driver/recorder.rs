@@ -321,6 +321,7 @@ impl Observer for Recorder {
                 | Event::RateLimitSeen { .. }
                 | Event::LimiterFallback
                 | Event::SharedCacheError
+                | Event::EmbeddingCall { .. }
         ) {
             return;
         }
@@ -344,6 +345,7 @@ impl Observer for Recorder {
             Event::Breaker { to, .. } => s.breaker = *to,
             Event::LimiterFallback => s.totals.limiter_fallbacks += 1,
             Event::SharedCacheError => s.totals.shared_cache_errors += 1,
+            Event::EmbeddingCall { .. } => s.totals.embedding_calls += 1,
             Event::RateLimitSeen {
                 remaining_requests,
                 limit_requests,

@@ -28,6 +28,8 @@ pub struct Counters {
     pub limiter_fallbacks: u64,
     /// Shared cache operations that failed.
     pub shared_cache_errors: u64,
+    /// Upstream embeddings calls made by the semantic cache.
+    pub embedding_calls: u64,
     /// Errors per priority class.
     pub priority_errors: BTreeMap<String, u64>,
     /// What broken streams delivered, and their restarts.
@@ -58,6 +60,7 @@ impl AddAssign<&Counters> for Counters {
         self.upstream.panics += o.upstream.panics;
         self.limiter_fallbacks += o.limiter_fallbacks;
         self.shared_cache_errors += o.shared_cache_errors;
+        self.embedding_calls += o.embedding_calls;
         add_maps(&mut self.priority_errors, &o.priority_errors);
         self.streams.tokens_before_break += o.streams.tokens_before_break;
         self.streams.restarts += o.streams.restarts;
@@ -107,6 +110,7 @@ impl Counters {
             },
             limiter_fallbacks: t.limiter_fallbacks,
             shared_cache_errors: t.shared_cache_errors,
+            embedding_calls: t.embedding_calls,
             priority_errors: t
                 .by_priority
                 .iter()
@@ -135,6 +139,7 @@ impl Counters {
             upstream: s.upstream.clone(),
             limiter_fallbacks: s.limiter.fallback_decisions,
             shared_cache_errors: s.cache.shared_errors,
+            embedding_calls: s.cache.embedding_calls,
             priority_errors: s
                 .by_priority
                 .iter()
@@ -167,6 +172,7 @@ impl Counters {
         };
         s.cache = CacheFigures {
             shared_errors: self.shared_cache_errors,
+            embedding_calls: self.embedding_calls,
         };
         s.error_rate = ratio(r.errors, r.ok + r.errors);
         s.amplification = ratio(self.upstream.calls, r.total);
