@@ -398,6 +398,9 @@ impl Observer for ProxyMetrics {
             Event::Served { outcome } => bump(&self.local_answers, outcome.index()),
             Event::Filtered { .. } => one(&self.filtered),
             Event::ApiSwitched { .. } => one(&self.api_switches),
+            // A proxied request skips the semantic cache (it keys the caller's whole body), so
+            // the proxy never makes one.
+            Event::EmbeddingCall { .. } => {}
         }
     }
 }
