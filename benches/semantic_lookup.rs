@@ -14,7 +14,11 @@ use tokio::time::Instant;
 
 fn embed(c: &mut Criterion) {
     c.bench_function("semantic/local_embedding", |b| {
-        b.iter(|| local_embedding(black_box("How do I change the delivery address of my order?")))
+        b.iter(|| {
+            local_embedding(black_box(
+                "How do I change the delivery address of my order?",
+            ))
+        })
     });
 }
 

@@ -52,7 +52,10 @@ async fn over_http_a_paraphrase_skips_the_mock_and_embeddings_are_counted() {
     let mut c = config("upstream");
     c.adapter.base_url = m.url.clone();
     let obs = Arc::new(CountingObserver::default());
-    let stack = ClientStack::builder(&c).observer(obs.clone()).build().unwrap();
+    let stack = ClientStack::builder(&c)
+        .observer(obs.clone())
+        .build()
+        .unwrap();
     let outcomes = ask_three(&stack).await;
     assert_eq!(
         outcomes,
@@ -78,7 +81,10 @@ async fn the_local_embedder_makes_no_embeddings_call() {
     let mut c = config("local");
     c.adapter.base_url = m.url.clone();
     let obs = Arc::new(CountingObserver::default());
-    let stack = ClientStack::builder(&c).observer(obs.clone()).build().unwrap();
+    let stack = ClientStack::builder(&c)
+        .observer(obs.clone())
+        .build()
+        .unwrap();
     assert_eq!(
         ask_three(&stack).await,
         [Outcome::Upstream, Outcome::SemanticHit, Outcome::Upstream]
@@ -99,7 +105,10 @@ async fn in_simulation_the_upstream_embedder_goes_through_the_in_process_mock() 
         gauntlet::in_process::in_process_transport(mock_upstream::server::router(state.clone()));
     let mut c = config("upstream");
     c.adapter.base_url = "http://in-process".into();
-    let stack = ClientStack::builder(&c).transport(transport).build().unwrap();
+    let stack = ClientStack::builder(&c)
+        .transport(transport)
+        .build()
+        .unwrap();
     assert_eq!(
         ask_three(&stack).await,
         [Outcome::Upstream, Outcome::SemanticHit, Outcome::Upstream]

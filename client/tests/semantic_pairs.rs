@@ -47,7 +47,10 @@ fn load() -> Vec<(Pair, f32)> {
 /// (hit rate, false-hit rate) at `t`.
 fn rates(scored: &[(Pair, f32)], t: f32) -> (f64, f64) {
     let share = |para: bool| {
-        let of: Vec<_> = scored.iter().filter(|(p, _)| p.paraphrase == para).collect();
+        let of: Vec<_> = scored
+            .iter()
+            .filter(|(p, _)| p.paraphrase == para)
+            .collect();
         of.iter().filter(|(_, s)| *s >= t).count() as f64 / of.len() as f64
     };
     (share(true), share(false))
@@ -81,7 +84,12 @@ fn prints_the_table_per_threshold() {
     worst.sort_by(|a, b| b.1.total_cmp(&a.1));
     println!("\nclosest near misses:");
     for (p, s) in worst.iter().take(8) {
-        println!("  {s:.3} [{}] {:?} / {:?}", p.kind.as_deref().unwrap_or(""), p.a, p.b);
+        println!(
+            "  {s:.3} [{}] {:?} / {:?}",
+            p.kind.as_deref().unwrap_or(""),
+            p.a,
+            p.b
+        );
     }
     // More paraphrases hit at a lower threshold, never fewer: the table is monotone.
     for w in THRESHOLDS.windows(2) {
