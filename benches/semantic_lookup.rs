@@ -37,5 +37,10 @@ fn lookup(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, embed, lookup);
-criterion_main!(benches);
+#[allow(missing_docs)]
+mod harness {
+    use super::*;
+    criterion_group!(benches, embed, lookup);
+}
+
+criterion_main!(harness::benches);
