@@ -100,6 +100,12 @@ pub enum Event {
     },
     /// A cache lookup missed.
     CacheMiss,
+    /// The semantic cache asked the upstream's `/v1/embeddings` for a prompt's vector: a call
+    /// that takes quota without answering the user.
+    EmbeddingCall {
+        /// Whether a usable vector came back (otherwise the lookup was skipped).
+        ok: bool,
+    },
     /// A response was produced other than by the upstream.
     Served {
         /// Which way: a cache hit, a coalesced call, a stale entry, the fallback, the queue.
@@ -219,6 +225,8 @@ pub struct CountingObserver {
     pub deferred: AtomicU64,
     /// [`Event::DeferralExpired`]s: batch requests refused after `batch_max_wait`.
     pub deferrals_expired: AtomicU64,
+    /// [`Event::EmbeddingCall`]s: upstream embeddings the semantic cache asked for.
+    pub embedding_calls: AtomicU64,
     /// Events of any kind, as a log, for exact assertions in tests.
     pub log: std::sync::Mutex<Vec<Event>>,
 }
@@ -238,6 +246,7 @@ impl Observer for CountingObserver {
                 ..
             } => Some(&self.breaker_opened),
             Event::CacheMiss => Some(&self.cache_misses),
+            Event::EmbeddingCall { .. } => Some(&self.embedding_calls),
             Event::Served { .. } => Some(&self.served_locally),
             Event::Filtered { .. } => Some(&self.filtered),
             Event::AnswerCapped { .. } => Some(&self.answers_capped),

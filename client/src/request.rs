@@ -267,12 +267,15 @@ pub enum Outcome {
     /// Answered by a model after the preferred one in `[client.models] chain`, because the
     /// preferred one was rate-limited or out of quota (the request's trace names which).
     Degraded,
+    /// Served from the semantic cache: a cached answer to a prompt whose embedding was within
+    /// `[client.cache.semantic] threshold` of this one's.
+    SemanticHit,
 }
 
 impl Outcome {
     /// Every outcome in declaration order: the one list that reports' outcome counters, columns
     /// and colours derive from (the toolkit's recorded outcome adds "error" after these).
-    pub const ALL: [Outcome; 7] = [
+    pub const ALL: [Outcome; 8] = [
         Outcome::Upstream,
         Outcome::CacheHit,
         Outcome::Coalesced,
@@ -280,6 +283,7 @@ impl Outcome {
         Outcome::Fallback,
         Outcome::Queued,
         Outcome::Degraded,
+        Outcome::SemanticHit,
     ];
 
     /// Position in [`Outcome::ALL`], for counters kept in arrays.
@@ -297,6 +301,7 @@ impl Outcome {
             Outcome::Fallback => "fallback",
             Outcome::Queued => "queued",
             Outcome::Degraded => "degraded",
+            Outcome::SemanticHit => "semantic_hit",
         }
     }
 }

@@ -55,6 +55,9 @@ pub enum StackError {
     /// The default HTTP transport could not be built.
     #[error("transport: {0}")]
     Transport(#[from] TransportError),
+    /// `[client.cache.semantic]`.
+    #[error(transparent)]
+    Semantic(#[from] super::cache::semantic::InvalidSemantic),
     /// `[client.cache.redis]`.
     #[error("cache: {0}")]
     CacheRedis(#[from] crate::shared_store::InvalidRedis),
@@ -185,6 +188,15 @@ impl<'a> StackBuilder<'a> {
                 (None, Some(_)) => return Err(crate::shared_store::InvalidRedis::NotBuiltIn.into()),
                 (None, None) => None,
             };
+            if let Some(s) = c.semantic.as_ref().filter(|s| s.enabled) {
+                let layer = super::cache::semantic::SemanticLayer::new(
+                    s,
+                    c.ttl.0,
+                    c.normalize,
+                    obs.clone(),
+                )?;
+                svc = ChatService::new(layer.layer(svc));
+            }
             let store = Arc::new(ResponseCache::new(c, l2));
             svc = ChatService::new(CacheLayer::new(store.clone(), obs.clone()).layer(svc));
             cache = Some(store);

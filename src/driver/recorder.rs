@@ -324,6 +324,7 @@ impl Observer for Recorder {
                 | Event::AnswerCapped { .. }
                 | Event::Deferred { .. }
                 | Event::DeferralExpired
+                | Event::EmbeddingCall { .. }
         ) && !crate::record::PoolTotals::counts(event)
         {
             return;
@@ -352,6 +353,7 @@ impl Observer for Recorder {
             Event::AnswerCapped { .. } => s.totals.answers_capped += 1,
             Event::Deferred { .. } => s.totals.deferred += 1,
             Event::DeferralExpired => s.totals.deferrals_expired += 1,
+            Event::EmbeddingCall { .. } => s.totals.embedding_calls += 1,
             Event::RateLimitSeen {
                 remaining_requests,
                 limit_requests,

@@ -405,6 +405,9 @@ impl Observer for ProxyMetrics {
             | Event::Degraded { .. } => {}
             // Counted in run reports; the proxy has no metric for them yet.
             Event::AnswerCapped { .. } | Event::Deferred { .. } | Event::DeferralExpired => {}
+            // A proxied request skips the semantic cache (it keys the caller's whole body), so
+            // the proxy never makes one.
+            Event::EmbeddingCall { .. } => {}
         }
     }
 }

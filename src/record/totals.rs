@@ -60,6 +60,9 @@ pub struct Totals {
     pub limiter_fallbacks: u64,
     /// Shared (Redis) cache operations that failed.
     pub shared_cache_errors: u64,
+    /// Upstream embeddings calls the semantic cache made (`Event::EmbeddingCall`): quota spent
+    /// on lookups, not answers.
+    pub embedding_calls: u64,
     /// Last rate-limit figures seen (remaining, limit).
     pub last_rate_limit: Option<(Option<u64>, Option<u64>)>,
     /// The key pool's answers, tokens and cost.
@@ -104,6 +107,7 @@ impl Totals {
             limiter_wait: Duration::ZERO,
             limiter_fallbacks: 0,
             shared_cache_errors: 0,
+            embedding_calls: 0,
             last_rate_limit: None,
             pool: Default::default(),
             answers_capped: 0,

@@ -302,6 +302,7 @@ fn outcome_colour(o: Outcome) -> RGBColor {
         Outcome::Answer(Answer::Fallback) => RGBColor(255, 127, 14),
         Outcome::Answer(Answer::Queued) => RGBColor(23, 190, 207),
         Outcome::Answer(Answer::Degraded) => RGBColor(188, 189, 34),
+        Outcome::Answer(Answer::SemanticHit) => RGBColor(152, 223, 138),
         Outcome::StreamBroken => RGBColor(227, 119, 194),
         Outcome::Error => RGBColor(214, 39, 40),
     }

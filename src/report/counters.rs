@@ -34,6 +34,8 @@ pub struct Counters {
     pub deferred: u64,
     /// Batch requests whose deferral ran out.
     pub deferrals_expired: u64,
+    /// Upstream embeddings calls made by the semantic cache.
+    pub embedding_calls: u64,
     /// Errors per priority class.
     pub priority_errors: BTreeMap<String, u64>,
     /// What broken streams delivered, and their restarts.
@@ -69,6 +71,7 @@ impl AddAssign<&Counters> for Counters {
         self.answers_capped += o.answers_capped;
         self.deferred += o.deferred;
         self.deferrals_expired += o.deferrals_expired;
+        self.embedding_calls += o.embedding_calls;
         add_maps(&mut self.priority_errors, &o.priority_errors);
         self.streams.tokens_before_break += o.streams.tokens_before_break;
         self.streams.restarts += o.streams.restarts;
@@ -128,6 +131,7 @@ impl Counters {
             answers_capped: t.answers_capped,
             deferred: t.deferred,
             deferrals_expired: t.deferrals_expired,
+            embedding_calls: t.embedding_calls,
             priority_errors: t
                 .by_priority
                 .iter()
@@ -168,6 +172,7 @@ impl Counters {
             answers_capped: s.answer_cap.capped,
             deferred: s.limiter.deferred,
             deferrals_expired: s.limiter.deferrals_expired,
+            embedding_calls: s.cache.embedding_calls,
             priority_errors: s
                 .by_priority
                 .iter()
@@ -206,6 +211,7 @@ impl Counters {
         };
         s.cache = CacheFigures {
             shared_errors: self.shared_cache_errors,
+            embedding_calls: self.embedding_calls,
         };
         s.pool = PoolFigures {
             paid_share: ratio(self.pool.paid_requests, self.pool.requests),

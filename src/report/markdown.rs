@@ -111,6 +111,13 @@ pub fn write_markdown<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
             p.spent_keys
         )?;
     }
+    if s.cache.embedding_calls > 0 {
+        writeln!(
+            out,
+            "| embeddings calls for semantic-cache lookups (quota, no answer) | {} |",
+            s.cache.embedding_calls
+        )?;
+    }
     for r in &s.recovery {
         let v = r
             .recovered_after_s

@@ -158,6 +158,10 @@ pub struct CacheFigures {
     /// Shared (Redis) cache reads, writes and locks that failed: while this is above 0 the
     /// fleet was not sharing its cache (those requests went on without it).
     pub shared_errors: u64,
+    /// Upstream `/v1/embeddings` calls the semantic cache made to look prompts up: each took
+    /// quota (and is in `upstream.calls`) without answering a user.
+    #[serde(default)]
+    pub embedding_calls: u64,
 }
 
 /// `summary.json`'s `pool` object: what the key pool's answers cost, and how much of the load

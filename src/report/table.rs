@@ -118,6 +118,13 @@ pub fn write_table<W: Write>(s: &Summary, mut out: W) -> io::Result<()> {
             s.cache.shared_errors
         )?;
     }
+    if s.cache.embedding_calls > 0 {
+        writeln!(
+            out,
+            "cache     {} embeddings calls for semantic lookups (quota spent, no answer)",
+            s.cache.embedding_calls
+        )?;
+    }
     for rec in &s.recovery {
         match rec.recovered_after_s {
             Some(t) => writeln!(

@@ -1,7 +1,7 @@
 //! `timeseries.csv`: one row per interval. Columns (documented in `scenarios/README.md`):
 //! `interval_start_s, offered_rps, started, completed, ok, errors, dropped, goodput_rps,
 //! p50_ms, p95_ms, p99_ms, max_ms, upstream, cache_hit, coalesced, stale, fallback, queued,
-//! error, attempts, retries, limiter_wait_ms, queue_depth_max, breaker, quota_remaining`.
+//! semantic_hit, error, attempts, retries, limiter_wait_ms, queue_depth_max, breaker, quota_remaining`.
 
 use std::io::{Read, Write};
 

@@ -3,6 +3,7 @@
 //! and a proxied caller's whole body but `stream` and `user`), the same in every process and
 //! every run.
 
+use super::normalize::Folds;
 #[cfg(doc)]
 use crate::passthrough::Passthrough;
 use crate::request::{ChatRequest, Route};
@@ -90,6 +91,12 @@ fn normalised_len(text: &str) -> usize {
 /// The [`CacheKey`] of `req`, computed without allocating; the same in every run and process, so
 /// nodes sharing an L2 store agree on it.
 pub fn cache_key(req: &ChatRequest) -> CacheKey {
+    cache_key_with(req, Folds::NONE)
+}
+
+/// The [`CacheKey`] of `req` with `folds` applied to each message's text first (`[client.cache]
+/// normalize`); with no folds it is [`cache_key`] and allocates nothing.
+pub fn cache_key_with(req: &ChatRequest, folds: Folds) -> CacheKey {
     let mut h = Fnv(0xcbf2_9ce4_8422_2325);
     let model = req.model.trim().as_bytes();
     h.field(model.len(), |h| h.bytes(model));
@@ -100,7 +107,10 @@ pub fn cache_key(req: &ChatRequest) -> CacheKey {
                 h.bytes(&[b.to_ascii_lowercase()]);
             }
         });
-        let text = m.text_ref();
+        let mut text = m.text_ref();
+        if !folds.is_empty() {
+            text = std::borrow::Cow::Owned(folds.apply(&text));
+        }
         h.field(normalised_len(&text), |h| {
             for (i, word) in text.split_whitespace().enumerate() {
                 if i > 0 {
@@ -139,6 +149,34 @@ mod tests {
             "{:#x}",
             cache_key(&b)
         );
+    }
+
+    #[test]
+    fn normalising_folds_case_and_punctuation_only_when_asked() {
+        let a = ChatRequest::user_text("gpt", "How do I reset my password?");
+        let b = ChatRequest::user_text("gpt", "  how do i RESET my password ");
+        assert_ne!(cache_key(&a), cache_key(&b));
+        let all = Folds::all();
+        assert_eq!(cache_key_with(&a, all), cache_key_with(&b, all));
+        // Case alone does not forgive the question mark.
+        let case = Folds::from_list(&[super::super::normalize::Fold::Case]);
+        assert_ne!(cache_key_with(&a, case), cache_key_with(&b, case));
+        let c = ChatRequest::user_text("gpt", "how do i reset my password");
+        assert_eq!(cache_key_with(&b, case), cache_key_with(&c, case));
+        // Other words, another model or another temperature still make another key.
+        let other = ChatRequest::user_text("gpt", "How do I reset my username?");
+        assert_ne!(cache_key_with(&a, all), cache_key_with(&other, all));
+        let model = ChatRequest::user_text("gpt-mini", "How do I reset my password?");
+        assert_ne!(cache_key_with(&a, all), cache_key_with(&model, all));
+        let warm = ChatRequest {
+            temperature: Some(0.9),
+            ..b.clone()
+        };
+        assert_ne!(cache_key_with(&a, all), cache_key_with(&warm, all));
+        // The roles still count: a system message is not a user message.
+        let mut sys = a.clone();
+        sys.messages[0].role = "system".into();
+        assert_ne!(cache_key_with(&a, all), cache_key_with(&sys, all));
     }
 
     fn tool(

@@ -7,9 +7,11 @@
 //! each entry (moka's TTL reads the std clock, which a paused clock cannot move).
 
 mod key;
+mod normalize;
 mod redis_config;
 #[cfg(feature = "redis")]
 mod redis_store;
+pub mod semantic;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,7 +23,8 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use tower::{Layer, Service, ServiceExt};
 
-pub use key::{cache_key, CacheKey};
+pub use key::{cache_key, cache_key_with, CacheKey};
+pub use normalize::{Fold, Folds};
 pub use redis_config::RedisCacheConfig;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisL2;
@@ -50,6 +53,18 @@ pub struct CacheConfig {
     pub stale_if_error: Option<HumanDuration>,
     /// A second level on Redis shared by every node (absent: none).
     pub redis: Option<RedisCacheConfig>,
+    /// Differences in message text the key ignores: `true` (every [`Fold`]), or a list of
+    /// `"case"`, `"punctuation"`; whitespace runs are always folded. Only the key is
+    /// normalised: the request goes upstream as written.
+    #[serde(skip_serializing_if = "no_folds")]
+    pub normalize: Folds,
+    /// `[client.cache.semantic]`: answers for prompts that mean the same (absent: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub semantic: Option<semantic::SemanticConfig>,
+}
+
+fn no_folds(f: &Folds) -> bool {
+    f.is_empty()
 }
 
 impl Default for CacheConfig {
@@ -61,6 +76,8 @@ impl Default for CacheConfig {
             coalesce: true,
             stale_if_error: None,
             redis: None,
+            normalize: Folds::NONE,
+            semantic: None,
         }
     }
 }
@@ -105,6 +122,7 @@ pub struct ResponseCache {
     coalesce: bool,
     in_flight: Mutex<HashMap<CacheKey, InFlight>>,
     l2: Option<Arc<dyn L2Store>>,
+    folds: Folds,
 }
 
 impl ResponseCache {
@@ -121,7 +139,13 @@ impl ResponseCache {
             coalesce: config.coalesce,
             in_flight: Mutex::new(HashMap::new()),
             l2,
+            folds: config.normalize,
         }
+    }
+
+    /// The key of `req` under this cache's `normalize` (the fallback's stale step uses it too).
+    pub fn key(&self, req: &ChatRequest) -> CacheKey {
+        cache_key_with(req, self.folds)
     }
 
     /// The answer stored for `key` less than `ttl` before `now`, in this process (asking the L2
@@ -208,7 +232,7 @@ impl<S: Inner> Service<ChatRequest> for Cache<S> {
     always_ready_chat_service!();
 
     fn call(&mut self, req: ChatRequest) -> Self::Future {
-        let key = cache_key(&req);
+        let key = self.layer.cache.key(&req);
         let CacheLayer { cache, observer } = self.layer.clone();
         if let Some(hit) = cache.fresh(key, Instant::now()) {
             return Box::pin(std::future::ready(Ok(served(

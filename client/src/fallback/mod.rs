@@ -123,8 +123,12 @@ impl<S: Inner> Service<ChatRequest> for Fallback<S> {
         // Keep only what the configured steps need: the stale step the cache key, the queue
         // step the whole request.
         let order = &layer.config.order;
-        let key = (layer.cache.is_some() && order.contains(&FallbackStep::Stale))
-            .then(|| cache_key(&req));
+        let key = (layer.cache.is_some() && order.contains(&FallbackStep::Stale)).then(|| {
+            layer
+                .cache
+                .as_ref()
+                .map_or_else(|| cache_key(&req), |c| c.key(&req))
+        });
         let kept = order.contains(&FallbackStep::Queue).then(|| req.clone());
         Box::pin(async move {
             let error = match inner.clone().oneshot(req).await {
