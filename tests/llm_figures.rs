@@ -184,11 +184,17 @@ fn f(v: &Value, path: &str) -> f64 {
         .unwrap_or_else(|| panic!("{path} in {v}"))
 }
 
-// Not yet within 1 ms on the shared development machine: TTFT p50 came back 204.8 ms (load 4)
-// to 224.6 ms (load 16) for 200 ms of pacing, ITL p99 up to 41 ms for 20 ms. Left for the lead
-// to look into (see the llm report); run with `cargo test --test llm_figures -- --ignored`.
+// Over real HTTP the mock's pacing is measured from the send (`ttft_sent`): the mock counts
+// its latency from its decision, builds the answer before it waits, and ends its waits on a
+// precise clock (tokio's timer alone ends a 20 ms sleep 21.3 ms later at p50). `ttft_ms`, from
+// the intended start, also holds the schedule's own lag (the driver's timer wakes an arrival
+// up to ~2 ms late, which the user of a load test does see), so it is bounded looser.
+// Still ignored: on the shared 2-core machine at load 10 (debug build) ttft_sent p50 came back
+// 202.1-203.4 ms; ITL p50 20.0 ms, TPOT p50 20.03 ms. The ~1.2 ms left is the debug build's
+// own request handling (a zero-latency streamed request takes 1.1-1.3 ms to its first byte)
+// and the load; run with `cargo test --test llm_figures -- --ignored` on a quiet machine.
 #[test]
-#[ignore = "real-time TTFT is 5-25 ms over the pacing on a loaded machine; under investigation"]
+#[ignore = "ttft_sent is ~2 ms over the pacing on the loaded shared machine (debug build)"]
 fn real_pacing_comes_back_within_a_millisecond() {
     let dir = temp_dir("real");
     let file = dir.join("paced.toml");
@@ -209,7 +215,12 @@ fn real_pacing_comes_back_within_a_millisecond() {
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let s: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    for (key, want) in [("ttft_ms", 200.0), ("itl_ms", 20.0), ("tpot_ms", 20.0)] {
+    for (key, want) in [
+        ("ttft_sent_ms", 200.0),
+        ("ttft_attempt_ms", 200.0),
+        ("itl_ms", 20.0),
+        ("tpot_ms", 20.0),
+    ] {
         for p in ["p50", "p99"] {
             let got = f(&s, &format!("{key}.{p}"));
             assert!(
@@ -218,6 +229,8 @@ fn real_pacing_comes_back_within_a_millisecond() {
             );
         }
     }
+    let ttft = f(&s, "ttft_ms.p50");
+    assert!((200.0..204.0).contains(&ttft), "ttft_ms.p50 = {ttft}");
     assert_eq!(f(&s, "itl_ms.count"), 9.0 * f(&s, "requests.ok"));
     let csv = std::fs::read_to_string(out.join("timeseries.csv")).unwrap();
     let header = csv.lines().next().unwrap();

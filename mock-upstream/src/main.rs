@@ -188,6 +188,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         seed: cli.seed,
         admin_token: token,
         epoch_secs,
+        pacing: mock_upstream::server::Pacing::Precise,
     };
     let serve_options = ServeOptions {
         header_read_timeout: cli.header_read_timeout.0,

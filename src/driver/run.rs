@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mock_upstream::faults::FaultConfig;
-use mock_upstream::server::{MockOptions, MockState, RunningMock};
+use mock_upstream::server::{MockOptions, MockState, Pacing, RunningMock};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::{sleep_until, Instant};
@@ -318,8 +318,18 @@ pub async fn run(
         seed: Some(seed),
         admin_token: None,
         epoch_secs: options.epoch_secs,
+        pacing: Pacing::Tokio,
     };
     let target = resolve_target(&options, scenario)?;
+    // Over real sockets the mock's pacing must come back within a millisecond (tokio's timer
+    // alone ends each wait up to 2 ms late); a paused clock needs tokio's.
+    let mock_options = MockOptions {
+        pacing: match target {
+            Target::Embedded => Pacing::Precise,
+            _ => Pacing::Tokio,
+        },
+        ..mock_options
+    };
     let mut client = scenario.client.clone();
     let threads = threads_for(&target, &client, &options);
     let stall = matches!(target, Target::InProcess)

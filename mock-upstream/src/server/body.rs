@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::ResetConnection;
+use super::{Pacing, ResetConnection};
 
 /// The error a cut body ends with; hyper aborts the connection on it.
 #[derive(Debug, thiserror::Error)]
@@ -21,17 +21,18 @@ pub(crate) fn paced(
     pieces: Vec<(Duration, Bytes)>,
     cut_at: Option<usize>,
     permit: Option<OwnedSemaphorePermit>,
+    pacing: Pacing,
 ) -> Body {
     // Each piece is due at an absolute time (the start plus the delays so far): the timer's
     // millisecond rounding then does not add up over hundreds of tokens.
     let start = tokio::time::Instant::now();
     let stream = futures_util::stream::unfold(
         (pieces.into_iter().enumerate(), cut_at, permit, start),
-        |(mut it, cut_at, permit, due)| async move {
+        move |(mut it, cut_at, permit, due)| async move {
             let (i, (delay, bytes)) = it.next()?;
             let due = due + delay;
             if !delay.is_zero() {
-                tokio::time::sleep_until(due).await;
+                pacing.until(due).await;
             }
             if cut_at == Some(i) {
                 // Let what was sent reach the socket first: hyper flushes while the body is
@@ -56,6 +57,7 @@ pub(crate) fn truncated_json(full: Vec<u8>) -> Response {
         vec![(Duration::ZERO, half), (Duration::ZERO, Bytes::new())],
         Some(1),
         None,
+        Pacing::Tokio,
     );
     let mut resp = Response::new(body);
     let h = resp.headers_mut();

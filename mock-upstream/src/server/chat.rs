@@ -85,6 +85,7 @@ pub(crate) async fn chat_completions(State(state): State<MockState>, request: Re
         model: req.model,
         stream: req.stream.unwrap_or(false),
         finish_abandoned: state.inner.gate.finishes_abandoned(),
+        pacing: state.inner.options.pacing,
     };
     carry_out(decision, &answering, &dialect, permit).await
 }
@@ -160,6 +161,7 @@ pub(crate) async fn legacy_chat(State(state): State<MockState>, request: Request
         model: "legacy".into(),
         stream: false,
         finish_abandoned: state.inner.gate.finishes_abandoned(),
+        pacing: state.inner.options.pacing,
     };
     carry_out(decision, &answering, &LegacyDialect, permit).await
 }

@@ -337,6 +337,7 @@ pub(crate) async fn embeddings(State(state): State<MockState>, request: Request)
         model: req.model.clone(),
         stream: false,
         finish_abandoned: state.inner.gate.finishes_abandoned(),
+        pacing: state.inner.options.pacing,
     };
     // Only a request that passed the limits is answered with (or failed part-way through) a
     // body; refusals cost no vectors.

@@ -9,14 +9,14 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use tokio::sync::OwnedSemaphorePermit;
-use tokio::time::sleep;
+use tokio::time::{sleep, Instant};
 
 use super::body::{paced, reset, truncated_json};
 use super::concurrency::Admission;
 use super::dialect::{paced_parts, Dialect};
 use super::errors::ApiError;
 use super::stream_faults::{answer_fault, stream_fault};
-use super::{FaultTag, MockState};
+use super::{FaultTag, MockState, Pacing};
 use crate::faults::engine::{Decision, InjectedFailure, LimitResource, Outcome, Route};
 
 /// What [`carry_out`] needs to know about the request besides its dialect.
@@ -30,6 +30,8 @@ pub(crate) struct Answering {
     pub(crate) stream: bool,
     /// From the concurrency gate: whether a slot stays busy when the client goes away.
     pub(crate) finish_abandoned: bool,
+    /// Which clock ends the first token's wait and the stream's gaps (the mock's option).
+    pub(crate) pacing: Pacing,
 }
 
 /// The bearer token, from `Authorization: Bearer …` or Anthropic's `x-api-key`.
@@ -136,7 +138,8 @@ pub(crate) fn overloaded(mut resp: Response) -> Response {
 /// Spends `d` of work on the tokio clock (a zero delay registers no timer). With
 /// `finish_abandoned`, the work runs in its own task holding the concurrency slot, so if the
 /// client goes away (and this future is dropped) the slot stays busy until the work is done.
-async fn work(d: Duration, permit: &mut Option<OwnedSemaphorePermit>, finish_abandoned: bool) {
+async fn work(d: Duration, permit: &mut Option<OwnedSemaphorePermit>, req: &Answering) {
+    let (finish_abandoned, pacing) = (req.finish_abandoned, req.pacing);
     if d.is_zero() {
         return;
     }
@@ -144,14 +147,14 @@ async fn work(d: Duration, permit: &mut Option<OwnedSemaphorePermit>, finish_aba
         Some(p) if finish_abandoned => {
             let (tx, rx) = tokio::sync::oneshot::channel();
             tokio::spawn(async move {
-                sleep(d).await;
+                pacing.sleep(d).await;
                 let _ = tx.send(p);
             });
             *permit = rx.await.ok();
         }
         other => {
             *permit = other;
-            sleep(d).await;
+            pacing.sleep(d).await;
         }
     }
 }
@@ -164,6 +167,10 @@ pub(crate) async fn carry_out(
     dialect: &dyn Dialect,
     mut permit: Option<OwnedSemaphorePermit>,
 ) -> Response {
+    // The latency is counted from the decision: what the mock spends rendering the answer
+    // comes out of it rather than on top of it.
+    let decided = Instant::now();
+    let left = |d: Duration| d.saturating_sub(decided.elapsed());
     let tag = FaultTag {
         fault: decision.outcome.fault_label(),
         spiked: decision.spiked,
@@ -180,17 +187,16 @@ pub(crate) async fn carry_out(
         }
         Outcome::Serve => {
             let reply = &decision.reply.expect("checked above").render();
-            let wait = if req.stream {
-                decision.stream.first_token
-            } else {
-                decision.delay
-            };
-            work(wait, &mut permit, req.finish_abandoned).await;
+            // The answer is built before the wait, so building it does not add to the time
+            // the fault file gave (200 ms of TTFT is 200 ms from the decision, not 202).
             if req.stream {
                 let pieces = paced_parts(dialect.stream(reply), decision.stream.per_token);
-                stream_response(paced(pieces, None, permit))
+                work(left(decision.stream.first_token), &mut permit, req).await;
+                stream_response(paced(pieces, None, permit, req.pacing))
             } else {
-                json_response(dialect.answer(reply))
+                let body = dialect.answer(reply);
+                work(left(decision.delay), &mut permit, req).await;
+                json_response(body)
             }
         }
         Outcome::Fail(failure) => {
@@ -200,7 +206,7 @@ pub(crate) async fn carry_out(
             } else {
                 decision.delay
             };
-            work(wait, &mut permit, req.finish_abandoned).await;
+            work(left(wait), &mut permit, req).await;
             fail(
                 failure,
                 req,
@@ -275,7 +281,12 @@ async fn fail(
         InjectedFailure::Truncate if req.stream => {
             let parts = dialect.stream(reply);
             let cut = parts.head.len() + parts.tokens.len() / 2;
-            stream_response(paced(paced_parts(parts, per_token), Some(cut), permit))
+            stream_response(paced(
+                paced_parts(parts, per_token),
+                Some(cut),
+                permit,
+                req.pacing,
+            ))
         }
         InjectedFailure::Truncate => truncated_json(dialect.answer(reply)),
         InjectedFailure::Malformed => dialect.malformed(req.stream),
@@ -285,7 +296,7 @@ async fn fail(
         | InjectedFailure::Unfinished { .. }
         | InjectedFailure::EarlyLength { .. } => {
             let carried = if req.stream {
-                stream_fault(failure, dialect, reply, per_token, permit)
+                stream_fault(failure, dialect, reply, per_token, permit, req.pacing)
             } else {
                 answer_fault(failure, dialect, reply).await
             };

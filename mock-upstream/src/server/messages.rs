@@ -84,6 +84,7 @@ async fn answer(state: &MockState, request: Request, request_id: &str) -> Respon
         stream: req.is_stream(),
         model: req.model,
         finish_abandoned: state.inner.gate.finishes_abandoned(),
+        pacing: state.inner.options.pacing,
     };
     carry_out(decision, &answering, &dialect, permit).await
 }

@@ -20,6 +20,7 @@ mod messages;
 pub mod metrics;
 mod models;
 mod observe;
+mod pacing;
 mod responses;
 mod responses_store;
 mod running;
@@ -47,6 +48,7 @@ use gauntlet_wire::hash::stable_hash;
 use stats::Stats;
 
 pub use head_limits::{MAX_HEADER_BYTES, MAX_URI_BYTES};
+pub use pacing::Pacing;
 pub use running::RunningMock;
 pub use serve::{
     listen, serve, serve_with, ServeError, ServeOptions, DEFAULT_HEADER_READ_TIMEOUT,
@@ -74,6 +76,10 @@ pub struct MockOptions {
     /// Unix time of the start, for `created` fields. The library never reads the wall clock;
     /// the binary passes the real time, a simulation a fixed one.
     pub epoch_secs: u64,
+    /// Which clock ends the latency and stream-pacing waits: [`Pacing::Precise`] for a mock
+    /// whose pacing must come back within a millisecond over real sockets (the binary, a real
+    /// run's embedded mock), the default tokio timer on a paused clock.
+    pub pacing: Pacing,
 }
 
 /// Written by hand so that the admin token never reaches a log through `{:?}`.
@@ -86,6 +92,7 @@ impl std::fmt::Debug for MockOptions {
                 &self.admin_token.as_ref().map(|_| "<redacted>"),
             )
             .field("epoch_secs", &self.epoch_secs)
+            .field("pacing", &self.pacing)
             .finish()
     }
 }

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use super::dialect::{Dialect, StreamParts};
 use super::errors::ApiError;
 use super::handler::{bearer, carry_out, Answering};
-use super::MockState;
+use super::{MockState, Pacing};
 use crate::faults::engine::{Decision, Outcome, RequestInfo, Route};
 use crate::text::Reply;
 use gauntlet_wire::openai::{Model, ModelList};
@@ -71,6 +71,8 @@ async fn refused(decision: Decision, model: &str) -> Response {
         model: model.to_string(),
         stream: false,
         finish_abandoned: false,
+        // A refusal waits for nothing.
+        pacing: Pacing::Tokio,
     };
     carry_out(decision, &answering, &ModelsDialect, None).await
 }

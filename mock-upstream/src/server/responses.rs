@@ -89,6 +89,7 @@ pub(crate) async fn create_response(State(state): State<MockState>, request: Req
         model: req.model.clone(),
         stream: req.is_stream(),
         finish_abandoned: state.inner.gate.finishes_abandoned(),
+        pacing: state.inner.options.pacing,
     };
     let resp = carry_out(decision, &answering, &dialect, permit).await;
     if let Some(plan) = stored {

@@ -16,6 +16,7 @@ use super::body::paced;
 use super::dialect::{paced_parts, Dialect, StreamParts};
 use super::errors::ApiError;
 use super::handler::{json_response, stream_response};
+use super::Pacing;
 use crate::faults::engine::InjectedFailure;
 use crate::text::Reply;
 
@@ -26,6 +27,7 @@ pub(crate) fn stream_fault(
     reply: &Reply,
     per_token: Duration,
     permit: Option<OwnedSemaphorePermit>,
+    pacing: Pacing,
 ) -> Option<Response> {
     let pieces = match failure {
         InjectedFailure::StreamError { after, status } => {
@@ -52,7 +54,7 @@ pub(crate) fn stream_fault(
         }
         _ => return None,
     };
-    Some(stream_response(paced(pieces, None, permit)))
+    Some(stream_response(paced(pieces, None, permit, pacing)))
 }
 
 /// What a request that was not streamed gets when it draws a mid-stream fault, or `None` when
