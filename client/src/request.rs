@@ -133,6 +133,9 @@ pub enum Priority {
 }
 
 impl Priority {
+    /// Every class, the one list that reports and metric names derive from.
+    pub const ALL: [Priority; 2] = [Priority::Interactive, Priority::Batch];
+
     /// Lower-case name for reports.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -355,6 +355,15 @@ impl Summary {
         if let Some(v) = self.llm_metric(name) {
             return v;
         }
+        if let Some((class, figure)) = crate::scenario::priority_metric(name) {
+            let Some(f) = self.by_priority.get(class.as_str()) else {
+                return f64::NAN;
+            };
+            return match figure.split_once('.') {
+                Some((_, w)) => pct(&f.latency_ms, w),
+                None => f.error_rate,
+            };
+        }
         match name.split_once('.') {
             Some(("latency", w)) => pct(&self.latency_ms, w),
             Some(("ttft", w)) => pct(&self.ttft_ms, w),
@@ -406,6 +415,12 @@ impl Summary {
     pub fn has_data(&self, name: &str) -> bool {
         if let Some(has) = self.llm_has_data(name) {
             return has;
+        }
+        if let Some((class, _)) = crate::scenario::priority_metric(name) {
+            return self
+                .by_priority
+                .get(class.as_str())
+                .is_some_and(|f| f.latency_ms.count > 0);
         }
         match name.split_once('.') {
             Some(("latency", _)) => self.latency_ms.count > 0,

@@ -164,6 +164,8 @@ pub fn threshold_actual(t: &ThresholdResult) -> String {
 
 /// A metric value in the unit its threshold is written in.
 pub fn format_actual(metric: &str, v: f64) -> String {
+    // A priority class's figure is shown as the figure itself is.
+    let metric = crate::scenario::priority_metric(metric).map_or(metric, |(_, figure)| figure);
     if metric.starts_with("latency.")
         || metric.starts_with("ttft.")
         || metric.starts_with("itl.")

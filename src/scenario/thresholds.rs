@@ -84,6 +84,21 @@ pub fn is_metric(name: &str) -> bool {
         || name
             .strip_prefix("outcomes.")
             .is_some_and(|o| Outcome::from_name(o).is_some())
+        || priority_metric(name).is_some()
+}
+
+/// `priority.CLASS.error_rate` or `priority.CLASS.latency.PCT` split into the class and the
+/// figure (`error_rate`, `latency.p99`): one class's share of the SLO, so a plan can hold
+/// interactive requests to a latency while batch ones may wait.
+pub fn priority_metric(name: &str) -> Option<(crate::client::Priority, &str)> {
+    let rest = name.strip_prefix("priority.")?;
+    let (class, figure) = rest.split_once('.')?;
+    let class = crate::client::Priority::ALL
+        .into_iter()
+        .find(|p| p.as_str() == class)?;
+    let known = figure == "error_rate"
+        || (figure.starts_with("latency.") && METRICS.contains(&figure));
+    known.then_some((class, figure))
 }
 
 /// Every metric name, for messages that list them.
@@ -95,6 +110,11 @@ pub fn metric_names() -> Vec<String> {
             Outcome::ALL
                 .iter()
                 .map(|o| format!("outcomes.{}", o.name())),
+        )
+        .chain(
+            crate::client::Priority::ALL
+                .iter()
+                .map(|p| format!("priority.{}.{{error_rate,latency.p99,...}}", p.as_str())),
         )
         .collect()
 }
@@ -237,6 +257,25 @@ impl Serialize for Condition {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_priority_class_has_its_own_latency_and_error_rate() {
+        use crate::client::Priority;
+        let p = priority_metric("priority.interactive.latency.p99");
+        assert_eq!(p, Some((Priority::Interactive, "latency.p99")));
+        assert_eq!(
+            priority_metric("priority.batch.error_rate"),
+            Some((Priority::Batch, "error_rate"))
+        );
+        for bad in [
+            "priority.urgent.error_rate",
+            "priority.batch.latency.p42",
+            "priority.batch",
+            "priority.batch.goodput_rps",
+        ] {
+            assert!(!is_metric(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn parses_units() {
