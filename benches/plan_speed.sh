@@ -24,3 +24,4 @@ PY
 }
 bench steady-rate scenarios/steady-under-limit.toml 'workload.stages[0].rate=1/s..30/s' 'error_rate < 1% and latency.p99 < 5s'
 bench daily-quota-users scenarios/plan-daily-quota.toml 'workload.users=1..300' 'error_rate < 1%'
+bench stretch-free-quota scenarios/stretch-free-quota.toml 'workload.users=2..400' 'error_rate < 1% and outcomes.fallback < 1% and priority.interactive.latency.p99 < 10s'

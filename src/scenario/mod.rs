@@ -27,7 +27,9 @@ pub(crate) use fleet::{FleetError, NodeSlot};
 pub use mix::{Ask, Mix, MixError, MixSpec};
 pub use slo::{ItlObjective, RequestTimes, SloSpec};
 pub use system::{SystemSpec, SystemSpecError};
-pub use thresholds::{is_metric, metric_names, priority_metric, Condition, ConditionError, MetricName, Op, METRICS};
+pub use thresholds::{
+    is_metric, metric_names, priority_metric, Condition, ConditionError, MetricName, Op, METRICS,
+};
 pub use trace::{RequestsLogMode, TraceSpec};
 pub use upstream::UpstreamSpec;
 pub use workload::{

@@ -96,8 +96,8 @@ pub fn priority_metric(name: &str) -> Option<(crate::client::Priority, &str)> {
     let class = crate::client::Priority::ALL
         .into_iter()
         .find(|p| p.as_str() == class)?;
-    let known = figure == "error_rate"
-        || (figure.starts_with("latency.") && METRICS.contains(&figure));
+    let known =
+        figure == "error_rate" || (figure.starts_with("latency.") && METRICS.contains(&figure));
     known.then_some((class, figure))
 }
 
