@@ -8,6 +8,7 @@ mod error;
 mod open_model;
 
 pub mod recorder;
+mod recorder_rows;
 mod recorder_tokens;
 mod remote_view;
 pub(crate) mod requests_log;

@@ -7,10 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use hdrhistogram::serialization::Serializer as _;
+use hdrhistogram::serialization::V2Serializer;
 use hdrhistogram::Histogram;
 use tokio::time::Instant;
 
+use super::recorder_rows::Closing;
 use super::recorder_tokens::{self, TokenSinks};
 use crate::client::{BreakerState, ChatResponse, ClientError, Event, Observer, Priority, Route};
 use crate::record::{
@@ -27,11 +28,12 @@ struct Current {
 }
 
 struct State {
-    serializer: hdrhistogram::serialization::V2Serializer,
     totals: Totals,
     closed: bool,
     current: Current,
     rows: Vec<IntervalRow>,
+    /// Closed intervals whose rows are not worked out yet (see [`recorder_rows`]).
+    pending: Vec<Closing>,
     breaker: BreakerState,
 }
 
@@ -49,6 +51,8 @@ pub struct Recorder {
     start: Instant,
     interval: Duration,
     state: Mutex<State>,
+    /// Held while closed intervals are worked out, so their rows join `rows` in order.
+    publishing: Mutex<()>,
     /// Requests handed to the stack and not completed; outside the lock, so starting one costs
     /// no lock (it changes under the lock only where it must agree with `closed`).
     open: AtomicU64,
@@ -89,7 +93,6 @@ impl Recorder {
             start,
             interval,
             state: Mutex::new(State {
-                serializer: hdrhistogram::serialization::V2Serializer::new(),
                 totals: Totals::new(),
                 closed: false,
                 current: Current {
@@ -99,8 +102,10 @@ impl Recorder {
                     row: IntervalRow::default(),
                 },
                 rows: Vec::new(),
+                pending: Vec::new(),
                 breaker: BreakerState::Closed,
             }),
+            publishing: Mutex::new(()),
             open: AtomicU64::new(0),
             slo: None,
         }
@@ -130,37 +135,40 @@ impl Recorder {
         (t.saturating_duration_since(self.start).as_nanos() / self.interval.as_nanos()) as u64
     }
 
-    /// Closes intervals up to `t`.
+    /// Closes intervals up to `t`: their histograms move out to `pending`, fresh ones take
+    /// their place, and [`Recorder::publish`] works their rows out after the lock.
     fn roll(&self, s: &mut State, t: Instant) {
         let idx = self.index_of(t);
         while s.current.index < idx {
             let mut row = std::mem::take(&mut s.current.row);
-            let h = &s.current.hist;
             row.start_s = s.current.index as f64 * self.interval.as_secs_f64();
-            if !h.is_empty() {
-                row.p50_ms = h.value_at_quantile(0.5) as f64 / 1000.0;
-                row.p95_ms = h.value_at_quantile(0.95) as f64 / 1000.0;
-                row.p99_ms = h.value_at_quantile(0.99) as f64 / 1000.0;
-                row.max_ms = h.max() as f64 / 1000.0;
-            }
             row.breaker = s.breaker.as_str();
-            s.current.tokens.close(&mut row.tokens, &mut s.serializer);
-            let mut encoded = Vec::new();
-            if s.serializer
-                .serialize(&s.current.hist, &mut encoded)
-                .is_ok()
-            {
-                row.histogram = encoded;
-            }
-            s.rows.push(row);
-            s.current.hist.reset();
+            let hist = std::mem::replace(&mut s.current.hist, new_histogram());
+            let tokens = std::mem::take(&mut s.current.tokens);
+            s.current.row.quota_remaining = row.quota_remaining;
+            s.pending.push(Closing { row, hist, tokens });
             s.current.index += 1;
-            s.current.row.quota_remaining = s.rows.last().and_then(|r| r.quota_remaining);
         }
     }
 
-    /// Closes every interval that has ended by `now` (called by a ticker so idle intervals
-    /// still get a row).
+    /// Works out the rows of the intervals closed so far, outside the lock, and adds them to
+    /// the rows in order.
+    pub fn publish(&self) {
+        let _one_at_a_time = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
+        let pending = std::mem::take(&mut self.lock().pending);
+        if pending.is_empty() {
+            return;
+        }
+        let mut serializer = V2Serializer::new();
+        let rows: Vec<IntervalRow> = pending
+            .into_iter()
+            .map(|c| c.finish(&mut serializer))
+            .collect();
+        self.lock().rows.extend(rows);
+    }
+
+    /// Closes the intervals that ended by `now`, idle ones included (their rows follow at the
+    /// next [`Recorder::publish`]).
     pub fn tick(&self, now: Instant) {
         let mut s = self.lock();
         self.roll(&mut s, now);
@@ -295,10 +303,11 @@ impl Recorder {
 
     /// Closes the last interval and hands out everything recorded.
     pub fn finish(&self, end: Instant) -> (Totals, Vec<IntervalRow>) {
-        let mut s = self.lock();
         // Close the interval `end` falls in too, unless it has only just begun.
         let last = end + self.interval - Duration::from_nanos(1);
-        self.roll(&mut s, last);
+        self.roll(&mut self.lock(), last);
+        self.publish();
+        let mut s = self.lock();
         let rows = std::mem::take(&mut s.rows);
         let totals = std::mem::take(&mut s.totals);
         (totals, rows)

@@ -261,6 +261,15 @@ fn spawn_ticker(
         loop {
             sleep_until(next).await;
             recorder.tick(next);
+            // The rows' figures are worked out off the runtime's workers, which carry the
+            // mock's streams and the driver's reads (see `recorder_rows`).
+            let publisher = recorder.clone();
+            if tokio::task::spawn_blocking(move || publisher.publish())
+                .await
+                .is_err()
+            {
+                recorder.publish();
+            }
             if let Some(cb) = &on_interval {
                 if let Some(row) = recorder.last_row() {
                     cb(&row, recorder.open());
@@ -305,6 +314,16 @@ async fn drive(
     Ok(ThreadEnd::merge(&ended?))
 }
 
+/// How the embedded mock ends its waits: precisely on real sockets (a paced first token
+/// comes back within a millisecond, `tests/pacing_real.rs`), on tokio's clock in the
+/// simulation, whose paused clock a real thread would break.
+fn pacing_for(target: &Target) -> Pacing {
+    match target {
+        Target::InProcess => Pacing::Tokio,
+        Target::Embedded | Target::External(_) => Pacing::Precise,
+    }
+}
+
 /// Runs `scenario` until it ends or `stop` completes (Ctrl-C).
 pub async fn run(
     scenario: &Scenario,
@@ -314,17 +333,13 @@ pub async fn run(
     let seed = scenario.seed;
     let faults = scenario.upstream.fault_config(seed)?;
     let events = events_of(&faults);
+    let target = resolve_target(&options, scenario)?;
     let mock_options = MockOptions {
         seed: Some(seed),
         admin_token: None,
         epoch_secs: options.epoch_secs,
-        pacing: Pacing::Tokio,
+        pacing: pacing_for(&target),
     };
-    let target = resolve_target(&options, scenario)?;
-    // The embedded mock paces on tokio's clock, as the simulation does. `Pacing::Precise` (an
-    // OS-timer thread for the last 3 ms of each wait) is the standalone mock binary's: under a
-    // loaded machine its one thread spread lock-step retries apart by up to 110 ms in
-    // `tests/grade_cli.rs`, which would hide the very fault that test grades.
     let mut client = scenario.client.clone();
     let threads = threads_for(&target, &client, &options);
     let stall = matches!(target, Target::InProcess)

@@ -52,7 +52,7 @@ pub(crate) async fn chat_completions(State(state): State<MockState>, request: Re
     if let Err(e) = checks::check(&req) {
         return e.into_response();
     }
-    let (permit, queued) = match admit(&state).await {
+    let (permit, queued, origin) = match admit(&state, &parts).await {
         Ok(a) => a,
         Err(e) => return overloaded(e.into_response()),
     };
@@ -86,6 +86,7 @@ pub(crate) async fn chat_completions(State(state): State<MockState>, request: Re
         stream: req.stream.unwrap_or(false),
         finish_abandoned: state.inner.gate.finishes_abandoned(),
         pacing: state.inner.options.pacing,
+        origin,
     };
     carry_out(decision, &answering, &dialect, permit).await
 }
@@ -141,7 +142,7 @@ pub(crate) async fn legacy_chat(State(state): State<MockState>, request: Request
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    let (permit, queued) = match admit(&state).await {
+    let (permit, queued, origin) = match admit(&state, &parts).await {
         Ok(a) => a,
         Err(e) => return overloaded(e.into_response()),
     };
@@ -162,6 +163,7 @@ pub(crate) async fn legacy_chat(State(state): State<MockState>, request: Request
         stream: false,
         finish_abandoned: state.inner.gate.finishes_abandoned(),
         pacing: state.inner.options.pacing,
+        origin,
     };
     carry_out(decision, &answering, &LegacyDialect, permit).await
 }

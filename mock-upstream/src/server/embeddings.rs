@@ -315,7 +315,7 @@ pub(crate) async fn embeddings(State(state): State<MockState>, request: Request)
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
-    let (permit, queued) = match admit(&state).await {
+    let (permit, queued, origin) = match admit(&state, &parts).await {
         Ok(a) => a,
         Err(e) => return overloaded(e.into_response()),
     };
@@ -338,6 +338,7 @@ pub(crate) async fn embeddings(State(state): State<MockState>, request: Request)
         stream: false,
         finish_abandoned: state.inner.gate.finishes_abandoned(),
         pacing: state.inner.options.pacing,
+        origin,
     };
     // Only a request that passed the limits is answered with (or failed part-way through) a
     // body; refusals cost no vectors.

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
@@ -32,7 +33,15 @@ pub(crate) struct Answering {
     pub(crate) finish_abandoned: bool,
     /// Which clock ends the first token's wait and the stream's gaps (the mock's option).
     pub(crate) pacing: Pacing,
+    /// Where the configured latency and time to first token are counted from ([`admit`]).
+    pub(crate) origin: Instant,
 }
+
+/// When a request's head reached the mock, stamped by the outermost layer: the latency a fault
+/// file gives is counted from here, so reading and parsing the body, the engine's decision and
+/// rendering the answer come out of it instead of adding a millisecond on top.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Arrived(pub(crate) Instant);
 
 /// The bearer token, from `Authorization: Bearer …` or Anthropic's `x-api-key`.
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -116,12 +125,18 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     ))
 }
 
-/// Passes the concurrency gate: a slot (and how many were queued before it), or a 503.
-pub(crate) async fn admit(
-    state: &MockState,
-) -> Result<(Option<OwnedSemaphorePermit>, u32), ApiError> {
+/// A slot of the concurrency gate, how many requests were queued before it, and the
+/// [`Answering::origin`] of the request.
+pub(crate) type Admitted = (Option<OwnedSemaphorePermit>, u32, Instant);
+
+/// Passes the concurrency gate: a slot, or a 503. The origin is the request's arrival moved on by
+/// its wait in the gate's queue: a queued request waits for its slot *and then* its latency, as
+/// on a saturated server, while the mock's own handling is counted inside the latency.
+pub(crate) async fn admit(state: &MockState, parts: &Parts) -> Result<Admitted, ApiError> {
+    let before = Instant::now();
+    let arrived = parts.extensions.get::<Arrived>().map_or(before, |a| a.0);
     match state.inner.gate.admit().await {
-        Admission::Admitted { permit, queued } => Ok((permit, queued)),
+        Admission::Admitted { permit, queued } => Ok((permit, queued, arrived + before.elapsed())),
         Admission::Overloaded => Err(ApiError::server(503, None)),
     }
 }
@@ -167,10 +182,9 @@ pub(crate) async fn carry_out(
     dialect: &dyn Dialect,
     mut permit: Option<OwnedSemaphorePermit>,
 ) -> Response {
-    // The latency is counted from the decision: what the mock spends rendering the answer
-    // comes out of it rather than on top of it.
-    let decided = Instant::now();
-    let left = |d: Duration| d.saturating_sub(decided.elapsed());
+    // The latency is counted from the request's origin (see [`Arrived`]): what the mock spends
+    // on the request comes out of it rather than on top of it.
+    let left = |d: Duration| d.saturating_sub(req.origin.elapsed());
     let tag = FaultTag {
         fault: decision.outcome.fault_label(),
         spiked: decision.spiked,

@@ -55,7 +55,7 @@ async fn answer(state: &MockState, request: Request, request_id: &str) -> Respon
         Ok(c) => c,
         Err(r) => return r.into_response(request_id),
     };
-    let (permit, queued) = match admit(state).await {
+    let (permit, queued, origin) = match admit(state, &parts).await {
         Ok(a) => a,
         Err(e) => return overloaded(Refusal::from_api(&e).into_response(request_id)),
     };
@@ -85,6 +85,7 @@ async fn answer(state: &MockState, request: Request, request_id: &str) -> Respon
         model: req.model,
         finish_abandoned: state.inner.gate.finishes_abandoned(),
         pacing: state.inner.options.pacing,
+        origin,
     };
     carry_out(decision, &answering, &dialect, permit).await
 }

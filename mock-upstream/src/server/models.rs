@@ -73,6 +73,7 @@ async fn refused(decision: Decision, model: &str) -> Response {
         finish_abandoned: false,
         // A refusal waits for nothing.
         pacing: Pacing::Tokio,
+        origin: tokio::time::Instant::now(),
     };
     carry_out(decision, &answering, &ModelsDialect, None).await
 }

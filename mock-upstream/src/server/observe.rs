@@ -15,6 +15,7 @@ use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 use tower::{Layer, Service};
 
+use super::handler::Arrived;
 use super::stats::Observation;
 use super::{view, FaultTag, MockState, ResetConnection};
 
@@ -67,8 +68,9 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request) -> Self::Future {
+    fn call(&mut self, mut req: Request) -> Self::Future {
         let started = Instant::now();
+        req.extensions_mut().insert(Arrived(started));
         let route = req.extensions().get::<MatchedPath>().cloned();
         let retry_count = req.headers().get(RETRY_COUNT).cloned();
         let mut arrival = view::Arriving::new(&self.state, &req, route.as_ref(), started);

@@ -21,6 +21,10 @@ use tokio::time::Instant;
 /// under 2 ms, so the hand-over is never late; a wait shorter than this is the thread's alone.
 pub(crate) const COARSE_MARGIN: Duration = Duration::from_millis(3);
 
+/// How far before a deadline a long wait's first sleep ends (see [`Pacing::until`]): inside
+/// the finest level of tokio's timer wheel (64 ms).
+const NEAR_MARGIN: Duration = Duration::from_millis(20);
+
 /// Which clock ends the mock's timed waits (see the module doc for why there are two).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Pacing {
@@ -37,6 +41,12 @@ impl Pacing {
         match self {
             Pacing::Tokio => tokio::time::sleep_until(due).await,
             Pacing::Precise => {
+                // A long wait first sleeps to a little before the hand-over: tokio files a
+                // deadline past 64 ms in a coarser level of its timer wheel, and such a wait was
+                // seen ending several ms late; the short second sleep is on the finest level.
+                if let Some(near) = due.checked_sub(NEAR_MARGIN) {
+                    tokio::time::sleep_until(near).await;
+                }
                 if let Some(handover) = due.checked_sub(COARSE_MARGIN) {
                     tokio::time::sleep_until(handover).await;
                 }

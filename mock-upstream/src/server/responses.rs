@@ -55,7 +55,7 @@ pub(crate) async fn create_response(State(state): State<MockState>, request: Req
         Ok(o) => o,
         Err(e) => return e.into_response(),
     };
-    let (permit, queued) = match admit(&state).await {
+    let (permit, queued, origin) = match admit(&state, &parts).await {
         Ok(a) => a,
         Err(e) => return overloaded(e.into_response()),
     };
@@ -90,6 +90,7 @@ pub(crate) async fn create_response(State(state): State<MockState>, request: Req
         stream: req.is_stream(),
         finish_abandoned: state.inner.gate.finishes_abandoned(),
         pacing: state.inner.options.pacing,
+        origin,
     };
     let resp = carry_out(decision, &answering, &dialect, permit).await;
     if let Some(plan) = stored {
