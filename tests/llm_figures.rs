@@ -9,7 +9,6 @@ use std::process::Command;
 use gauntlet::record::new_histogram;
 use gauntlet::report::Summary;
 use gauntlet::scenario::Scenario;
-use serde_json::Value;
 
 /// Ten-token replies after 200 ms, one token every 20 ms; every session streams.
 fn paced(extra: &str) -> String {
