@@ -5,10 +5,15 @@
 //! Counters are atomics updated on the request's task (the observer is called synchronously by
 //! every layer), so an update never takes a lock. Every label value comes from a closed list —
 //! [`ROUTES`], [`Outcome::ALL`], [`ClientError::KINDS`], [`PROXY_OUTCOMES`], [`BreakerState::ALL`] — and anything
-//! else is counted as `other`: a caller can never grow the series count. The gauges that describe
-//! the stack now (queue depth, breaker state, cache size) are read from it when scraped.
+//! else is counted as `other`: a caller can never grow the series count. The two labels whose
+//! values the config names — a pool key (shown only as its masked id `key#<hash>`) and a model
+//! of the chain — are kept in a fixed number of slots (`labelled`), the rest counted as `other`.
+//! The gauges that describe the stack now (queue depth, breaker state, cache size) are read from
+//! it when scraped.
 
 mod catalog;
+mod labelled;
+mod quota;
 mod text;
 
 use std::fmt::Write as _;
@@ -20,6 +25,7 @@ use gauntlet_client::observer::{BreakerState, Event, Observer, SharedObserver};
 use gauntlet_client::{ClientError, ClientStack, Outcome};
 
 pub use catalog::{Kind, Metric};
+use quota::QuotaMetrics;
 pub use text::{escape_label, LATENCY_BUCKETS};
 use text::{sample, Histogram};
 
@@ -142,6 +148,8 @@ pub struct ProxyMetrics {
     remaining_requests: Gauge,
     remaining_tokens: Gauge,
     limit_requests: Gauge,
+    /// The key pool, the model chain, the answer cap and batch deferrals.
+    quota: QuotaMetrics,
 }
 
 impl std::fmt::Debug for ProxyMetrics {
@@ -184,11 +192,13 @@ impl ProxyMetrics {
             remaining_requests: Gauge::new(),
             remaining_tokens: Gauge::new(),
             limit_requests: Gauge::new(),
+            quota: QuotaMetrics::new(),
         }
     }
 
     /// An observer to pass to the stack builder (`StackBuilder::observer`), counting attempts,
-    /// retries, limiter waits and rejections, breaker transitions and cache events.
+    /// retries, limiter waits and rejections, breaker transitions, cache events, and the key
+    /// pool's, model chain's, answer cap's and deferral's events.
     pub fn observer(self: &Arc<Self>) -> SharedObserver {
         self.clone()
     }
@@ -292,6 +302,16 @@ impl ProxyMetrics {
             Metric::UpstreamRemainingRequests => gauge(out, name, &self.remaining_requests),
             Metric::UpstreamRemainingTokens => gauge(out, name, &self.remaining_tokens),
             Metric::UpstreamLimitRequests => gauge(out, name, &self.limit_requests),
+            Metric::KeyRequests
+            | Metric::KeyCooldowns
+            | Metric::KeysSpent
+            | Metric::KeyTokens
+            | Metric::KeyCost
+            | Metric::Degraded
+            | Metric::AnswersCapped
+            | Metric::Deferred
+            | Metric::DeferralWaitSeconds
+            | Metric::DeferralsExpired => self.quota.render(m, out),
         }
     }
 
@@ -402,9 +422,10 @@ impl Observer for ProxyMetrics {
             | Event::KeyCooledDown { .. }
             | Event::KeySpent { .. }
             | Event::KeyCost { .. }
-            | Event::Degraded { .. } => {}
-            // Counted in run reports; the proxy has no metric for them yet.
-            Event::AnswerCapped { .. } | Event::Deferred { .. } | Event::DeferralExpired => {}
+            | Event::Degraded { .. }
+            | Event::AnswerCapped { .. }
+            | Event::Deferred { .. }
+            | Event::DeferralExpired => self.quota.on_event(event),
             // A proxied request skips the semantic cache (it keys the caller's whole body), so
             // the proxy never makes one.
             Event::EmbeddingCall { .. } => {}

@@ -73,11 +73,31 @@ pub enum Metric {
     UpstreamRemainingTokens,
     /// The upstream's `x-ratelimit-limit-requests`, last seen.
     UpstreamLimitRequests,
+    /// Attempts the key pool sent with each key.
+    KeyRequests,
+    /// Times the pool rested a key after a 429.
+    KeyCooldowns,
+    /// Times the pool marked a key's daily quota spent.
+    KeysSpent,
+    /// Tokens of the answers through each key.
+    KeyTokens,
+    /// What those answers cost on each key.
+    KeyCost,
+    /// Answers the model chain got from a later model, by that model.
+    Degraded,
+    /// Requests whose `max_tokens` the answer cap lowered.
+    AnswersCapped,
+    /// Batch requests that waited for spare quota and went on.
+    Deferred,
+    /// How long they waited.
+    DeferralWaitSeconds,
+    /// Batch requests refused after `batch_max_wait` without spare quota.
+    DeferralsExpired,
 }
 
 impl Metric {
     /// Every metric, in exposition order.
-    pub const ALL: [Metric; 23] = [
+    pub const ALL: [Metric; 33] = [
         Metric::Requests,
         Metric::Responses,
         Metric::RequestDuration,
@@ -101,6 +121,16 @@ impl Metric {
         Metric::UpstreamRemainingRequests,
         Metric::UpstreamRemainingTokens,
         Metric::UpstreamLimitRequests,
+        Metric::KeyRequests,
+        Metric::KeyCooldowns,
+        Metric::KeysSpent,
+        Metric::KeyTokens,
+        Metric::KeyCost,
+        Metric::Degraded,
+        Metric::AnswersCapped,
+        Metric::Deferred,
+        Metric::DeferralWaitSeconds,
+        Metric::DeferralsExpired,
     ];
 
     /// The metric family's name.
@@ -129,13 +159,25 @@ impl Metric {
             Metric::UpstreamRemainingRequests => "gauntlet_proxy_upstream_remaining_requests",
             Metric::UpstreamRemainingTokens => "gauntlet_proxy_upstream_remaining_tokens",
             Metric::UpstreamLimitRequests => "gauntlet_proxy_upstream_limit_requests",
+            Metric::KeyRequests => "gauntlet_proxy_key_requests_total",
+            Metric::KeyCooldowns => "gauntlet_proxy_key_cooldowns_total",
+            Metric::KeysSpent => "gauntlet_proxy_keys_spent_total",
+            Metric::KeyTokens => "gauntlet_proxy_key_tokens_total",
+            Metric::KeyCost => "gauntlet_proxy_key_cost_total",
+            Metric::Degraded => "gauntlet_proxy_degraded_total",
+            Metric::AnswersCapped => "gauntlet_proxy_answers_capped_total",
+            Metric::Deferred => "gauntlet_proxy_deferred_total",
+            Metric::DeferralWaitSeconds => "gauntlet_proxy_deferral_wait_seconds",
+            Metric::DeferralsExpired => "gauntlet_proxy_deferrals_expired_total",
         }
     }
 
     /// Its Prometheus type.
     pub fn kind(self) -> Kind {
         match self {
-            Metric::RequestDuration | Metric::LimiterWaitSeconds => Kind::Histogram,
+            Metric::RequestDuration | Metric::LimiterWaitSeconds | Metric::DeferralWaitSeconds => {
+                Kind::Histogram
+            }
             Metric::LimiterRate
             | Metric::LimiterQueueDepth
             | Metric::BreakerState
@@ -157,6 +199,12 @@ impl Metric {
             Metric::BreakerState => &["state"],
             Metric::BreakerTransitions => &["from", "to"],
             Metric::LocalAnswers => &["outcome"],
+            Metric::KeyRequests
+            | Metric::KeyCooldowns
+            | Metric::KeysSpent
+            | Metric::KeyTokens
+            | Metric::KeyCost => &["key"],
+            Metric::Degraded => &["model"],
             _ => &[],
         }
     }
@@ -187,6 +235,16 @@ impl Metric {
             Metric::UpstreamRemainingRequests => "Requests left in the upstream's window, as it last reported (x-ratelimit-remaining-requests).",
             Metric::UpstreamRemainingTokens => "Tokens left in the upstream's window, as it last reported (x-ratelimit-remaining-tokens).",
             Metric::UpstreamLimitRequests => "The upstream's request limit per window, as it last reported (x-ratelimit-limit-requests).",
+            Metric::KeyRequests => "Upstream attempts the key pool sent with each key, by the key's masked id.",
+            Metric::KeyCooldowns => "Times the key pool rested a key after a 429, by the key's masked id.",
+            Metric::KeysSpent => "Times the key pool marked a key's daily quota spent (insufficient_quota), by the key's masked id.",
+            Metric::KeyTokens => "Tokens (prompt plus completion) of the answers through each key, by the key's masked id.",
+            Metric::KeyCost => "Cost of the answers through each key (tokens / 1000 x cost_per_1k_tokens), by the key's masked id.",
+            Metric::Degraded => "Answers the model chain got from a later model than the one asked for, by the model that answered.",
+            Metric::AnswersCapped => "Requests whose max_tokens the answer cap lowered because the token quota was nearly spent.",
+            Metric::Deferred => "Batch requests that waited for spare quota (batch_reserve) and then went on.",
+            Metric::DeferralWaitSeconds => "How long those batch requests waited for spare quota.",
+            Metric::DeferralsExpired => "Batch requests refused after batch_max_wait without spare quota.",
         }
     }
 }

@@ -225,3 +225,34 @@ async fn an_outage_opens_the_breaker_and_the_exposition_says_so() {
         Some(1.0)
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_model_chain_counts_degraded_answers_by_the_model_that_answered() {
+    let metrics = Arc::new(ProxyMetrics::new());
+    let stack = stack_over_mock(
+        "models = [{ id = \"gpt-big\", requests_per_minute = 1 }, \"gpt-small\"]",
+        "[models]\nchain = [\"gpt-big\", \"gpt-small\"]",
+        &metrics,
+    );
+    // The big model's one request a minute, then two answers from the small one.
+    for prompt in ["a", "b", "c"] {
+        stack
+            .send(ChatRequest::user_text("gpt-big", prompt))
+            .await
+            .unwrap();
+    }
+    let exp = parse(&metrics.render(&stack));
+    assert_eq!(
+        value(
+            &exp,
+            "gauntlet_proxy_degraded_total",
+            &[("model", "gpt-small")]
+        ),
+        Some(2.0)
+    );
+    assert_eq!(exp.family("gauntlet_proxy_degraded_total").len(), 1);
+    assert!(
+        exp.family("gauntlet_proxy_key_requests_total").is_empty(),
+        "no pool, no key series"
+    );
+}

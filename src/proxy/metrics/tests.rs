@@ -347,3 +347,153 @@ fn the_readme_table_names_every_metric() {
         assert!(section.contains(&row), "README misses the row {row}");
     }
 }
+
+#[test]
+fn pool_chain_cap_and_deferral_events_have_their_series() {
+    use mock_upstream::upstream_view::mask;
+    let m = Arc::new(ProxyMetrics::new());
+    let obs = m.observer();
+    let key = |k: &str| -> Arc<str> { k.into() };
+    let events = [
+        Event::KeyChosen { key: key("free") },
+        Event::KeyChosen { key: key("free") },
+        Event::KeyChosen { key: key("paid") },
+        Event::KeyCooledDown {
+            key: key("free"),
+            rest: Duration::from_secs(2),
+        },
+        Event::KeySpent { key: key("free") },
+        Event::KeyCost {
+            key: key("paid"),
+            tokens: 120,
+            cost: 0.06,
+            paid: true,
+        },
+        Event::KeyCost {
+            key: key("paid"),
+            tokens: 30,
+            cost: f64::NAN,
+            paid: true,
+        },
+        Event::Degraded {
+            from: key("caller-\"}chosen"),
+            to: key("gpt-small"),
+        },
+        Event::Degraded {
+            from: key("gpt-big"),
+            to: key("gpt-small"),
+        },
+        Event::AnswerCapped {
+            requested: Some(4000),
+            cap: 256,
+        },
+        Event::Deferred {
+            wait: Duration::from_millis(300),
+        },
+        Event::DeferralExpired,
+        Event::DeferralExpired,
+    ];
+    for e in &events {
+        obs.on_event(e);
+    }
+    let text = m.render(&stack(""));
+    let exp = parse(&text);
+    let (free, paid) = (mask("free"), mask("paid"));
+    let by_key = |name: &str, k: &str| exp.value(name, &[("key", k)]);
+    assert_eq!(
+        by_key("gauntlet_proxy_key_requests_total", &free),
+        Some(2.0)
+    );
+    assert_eq!(
+        by_key("gauntlet_proxy_key_requests_total", &paid),
+        Some(1.0)
+    );
+    assert_eq!(
+        by_key("gauntlet_proxy_key_cooldowns_total", &free),
+        Some(1.0)
+    );
+    assert_eq!(
+        by_key("gauntlet_proxy_key_cooldowns_total", &paid),
+        Some(0.0),
+        "a key seen has every series, zeros included"
+    );
+    assert_eq!(by_key("gauntlet_proxy_keys_spent_total", &free), Some(1.0));
+    assert_eq!(
+        by_key("gauntlet_proxy_key_tokens_total", &paid),
+        Some(150.0)
+    );
+    assert_eq!(
+        by_key("gauntlet_proxy_key_cost_total", &paid),
+        Some(0.06),
+        "a NaN cost is not added"
+    );
+    assert_eq!(by_key("gauntlet_proxy_key_cost_total", &free), Some(0.0));
+    assert_eq!(exp.family("gauntlet_proxy_key_requests_total").len(), 2);
+    assert_eq!(
+        exp.value("gauntlet_proxy_degraded_total", &[("model", "gpt-small")]),
+        Some(2.0)
+    );
+    assert_eq!(exp.family("gauntlet_proxy_degraded_total").len(), 1);
+    assert_eq!(
+        exp.value("gauntlet_proxy_answers_capped_total", &[]),
+        Some(1.0)
+    );
+    assert_eq!(exp.value("gauntlet_proxy_deferred_total", &[]), Some(1.0));
+    assert_eq!(
+        exp.value(
+            "gauntlet_proxy_deferral_wait_seconds_bucket",
+            &[("le", "0.25")]
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        exp.value(
+            "gauntlet_proxy_deferral_wait_seconds_bucket",
+            &[("le", "0.5")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        exp.value("gauntlet_proxy_deferral_wait_seconds_sum", &[]),
+        Some(0.3)
+    );
+    assert_eq!(
+        exp.value("gauntlet_proxy_deferrals_expired_total", &[]),
+        Some(2.0)
+    );
+    for raw in ["\"free\"", "\"paid\"", "caller", "gpt-big"] {
+        assert!(!text.contains(raw), "{raw} in the exposition:\n{text}");
+    }
+}
+
+#[test]
+fn key_and_model_labels_are_bounded_and_the_rest_is_other() {
+    let m = Arc::new(ProxyMetrics::new());
+    let obs = m.observer();
+    let n = 2 * gauntlet_client::pool::MAX_KEYS + 10;
+    for i in 0..n {
+        obs.on_event(&Event::KeyChosen {
+            key: format!("k{i}").into(),
+        });
+        obs.on_event(&Event::Degraded {
+            from: "x".into(),
+            to: format!("m{i}").into(),
+        });
+    }
+    let exp = parse(&m.render(&stack("")));
+    let keys = exp.family("gauntlet_proxy_key_requests_total");
+    assert_eq!(keys.len(), 2 * gauntlet_client::pool::MAX_KEYS + 1);
+    assert_eq!(
+        exp.value("gauntlet_proxy_key_requests_total", &[("key", "other")]),
+        Some(10.0)
+    );
+    assert!(keys
+        .iter()
+        .all(|s| s.labels[0].1.starts_with("key#") || s.labels[0].1 == "other"));
+    let chain = 2 * gauntlet_client::models::MAX_CHAIN;
+    assert_eq!(exp.family("gauntlet_proxy_degraded_total").len(), chain + 1);
+    assert_eq!(
+        exp.value("gauntlet_proxy_degraded_total", &[("model", "other")]),
+        Some((n - chain) as f64)
+    );
+}

@@ -1,0 +1,90 @@
+//! `/metrics` of `gauntlet proxy` for the key pool, end to end over real HTTP: a caller -> the
+//! proxy with a `[client.pool]` of two keys -> the mock (which knows both keys, one with a daily
+//! quota of two), checked from the scrape: requests per key, the spent key, the paid key's cost,
+//! and no text of either key entry.
+
+mod common;
+
+use gauntlet::proxy::{ProxyConfig, RunningProxy};
+use mock_upstream::upstream_view::mask;
+use serde_json::json;
+
+const FREE_SECRET: &str = "sk-free-0123456789abcdef";
+const PAID_SECRET: &str = "sk-paid-fedcba9876543210";
+
+/// The value of the sample line `name{labels}` in `text`, which must be there exactly once.
+fn sample(text: &str, series: &str) -> f64 {
+    let values: Vec<f64> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map(|v| v.parse().expect("a number"))
+        .collect();
+    assert_eq!(values.len(), 1, "{series} once in:\n{text}");
+    values[0]
+}
+
+#[tokio::test]
+async fn a_two_key_pool_shows_requests_per_masked_key_and_no_secret() {
+    let m = common::mock(&format!(
+        "[[keys]]\nkey = \"{FREE_SECRET}\"\nrequests_per_day = 2\n\
+         [[keys]]\nkey = \"{PAID_SECRET}\"\n"
+    ))
+    .await;
+    let text = format!(
+        "[client.pool]\n\
+         [[client.pool.keys]]\nname = \"free-tier\"\nkey = \"{FREE_SECRET}\"\n\
+         [[client.pool.keys]]\nname = \"paid-tier\"\nkey = \"{PAID_SECRET}\"\n\
+         cost_per_1k_tokens = 0.5\ntier = 1\n\
+         [proxy]\nlisten = \"127.0.0.1:0\"\nupstream = \"{}\"\n",
+        m.url
+    );
+    let config = ProxyConfig::parse(&text, "proxy.toml").expect("valid proxy config");
+    let p = RunningProxy::start(config, false).expect("proxy starts");
+    let client = reqwest::Client::new();
+    for i in 0..5 {
+        let body = json!({"model": "gpt-4o-mini",
+                          "messages": [{"role": "user", "content": format!("question {i}")}]});
+        let r = client
+            .post(format!("{}/v1/chat/completions", p.url))
+            .bearer_auth("sk-caller")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "request {i}");
+    }
+    let scrape = reqwest::get(format!("{}/metrics", p.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (free, paid) = (mask("free-tier"), mask("paid-tier"));
+    let per_key = |name: &str, key: &str| sample(&scrape, &format!("{name}{{key=\"{key}\"}}"));
+    // The free key answers twice, then says insufficient_quota: the third request moves to the
+    // paid key on the spot, and so do the last two.
+    assert_eq!(per_key("gauntlet_proxy_key_requests_total", &free), 3.0);
+    assert_eq!(per_key("gauntlet_proxy_key_requests_total", &paid), 3.0);
+    assert_eq!(per_key("gauntlet_proxy_keys_spent_total", &free), 1.0);
+    assert_eq!(per_key("gauntlet_proxy_keys_spent_total", &paid), 0.0);
+    assert_eq!(per_key("gauntlet_proxy_key_cooldowns_total", &free), 0.0);
+    assert!(per_key("gauntlet_proxy_key_tokens_total", &free) > 0.0);
+    let paid_tokens = per_key("gauntlet_proxy_key_tokens_total", &paid);
+    assert!(paid_tokens > 0.0);
+    assert_eq!(per_key("gauntlet_proxy_key_cost_total", &free), 0.0);
+    let cost = per_key("gauntlet_proxy_key_cost_total", &paid);
+    assert!((cost - paid_tokens / 1000.0 * 0.5).abs() < 1e-9, "{cost}");
+    for secret in [FREE_SECRET, PAID_SECRET, "sk-", "free-tier", "paid-tier"] {
+        assert!(
+            !scrape.contains(secret),
+            "{secret} in the scrape:\n{scrape}"
+        );
+    }
+    assert_eq!(
+        sample(
+            &scrape,
+            "gauntlet_proxy_requests_total{route=\"/v1/chat/completions\",outcome=\"upstream\"}"
+        ),
+        5.0
+    );
+}
