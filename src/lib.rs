@@ -29,3 +29,4 @@ pub mod scenario;
 pub mod signals;
 pub mod sim;
 pub mod system;
+pub mod wall_clock;

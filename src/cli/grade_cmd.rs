@@ -2,7 +2,6 @@
 //! the scorecard's questions of a system under test and writes the scorecard.
 
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::run_cmd::utc_stamp;
 use super::{EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLDS, EXIT_USAGE};
@@ -79,10 +78,7 @@ fn system_of(args: &GradeArgs) -> Result<System, GradeCmdError> {
 
 fn grade_and_write(args: &GradeArgs) -> Result<u8, GradeCmdError> {
     let system = system_of(args)?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = crate::wall_clock::epoch_secs();
     let out = args
         .out
         .clone()

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -248,9 +247,7 @@ fn confirm(
 
 fn out_dir(args: &PlanArgs, name: &str) -> PathBuf {
     args.out.clone().unwrap_or_else(|| {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = crate::wall_clock::epoch_secs();
         PathBuf::from("reports").join(format!("{name}-plan-{}", utc_stamp(now)))
     })
 }

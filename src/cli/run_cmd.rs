@@ -1,11 +1,11 @@
 //! `gauntlet run`.
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::progress::Progress;
 use super::{RunArgs, EXIT_USAGE};
 use crate::driver::run::RunError;
+use crate::driver::runtime::real_runtime;
 use crate::driver::{self, RunOptions, Target};
 use crate::record::RunResult;
 use crate::report::summary::Fleet;
@@ -99,10 +99,7 @@ fn run_and_report(args: &RunArgs) -> Result<u8, RunCmdError> {
     let fleet_seed = scenario.seed;
     let slot = fleet_slot(args, &mut scenario)?;
     // The only wall-clock reads: the report directory's name and the mock's `created` base.
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = crate::wall_clock::epoch_secs();
     let out: PathBuf = args.out.clone().unwrap_or_else(|| {
         let node = slot.map_or(String::new(), |s| format!("-node{}", s.id));
         PathBuf::from("reports").join(format!("{}-{}{node}", scenario.name, utc_stamp(now)))
@@ -199,17 +196,10 @@ fn run_real(
         ),
         system: None,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
-        .map_err(RunError::Runtime)?;
-    // The run goes on a worker thread, not on this one: when it runs on this runtime (a
-    // Redis-backed client) the schedule loop would otherwise be one thread more, woken by
-    // the timer for every arrival and waking a worker for every request it starts.
+    let runtime = real_runtime(threads)?;
     let on_worker = scenario.clone();
     let run_dir = out.to_path_buf();
-    let task = runtime.spawn(async move {
+    let result = driver::runtime::on_worker(&runtime, async move {
         match through {
             Some(through) => {
                 system::run_with_system(&on_worker, options, through, &run_dir, interrupt.wait())
@@ -223,9 +213,6 @@ fn run_real(
                 .map_err(RunCmdError::from),
         }
     });
-    let result = runtime
-        .block_on(task)
-        .unwrap_or_else(|e| Err(RunError::Panicked(e.to_string()).into()));
     progress.finish();
     result
 }

@@ -4,7 +4,6 @@
 use anyhow::Context as _;
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -79,9 +78,7 @@ fn sweep(args: &SweepArgs) -> anyhow::Result<u8> {
     rank(&mut rows, &objective);
 
     let out = args.out.clone().unwrap_or_else(|| {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = crate::wall_clock::epoch_secs();
         PathBuf::from("reports").join(format!("{}-sweep-{}", base.name, utc_stamp(now)))
     });
     std::fs::create_dir_all(&out).with_context(|| out.display().to_string())?;

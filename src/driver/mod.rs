@@ -13,6 +13,7 @@ mod recorder_tokens;
 mod remote_view;
 pub(crate) mod requests_log;
 pub mod run;
+pub mod runtime;
 mod session;
 mod stall;
 mod template;

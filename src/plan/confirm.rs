@@ -2,9 +2,8 @@
 //! `gauntlet run` runs it, because a simulation leaves out what only a real run has (socket and
 //! scheduling delays, the driver's own CPU).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use crate::driver::run::RunError;
+use crate::driver::runtime::{on_worker, real_runtime};
 use crate::driver::{self, RunOptions, Target};
 use crate::record::RunResult;
 use crate::scenario::Scenario;
@@ -16,29 +15,19 @@ pub fn run_real(
     threads: usize,
     interrupt: &Interrupt,
 ) -> Result<RunResult, RunError> {
-    let threads = threads.max(1);
-    // The mock's `created` base; nothing else reads the wall clock.
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
     let options = RunOptions {
         target: Target::Embedded,
         allow_remote: false,
-        epoch_secs: now,
+        epoch_secs: crate::wall_clock::epoch_secs(),
         on_interval: None,
-        threads,
+        threads: threads.max(1),
         requests_log: None,
         system: None,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
-        .map_err(RunError::Runtime)?;
+    let runtime = real_runtime(threads)?;
     let scenario = scenario.clone();
     let stop = interrupt.clone().wait();
-    let task = runtime.spawn(async move { driver::run(&scenario, options, stop).await });
-    runtime
-        .block_on(task)
-        .unwrap_or_else(|e| Err(RunError::Panicked(e.to_string())))
+    on_worker(&runtime, async move {
+        driver::run(&scenario, options, stop).await
+    })
 }

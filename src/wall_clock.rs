@@ -1,0 +1,13 @@
+//! The toolkit's only read of the wall clock.
+//!
+//! Every timing goes through `tokio::time` (so a simulation can pause it); the wall clock names
+//! report directories and gives the mock its `created` base, and nothing else.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Seconds since the Unix epoch now (0 on a clock set before 1970).
+pub fn epoch_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
