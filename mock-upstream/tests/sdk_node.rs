@@ -39,6 +39,11 @@ fn node_tools() {
 }
 
 #[test]
+fn node_tools_stream() {
+    run_check(Sdk::Node, "tools_stream.mjs", TOOLS);
+}
+
+#[test]
 fn node_parse() {
     run_check(Sdk::Node, "parse.mjs", CLEAN);
 }

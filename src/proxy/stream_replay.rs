@@ -53,8 +53,11 @@ fn chat_chunks(model: &str, id: &str, resp: &ChatResponse) -> Vec<Bytes> {
                      "model": model, "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]}),
         )
     };
+    // A tool-calling answer opens with `content: null`, as OpenAI streams one.
+    let calls_only = resp.text.is_empty() && !resp.tool_calls.is_empty();
+    let opening = if calls_only { Value::Null } else { json!("") };
     let mut out = vec![chunk(
-        json!({"role": "assistant", "content": ""}),
+        json!({"role": "assistant", "content": opening}),
         Value::Null,
     )];
     out.extend(
@@ -173,5 +176,44 @@ mod tests {
         let p = pieces(&text);
         assert!(p.len() <= MAX_PIECES);
         assert_eq!(p.concat(), text);
+    }
+
+    /// A cached tool-calling answer replays as `delta.tool_calls` that the client's reader
+    /// assembles back into the same calls, with `finish_reason: tool_calls`.
+    #[test]
+    fn a_tool_calling_answer_replays_its_calls() {
+        use gauntlet_client::adapter::SseReader;
+        use gauntlet_client::wire::openai::responses::FunctionCall;
+        let call = |id: &str, args: &str| FunctionCall {
+            id: None,
+            call_id: id.into(),
+            name: "lookup".into(),
+            arguments: args.into(),
+            status: None,
+        };
+        let resp = ChatResponse {
+            tool_calls: vec![call("call_1", r#"{"topic":"tcp"}"#), call("call_2", "{}")],
+            finish_reason: Some("tool_calls".into()),
+            ..ChatResponse::local("", Outcome::CacheHit)
+        };
+        let mut r = SseReader::default();
+        for f in frames(Route::Chat, "m", "1", &resp) {
+            r.feed(&f).unwrap();
+        }
+        assert!(r.done);
+        assert_eq!(r.finish_reason.as_deref(), Some("tool_calls"));
+        let back: Vec<(String, String, String)> = r
+            .tool_calls
+            .finish()
+            .into_iter()
+            .map(|c| (c.id, c.function.name, c.function.arguments))
+            .collect();
+        let want: Vec<(String, String, String)> = resp
+            .tool_calls
+            .iter()
+            .map(|c| (c.call_id.clone(), c.name.clone(), c.arguments.clone()))
+            .collect();
+        assert_eq!(back, want);
+        assert!(r.text.is_empty());
     }
 }

@@ -15,6 +15,7 @@ mod headers;
 mod responses;
 mod responses_stream;
 mod sse;
+pub mod tool_call_stream;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -547,9 +548,11 @@ impl EventReader for SseReader {
 
     fn finish(self) -> Result<ChatResponse, ClientError> {
         SseReader::finish(&self)?;
+        let calls = self.tool_calls.finish();
         Ok(ChatResponse {
             usage: self.usage,
             finish_reason: self.finish_reason,
+            tool_calls: chat_asks::calls((!calls.is_empty()).then_some(calls)),
             ..ChatResponse::local(self.text, Outcome::Upstream)
         })
     }

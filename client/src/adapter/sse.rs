@@ -10,6 +10,7 @@
 
 use gauntlet_wire::openai::{ChatCompletionChunk, ErrorEnvelope, Usage};
 
+use super::tool_call_stream::{ToolCallAssembler, ToolCallStreamError};
 use crate::error::{ClientError, StreamErrorEvent};
 
 /// Why a streamed answer cannot be read: an event that is not a chunk, or the upstream's error
@@ -28,6 +29,9 @@ pub enum SseError {
     /// A `data:` line is not a `chat.completion.chunk`.
     #[error("bad stream chunk: {0}")]
     BadChunk(#[source] serde_json::Error),
+    /// The `delta.tool_calls` fragments go past a cap (see [`super::tool_call_stream`]).
+    #[error("bad tool call stream: {0}")]
+    ToolCalls(#[from] ToolCallStreamError),
 }
 
 /// Accumulates a streamed answer from raw bytes, in whatever pieces they arrive.
@@ -46,6 +50,9 @@ pub struct SseReader {
     pub done: bool,
     /// Chunks that carried content: how far the answer got when a stream breaks.
     pub content_chunks: u32,
+    /// The first choice's tool calls, from their fragments (the first choice is the answer,
+    /// as for an unstreamed one).
+    pub tool_calls: ToolCallAssembler,
 }
 
 impl SseError {
@@ -119,6 +126,14 @@ impl SseReader {
                         got_content = true;
                         self.content_chunks = self.content_chunks.saturating_add(1);
                         self.text.push_str(&c);
+                    }
+                }
+                if choice.index == 0 {
+                    for d in choice.delta.tool_calls.into_iter().flatten() {
+                        self.tool_calls.push(d)?;
+                        // A call's fragment is output, as Responses' argument deltas are.
+                        got_content = true;
+                        self.content_chunks = self.content_chunks.saturating_add(1);
                     }
                 }
                 if choice.finish_reason.is_some() {
@@ -333,5 +348,67 @@ mod tests {
             assert!(!r.feed(&piece).unwrap());
         }
         assert_eq!(r.buf.len(), 8 * 1024 * 1024);
+    }
+
+    fn tool_chunk(choice: u32, tool: &str, finish: &str) -> String {
+        format!("data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{{\"index\":{choice},\"delta\":{{\"tool_calls\":[{tool}]}},\"finish_reason\":{finish}}}]}}\n\n")
+    }
+
+    #[test]
+    fn streamed_tool_calls_are_assembled_with_their_finish_reason() {
+        let stream = [
+            tool_chunk(0, r#"{"index":0,"id":"call_1","type":"function","function":{"name":"lookup","arguments":""}}"#, "null"),
+            tool_chunk(0, r#"{"index":0,"function":{"arguments":"{\"topic\":"}}"#, "null"),
+            tool_chunk(1, r#"{"index":0,"id":"call_other","function":{"name":"no","arguments":"x"}}"#, "null"),
+            tool_chunk(0, r#"{"index":0,"function":{"arguments":"\"tcp\"}"}}"#, "\"tool_calls\""),
+            "data: [DONE]\n\n".to_string(),
+        ]
+        .concat();
+        for split in [1, 13, stream.len()] {
+            let mut r = SseReader::default();
+            let mut content = false;
+            for piece in stream.as_bytes().chunks(split) {
+                content |= r.feed(piece).unwrap();
+            }
+            assert!(content, "a tool call fragment is output");
+            assert_eq!(r.finish_reason.as_deref(), Some("tool_calls"));
+            let calls = std::mem::take(&mut r.tool_calls).finish();
+            assert_eq!(
+                calls,
+                vec![super::super::tool_call_stream::whole(
+                    "call_1",
+                    "lookup",
+                    "{\"topic\":\"tcp\"}"
+                )]
+            );
+        }
+    }
+
+    #[test]
+    fn a_hostile_tool_call_stream_is_malformed() {
+        let mut r = SseReader::default();
+        let huge = tool_chunk(
+            0,
+            r#"{"index":4294967295,"function":{"arguments":"x"}}"#,
+            "null",
+        );
+        let err = r.feed(huge.as_bytes()).unwrap_err();
+        assert!(matches!(err, SseError::ToolCalls(_)), "{err:?}");
+        assert_eq!(err.into_client_error().kind(), "malformed");
+        let mut r = SseReader::default();
+        let piece = tool_chunk(
+            0,
+            &format!(
+                r#"{{"index":0,"function":{{"arguments":"{}"}}}}"#,
+                "y".repeat(4096)
+            ),
+            "null",
+        );
+        let err = loop {
+            if let Err(e) = r.feed(piece.as_bytes()) {
+                break e;
+            }
+        };
+        assert!(err.to_string().contains("arguments over"), "{err}");
     }
 }
