@@ -28,6 +28,11 @@ pub struct Passthrough {
     forwarded: AtomicBool,
     answer: Mutex<Option<UpstreamAnswer>>,
     key: u64,
+    /// The caller's `model`, to tell whether the stack changed it.
+    model: Option<String>,
+    /// The body exactly as the caller sent it, when the proxy vouched that it says what `body`
+    /// says (see [`Passthrough::with_raw`]).
+    raw: Option<Bytes>,
 }
 
 /// Body fields that say how an answer is delivered or who asked for it, not what it says: the
@@ -55,6 +60,7 @@ impl Passthrough {
         sink: Option<mpsc::Sender<Bytes>>,
     ) -> Self {
         let key = body_key(&body);
+        let model = body.get("model").and_then(Value::as_str).map(str::to_owned);
         Self {
             body,
             messages,
@@ -62,7 +68,28 @@ impl Passthrough {
             forwarded: AtomicBool::new(false),
             answer: Mutex::new(None),
             key,
+            model,
+            raw: None,
         }
+    }
+
+    /// Keeps the caller's body as it came (`raw`, which must parse to exactly the `body` given to
+    /// [`Passthrough::new`]: no duplicate key, which a parser reads one way and the upstream
+    /// perhaps another), so that a request the stack did not change goes to the upstream as those
+    /// bytes instead of being serialised again: that re-serialisation was the largest single cost
+    /// of a request through the proxy.
+    pub fn with_raw(mut self, raw: Bytes) -> Self {
+        self.raw = Some(raw);
+        self
+    }
+
+    /// The caller's bytes, when sending them says what [`Passthrough::outgoing`] would: the stack
+    /// kept the caller's model and messages (the only fields `outgoing` takes from the stack).
+    /// `None` when the body must be built (a layer changed one of them, or no bytes were kept).
+    pub fn unchanged(&self, model: &str, messages: &[ChatMessage]) -> Option<Bytes> {
+        let raw = self.raw.as_ref()?;
+        (self.model.as_deref() == Some(model) && messages == self.messages.as_slice())
+            .then(|| raw.clone())
     }
 
     /// A stable hash of the caller's body but [`NOT_KEYED`], for the cache key: the stack
@@ -216,6 +243,26 @@ mod tests {
         for k in NOT_KEYED {
             assert_eq!(with(k, json!(true)), key(base.clone()), "{k}");
         }
+    }
+
+    #[test]
+    fn the_callers_bytes_go_only_while_model_and_messages_are_as_sent() {
+        let raw = Bytes::from_static(
+            br#"{ "model" : "a", "messages": [{"role":"user","content":"q"}], "top_p": 0.5 }"#,
+        );
+        let body: Value = serde_json::from_slice(&raw).unwrap();
+        let parsed = vec![ChatMessage::new("user", "q")];
+        let p = Passthrough::new(object(body.clone()), parsed.clone(), None);
+        assert_eq!(p.unchanged("a", &parsed), None, "no bytes were kept");
+        let p = p.with_raw(raw.clone());
+        assert_eq!(p.unchanged("a", &parsed), Some(raw));
+        assert_eq!(p.unchanged("b", &parsed), None, "the model chain moved on");
+        let trimmed = vec![ChatMessage::new("user", "r")];
+        assert_eq!(
+            p.unchanged("a", &trimmed),
+            None,
+            "the context layer changed them"
+        );
     }
 
     #[tokio::test]

@@ -21,6 +21,7 @@ pub mod reload;
 mod routes;
 mod routes_answer;
 mod routes_error;
+mod routes_json;
 mod routes_mark;
 mod routes_models;
 mod routes_ops;

@@ -8,10 +8,12 @@ use bytes::Bytes;
 use gauntlet_client::passthrough::Passthrough;
 use gauntlet_client::{ChatRequest, Route};
 use gauntlet_wire::openai::ChatMessage;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
 use super::routes_error::ProxyError;
+use super::routes_json::parse_checked;
 
 /// Most messages (or input items) one request may carry.
 pub const MAX_MESSAGES: usize = 10_000;
@@ -28,12 +30,14 @@ pub struct Parsed {
     pub body: Map<String, Value>,
     /// The stack's request (without passthrough yet).
     pub request: ChatRequest,
+    /// The body as it came, kept when it can be forwarded as it is (no repeated key).
+    pub raw: Option<Bytes>,
 }
 
 /// Parses `bytes` as `route`'s body.
 pub fn parse(route: Route, bytes: &Bytes) -> Result<Parsed, Box<ProxyError>> {
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| bad(format!("the body is not valid JSON: {e}"), None))?;
+    let (value, repeated) =
+        parse_checked(bytes).map_err(|e| bad(format!("the body is not valid JSON: {e}"), None))?;
     let Value::Object(body) = value else {
         return Err(bad("the body must be a JSON object".into(), None));
     };
@@ -86,15 +90,25 @@ pub fn parse(route: Route, bytes: &Bytes) -> Result<Parsed, Box<ProxyError>> {
         messages,
         ..ChatRequest::user_text(model, "")
     };
-    Ok(Parsed { body, request })
+    let raw = (!repeated).then(|| bytes.clone());
+    Ok(Parsed { body, request, raw })
 }
 
 impl Parsed {
     /// The stack's request, carrying the caller's body and (for a stream) the frames' sink.
     pub fn into_request(self, sink: Option<mpsc::Sender<Bytes>>) -> ChatRequest {
-        let Parsed { body, mut request } = self;
+        let Parsed {
+            body,
+            mut request,
+            raw,
+        } = self;
         let messages = request.messages.clone();
-        request.passthrough = Some(Arc::new(Passthrough::new(body, messages, sink)));
+        let passthrough = Passthrough::new(body, messages, sink);
+        let passthrough = match raw {
+            Some(raw) => passthrough.with_raw(raw),
+            None => passthrough,
+        };
+        request.passthrough = Some(Arc::new(passthrough));
         request
     }
 }
@@ -126,7 +140,7 @@ fn chat_messages(body: &Map<String, Value>) -> Result<Vec<ChatMessage>, Box<Prox
     items
         .iter()
         .map(|m| {
-            serde_json::from_value::<ChatMessage>(m.clone())
+            ChatMessage::deserialize(m)
                 .map_err(|e| bad(format!("`messages`: {e}"), Some("messages")))
         })
         .collect()
@@ -273,6 +287,19 @@ mod tests {
             ]
         );
         assert_eq!(p.body["top_p"], 0.3);
+    }
+
+    #[test]
+    fn the_callers_bytes_are_kept_unless_a_key_repeats() {
+        let body = r#"{"model":"m", "messages":[{"role":"user","content":"q"}]}"#;
+        assert_eq!(
+            parsed(Route::Chat, body).unwrap().raw.as_deref(),
+            Some(body.as_bytes())
+        );
+        let twice = r#"{"model":"m","messages":[{"role":"user","content":"q","content":"r"}]}"#;
+        let p = parsed(Route::Chat, twice).unwrap();
+        assert_eq!(p.raw, None);
+        assert_eq!(p.request.messages[0].text(), "r");
     }
 
     #[test]

@@ -222,6 +222,16 @@ impl Adapter {
         self.on_new_api.load(Ordering::Relaxed)
     }
 
+    /// The endpoint of `req` on its route, as [`Adapter::wire`] picks it.
+    fn uri(&self, req: &ChatRequest, new_api: bool) -> &Result<http::Uri, InvalidBaseUrl> {
+        match req.route {
+            Route::Chat if new_api => &self.uris.chat,
+            Route::Chat => &self.uris.legacy,
+            Route::Responses => &self.uris.responses,
+            Route::Embeddings => &self.uris.embeddings,
+        }
+    }
+
     /// The endpoint and the body of `req` on its route (`new_api`: chat goes to
     /// `/v1/chat/completions` rather than the legacy `/v1/chat`).
     fn wire(
@@ -295,20 +305,26 @@ impl Adapter {
     }
 
     fn build(&self, req: &ChatRequest, new_api: bool) -> Result<http::Request<Bytes>, ClientError> {
-        let (uri, body) = self.wire(req, new_api);
+        let (uri, body) = match unchanged_body(req, new_api) {
+            Some(raw) => (self.uri(req, new_api), raw),
+            None => {
+                let (uri, body) = self.wire(req, new_api);
+                let body = body
+                    .and_then(|b| passthrough_body(req, new_api, b))
+                    .map_err(|e| ClientError::Malformed(format!("request encoding: {e}")))?;
+                (uri, Bytes::from(body))
+            }
+        };
         let uri = uri
             .as_ref()
             .map_err(|e| ClientError::Connect(e.to_string()))?
             .clone();
-        let body = body
-            .and_then(|b| passthrough_body(req, new_api, b))
-            .map_err(|e| ClientError::Malformed(format!("request encoding: {e}")))?;
         const JSON: http::HeaderValue = http::HeaderValue::from_static("application/json");
         const RETRY_COUNT: http::HeaderName =
             http::HeaderName::from_static("x-stainless-retry-count");
         // Built in place rather than with `http::request::Builder`, which moves the whole
         // request head through a `Result` at every header: this runs once per attempt.
-        let mut request = http::Request::new(Bytes::from(body));
+        let mut request = http::Request::new(body);
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = uri;
         let headers = request.headers_mut();
@@ -448,6 +464,16 @@ fn passthrough_body(
         }
         _ => Ok(generated),
     }
+}
+
+/// The caller's own bytes, when `req` carries them and the stack changed nothing that
+/// [`passthrough_body`] would put in: sent as they came, neither parsed nor serialised again.
+fn unchanged_body(req: &ChatRequest, new_api: bool) -> Option<Bytes> {
+    let p = req.passthrough.as_ref()?;
+    if !new_api && req.route == Route::Chat {
+        return None;
+    }
+    p.unchanged(&req.model, &req.messages)
 }
 
 /// A chat answer's body: a `chat.completion`, or (`new_api` false) the legacy `{reply}`.
@@ -671,6 +697,7 @@ pub fn classify_status(status: u16, headers: &http::HeaderMap, body: &[u8]) -> C
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gauntlet_wire::openai::ChatMessage;
     use http_body_util::{BodyExt, StreamBody};
 
     fn body_of(frames: &[&'static str]) -> TransportBody {
@@ -919,6 +946,82 @@ mod tests {
             Arc::new(crate::NoopObserver),
         );
         (adapter, seen)
+    }
+
+    #[tokio::test]
+    async fn the_callers_bytes_go_as_sent_unless_the_stack_changed_the_body() {
+        use crate::passthrough::Passthrough;
+        let sent = Arc::new(std::sync::Mutex::new(Vec::<Bytes>::new()));
+        let log = sent.clone();
+        let answer = r#"{"choices":[{"message":{"content":"hi"},"finish_reason":"stop"}]}"#;
+        let transport = Transport::new(move |req: http::Request<Bytes>| {
+            log.lock().unwrap().push(req.body().clone());
+            async move {
+                let frames: Vec<
+                    Result<http_body::Frame<Bytes>, super::super::transport::BoxError>,
+                > = vec![Ok(http_body::Frame::data(Bytes::from_static(
+                    answer.as_bytes(),
+                )))];
+                Ok(http::Response::new(
+                    StreamBody::new(futures_util::stream::iter(frames)).boxed_unsync(),
+                ))
+            }
+        });
+        let mut adapter = Adapter::new(
+            transport,
+            AdapterConfig::default(),
+            Arc::new(crate::NoopObserver),
+        );
+        let raw = Bytes::from_static(
+            br#"{ "model": "a",  "messages": [{"role":"user","content":"q"}], "top_p": 0.5 }"#,
+        );
+        let request = |raw: Option<Bytes>| {
+            let body = serde_json::from_slice::<serde_json::Value>(&raw_of(&raw)).unwrap();
+            let serde_json::Value::Object(body) = body else {
+                unreachable!()
+            };
+            let req = ChatRequest::user_text("a", "q");
+            let p = Passthrough::new(body, req.messages.clone(), None);
+            let p = match raw {
+                Some(r) => p.with_raw(r),
+                None => p,
+            };
+            ChatRequest {
+                passthrough: Some(Arc::new(p)),
+                ..req
+            }
+        };
+        fn raw_of(raw: &Option<Bytes>) -> Bytes {
+            raw.clone().unwrap_or_else(|| {
+                Bytes::from_static(br#"{"model":"a","messages":[{"role":"user","content":"q"}]}"#)
+            })
+        }
+        adapter.call(request(Some(raw.clone()))).await.unwrap();
+        let changed_model = ChatRequest {
+            model: "b".into(),
+            ..request(Some(raw.clone()))
+        };
+        adapter.call(changed_model).await.unwrap();
+        let mut changed_messages = request(Some(raw.clone()));
+        changed_messages
+            .messages
+            .insert(0, ChatMessage::new("system", "s"));
+        adapter.call(changed_messages).await.unwrap();
+        adapter.call(request(None)).await.unwrap();
+
+        let sent = sent.lock().unwrap().clone();
+        assert_eq!(sent[0], raw, "nothing changed: the caller's bytes");
+        let json = |b: &Bytes| serde_json::from_slice::<serde_json::Value>(b).unwrap();
+        assert_ne!(sent[1], raw);
+        assert_eq!(json(&sent[1])["model"], "b");
+        assert_eq!(json(&sent[1])["top_p"], 0.5);
+        assert_eq!(json(&sent[2])["messages"][0]["role"], "system");
+        assert_eq!(json(&sent[2])["model"], "a");
+        assert_eq!(
+            json(&sent[3]),
+            serde_json::json!({"model": "a", "messages": [{"role": "user", "content": "q"}]}),
+            "no bytes kept: built as before"
+        );
     }
 
     #[tokio::test]
