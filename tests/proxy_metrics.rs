@@ -88,3 +88,47 @@ async fn a_two_key_pool_shows_requests_per_masked_key_and_no_secret() {
         5.0
     );
 }
+
+/// The answer cap through the proxy: once the upstream reports its token quota nearly spent, the
+/// caller's `max_completion_tokens` of 500 goes upstream lowered to the cap (the mock's answer
+/// is no longer than the limit it was sent), and each capped request is counted.
+#[tokio::test]
+async fn the_answer_cap_reaches_the_upstream_and_is_counted() {
+    let m = common::mock(
+        "reply = { tokens = { distribution = \"fixed\", value = 40 } }\n\
+         [limits]\ntokens_per_minute = 100000\n",
+    )
+    .await;
+    let text = format!(
+        "[client.answer_cap]\nwhen_remaining_below = \"100%\"\nmax_tokens = 5\n\
+         [proxy]\nlisten = \"127.0.0.1:0\"\nupstream = \"{}\"\n",
+        m.url
+    );
+    let config = ProxyConfig::parse(&text, "proxy.toml").expect("valid proxy config");
+    let p = RunningProxy::start(config, false).expect("proxy starts");
+    let client = reqwest::Client::new();
+    let mut completions = Vec::new();
+    for i in 0..3 {
+        let body = json!({"model": "gpt-4o-mini", "max_completion_tokens": 500,
+                          "messages": [{"role": "user", "content": format!("question {i}")}]});
+        let r = client
+            .post(format!("{}/v1/chat/completions", p.url))
+            .bearer_auth("sk-caller")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "request {i}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        completions.push(v["usage"]["completion_tokens"].as_u64().unwrap());
+    }
+    // The first request has no quota report to go by; the next two are capped.
+    assert_eq!(completions, [40, 5, 5]);
+    let scrape = reqwest::get(format!("{}/metrics", p.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(sample(&scrape, "gauntlet_proxy_answers_capped_total"), 2.0);
+}

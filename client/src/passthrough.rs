@@ -30,6 +30,8 @@ pub struct Passthrough {
     key: u64,
     /// The caller's `model`, to tell whether the stack changed it.
     model: Option<String>,
+    /// The caller's answer-length limit, to tell whether the stack changed it (the answer cap).
+    limit: Option<u64>,
     /// The body exactly as the caller sent it, when the proxy vouched that it says what `body`
     /// says (see [`Passthrough::with_raw`]).
     raw: Option<Bytes>,
@@ -61,6 +63,9 @@ impl Passthrough {
     ) -> Self {
         let key = body_key(&body);
         let model = body.get("model").and_then(Value::as_str).map(str::to_owned);
+        let limit = LIMIT_KEYS
+            .iter()
+            .find_map(|k| body.get(*k).and_then(Value::as_u64));
         Self {
             body,
             messages,
@@ -69,6 +74,7 @@ impl Passthrough {
             answer: Mutex::new(None),
             key,
             model,
+            limit,
             raw: None,
         }
     }
@@ -84,12 +90,25 @@ impl Passthrough {
     }
 
     /// The caller's bytes, when sending them says what [`Passthrough::outgoing`] would: the stack
-    /// kept the caller's model and messages (the only fields `outgoing` takes from the stack).
-    /// `None` when the body must be built (a layer changed one of them, or no bytes were kept).
-    pub fn unchanged(&self, model: &str, messages: &[ChatMessage]) -> Option<Bytes> {
+    /// kept the caller's model, messages and answer-length limit (the only fields `outgoing`
+    /// takes from the stack). `None` when the body must be built (a layer changed one of them,
+    /// or no bytes were kept).
+    pub fn unchanged(
+        &self,
+        model: &str,
+        messages: &[ChatMessage],
+        limit: Option<u32>,
+    ) -> Option<Bytes> {
         let raw = self.raw.as_ref()?;
-        (self.model.as_deref() == Some(model) && messages == self.messages.as_slice())
-            .then(|| raw.clone())
+        (self.model.as_deref() == Some(model)
+            && messages == self.messages.as_slice()
+            && !self.limit_changed(limit))
+        .then(|| raw.clone())
+    }
+
+    /// Whether the stack's limit differs from the caller's (the answer cap lowered it).
+    fn limit_changed(&self, limit: Option<u32>) -> bool {
+        self.limit != limit.map(u64::from)
     }
 
     /// A stable hash of the caller's body but [`NOT_KEYED`], for the cache key: the stack
@@ -100,9 +119,17 @@ impl Passthrough {
         self.key
     }
 
-    /// The body to send: the caller's, with `model` and (when the stack changed the messages)
-    /// the route's message fields taken from `generated`, the body the adapter would have sent.
-    pub fn outgoing(&self, route: Route, messages: &[ChatMessage], generated: Value) -> Value {
+    /// The body to send: the caller's, with `model` and (when the stack changed them) the
+    /// route's message fields and the answer-length limit taken from `generated`, the body the
+    /// adapter would have sent. A changed limit replaces every limit key the caller used, so
+    /// the body never holds two limits that disagree.
+    pub fn outgoing(
+        &self,
+        route: Route,
+        messages: &[ChatMessage],
+        limit: Option<u32>,
+        generated: Value,
+    ) -> Value {
         let mut out = self.body.clone();
         let Value::Object(mut generated) = generated else {
             return Value::Object(out);
@@ -110,6 +137,9 @@ impl Passthrough {
         let mut keys = vec!["model"];
         if messages != self.messages.as_slice() {
             keys.extend_from_slice(message_keys(route));
+        }
+        if self.limit_changed(limit) {
+            keys.extend_from_slice(&LIMIT_KEYS);
         }
         for key in keys {
             match generated.remove(key) {
@@ -171,6 +201,10 @@ fn body_key(body: &Map<String, Value>) -> u64 {
     gauntlet_wire::hash::stable_hash(&bytes)
 }
 
+/// The body fields an answer-length limit is written in, by any route; the first present is
+/// the caller's limit (`max_completion_tokens` before the older `max_tokens`, as the API reads).
+const LIMIT_KEYS: [&str; 3] = ["max_completion_tokens", "max_tokens", "max_output_tokens"];
+
 /// The body fields a route's messages are written in.
 fn message_keys(route: Route) -> &'static [&'static str] {
     match route {
@@ -199,7 +233,7 @@ mod tests {
         let parsed = vec![ChatMessage::new("user", "q")];
         let p = Passthrough::new(object(caller.clone()), parsed.clone(), None);
         let generated = json!({"model": "b", "messages": [{"role": "user", "content": "q"}]});
-        let out = p.outgoing(Route::Chat, &parsed, generated.clone());
+        let out = p.outgoing(Route::Chat, &parsed, None, generated.clone());
         assert_eq!(out["model"], "b");
         assert_eq!(out["top_p"], 0.5);
         assert_eq!(out["metadata"]["k"], "v");
@@ -213,10 +247,36 @@ mod tests {
             ChatMessage::new("user", "q"),
         ];
         let generated = json!({"model": "a", "input": [1], "instructions": null});
-        let out = p.outgoing(Route::Responses, &trimmed, generated);
+        let out = p.outgoing(Route::Responses, &trimmed, None, generated);
         assert_eq!(out["input"], json!([1]));
         assert!(out["instructions"].is_null());
         assert_eq!(out["top_p"], 0.5);
+    }
+
+    #[test]
+    fn a_limit_the_stack_lowered_reaches_the_upstream_and_replaces_the_callers() {
+        let raw = Bytes::from_static(
+            br#"{"model":"a","messages":[{"role":"user","content":"q"}],"max_completion_tokens":500}"#,
+        );
+        let body: Value = serde_json::from_slice(&raw).unwrap();
+        let parsed = vec![ChatMessage::new("user", "q")];
+        let p = Passthrough::new(object(body), parsed.clone(), None).with_raw(raw.clone());
+        assert_eq!(p.unchanged("a", &parsed, Some(500)), Some(raw));
+        assert_eq!(
+            p.unchanged("a", &parsed, Some(100)),
+            None,
+            "the cap lowered it"
+        );
+        let generated = json!({"model": "a", "messages": [], "max_tokens": 100});
+        let out = p.outgoing(Route::Chat, &parsed, Some(100), generated.clone());
+        assert_eq!(out["max_tokens"], 100);
+        assert!(
+            out.get("max_completion_tokens").is_none(),
+            "two limits that disagree: {out}"
+        );
+        let kept = p.outgoing(Route::Chat, &parsed, Some(500), generated);
+        assert_eq!(kept["max_completion_tokens"], 500);
+        assert!(kept.get("max_tokens").is_none());
     }
 
     #[test]
@@ -253,13 +313,17 @@ mod tests {
         let body: Value = serde_json::from_slice(&raw).unwrap();
         let parsed = vec![ChatMessage::new("user", "q")];
         let p = Passthrough::new(object(body.clone()), parsed.clone(), None);
-        assert_eq!(p.unchanged("a", &parsed), None, "no bytes were kept");
+        assert_eq!(p.unchanged("a", &parsed, None), None, "no bytes were kept");
         let p = p.with_raw(raw.clone());
-        assert_eq!(p.unchanged("a", &parsed), Some(raw));
-        assert_eq!(p.unchanged("b", &parsed), None, "the model chain moved on");
+        assert_eq!(p.unchanged("a", &parsed, None), Some(raw));
+        assert_eq!(
+            p.unchanged("b", &parsed, None),
+            None,
+            "the model chain moved on"
+        );
         let trimmed = vec![ChatMessage::new("user", "r")];
         assert_eq!(
-            p.unchanged("a", &trimmed),
+            p.unchanged("a", &trimmed, None),
             None,
             "the context layer changed them"
         );

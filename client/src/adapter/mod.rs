@@ -460,7 +460,7 @@ fn passthrough_body(
     match &req.passthrough {
         Some(p) if new_api || req.route != Route::Chat => {
             let generated = serde_json::from_slice(&generated)?;
-            serde_json::to_vec(&p.outgoing(req.route, &req.messages, generated))
+            serde_json::to_vec(&p.outgoing(req.route, &req.messages, req.max_tokens, generated))
         }
         _ => Ok(generated),
     }
@@ -473,7 +473,7 @@ fn unchanged_body(req: &ChatRequest, new_api: bool) -> Option<Bytes> {
     if !new_api && req.route == Route::Chat {
         return None;
     }
-    p.unchanged(&req.model, &req.messages)
+    p.unchanged(&req.model, &req.messages, req.max_tokens)
 }
 
 /// A chat answer's body: a `chat.completion`, or (`new_api` false) the legacy `{reply}`.
