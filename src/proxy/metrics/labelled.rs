@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use super::OTHER;
 
 /// One label value's `N` counters, under the label value to render (`shown`), which may differ
-/// from the value the events carry (`raw`: a key's name, shown masked).
+/// from the value the events carry (`raw`: what the event carries).
 #[derive(Debug)]
 struct Slot<const N: usize> {
     raw: Box<str>,
@@ -36,7 +36,7 @@ impl<const N: usize> Slot<N> {
 pub(super) struct Labelled<const N: usize> {
     slots: Box<[OnceLock<Slot<N>>]>,
     other: [AtomicU64; N],
-    /// The label value a raw value is rendered as (a pool key's masked id, a model's own name).
+    /// The label value a raw value is rendered as (a pool key's or a model's name).
     show: fn(&str) -> String,
 }
 

@@ -2,17 +2,16 @@
 //! spent keys and costs, the model chain's degraded answers, the answer cap, batch deferrals —
 //! counted for `/metrics`, apart from the request counters so each file keeps one job.
 //!
-//! A pool key is labelled only by its masked id (`key#<hash>` of the name the events carry, as
-//! the mock's upstream view masks keys), so no text of the config's key entry reaches a scrape;
-//! a model by its name, which the chain's config gives (the answering model is always a chain
-//! entry, never the caller's). Both are bounded by the config's own limits.
+//! A pool key is labelled by its config `name` (what the pool's events and the run reports show,
+//! never the secret: an operator reads `key="free-tier"`, not a hash); a model by its name, which
+//! the chain's config gives (the answering model is always a chain entry, never the caller's).
+//! Both come from the config, never from a caller, and are bounded by the config's own limits.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use gauntlet_client::models::MAX_CHAIN;
 use gauntlet_client::observer::Event;
 use gauntlet_client::pool::MAX_KEYS;
-use mock_upstream::upstream_view::mask;
 
 use super::labelled::Labelled;
 use super::text::{sample, Histogram};
@@ -54,9 +53,9 @@ impl KeyCount {
     }
 }
 
-/// The label value of a pool key: its masked id, never its name or secret.
-fn masked(name: &str) -> String {
-    mask(name)
+/// The label value of a pool key: its config name, never its secret.
+fn key_label(name: &str) -> String {
+    name.to_string()
 }
 
 /// A model's label value: its name from the chain.
@@ -81,7 +80,7 @@ impl QuotaMetrics {
     pub(super) fn new() -> Self {
         Self {
             // Twice the config's limits: a reload may bring a new set of keys or models.
-            keys: Labelled::new(2 * MAX_KEYS, masked),
+            keys: Labelled::new(2 * MAX_KEYS, key_label),
             degraded: Labelled::new(2 * MAX_CHAIN, as_is),
             answers_capped: AtomicU64::new(0),
             deferred: AtomicU64::new(0),
