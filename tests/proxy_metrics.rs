@@ -11,6 +11,19 @@ use serde_json::json;
 const FREE_SECRET: &str = "sk-free-0123456789abcdef";
 const PAID_SECRET: &str = "sk-paid-fedcba9876543210";
 
+/// Sends one chat completion through the proxy at `url`; its 200 answer's body.
+async fn chat(client: &reqwest::Client, url: &str, body: &serde_json::Value) -> serde_json::Value {
+    let r = client
+        .post(format!("{url}/v1/chat/completions"))
+        .bearer_auth("sk-caller")
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{body}");
+    r.json().await.unwrap()
+}
+
 /// The value of the sample line `name{labels}` in `text`, which must be there exactly once.
 fn sample(text: &str, series: &str) -> f64 {
     let values: Vec<f64> = text
@@ -43,14 +56,7 @@ async fn a_two_key_pool_shows_requests_per_key_name_and_no_secret() {
     for i in 0..5 {
         let body = json!({"model": "gpt-4o-mini",
                           "messages": [{"role": "user", "content": format!("question {i}")}]});
-        let r = client
-            .post(format!("{}/v1/chat/completions", p.url))
-            .bearer_auth("sk-caller")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "request {i}");
+        chat(&client, &p.url, &body).await;
     }
     let scrape = reqwest::get(format!("{}/metrics", p.url))
         .await
@@ -110,15 +116,7 @@ async fn the_answer_cap_reaches_the_upstream_and_is_counted() {
     for i in 0..3 {
         let body = json!({"model": "gpt-4o-mini", "max_completion_tokens": 500,
                           "messages": [{"role": "user", "content": format!("question {i}")}]});
-        let r = client
-            .post(format!("{}/v1/chat/completions", p.url))
-            .bearer_auth("sk-caller")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "request {i}");
-        let v: serde_json::Value = r.json().await.unwrap();
+        let v = chat(&client, &p.url, &body).await;
         completions.push(v["usage"]["completion_tokens"].as_u64().unwrap());
     }
     // The first request has no quota report to go by; the next two are capped.
