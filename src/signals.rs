@@ -13,11 +13,15 @@ use tokio::sync::watch;
 pub struct Interrupt(watch::Receiver<bool>);
 
 impl Interrupt {
-    /// Starts listening. If the helper thread or its handlers cannot start, the flag is never
-    /// raised and runs go to their end, as they would without a terminal.
+    /// Starts listening, and returns once the handlers are installed: a signal sent the moment
+    /// after (a test's, or a supervisor's right after the process says it is ready) is caught,
+    /// never left to the default action that kills the process without a report. If the helper
+    /// thread or its handlers cannot start, the flag is never raised and runs go to their end,
+    /// as they would without a terminal.
     pub fn listen() -> Self {
         let (tx, rx) = watch::channel(false);
-        let _ = std::thread::Builder::new()
+        let (installed_tx, installed) = std::sync::mpsc::channel::<()>();
+        let spawned = std::thread::Builder::new()
             .name("gauntlet-signals".into())
             .spawn(move || {
                 let Ok(rt) = tokio::runtime::Builder::new_current_thread()
@@ -27,13 +31,20 @@ impl Interrupt {
                     return;
                 };
                 rt.block_on(async move {
-                    if wait_for_signal().await {
-                        let _ = tx.send(true);
-                        // Keep the sender alive: receivers that wait later still see the flag.
-                        std::future::pending::<()>().await;
-                    }
+                    let Some(signals) = Signals::install() else {
+                        return;
+                    };
+                    drop(installed_tx);
+                    signals.first().await;
+                    let _ = tx.send(true);
+                    // Keep the sender alive: receivers that wait later still see the flag.
+                    std::future::pending::<()>().await;
                 });
             });
+        if spawned.is_ok() {
+            // Returns when the thread drops its sender: installed, or given up.
+            let _ = installed.recv();
+        }
         Self(rx)
     }
 
@@ -50,24 +61,48 @@ impl Interrupt {
     }
 }
 
-/// Waits for SIGINT or SIGTERM; false when no handler could be installed.
+/// The installed handlers; signals that arrive after installation are kept until waited for.
 #[cfg(unix)]
-async fn wait_for_signal() -> bool {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        return false;
-    };
-    tokio::select! {
-        _ = int.recv() => true,
-        _ = term.recv() => true,
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    /// Installs the SIGINT and SIGTERM handlers; `None` when either cannot be.
+    fn install() -> Option<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Some(Self {
+            int: signal(SignalKind::interrupt()).ok()?,
+            term: signal(SignalKind::terminate()).ok()?,
+        })
+    }
+
+    /// Completes at the first of either signal.
+    async fn first(mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
     }
 }
 
-/// Waits for Ctrl-C; false when no handler could be installed.
+/// Ctrl-C where there are no Unix signals; its handler is installed when first polled.
 #[cfg(not(unix))]
-async fn wait_for_signal() -> bool {
-    tokio::signal::ctrl_c().await.is_ok()
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    /// Nothing to install ahead.
+    fn install() -> Option<Self> {
+        Some(Self)
+    }
+
+    /// Completes at Ctrl-C; never if its handler could not be installed.
+    async fn first(self) {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }

@@ -38,6 +38,11 @@ fn python_tools() {
 }
 
 #[test]
+fn python_tools_stream() {
+    run_check(Sdk::Python, "tools_stream.py", TOOLS);
+}
+
+#[test]
 fn python_models() {
     run_check(Sdk::Python, "models.py", sdk_harness::MODELS);
 }
