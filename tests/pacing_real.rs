@@ -11,14 +11,23 @@
 //! looser.
 //!
 //! A shared machine can stall a process for a few milliseconds now and then (another build, the
-//! kernel), and a stall lands in the p99 of a 160-request run. So the p50s must hold in every
+//! kernel), and a stall lands in the p99 of a 320-request run (its 4th-worst figure). So the p50s must hold in every
 //! run, and the p99s in one of [`RUNS`] runs; a mock or driver that adds a millisecond of its
 //! own fails every run. Every run's figures are printed.
 //!
-//! Found on the way and not yet mended: at the boundary of a report interval (1 s by default),
-//! the request whose first token is due there sees it 4-6 ms late (2 of 8 boundaries in an 8 s
-//! run at 20/s). Moving the interval's histogram work out of the recorder's lock did not change
-//! it; the scenario here keeps one interval, so the figures are the pacing's.
+//! It runs with the default report interval (1 s): at a boundary, the recorder used to allocate
+//! the next interval's histograms under its lock, which took 4-6 ms now and then and made the
+//! first token due at that boundary that late (2 of 8 boundaries in an 8 s run). The boundary
+//! now swaps in histograms emptied outside the lock (`driver::recorder_rows`), and this test
+//! keeps the boundaries in its figures: 16 of them. The stall came in some runs only (the
+//! lock-held roll took 4.4-5.5 ms at 2 of 8 boundaries, and 0.1 ms at the rest; with blanks,
+//! 3-16 µs at all 32 boundaries of four runs), so this test alone does not reliably catch its
+//! return.
+//!
+//! Also seen, and not mended: one to three of the first requests of a fresh process get their
+//! first token 1-5 ms late (a cold process's first runs of its code paths; measured
+//! 2026-12-02). The run is 16 s, so the p99 is its 4th-worst figure and that warm-up alone
+//! does not decide it.
 
 use std::process::Command;
 
@@ -27,7 +36,7 @@ use serde_json::Value;
 const SCENARIO: &str = r#"
 name = "paced-real"
 seed = 7
-duration = "8s"
+duration = "16s"
 
 [upstream]
 reply = { tokens = { distribution = "fixed", value = 10 } }
@@ -35,14 +44,9 @@ stream = { time_to_first_token = "200ms", per_token = "20ms" }
 
 [workload]
 arrivals = "constant"
-stages = [{ for = "8s", rate = "20/s" }]
+stages = [{ for = "16s", rate = "20/s" }]
 prompts = { distinct = 100000, zipf_exponent = 0.0 }
 stream_share = 1.0
-
-# One interval for the whole run: at an interval boundary one streamed request in about 80
-# saw its first token 4-6 ms late (measured 2026-12-02; open, see the module doc).
-[report]
-interval = "60s"
 "#;
 
 fn figure(s: &Value, key: &str, p: &str) -> f64 {
@@ -101,7 +105,7 @@ fn check_every_run(s: &Value) {
     let ttft = figure(s, "ttft_ms", "p50");
     assert!((200.0..203.0).contains(&ttft), "ttft_ms.p50 = {ttft}");
     let ok = figure(s, "requests", "ok");
-    assert!(ok >= 150.0, "{ok} of ~159 requests ok");
+    assert!(ok >= 310.0, "{ok} of ~319 requests ok");
     assert_eq!(figure(s, "itl_ms", "count"), 9.0 * ok);
 }
 

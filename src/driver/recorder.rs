@@ -11,7 +11,7 @@ use hdrhistogram::serialization::V2Serializer;
 use hdrhistogram::Histogram;
 use tokio::time::Instant;
 
-use super::recorder_rows::Closing;
+use super::recorder_rows::{Blank, Closing};
 use super::recorder_tokens::{self, TokenSinks};
 use crate::client::{BreakerState, ChatResponse, ClientError, Event, Observer, Priority, Route};
 use crate::record::{
@@ -34,8 +34,15 @@ struct State {
     rows: Vec<IntervalRow>,
     /// Closed intervals whose rows are not worked out yet (see [`recorder_rows`]).
     pending: Vec<Closing>,
+    /// Emptied histograms a boundary swaps in, at most [`BLANKS`] (see [`recorder_rows`]).
+    blanks: Vec<Blank>,
     breaker: BreakerState,
 }
+
+/// Blanks kept ready: the one the next boundary takes and one more for a boundary that comes
+/// before the last one's row is worked out. Only a roll over more intervals at once (a ticker
+/// held up for seconds) allocates under the lock.
+const BLANKS: usize = 2;
 
 impl std::fmt::Debug for State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -103,6 +110,7 @@ impl Recorder {
                 },
                 rows: Vec::new(),
                 pending: Vec::new(),
+                blanks: (0..BLANKS).map(|_| Blank::new()).collect(),
                 breaker: BreakerState::Closed,
             }),
             publishing: Mutex::new(()),
@@ -143,8 +151,9 @@ impl Recorder {
             let mut row = std::mem::take(&mut s.current.row);
             row.start_s = s.current.index as f64 * self.interval.as_secs_f64();
             row.breaker = s.breaker.as_str();
-            let hist = std::mem::replace(&mut s.current.hist, new_histogram());
-            let tokens = std::mem::take(&mut s.current.tokens);
+            let blank = s.blanks.pop().unwrap_or_else(Blank::new);
+            let hist = std::mem::replace(&mut s.current.hist, blank.hist);
+            let tokens = std::mem::replace(&mut s.current.tokens, blank.tokens);
             s.current.row.quota_remaining = row.quota_remaining;
             s.pending.push(Closing { row, hist, tokens });
             s.current.index += 1;
@@ -160,11 +169,21 @@ impl Recorder {
             return;
         }
         let mut serializer = V2Serializer::new();
-        let rows: Vec<IntervalRow> = pending
+        let (rows, mut blanks): (Vec<IntervalRow>, Vec<Blank>) = pending
             .into_iter()
             .map(|c| c.finish(&mut serializer))
-            .collect();
-        self.lock().rows.extend(rows);
+            .unzip();
+        let mut s = self.lock();
+        s.rows.extend(rows);
+        while s.blanks.len() < BLANKS {
+            match blanks.pop() {
+                Some(b) => s.blanks.push(b),
+                None => break,
+            }
+        }
+        drop(s);
+        // Any blanks left over are freed here, outside the lock.
+        drop(blanks);
     }
 
     /// Closes the intervals that ended by `now`, idle ones included (their rows follow at the
@@ -417,5 +436,41 @@ mod tests {
         assert_eq!(rows[0].started, 1);
         assert_eq!((rows[2].completed, rows[2].ok, rows[2].errors), (2, 1, 1));
         assert!((rows[2].p99_ms - 2100.0).abs() < 3.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reused_histograms_start_each_interval_empty() {
+        let t0 = Instant::now();
+        let r = Recorder::new(t0, Duration::from_secs(1));
+        let ok = Ok(ChatResponse::local("x", Outcome::Upstream));
+        // Five intervals, more than the blanks kept: each has one request of its own latency,
+        // and publishing after each boundary hands its histograms back for a later interval.
+        for i in 0..5u64 {
+            let intended = t0 + Duration::from_secs(i);
+            r.begin();
+            r.completed(&Completion {
+                intended,
+                sent: intended,
+                done: intended + Duration::from_millis(100 * (i + 1)),
+                result: &ok,
+                attempts: 1,
+                limiter_wait: Duration::ZERO,
+                priority: Priority::Interactive,
+                route: Route::Chat,
+                tenant: None,
+                tokens: None,
+            });
+            r.tick(t0 + Duration::from_secs(i + 1));
+            r.publish();
+            assert_eq!(r.lock().blanks.len(), BLANKS, "the blank taken came back");
+        }
+        let (_, rows) = r.finish(t0 + Duration::from_secs(5));
+        assert_eq!(rows.len(), 5);
+        for (i, row) in rows.iter().enumerate() {
+            let want = 100.0 * (i as f64 + 1.0);
+            assert_eq!(row.completed, 1, "row {i}");
+            assert!((row.p50_ms - want).abs() < 1.0, "row {i}: {}", row.p50_ms);
+            assert!((row.max_ms - want).abs() < 1.0, "row {i}: {}", row.max_ms);
+        }
     }
 }
