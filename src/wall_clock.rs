@@ -1,7 +1,8 @@
 //! The toolkit's only read of the wall clock.
 //!
 //! Every timing goes through `tokio::time` (so a simulation can pause it); the wall clock names
-//! report directories and gives the mock its `created` base, and nothing else.
+//! report directories, gives the mock its `created` base, and dates the proxy's rebuilt answers
+//! (`created`) and seeds its request ids, and nothing else.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

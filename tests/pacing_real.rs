@@ -119,7 +119,14 @@ fn real_pacing_comes_back_within_a_millisecond() {
         let s = run(&dir, n);
         check_every_run(&s);
         let p99 = off(&s, "p99");
-        eprintln!("run {n}: p99s off: {p99:?}");
+        let figures: Vec<String> = PACED
+            .iter()
+            .map(|&(key, ..)| {
+                let (p50, p99) = (figure(&s, key, "p50"), figure(&s, key, "p99"));
+                format!("{key} p50 {p50} p99 {p99}")
+            })
+            .collect();
+        eprintln!("run {n}: {figures:?}; p99s off: {p99:?}");
         if p99.is_empty() {
             let _ = std::fs::remove_dir_all(&dir);
             return;

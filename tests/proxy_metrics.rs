@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::scrape::sample;
 use gauntlet::proxy::{ProxyConfig, RunningProxy};
 use serde_json::json;
 
@@ -22,17 +23,6 @@ async fn chat(client: &reqwest::Client, url: &str, body: &serde_json::Value) -> 
         .unwrap();
     assert_eq!(r.status(), 200, "{body}");
     r.json().await.unwrap()
-}
-
-/// The value of the sample line `name{labels}` in `text`, which must be there exactly once.
-fn sample(text: &str, series: &str) -> f64 {
-    let values: Vec<f64> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .map(|v| v.parse().expect("a number"))
-        .collect();
-    assert_eq!(values.len(), 1, "{series} once in:\n{text}");
-    values[0]
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use common::held_upstream::held_upstream;
 use common::proxy_process::{chat, ProxyProcess};
+use common::scrape::sample;
 
 fn write_config(path: &Path, upstream: &str, burst: u32) {
     let text = format!(
@@ -98,6 +99,37 @@ async fn a_request_in_flight_finishes_on_the_old_stack() {
         body["choices"][0]["message"]["content"],
         "from the old upstream"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_keeps_the_command_lines_upstream_and_the_counters() {
+    let mock = common::mock("[reply]\ntokens = { distribution = \"fixed\", value = 5 }\n").await;
+    let dir = TempDir::new("reload_keeps_command_line");
+    let path = dir.0.join("proxy.toml");
+    // The file's upstream is dead: only `--upstream` reaches the mock.
+    write_config(&path, "http://127.0.0.1:1", 5);
+    let proxy = ProxyProcess::start_with(&path, &["--upstream", &mock.url]);
+    let client = reqwest::Client::new();
+    assert_eq!(statuses(&client, &proxy.url, "before", 2).await, [200, 200]);
+
+    write_config(&path, "http://127.0.0.1:1", 6);
+    proxy.signal("HUP");
+    proxy.wait_for_log("config reloaded").await;
+    assert_eq!(statuses(&client, &proxy.url, "after", 2).await, [200, 200]);
+    assert_eq!(mock.state.stats().requests, 4, "all four reached the mock");
+
+    let text = client
+        .get(format!("{}/metrics", proxy.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let series =
+        "gauntlet_proxy_requests_total{route=\"/v1/chat/completions\",outcome=\"upstream\"}";
+    assert_eq!(sample(&text, series), 4.0, "counted across the reload");
+    assert_eq!(sample(&text, "gauntlet_proxy_upstream_attempts_total"), 4.0);
 }
 
 /// A directory removed on drop (no tempfile crate in the workspace).

@@ -133,7 +133,7 @@ pub(crate) struct ProxyArgs {
     #[arg(long)]
     pub allow_remote: bool,
     /// Send upstream here instead of `[proxy] upstream` (a system under test pointed at a
-    /// mock: `--upstream {mock_url}`); a SIGHUP reload reads the file's again.
+    /// mock: `--upstream {mock_url}`); it wins over the file at every SIGHUP reload too.
     #[arg(long)]
     pub upstream: Option<String>,
 }

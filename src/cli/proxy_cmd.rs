@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use super::{ProxyArgs, EXIT_OK, EXIT_USAGE};
-use crate::proxy::reload::{self, Live};
+use crate::proxy::reload::{self, CommandLine, Live};
 use crate::proxy::server::{bind, router, serve, App};
 use crate::proxy::ProxyConfig;
 
@@ -17,13 +17,11 @@ pub(crate) fn run(args: ProxyArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    if let Some(listen) = args.listen {
-        config.listen = listen;
-    }
-    if let Some(upstream) = &args.upstream {
-        config.client.adapter.base_url = upstream.clone();
-        config.upstream = upstream.clone();
-    }
+    let command_line = CommandLine {
+        listen: args.listen,
+        upstream: args.upstream.clone(),
+    };
+    command_line.apply(&mut config);
     if !config.ignored.is_empty() {
         eprintln!(
             "gauntlet proxy: {} is a scenario; its [client] is used, {} ignored",
@@ -62,8 +60,9 @@ pub(crate) fn run(args: ProxyArgs) -> u8 {
                 return EXIT_USAGE;
             }
         };
+        let metrics = app.metrics.clone();
         let live = std::sync::Arc::new(Live::new(router(app)));
-        let load = reload::loader(args.config.clone(), args.listen, addr);
+        let load = reload::loader(args.config.clone(), command_line, addr, metrics);
         if let Err(e) = reload::spawn_on_sighup(live.clone(), load) {
             eprintln!("{e}");
             return EXIT_USAGE;

@@ -196,6 +196,13 @@ impl ProxyMetrics {
         }
     }
 
+    /// A new stack counts into these metrics from now on (a reload): the counters go on, and
+    /// what described the old stack alone, the adaptive limiter's rate, is unset until the new
+    /// limiter moves. (The breaker's state is read from the serving stack at each scrape.)
+    pub fn new_stack(&self) {
+        self.limiter_rate.store(UNSET, Relaxed);
+    }
+
     /// An observer to pass to the stack builder (`StackBuilder::observer`), counting attempts,
     /// retries, limiter waits and rejections, breaker transitions, cache events, and the key
     /// pool's, model chain's, answer cap's and deferral's events.

@@ -14,6 +14,7 @@ use axum::Router;
 use tower::ServiceExt;
 
 use super::config::ProxyConfig;
+use super::metrics::ProxyMetrics;
 use super::server::{router, App, StartError};
 use crate::scenario::ConfigError;
 
@@ -137,26 +138,52 @@ pub enum ReloadError {
     Start(#[from] StartError),
 }
 
-/// Reads `path` again and builds the router a reload swaps in. `listen` is the command line's
-/// `--listen`, which wins over the file as at start. The listening socket is not moved: a new
-/// `[proxy] listen` is noted and takes effect at the next start.
+/// What the command line sets over the file: it wins at start and at every reload alike, so a
+/// proxy started with `--upstream MOCK` never turns to the file's upstream on a SIGHUP.
+#[derive(Debug, Clone, Default)]
+pub struct CommandLine {
+    /// `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// `--upstream`.
+    pub upstream: Option<String>,
+}
+
+impl CommandLine {
+    /// Sets what was given over `config`'s values.
+    pub fn apply(&self, config: &mut ProxyConfig) {
+        if let Some(l) = self.listen {
+            config.listen = l;
+        }
+        if let Some(upstream) = &self.upstream {
+            config.client.adapter.base_url = upstream.clone();
+            config.upstream = upstream.clone();
+        }
+    }
+}
+
+/// Reads `path` again and builds the router a reload swaps in, with the command line's values
+/// over the file's, as at start. The listening socket is not moved: a new `[proxy] listen` is
+/// noted and takes effect at the next start. The new stack counts into the running `metrics`,
+/// so `/metrics` counters go on rising across a reload instead of falling back to zero.
 pub fn loader(
     path: PathBuf,
-    listen: Option<SocketAddr>,
+    command_line: CommandLine,
     serving_on: SocketAddr,
+    metrics: Arc<ProxyMetrics>,
 ) -> impl Fn() -> Result<Router, ReloadError> + Send + Sync + 'static {
     move || {
         let mut config = ProxyConfig::load(&path)?;
-        if let Some(l) = listen {
-            config.listen = l;
-        }
+        command_line.apply(&mut config);
         if config.listen != serving_on && config.listen.port() != 0 {
             eprintln!(
                 "gauntlet proxy: SIGHUP: [proxy] listen {} takes effect at the next start; still serving {serving_on}",
                 config.listen
             );
         }
-        Ok(router(Arc::new(App::new(config)?)))
+        Ok(router(Arc::new(App::with_metrics(
+            config,
+            metrics.clone(),
+        )?)))
     }
 }
 

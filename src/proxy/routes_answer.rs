@@ -5,12 +5,7 @@
 use gauntlet_client::{ChatResponse, Route};
 use serde_json::{json, Value};
 
-/// Unix seconds now, for `created`.
-pub fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+use crate::wall_clock::epoch_secs;
 
 /// The JSON body of `resp` on `route`; `id` is the request's id.
 pub fn body(route: Route, model: &str, id: &str, resp: &ChatResponse) -> Value {
@@ -36,7 +31,7 @@ fn chat(model: &str, id: &str, resp: &ChatResponse) -> Value {
         message["tool_calls"] = Value::Array(tool_calls);
     }
     json!({
-        "id": format!("chatcmpl-{id}"), "object": "chat.completion", "created": now_secs(),
+        "id": format!("chatcmpl-{id}"), "object": "chat.completion", "created": epoch_secs(),
         "model": model,
         "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": resp.finish_reason}],
         "usage": usage(resp),
@@ -64,7 +59,7 @@ pub fn responses(model: &str, id: &str, resp: &ChatResponse, status: &str) -> Va
         _ => Value::Null,
     };
     json!({
-        "id": format!("resp_{id}"), "object": "response", "created_at": now_secs(), "status": status,
+        "id": format!("resp_{id}"), "object": "response", "created_at": epoch_secs(), "status": status,
         "error": null, "incomplete_details": null, "instructions": null, "max_output_tokens": null,
         "metadata": {}, "model": model, "output": output, "parallel_tool_calls": true,
         "previous_response_id": null, "store": false, "temperature": 1.0,

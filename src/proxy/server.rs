@@ -68,6 +68,14 @@ pub struct App {
 impl App {
     /// The stack and state of `config`; the upstream key read from the environment now.
     pub fn new(config: ProxyConfig) -> Result<Self, StartError> {
+        Self::with_metrics(config, Arc::new(ProxyMetrics::new()))
+    }
+
+    /// As [`App::new`], counting into `metrics`: a reload's new app keeps the running counters.
+    pub fn with_metrics(
+        config: ProxyConfig,
+        metrics: Arc<ProxyMetrics>,
+    ) -> Result<Self, StartError> {
         let upstream_key = match &config.upstream_key_env {
             Some(var) => Some(
                 std::env::var(var)
@@ -77,7 +85,6 @@ impl App {
             ),
             None => None,
         };
-        let metrics = Arc::new(ProxyMetrics::new());
         // One transport, trusting `upstream_ca`, for the stack and the pass-through GETs alike.
         let transport = http_transport(&HttpTransportConfig {
             http2_only: config.client.adapter.http2,
@@ -106,7 +113,9 @@ impl App {
             .map_or(Duration::from_secs(1), |b| {
                 b.open_for.0.min(Duration::from_secs(3600))
             });
-        let id_base = gauntlet_wire::hash::stable_hash(&routes_answer_now().to_le_bytes());
+        let id_base = gauntlet_wire::hash::stable_hash(&id_seed().to_le_bytes());
+        // Only now that it built: a refused reload leaves the running stack's figures alone.
+        metrics.new_stack();
         Ok(Self {
             stack,
             config,
@@ -155,8 +164,10 @@ impl App {
     }
 }
 
-fn routes_answer_now() -> u64 {
-    super::routes_answer::now_secs() ^ u64::from(std::process::id())
+/// What this process's request ids start from: the start second and the pid, so two proxies
+/// (or one restarted) do not hand out the same ids.
+fn id_seed() -> u64 {
+    crate::wall_clock::epoch_secs() ^ u64::from(std::process::id())
 }
 
 /// The proxy's routes over `app`.

@@ -7,7 +7,8 @@ use bytes::Bytes;
 use gauntlet_client::{ChatResponse, Route};
 use serde_json::{json, Value};
 
-use super::routes_answer::{message_item, now_secs, responses};
+use super::routes_answer::{message_item, responses};
+use crate::wall_clock::epoch_secs;
 
 /// Most content events a replay splits the text into (words are grouped beyond it).
 const MAX_PIECES: usize = 256;
@@ -46,7 +47,7 @@ fn event(kind: &str, mut v: Value, seq: &mut u64) -> Bytes {
 }
 
 fn chat_chunks(model: &str, id: &str, resp: &ChatResponse) -> Vec<Bytes> {
-    let created = now_secs();
+    let created = epoch_secs();
     let chunk = |delta: Value, finish: Value| {
         data(
             &json!({"id": format!("chatcmpl-{id}"), "object": "chat.completion.chunk", "created": created,

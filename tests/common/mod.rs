@@ -5,6 +5,7 @@ pub mod capture_upstream;
 pub mod held_upstream;
 pub mod proxy_process;
 pub mod redis_server;
+pub mod scrape;
 
 use mock_upstream::faults::parse_toml;
 use mock_upstream::server::{MockOptions, RunningMock};

@@ -22,9 +22,15 @@ pub struct ProxyProcess {
 impl ProxyProcess {
     /// Starts the binary on `config` and waits (at most 30 s) for its listening line.
     pub fn start(config: &Path) -> Self {
+        Self::start_with(config, &[])
+    }
+
+    /// As [`ProxyProcess::start`], with `args` after the config (`--upstream URL`).
+    pub fn start_with(config: &Path, args: &[&str]) -> Self {
         let mut child = Command::new(BIN)
             .arg("proxy")
             .arg(config)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -487,3 +487,16 @@ fn key_and_model_labels_are_bounded_and_the_rest_is_other() {
         Some((n - chain) as f64)
     );
 }
+
+#[test]
+fn a_new_stack_keeps_the_counters_and_unsets_the_old_limiters_rate() {
+    let m = Arc::new(ProxyMetrics::new());
+    let observer = m.observer();
+    observer.on_event(&Event::LimiterRate { rate: 2.5 });
+    observer.on_event(&Event::LimiterRejected);
+    m.new_stack();
+    let exp = parse(&m.render(&stack("[limiter]\nrate = \"5/s\"")));
+    let v = |name: &str| exp.value(name, &[]);
+    assert_eq!(v("gauntlet_proxy_limiter_rejections_total"), Some(1.0));
+    assert_eq!(v("gauntlet_proxy_limiter_rate"), None);
+}
