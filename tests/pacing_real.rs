@@ -1,19 +1,26 @@
 //! The mock's stream pacing comes back as TTFT and inter-token latency within a millisecond at
-//! p50 (and ITL and TPOT at p99; TTFT at p99 within 2 ms, see [`PACED`]) in a real run
-//! (issue 17). Alone in its test binary, so no other test of the suite shares the
+//! p50 and p99 in a real run (issue 17), measured on an optimised `gauntlet` binary: the one
+//! `GAUNTLET_RELEASE_BIN` names (`.ci/run` builds `target/release/gauntlet` and sets it, with
+//! `GAUNTLET_REQUIRE_RELEASE=1`, which makes a missing binary a failure; elsewhere the test is
+//! skipped with a note). Alone in its test binary, so no other test of the suite shares the
 //! machine's two cores with it (cargo runs test binaries one after another).
 //!
+//! Why release: a first token waits for a fresh request's whole path (the driver's send, the
+//! mock's parse, the hand-over from the precise pacer, the write and the read), where a token
+//! gap does not. A debug build (dependencies at opt-level 1) came back with TTFT p99s of
+//! 201.2-201.5 ms for 200 ms; the release build 200.58-200.96 ms in 8 runs of 9, 201.47 in one
+//! (2026-12-02, quiet 2-core machine). A user measures with the release binary.
+//!
 //! What makes it hold: the mock counts its latency from the request's arrival (its own parsing,
-//! decision and rendering come out of the wait), ends its waits on the precise pacer (tokio's
-//! timer alone ends a 20 ms sleep about 21.3 ms later), and the crates on a request's path are
-//! optimised in debug builds (`Cargo.toml`'s dev profile). `ttft_ms`, from the intended start,
-//! also holds the schedule's own lag, which the user of a load test does see: it is bounded
-//! looser.
+//! decision and rendering come out of the wait) and ends its waits on the precise pacer (tokio's
+//! timer alone ends a 20 ms sleep about 21.3 ms later). `ttft_ms`, from the intended start, also
+//! holds the schedule's own lag (about 0.9 ms at this rate), which the user of a load test does
+//! see: it is bounded looser.
 //!
 //! A shared machine can stall a process for a few milliseconds now and then (another build, the
-//! kernel), and a stall lands in the p99 of a 320-request run (its 4th-worst figure). So the p50s must hold in every
-//! run, and the p99s in one of [`RUNS`] runs; a mock or driver that adds a millisecond of its
-//! own fails every run. Every run's figures are printed.
+//! kernel), and a stall lands in the p99 of a 320-request run (its 4th-worst figure). So the
+//! p50s must hold in every run, and the p99s in one of [`RUNS`] runs; a mock or driver that adds
+//! a millisecond of its own fails every run. Every run's figures are printed.
 //!
 //! It runs with the default report interval (1 s): at a boundary, the recorder used to allocate
 //! the next interval's histograms under its lock, which took 4-6 ms now and then and made the
@@ -58,23 +65,36 @@ fn figure(s: &Value, key: &str, p: &str) -> f64 {
 /// Runs tried for the p99s (see the module doc).
 const RUNS: usize = 3;
 
-/// The figures checked, the pacing each should come back as, and how far its p99 may be off,
-/// ms. The TTFT p99s get 2 ms, not the 1 ms issue 17 asks: on this 2-core machine (debug
-/// build, nothing else running) they came back 201.3-202.0 ms for 200 ms in runs whose p50 was
-/// 200.6 (a first token waits for a fresh request's whole path, where a token gap does not).
-const PACED: [(&str, f64, f64); 4] = [
-    ("ttft_sent_ms", 200.0, 2.0),
-    ("ttft_attempt_ms", 200.0, 2.0),
-    ("itl_ms", 20.0, 1.0),
-    ("tpot_ms", 20.0, 1.0),
+/// The figures checked and the pacing each should come back as, to a millisecond.
+const PACED: [(&str, f64); 4] = [
+    ("ttft_sent_ms", 200.0),
+    ("ttft_attempt_ms", 200.0),
+    ("itl_ms", 20.0),
+    ("tpot_ms", 20.0),
 ];
 
+/// The optimised binary to measure; `None` (after a note) when the test is skipped.
+fn release_bin() -> Option<std::path::PathBuf> {
+    match std::env::var_os("GAUNTLET_RELEASE_BIN") {
+        Some(path) => Some(path.into()),
+        None => {
+            let msg = "GAUNTLET_RELEASE_BIN is not set (cargo build --release --bin gauntlet, \
+                       then GAUNTLET_RELEASE_BIN=target/release/gauntlet)";
+            if std::env::var("GAUNTLET_REQUIRE_RELEASE").is_ok_and(|v| v == "1") {
+                panic!("{msg} and GAUNTLET_REQUIRE_RELEASE=1");
+            }
+            eprintln!("skipped: {msg}");
+            None
+        }
+    }
+}
+
 /// One real run of [`SCENARIO`]: its `summary.json`.
-fn run(dir: &std::path::Path, n: usize) -> Value {
+fn run(bin: &std::path::Path, dir: &std::path::Path, n: usize) -> Value {
     let file = dir.join("paced.toml");
     std::fs::write(&file, SCENARIO).unwrap();
     let out = dir.join(format!("report-{n}"));
-    let output = Command::new(env!("CARGO_BIN_EXE_gauntlet"))
+    let output = Command::new(bin)
         .args(["run", "--quiet", "--out"])
         .arg(&out)
         .arg(&file)
@@ -85,17 +105,13 @@ fn run(dir: &std::path::Path, n: usize) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// The figures of percentile `p` further from their pacing than a millisecond (the p50s) or
-/// their p99 tolerance.
+/// The figures of percentile `p` further than a millisecond from their pacing.
 fn off(s: &Value, p: &str) -> Vec<String> {
     PACED
         .iter()
-        .map(|&(key, want, p99)| {
-            let tolerance = if p == "p99" { p99 } else { 1.0 };
-            (key, figure(s, key, p), want, tolerance)
-        })
-        .filter(|&(_, got, want, tolerance)| (got - want).abs() > tolerance)
-        .map(|(key, got, want, _)| format!("{key}.{p} = {got}, paced at {want}"))
+        .map(|&(key, want)| (key, figure(s, key, p), want))
+        .filter(|&(_, got, want)| (got - want).abs() > 1.0)
+        .map(|(key, got, want)| format!("{key}.{p} = {got}, paced at {want}"))
         .collect()
 }
 
@@ -111,12 +127,15 @@ fn check_every_run(s: &Value) {
 
 #[test]
 fn real_pacing_comes_back_within_a_millisecond() {
+    let Some(bin) = release_bin() else {
+        return;
+    };
     let dir = std::env::temp_dir().join(format!("gauntlet-pacing-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let mut misses = Vec::new();
     for n in 0..RUNS {
-        let s = run(&dir, n);
+        let s = run(&bin, &dir, n);
         check_every_run(&s);
         let p99 = off(&s, "p99");
         let figures: Vec<String> = PACED
