@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::scrape::sample;
+use common::scrape::{sample, scrape};
 use gauntlet::proxy::{ProxyConfig, RunningProxy};
 use serde_json::json;
 
@@ -48,12 +48,7 @@ async fn a_two_key_pool_shows_requests_per_key_name_and_no_secret() {
                           "messages": [{"role": "user", "content": format!("question {i}")}]});
         chat(&client, &p.url, &body).await;
     }
-    let scrape = reqwest::get(format!("{}/metrics", p.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let scrape = scrape(&p.url).await;
     let (free, paid) = ("free-tier", "paid-tier");
     let per_key = |name: &str, key: &str| sample(&scrape, &format!("{name}{{key=\"{key}\"}}"));
     // The free key answers twice, then says insufficient_quota: the third request moves to the
@@ -111,11 +106,6 @@ async fn the_answer_cap_reaches_the_upstream_and_is_counted() {
     }
     // The first request has no quota report to go by; the next two are capped.
     assert_eq!(completions, [40, 5, 5]);
-    let scrape = reqwest::get(format!("{}/metrics", p.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let scrape = scrape(&p.url).await;
     assert_eq!(sample(&scrape, "gauntlet_proxy_answers_capped_total"), 2.0);
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use common::held_upstream::held_upstream;
 use common::proxy_process::{chat, ProxyProcess};
-use common::scrape::sample;
+use common::scrape::{sample, scrape};
 
 fn write_config(path: &Path, upstream: &str, burst: u32) {
     let text = format!(
@@ -118,14 +118,7 @@ async fn a_reload_keeps_the_command_lines_upstream_and_the_counters() {
     assert_eq!(statuses(&client, &proxy.url, "after", 2).await, [200, 200]);
     assert_eq!(mock.state.stats().requests, 4, "all four reached the mock");
 
-    let text = client
-        .get(format!("{}/metrics", proxy.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = scrape(&proxy.url).await;
     let series =
         "gauntlet_proxy_requests_total{route=\"/v1/chat/completions\",outcome=\"upstream\"}";
     assert_eq!(sample(&text, series), 4.0, "counted across the reload");

@@ -401,6 +401,27 @@ mod tests {
     use super::*;
     use crate::client::Outcome;
 
+    /// A one-attempt, non-streamed chat request meant at `intended`, sent at `sent`, done at `done`.
+    fn chat<'a>(
+        intended: Instant,
+        sent: Instant,
+        done: Instant,
+        result: &'a Result<ChatResponse, ClientError>,
+    ) -> Completion<'a> {
+        Completion {
+            intended,
+            sent,
+            done,
+            result,
+            attempts: 1,
+            limiter_wait: Duration::ZERO,
+            priority: Priority::Interactive,
+            route: Route::Chat,
+            tenant: None,
+            tokens: None,
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn latency_counts_from_the_intended_start() {
         let t0 = Instant::now();
@@ -409,18 +430,12 @@ mod tests {
         // Meant to start at 0, sent 2 s late (the driver fell behind), answered 100 ms later.
         r.started(t0, Duration::from_secs(2), 1.0);
         r.begin();
-        r.completed(&Completion {
-            intended: t0,
-            sent: t0 + Duration::from_secs(2),
-            done: t0 + Duration::from_millis(2100),
-            result: &ok,
-            attempts: 1,
-            limiter_wait: Duration::ZERO,
-            priority: Priority::Interactive,
-            route: Route::Chat,
-            tenant: None,
-            tokens: None,
-        });
+        r.completed(&chat(
+            t0,
+            t0 + Duration::from_secs(2),
+            t0 + Duration::from_millis(2100),
+            &ok,
+        ));
         r.begin();
         assert_eq!(
             r.close(t0 + Duration::from_millis(2400)),
@@ -448,18 +463,8 @@ mod tests {
         for i in 0..5u64 {
             let intended = t0 + Duration::from_secs(i);
             r.begin();
-            r.completed(&Completion {
-                intended,
-                sent: intended,
-                done: intended + Duration::from_millis(100 * (i + 1)),
-                result: &ok,
-                attempts: 1,
-                limiter_wait: Duration::ZERO,
-                priority: Priority::Interactive,
-                route: Route::Chat,
-                tenant: None,
-                tokens: None,
-            });
+            let done = intended + Duration::from_millis(100 * (i + 1));
+            r.completed(&chat(intended, intended, done, &ok));
             r.tick(t0 + Duration::from_secs(i + 1));
             r.publish();
             assert_eq!(r.lock().blanks.len(), BLANKS, "the blank taken came back");

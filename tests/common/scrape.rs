@@ -10,3 +10,13 @@ pub fn sample(text: &str, series: &str) -> f64 {
     assert_eq!(values.len(), 1, "{series} once in:\n{text}");
     values[0]
 }
+
+/// The `/metrics` text of the proxy at `base` (`http://127.0.0.1:PORT`).
+pub async fn scrape(base: &str) -> String {
+    reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("/metrics answers")
+        .text()
+        .await
+        .expect("/metrics has a body")
+}
