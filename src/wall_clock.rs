@@ -12,3 +12,11 @@ pub fn epoch_secs() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+/// Nanoseconds since the Unix epoch now (0 on a clock set before 1970), for what must differ
+/// between two processes started in the same second: replicas in containers all run as pid 1.
+pub fn epoch_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}

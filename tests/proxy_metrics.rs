@@ -1,7 +1,7 @@
 //! `/metrics` of `gauntlet proxy` for the key pool, end to end over real HTTP: a caller -> the
 //! proxy with a `[client.pool]` of two keys -> the mock (which knows both keys, one with a daily
 //! quota of two), checked from the scrape: requests per key (by its config name), the spent key,
-//! the paid key's cost, and no secret.
+//! the paid key's cost, and no secret; a key that says 429 resting (its cool-down counted).
 
 mod common;
 
@@ -108,4 +108,45 @@ async fn the_answer_cap_reaches_the_upstream_and_is_counted() {
     assert_eq!(completions, [40, 5, 5]);
     let scrape = scrape(&p.url).await;
     assert_eq!(sample(&scrape, "gauntlet_proxy_answers_capped_total"), 2.0);
+}
+
+/// A key's cool-down through the proxy: the mock lets the free key make one request a minute, so
+/// its second says 429 with a `retry-after`; the pool rests that key, the retry goes out on the
+/// paid key, and the caller sees three answers. The scrape counts one cool-down for the free key
+/// and none for the paid one, and the paid key carries every request after the 429.
+#[tokio::test]
+async fn a_429_rests_the_key_and_the_cooldown_is_counted() {
+    let m = common::mock(&format!(
+        "[[keys]]\nkey = \"{FREE_SECRET}\"\nrequests_per_minute = 1\n\
+         [[keys]]\nkey = \"{PAID_SECRET}\"\n"
+    ))
+    .await;
+    let text = format!(
+        "[client.retry]\nmax_attempts = 2\nbase_delay = \"1ms\"\nmax_delay = \"1ms\"\n\
+         [client.pool]\n\
+         [[client.pool.keys]]\nname = \"free-tier\"\nkey = \"{FREE_SECRET}\"\n\
+         [[client.pool.keys]]\nname = \"paid-tier\"\nkey = \"{PAID_SECRET}\"\ntier = 1\n\
+         [proxy]\nlisten = \"127.0.0.1:0\"\nupstream = \"{}\"\n",
+        m.url
+    );
+    let config = ProxyConfig::parse(&text, "proxy.toml").expect("valid proxy config");
+    let p = RunningProxy::start(config, false).expect("proxy starts");
+    let client = reqwest::Client::new();
+    for i in 0..3 {
+        let body = json!({"model": "gpt-4o-mini",
+                          "messages": [{"role": "user", "content": format!("question {i}")}]});
+        chat(&client, &p.url, &body).await;
+    }
+    let scrape = scrape(&p.url).await;
+    let (free, paid) = ("free-tier", "paid-tier");
+    let per_key = |name: &str, key: &str| sample(&scrape, &format!("{name}{{key=\"{key}\"}}"));
+    assert_eq!(
+        per_key("gauntlet_proxy_key_cooldowns_total", free),
+        1.0,
+        "{scrape}"
+    );
+    assert_eq!(per_key("gauntlet_proxy_key_cooldowns_total", paid), 0.0);
+    assert_eq!(per_key("gauntlet_proxy_key_requests_total", free), 2.0);
+    assert_eq!(per_key("gauntlet_proxy_key_requests_total", paid), 2.0);
+    assert_eq!(per_key("gauntlet_proxy_keys_spent_total", free), 0.0);
 }

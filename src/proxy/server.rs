@@ -113,7 +113,7 @@ impl App {
             .map_or(Duration::from_secs(1), |b| {
                 b.open_for.0.min(Duration::from_secs(3600))
             });
-        let id_base = gauntlet_wire::hash::stable_hash(&id_seed().to_le_bytes());
+        let id_base = gauntlet_wire::hash::stable_hash(&id_seed());
         // Only now that it built: a refused reload leaves the running stack's figures alone.
         metrics.new_stack();
         Ok(Self {
@@ -164,10 +164,16 @@ impl App {
     }
 }
 
-/// What this process's request ids start from: the start second and the pid, so two proxies
-/// (or one restarted) do not hand out the same ids.
-fn id_seed() -> u64 {
-    crate::wall_clock::epoch_secs() ^ u64::from(std::process::id())
+/// What a stack's request ids start from: the start time to the nanosecond, the pid and how many
+/// stacks this process built before, so two replicas started in the same second (in containers
+/// both are pid 1), two proxies in one process, or a reload, do not hand out the same ids.
+fn id_seed() -> [u8; 24] {
+    static BUILT: AtomicU64 = AtomicU64::new(0);
+    let mut seed = [0; 24];
+    seed[..8].copy_from_slice(&crate::wall_clock::epoch_nanos().to_le_bytes());
+    seed[8..16].copy_from_slice(&u64::from(std::process::id()).to_le_bytes());
+    seed[16..].copy_from_slice(&BUILT.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    seed
 }
 
 /// The proxy's routes over `app`.
@@ -302,5 +308,19 @@ mod tests {
                 format!("req_{base:016x}{n:08x}")
             );
         }
+    }
+
+    /// Two stacks built by one process in the same nanosecond, as a test or a reload may, still
+    /// start their ids apart.
+    #[test]
+    fn two_stacks_never_share_an_id_seed() {
+        let seeds: Vec<_> = (0..100).map(|_| super::id_seed()).collect();
+        let mut bases: Vec<u64> = seeds
+            .iter()
+            .map(|s| gauntlet_wire::hash::stable_hash(s))
+            .collect();
+        bases.sort_unstable();
+        bases.dedup();
+        assert_eq!(bases.len(), 100);
     }
 }
