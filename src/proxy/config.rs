@@ -63,6 +63,7 @@ struct ProxySpec {
     upstream: Option<String>,
     upstream_key_env: Option<String>,
     caller: Option<String>,
+    priority_header: Option<String>,
     max_body_bytes: Option<usize>,
     upstream_timeout: Option<HumanDuration>,
     upstream_ca: Option<String>,
@@ -82,6 +83,10 @@ pub struct ProxyConfig {
     pub upstream_key_env: Option<String>,
     /// Who the caller is.
     pub caller: CallerSource,
+    /// The request header a caller marks its class with (`interactive`, the default, or
+    /// `batch`), for the limiter's `priorities` and `deferral`: a nightly job sends `batch` and
+    /// yields the quota to the people waiting.
+    pub priority_header: http::HeaderName,
     /// Largest request body accepted (413 beyond).
     pub max_body_bytes: usize,
     /// Bound on one proxied request's whole time in the stack (504 beyond); `None`: the stack's
@@ -98,6 +103,8 @@ pub struct ProxyConfig {
 
 /// Default `[proxy] listen`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8088";
+/// Default `[proxy] priority_header`.
+pub const DEFAULT_PRIORITY_HEADER: &str = "x-gauntlet-priority";
 /// Default `[proxy] max_body_bytes`: 4 MiB, room for long histories and a few images.
 pub const DEFAULT_MAX_BODY: usize = 4 << 20;
 /// The largest `max_body_bytes` accepted (a body is held whole while parsed).
@@ -152,6 +159,16 @@ impl ProxyConfig {
                 )
             })?),
         };
+        let priority_header = spec
+            .priority_header
+            .as_deref()
+            .unwrap_or(DEFAULT_PRIORITY_HEADER);
+        let priority_header = http::HeaderName::try_from(priority_header).map_err(|_| {
+            at(
+                "priority_header",
+                format!("proxy.priority_header {priority_header:?}: a header name"),
+            )
+        })?;
         let max_body_bytes = spec.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY);
         if max_body_bytes == 0 || max_body_bytes > MAX_MAX_BODY {
             return Err(at(
@@ -174,6 +191,7 @@ impl ProxyConfig {
             upstream,
             upstream_key_env: spec.upstream_key_env,
             caller,
+            priority_header,
             max_body_bytes,
             upstream_timeout,
             drain_timeout: spec.drain_timeout.map_or(DEFAULT_DRAIN, |d| d.0),
@@ -291,6 +309,7 @@ mod tests {
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(c.client.adapter.base_url, "http://127.0.0.1:9");
         assert_eq!(c.caller, CallerSource::UserField);
+        assert_eq!(c.priority_header.as_str(), DEFAULT_PRIORITY_HEADER);
         assert!(c.ignored.is_empty());
         let scenario = format!("name = \"x\"\nduration = \"2s\"\n[workload]\nstages = []\n{OK}");
         let c = ProxyConfig::parse(&scenario, "p.toml").unwrap();
@@ -311,6 +330,13 @@ mod tests {
         assert!(e.to_string().starts_with("p.toml:3:1"), "{e}");
         let e = ProxyConfig::parse(&format!("{OK}listen = \"nowhere\"\n"), "p.toml").unwrap_err();
         assert!(e.to_string().starts_with("p.toml:3:1: proxy.listen"), "{e}");
+        let e =
+            ProxyConfig::parse(&format!("{OK}priority_header = \"a b\"\n"), "p.toml").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("p.toml:3:1: proxy.priority_header"),
+            "{e}"
+        );
         let e = ProxyConfig::parse("[client.retry]\nrestart_broken_streams = true\n", "p.toml")
             .unwrap_err();
         assert!(e.to_string().starts_with("p.toml:1:1"), "{e}");

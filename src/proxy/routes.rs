@@ -74,7 +74,9 @@ async fn complete(app: Arc<App>, route: Route, headers: HeaderMap, body: Body) -
         Err(e) => return refuse(&done, *e, 0),
     };
     let mut parsed = parsed;
-    app.identify(&headers, &mut parsed.request);
+    if let Err(e) = app.identify(&headers, &mut parsed.request) {
+        return refuse(&done, *e, 0);
+    }
     done.caller = parsed.request.user.clone();
     done.stream = parsed.request.stream;
     let model = parsed.request.model.clone();

@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::Router;
 use gauntlet_client::transport::{http_transport, HttpTransportConfig, Transport};
-use gauntlet_client::{ChatRequest, ClientStack, StackError};
+use gauntlet_client::{ChatRequest, ClientStack, Priority, StackError};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -19,6 +19,7 @@ use super::config::{CallerSource, ProxyConfig};
 use super::health::Health;
 use super::metrics::ProxyMetrics;
 use super::routes;
+use super::routes_error::ProxyError;
 
 /// "Recently" for `/readyz`.
 const READY_WINDOW: Duration = Duration::from_secs(30);
@@ -151,8 +152,13 @@ impl App {
         })
     }
 
-    /// Sets who the caller is (for fair share, context and per-user limits) and the key.
-    pub fn identify(&self, headers: &HeaderMap, req: &mut ChatRequest) {
+    /// Sets who the caller is (for fair share, context and per-user limits), its class and the
+    /// key; a class header naming no class is refused, so a typo does not pass as interactive.
+    pub fn identify(
+        &self,
+        headers: &HeaderMap,
+        req: &mut ChatRequest,
+    ) -> Result<(), Box<ProxyError>> {
         if let CallerSource::Header(name) = &self.config.caller {
             req.user = headers
                 .get(name)
@@ -161,7 +167,25 @@ impl App {
         }
         req.session = req.user.clone();
         req.api_key = self.key_for(headers);
+        if let Some(value) = headers.get(&self.config.priority_header) {
+            req.priority = priority(value).ok_or_else(|| {
+                let name = self.config.priority_header.as_str();
+                Box::new(ProxyError::bad_request(
+                    format!("The {name} header must be `interactive` or `batch`"),
+                    Some(name),
+                ))
+            })?;
+        }
+        Ok(())
     }
+}
+
+/// The class a priority header names, in any case.
+fn priority(value: &http::HeaderValue) -> Option<Priority> {
+    let text = value.to_str().ok()?.trim();
+    Priority::ALL
+        .into_iter()
+        .find(|p| p.as_str().eq_ignore_ascii_case(text))
 }
 
 /// What a stack's request ids start from: the start time to the nanosecond, the pid and how many
