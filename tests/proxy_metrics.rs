@@ -25,30 +25,37 @@ async fn chat(client: &reqwest::Client, url: &str, body: &serde_json::Value) -> 
     r.json().await.unwrap()
 }
 
-#[tokio::test]
-async fn a_two_key_pool_shows_requests_per_key_name_and_no_secret() {
+/// A mock that knows both keys (the free one limited by `free_limit`, a line of its `[[keys]]`
+/// entry) behind a proxy with `client` tables and a pool of the two (`paid_extra` added to the
+/// paid key's entry); `n` distinct chat completions through it, each answered; the scrape after.
+async fn pool_scrape(free_limit: &str, client: &str, paid_extra: &str, n: u32) -> String {
     let m = common::mock(&format!(
-        "[[keys]]\nkey = \"{FREE_SECRET}\"\nrequests_per_day = 2\n\
+        "[[keys]]\nkey = \"{FREE_SECRET}\"\n{free_limit}\n\
          [[keys]]\nkey = \"{PAID_SECRET}\"\n"
     ))
     .await;
     let text = format!(
-        "[client.pool]\n\
+        "{client}[client.pool]\n\
          [[client.pool.keys]]\nname = \"free-tier\"\nkey = \"{FREE_SECRET}\"\n\
          [[client.pool.keys]]\nname = \"paid-tier\"\nkey = \"{PAID_SECRET}\"\n\
-         cost_per_1k_tokens = 0.5\ntier = 1\n\
+         {paid_extra}tier = 1\n\
          [proxy]\nlisten = \"127.0.0.1:0\"\nupstream = \"{}\"\n",
         m.url
     );
     let config = ProxyConfig::parse(&text, "proxy.toml").expect("valid proxy config");
     let p = RunningProxy::start(config, false).expect("proxy starts");
     let client = reqwest::Client::new();
-    for i in 0..5 {
+    for i in 0..n {
         let body = json!({"model": "gpt-4o-mini",
                           "messages": [{"role": "user", "content": format!("question {i}")}]});
         chat(&client, &p.url, &body).await;
     }
-    let scrape = scrape(&p.url).await;
+    scrape(&p.url).await
+}
+
+#[tokio::test]
+async fn a_two_key_pool_shows_requests_per_key_name_and_no_secret() {
+    let scrape = pool_scrape("requests_per_day = 2", "", "cost_per_1k_tokens = 0.5\n", 5).await;
     let (free, paid) = ("free-tier", "paid-tier");
     let per_key = |name: &str, key: &str| sample(&scrape, &format!("{name}{{key=\"{key}\"}}"));
     // The free key answers twice, then says insufficient_quota: the third request moves to the
@@ -116,28 +123,8 @@ async fn the_answer_cap_reaches_the_upstream_and_is_counted() {
 /// and none for the paid one, and the paid key carries every request after the 429.
 #[tokio::test]
 async fn a_429_rests_the_key_and_the_cooldown_is_counted() {
-    let m = common::mock(&format!(
-        "[[keys]]\nkey = \"{FREE_SECRET}\"\nrequests_per_minute = 1\n\
-         [[keys]]\nkey = \"{PAID_SECRET}\"\n"
-    ))
-    .await;
-    let text = format!(
-        "[client.retry]\nmax_attempts = 2\nbase_delay = \"1ms\"\nmax_delay = \"1ms\"\n\
-         [client.pool]\n\
-         [[client.pool.keys]]\nname = \"free-tier\"\nkey = \"{FREE_SECRET}\"\n\
-         [[client.pool.keys]]\nname = \"paid-tier\"\nkey = \"{PAID_SECRET}\"\ntier = 1\n\
-         [proxy]\nlisten = \"127.0.0.1:0\"\nupstream = \"{}\"\n",
-        m.url
-    );
-    let config = ProxyConfig::parse(&text, "proxy.toml").expect("valid proxy config");
-    let p = RunningProxy::start(config, false).expect("proxy starts");
-    let client = reqwest::Client::new();
-    for i in 0..3 {
-        let body = json!({"model": "gpt-4o-mini",
-                          "messages": [{"role": "user", "content": format!("question {i}")}]});
-        chat(&client, &p.url, &body).await;
-    }
-    let scrape = scrape(&p.url).await;
+    let retry = "[client.retry]\nmax_attempts = 2\nbase_delay = \"1ms\"\nmax_delay = \"1ms\"\n";
+    let scrape = pool_scrape("requests_per_minute = 1", retry, "", 3).await;
     let (free, paid) = ("free-tier", "paid-tier");
     let per_key = |name: &str, key: &str| sample(&scrape, &format!("{name}{{key=\"{key}\"}}"));
     assert_eq!(
