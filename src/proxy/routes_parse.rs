@@ -122,6 +122,8 @@ fn optional_u32(
         Some(v) => v
             .as_u64()
             .and_then(|n| u32::try_from(n).ok())
+            // The API refuses a limit of 0 (below its minimum of 1), and so does the proxy.
+            .filter(|&n| n > 0)
             .map(Some)
             .ok_or_else(|| bad(format!("`{key}` must be a positive integer"), Some(key))),
     }
@@ -242,6 +244,16 @@ mod tests {
             (
                 Route::Chat,
                 r#"{"model":"m","messages":[{"role":"user","content":"q"}],"max_tokens":-1}"#,
+                Some("max_tokens"),
+            ),
+            (
+                Route::Chat,
+                r#"{"model":"m","messages":[{"role":"user","content":"q"}],"max_completion_tokens":0}"#,
+                Some("max_completion_tokens"),
+            ),
+            (
+                Route::Chat,
+                r#"{"model":"m","messages":[{"role":"user","content":"q"}],"max_tokens":1.5}"#,
                 Some("max_tokens"),
             ),
             (
