@@ -4,7 +4,8 @@
 //! left a quarter of the quota, a request marked `batch` in `x-gauntlet-priority` is held back
 //! until its wait runs out and then refused with a 429 the SDK retries later, while an
 //! interactive one still goes; the scrape counts the expired deferral. A class no one
-//! knows is a 400 naming the header.
+//! knows is a 400 naming the header. And a deferral that ends in an answer once the limiter's
+//! own bucket refills past the reserve.
 
 mod common;
 
@@ -84,5 +85,41 @@ async fn a_batch_request_waits_for_the_reserve_and_an_interactive_one_goes() {
     assert_eq!(
         stats["requests"], 4,
         "the batch request never reached the mock: {stats}"
+    );
+}
+
+/// A deferral that ends in an answer: with no quota report from the mock, the spare share is the
+/// limiter's own bucket (4 permits, one a second back). Three interactive requests leave about a
+/// quarter (under half as long as they take under a second, a loaded machine included); a batch
+/// request waits below the 50 % reserve until the bucket refills past it, then goes, and the
+/// scrape counts one deferral and its wait.
+#[tokio::test]
+async fn a_deferred_batch_request_goes_once_the_bucket_refills() {
+    let m = common::mock("").await;
+    let text = format!(
+        "[client.limiter]\nrate = \"1/s\"\nburst = 4\nbatch_reserve = \"50%\"\nbatch_max_wait = \"5s\"\n\
+         [proxy]\nlisten = \"127.0.0.1:0\"\nupstream = \"{}\"\n",
+        m.url
+    );
+    let config = ProxyConfig::parse(&text, "proxy.toml").expect("valid proxy config");
+    let p = RunningProxy::start(config, false).expect("proxy starts");
+    let client = reqwest::Client::new();
+    for i in 0..3 {
+        assert_eq!(chat(&client, &p.url, i, None).await.status(), 200);
+    }
+    assert_eq!(chat(&client, &p.url, 3, Some("batch")).await.status(), 200);
+    let scrape = scrape(&p.url).await;
+    assert_eq!(
+        sample(&scrape, "gauntlet_proxy_deferred_total"),
+        1.0,
+        "{scrape}"
+    );
+    assert_eq!(
+        sample(&scrape, "gauntlet_proxy_deferral_wait_seconds_count"),
+        1.0
+    );
+    assert_eq!(
+        sample(&scrape, "gauntlet_proxy_deferrals_expired_total"),
+        0.0
     );
 }
