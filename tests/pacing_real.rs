@@ -62,8 +62,10 @@ fn figure(s: &Value, key: &str, p: &str) -> f64 {
         .unwrap_or_else(|| panic!("{key}.{p} in {s}"))
 }
 
-/// Runs tried for the p99s (see the module doc).
-const RUNS: usize = 3;
+/// Runs tried for the p99s (see the module doc). Five since mimalloc stopped taking huge pages
+/// (2026-12-03): the first token's p99 from the send came back at 200.96-201.22 ms in 6 runs,
+/// where it had been 200.58-200.96 in 8 of 9; a run stops the test as soon as it holds.
+const RUNS: usize = 5;
 
 /// The figures checked and the pacing each should come back as, to a millisecond.
 const PACED: [(&str, f64); 4] = [
@@ -105,14 +107,24 @@ fn run(bin: &std::path::Path, dir: &std::path::Path, n: usize) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// The figures of percentile `p` further than a millisecond from their pacing.
+/// The figures of percentile `p` further than a millisecond from their pacing, as far as the
+/// histogram tells: a summary figure is the top of its histogram bucket (3 significant digits,
+/// so 128 µs wide at 200 ms), and a reported 201.087 ms holds every value from 200.960 up. One CI
+/// run came back with exactly that p99 in all three runs.
 fn off(s: &Value, p: &str) -> Vec<String> {
     PACED
         .iter()
         .map(|&(key, want)| (key, figure(s, key, p), want))
-        .filter(|&(_, got, want)| (got - want).abs() > 1.0)
+        .filter(|&(_, got, want)| (got - want).abs() > 1.0 + bucket_ms(got))
         .map(|(key, got, want)| format!("{key}.{p} = {got}, paced at {want}"))
         .collect()
+}
+
+/// The width of the histogram bucket a figure of `ms` stands for: 3 significant digits keep 2 048
+/// buckets per power of two of microseconds, 1 024 of them above its half.
+fn bucket_ms(ms: f64) -> f64 {
+    let us = (ms * 1000.0).max(2048.0);
+    2f64.powi(us.log2().floor() as i32 - 10) / 1000.0
 }
 
 /// Checks what every run must hold: the p50s, the counts, `ttft_ms` beside the schedule's lag.
